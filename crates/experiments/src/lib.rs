@@ -1,0 +1,17 @@
+//! Experiments: configs (TOML), their expansion into runs, the parallel resumable runner,
+//! results files and statistics. This crate holds the one registry of training methods
+//! ([`registry`]), so a new DST method is registered here and nowhere else.
+
+pub mod config;
+pub mod datasets;
+pub mod error;
+pub mod grid;
+pub mod registry;
+pub mod results;
+pub mod run;
+pub mod runner;
+pub mod summary;
+
+pub use config::ExperimentConfig;
+pub use error::ConfigError;
+pub use runner::{run_experiment, ExperimentReport, RunOptions};

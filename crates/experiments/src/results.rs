@@ -1,0 +1,316 @@
+//! The results files of an experiment folder (`runs.csv`, `epochs.csv`) and their durability.
+//!
+//! A finished run appends its epoch rows, then its run row, each write flushed and fsynced.
+//! The run row marks the run as finished: on resume, runs listed in `runs.csv` are skipped,
+//! and epoch rows of runs without a run row (a crash between the two writes) are dropped, as
+//! is a torn last line. Ctrl-C or a crash therefore loses at most the runs in progress.
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+
+/// One row of `runs.csv` (the contract of `RESULTS.md`, plus losses).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRow {
+    /// The config's name.
+    pub experiment: String,
+    /// Dataset name.
+    pub dataset: String,
+    /// Method name.
+    pub method: String,
+    /// Target (or, with epsilon, realised) fraction of zero weights in the sparse layers.
+    pub sparsity: f64,
+    /// SET's epsilon when the topology was given by it.
+    pub epsilon: Option<f64>,
+    /// Realised number of weights, all layers, biases excluded.
+    pub nnz: usize,
+    /// Weights of the same architecture when dense.
+    pub params_dense: usize,
+    /// Missingness mechanism.
+    pub missing_mechanism: String,
+    /// Target fraction of feature values removed.
+    pub missing_rate: f64,
+    /// Measured fraction missing in the data the model saw.
+    pub missing_rate_realized: f64,
+    /// How missing values were fed.
+    pub imputation: String,
+    /// The run's seed.
+    pub seed: u64,
+    /// Epochs trained.
+    pub epochs: usize,
+    /// Test accuracy after the last epoch.
+    pub test_accuracy: f64,
+    /// Test cross-entropy after the last epoch.
+    pub test_loss: f64,
+    /// Training-pass loss of the last epoch.
+    pub train_loss: f64,
+    /// Training-pass accuracy of the last epoch.
+    pub train_accuracy: f64,
+    /// Wall time of training (evaluation excluded).
+    pub train_seconds: f64,
+    /// Multiply-adds performed in training.
+    pub train_flops: u64,
+    /// Realised density of each layer, input side first, `;`-separated.
+    pub layer_density: String,
+    /// The run's key.
+    pub run_id: String,
+    /// Git commit of the code that produced the row.
+    pub commit: String,
+}
+
+/// One row of `epochs.csv`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRow {
+    /// The run's key (as in `runs.csv`).
+    pub run_id: String,
+    /// Method name.
+    pub method: String,
+    /// Sparsity of the run.
+    pub sparsity: f64,
+    /// Seed of the run.
+    pub seed: u64,
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Training-pass loss (dropout on).
+    pub train_loss: f64,
+    /// Training-pass accuracy (dropout on).
+    pub train_accuracy: f64,
+    /// Test loss after the epoch.
+    pub test_loss: f64,
+    /// Test accuracy after the epoch.
+    pub test_accuracy: f64,
+    /// Weights after the epoch.
+    pub nnz: usize,
+    /// Connections removed by topology updates in the epoch.
+    pub removed: usize,
+    /// Connections grown by topology updates in the epoch.
+    pub grown: usize,
+    /// Wall time of the epoch's training.
+    pub seconds: f64,
+    /// Multiply-adds of the epoch's training.
+    pub flops: u64,
+}
+
+/// Reads the rows of a results CSV, dropping a torn (unterminated) last line.
+pub fn read_rows<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let mut text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    if !text.ends_with('\n') {
+        let cut = text.rfind('\n').map(|p| p + 1).unwrap_or(0);
+        text.truncate(cut);
+    }
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    let mut rows = Vec::new();
+    for (i, rec) in rdr.deserialize().enumerate() {
+        let row: T = rec.with_context(|| {
+            format!(
+                "{}: line {}: not a row of this results format (rerun with --fresh to start over)",
+                path.display(),
+                i + 2
+            )
+        })?;
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+fn write_all_rows<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
+    let tmp = path.with_extension("csv.tmp");
+    {
+        let mut w =
+            csv::Writer::from_path(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+        for r in rows {
+            w.serialize(r)?;
+        }
+        w.flush()?;
+        w.into_inner()
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .sync_all()?;
+    }
+    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
+    Ok(())
+}
+
+fn append_rows<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
+    let new = !path.exists() || std::fs::metadata(path)?.len() == 0;
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    let mut w = csv::WriterBuilder::new().has_headers(new).from_writer(file);
+    for r in rows {
+        w.serialize(r)?;
+    }
+    w.flush()?;
+    let file: File = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+    file.sync_all()?;
+    Ok(())
+}
+
+/// The results folder of one experiment.
+#[derive(Debug)]
+pub struct ResultStore {
+    dir: PathBuf,
+    done: HashSet<String>,
+}
+
+impl ResultStore {
+    /// Opens (or creates) `dir`; with `fresh`, previous results are deleted. Repairs what an
+    /// interrupted run may have left and remembers which runs are finished.
+    pub fn open(dir: &Path, fresh: bool) -> Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let (runs_path, epochs_path) = (dir.join("runs.csv"), dir.join("epochs.csv"));
+        if fresh {
+            for p in [&runs_path, &epochs_path, &dir.join("summary.csv")] {
+                if p.exists() {
+                    std::fs::remove_file(p)?;
+                }
+            }
+        }
+        let runs: Vec<RunRow> = read_rows(&runs_path)?;
+        let done: HashSet<String> = runs.iter().map(|r| r.run_id.clone()).collect();
+        if done.len() != runs.len() {
+            bail!("{}: a run_id appears twice", runs_path.display());
+        }
+        // Rewrite both files if a torn line or orphan epoch rows must go.
+        let raw_epochs = if epochs_path.exists() {
+            std::fs::read_to_string(&epochs_path)?
+        } else {
+            String::new()
+        };
+        let epochs: Vec<EpochRow> = read_rows(&epochs_path)?;
+        let kept: Vec<EpochRow> = epochs
+            .iter()
+            .filter(|e| done.contains(&e.run_id))
+            .cloned()
+            .collect();
+        if kept.len() != epochs.len() || !raw_epochs.is_empty() && !raw_epochs.ends_with('\n') {
+            write_all_rows(&epochs_path, &kept)?;
+        }
+        if runs_path.exists() && !std::fs::read_to_string(&runs_path)?.ends_with('\n') {
+            write_all_rows(&runs_path, &runs)?;
+        }
+        Ok(ResultStore {
+            dir: dir.to_path_buf(),
+            done,
+        })
+    }
+
+    /// The folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Whether the run with this key is finished.
+    pub fn is_done(&self, run_id: &str) -> bool {
+        self.done.contains(run_id)
+    }
+
+    /// Records a finished run durably: epoch rows first, then the run row.
+    pub fn record(&mut self, row: &RunRow, epochs: &[EpochRow]) -> Result<()> {
+        append_rows(&self.dir.join("epochs.csv"), epochs)?;
+        append_rows(&self.dir.join("runs.csv"), std::slice::from_ref(row))?;
+        self.done.insert(row.run_id.clone());
+        Ok(())
+    }
+
+    /// Every finished run row.
+    pub fn runs(&self) -> Result<Vec<RunRow>> {
+        read_rows(&self.dir.join("runs.csv"))
+    }
+
+    /// Every epoch row.
+    pub fn epochs(&self) -> Result<Vec<EpochRow>> {
+        read_rows(&self.dir.join("epochs.csv"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn row(id: &str) -> RunRow {
+        RunRow {
+            experiment: "e".into(),
+            dataset: "d".into(),
+            method: "set".into(),
+            sparsity: 0.5,
+            epsilon: None,
+            nnz: 10,
+            params_dense: 20,
+            missing_mechanism: "none".into(),
+            missing_rate: 0.0,
+            missing_rate_realized: 0.0,
+            imputation: "none".into(),
+            seed: 1,
+            epochs: 2,
+            test_accuracy: 0.9,
+            test_loss: 0.3,
+            train_loss: 0.2,
+            train_accuracy: 0.95,
+            train_seconds: 0.1,
+            train_flops: 100,
+            layer_density: "0.5;1".into(),
+            run_id: id.into(),
+            commit: "abc".into(),
+        }
+    }
+
+    fn epoch(id: &str, e: usize) -> EpochRow {
+        EpochRow {
+            run_id: id.into(),
+            method: "set".into(),
+            sparsity: 0.5,
+            seed: 1,
+            epoch: e,
+            train_loss: 0.1,
+            train_accuracy: 0.9,
+            test_loss: 0.2,
+            test_accuracy: 0.8,
+            nnz: 10,
+            removed: 1,
+            grown: 1,
+            seconds: 0.0,
+            flops: 5,
+        }
+    }
+
+    #[test]
+    fn resume_drops_orphans_and_torn_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = ResultStore::open(dir.path(), false).unwrap();
+        s.record(&row("a"), &[epoch("a", 1), epoch("a", 2)])
+            .unwrap();
+        // A crash after the epoch rows of run b, in the middle of writing its run row.
+        append_rows(&dir.path().join("epochs.csv"), &[epoch("b", 1)]).unwrap();
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(dir.path().join("runs.csv"))
+            .unwrap();
+        f.write_all(b"e,d,set,0.5,,10,20,none,0").unwrap();
+        drop(f);
+        let s = ResultStore::open(dir.path(), false).unwrap();
+        assert!(s.is_done("a") && !s.is_done("b"));
+        assert_eq!(s.runs().unwrap(), vec![row("a")]);
+        assert_eq!(s.epochs().unwrap().len(), 2);
+        // Fresh starts over.
+        let s = ResultStore::open(dir.path(), true).unwrap();
+        assert!(!s.is_done("a"));
+        assert!(s.runs().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_foreign_file_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("runs.csv"), "x,y\n1,2\n").unwrap();
+        let err = ResultStore::open(dir.path(), false).unwrap_err();
+        assert!(format!("{err:#}").contains("runs.csv: line 2"), "{err:#}");
+    }
+}

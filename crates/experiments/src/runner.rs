@@ -1,0 +1,191 @@
+//! Running every pending run of an experiment in parallel, with progress bars, durable results
+//! and a summary at the end.
+
+use crate::config::ExperimentConfig;
+use crate::grid::{expand, RunSpec};
+use crate::results::ResultStore;
+use crate::{datasets, run, summary};
+use anyhow::{Context, Result};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// How to run an experiment.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Results folder; default `results/runs/<config name>`.
+    pub out: Option<PathBuf>,
+    /// Runs executed at once (default: all cores).
+    pub jobs: Option<usize>,
+    /// Delete previous results in the folder first.
+    pub fresh: bool,
+    /// No progress bars and no table on stdout.
+    pub quiet: bool,
+}
+
+/// What a finished `run` did.
+#[derive(Debug)]
+pub struct ExperimentReport {
+    /// The results folder.
+    pub dir: PathBuf,
+    /// Runs of the grid.
+    pub total: usize,
+    /// Runs executed now (the others were finished before).
+    pub executed: usize,
+    /// The printed summary table.
+    pub table: String,
+}
+
+/// The git commit of the working tree (`-dirty` when it has uncommitted changes), or
+/// `unknown` outside a repository.
+pub fn git_commit() -> String {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    match git(&["rev-parse", "--short=12", "HEAD"]) {
+        Some(c) if !c.is_empty() => {
+            let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
+                .is_some_and(|s| !s.is_empty());
+            if dirty {
+                format!("{c}-dirty")
+            } else {
+                c
+            }
+        }
+        _ => "unknown".into(),
+    }
+}
+
+/// Runs the experiment defined in `config_path`.
+pub fn run_experiment(config_path: &Path, opts: &RunOptions) -> Result<ExperimentReport> {
+    let (cfg, config_dir) = ExperimentConfig::load(config_path)?;
+    let full = datasets::load(&cfg.data, &config_dir)?;
+    // Check the architecture against the data before any run starts.
+    run::layer_sizes(&cfg, &full).with_context(|| format!("{}", config_path.display()))?;
+    let dir = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("results/runs").join(&cfg.name));
+    let store = ResultStore::open(&dir, opts.fresh)?;
+    let runs = expand(&cfg);
+    let pending: Vec<&RunSpec> = runs.iter().filter(|r| !store.is_done(&r.run_id)).collect();
+    let commit = git_commit();
+    let jobs = opts
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let started = Instant::now();
+
+    let multi = MultiProgress::new();
+    if opts.quiet {
+        multi.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    let overall = multi.add(ProgressBar::new(pending.len() as u64));
+    overall.set_style(
+        ProgressStyle::with_template(
+            "{prefix:.bold} [{bar:30.cyan/blue}] {pos}/{len} runs, {elapsed} elapsed, ETA {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    overall.set_prefix(cfg.name.clone());
+    let run_style =
+        ProgressStyle::with_template("  {prefix:<40} [{bar:20}] epoch {pos}/{len} {msg}")
+            .expect("valid template")
+            .progress_chars("=> ");
+
+    let store = Mutex::new(store);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .context("starting the worker pool")?;
+    let failures: Vec<String> = pool.install(|| {
+        pending
+            .par_iter()
+            .filter_map(|spec| {
+                let bar =
+                    multi.insert_before(&overall, ProgressBar::new(cfg.training.epochs as u64));
+                bar.set_style(run_style.clone());
+                bar.set_prefix(format!(
+                    "{} {} seed {}",
+                    spec.method,
+                    fmt_level(spec),
+                    spec.seed
+                ));
+                let mut on_epoch = |e: &models::EpochRecord| {
+                    bar.set_position(e.epoch as u64);
+                    bar.set_message(format!("test acc {:.3}", e.test_accuracy));
+                };
+                let result =
+                    run::execute(&cfg, spec, &full, &commit, &mut on_epoch).and_then(|r| {
+                        store
+                            .lock()
+                            .expect("no panic while holding the store")
+                            .record(&r.row, &r.epochs)
+                    });
+                bar.finish_and_clear();
+                multi.remove(&bar);
+                overall.inc(1);
+                result.err().map(|e| format!("run {}: {e:#}", spec.run_id))
+            })
+            .collect()
+    });
+    overall.finish_and_clear();
+    let store = store
+        .into_inner()
+        .expect("no panic while holding the store");
+    if !failures.is_empty() {
+        anyhow::bail!("{} run(s) failed:\n{}", failures.len(), failures.join("\n"));
+    }
+
+    let ids: std::collections::HashSet<&str> = runs.iter().map(|r| r.run_id.as_str()).collect();
+    let rows: Vec<_> = store
+        .runs()?
+        .into_iter()
+        .filter(|r| ids.contains(r.run_id.as_str()))
+        .collect();
+    let commits: std::collections::BTreeSet<&str> =
+        rows.iter().map(|r| r.commit.as_str()).collect();
+    if commits.len() > 1 && !opts.quiet {
+        eprintln!(
+            "warning: {} mixes results of commits {:?}; use --fresh to rerun all at one commit",
+            dir.display(),
+            commits
+        );
+    }
+    let df = summary::write_summary(&dir, &rows)?;
+    let table = summary::format_table(&df)?;
+    if !opts.quiet {
+        println!(
+            "{}: {} runs ({} run now, {} already finished) in {:.1} s -> {}",
+            cfg.name,
+            runs.len(),
+            pending.len(),
+            runs.len() - pending.len(),
+            started.elapsed().as_secs_f64(),
+            dir.display()
+        );
+        print!("{table}");
+    }
+    Ok(ExperimentReport {
+        dir,
+        total: runs.len(),
+        executed: pending.len(),
+        table,
+    })
+}
+
+fn fmt_level(spec: &RunSpec) -> String {
+    match spec.epsilon {
+        Some(e) => format!("eps {e}"),
+        None => format!("sparsity {}", spec.sparsity),
+    }
+}

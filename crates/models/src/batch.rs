@@ -1,0 +1,98 @@
+//! What a model is fed: a batch of examples, dense or with missing inputs left absent.
+
+use rand::{Rng, RngCore};
+
+/// A batch of `rows` examples, row-major `rows x n_features`.
+///
+/// With `observed` set, missing inputs are *absent*: the sparse MLP feeds only the observed
+/// entries to its first layer (the sparse-input kernels), and work scales with the observed
+/// count. `x` must hold 0 at the missing entries, so a dense model fed the same batch computes
+/// the same function (absent = zero after standardisation = mean imputation).
+#[derive(Debug, Clone, Copy)]
+pub struct Batch<'a> {
+    /// Feature values, 0 where not observed.
+    pub x: &'a [f32],
+    /// Number of examples.
+    pub rows: usize,
+    /// Observation mask aligned with `x`, when missing inputs are fed as absent.
+    pub observed: Option<&'a [bool]>,
+}
+
+impl<'a> Batch<'a> {
+    /// A dense batch.
+    pub fn dense(x: &'a [f32], rows: usize) -> Self {
+        Batch {
+            x,
+            rows,
+            observed: None,
+        }
+    }
+
+    /// Number of features per example.
+    pub fn width(&self) -> usize {
+        self.x.len().checked_div(self.rows).unwrap_or(0)
+    }
+}
+
+/// Fills `mask` with an inverted-dropout mask: each entry 0 with probability `p`, else
+/// `1 / (1 - p)`. One draw per entry, in order, so the sparse and the dense MLP consume the
+/// dropout stream identically.
+pub fn fill_dropout_mask(mask: &mut [f32], p: f32, rng: &mut (impl RngCore + ?Sized)) {
+    let keep = 1.0 / (1.0 - p);
+    for m in mask {
+        *m = if rng.random::<f32>() < p { 0.0 } else { keep };
+    }
+}
+
+/// Index of the largest probability of each row (ties: the first), the predicted class.
+pub fn argmax_rows(probs: &[f32], n_classes: usize) -> Vec<u32> {
+    probs
+        .chunks_exact(n_classes)
+        .map(|r| {
+            let mut best = 0;
+            for c in 1..n_classes {
+                if r[c] > r[best] {
+                    best = c;
+                }
+            }
+            best as u32
+        })
+        .collect()
+}
+
+/// Mean cross-entropy of `probs` (rows of softmax outputs) against `labels`, in f64.
+pub fn cross_entropy(probs: &[f32], labels: &[u32], n_classes: usize) -> f64 {
+    if labels.is_empty() {
+        return 0.0;
+    }
+    let total: f64 = probs
+        .chunks_exact(n_classes)
+        .zip(labels)
+        .map(|(r, &y)| -(r[y as usize].max(1e-30) as f64).ln())
+        .sum();
+    total / labels.len() as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn dropout_mask_rate_and_scale() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let mut m = vec![0.0; 100_000];
+        fill_dropout_mask(&mut m, 0.1, &mut rng);
+        let zeros = m.iter().filter(|&&v| v == 0.0).count() as f64 / m.len() as f64;
+        assert!((zeros - 0.1).abs() < 0.005);
+        assert!(m.iter().all(|&v| v == 0.0 || (v - 1.0 / 0.9).abs() < 1e-7));
+    }
+
+    #[test]
+    fn argmax_and_cross_entropy_by_hand() {
+        let p = [0.2, 0.8, 0.6, 0.4];
+        assert_eq!(argmax_rows(&p, 2), vec![1, 0]);
+        let ce = cross_entropy(&p, &[1, 1], 2);
+        assert!((ce - (-(0.8f64).ln() - (0.4f64).ln()) / 2.0).abs() < 1e-6);
+    }
+}

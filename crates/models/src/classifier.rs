@@ -1,0 +1,159 @@
+//! The interface the training loop drives, implemented by the sparse MLP (with its DST method)
+//! and by the burn dense MLP, so both are trained and measured by the same code.
+
+use crate::batch::{fill_dropout_mask, Batch};
+use crate::dense::DenseMlp;
+use crate::sparse_mlp::{SparseMlp, StepReport};
+use rand_chacha::ChaCha8Rng;
+use sparse_core::{DstMethod, EditStats, TrainingClock};
+
+/// The random streams a training run consumes, each derived from the run seed by name.
+#[derive(Debug, Clone)]
+pub struct RunRngs {
+    /// Order of examples in each epoch.
+    pub shuffle: ChaCha8Rng,
+    /// Dropout masks.
+    pub dropout: ChaCha8Rng,
+    /// Topology updates of DST methods.
+    pub topology: ChaCha8Rng,
+}
+
+impl RunRngs {
+    /// The streams of run seed `seed`.
+    pub fn from_seed(seed: u64) -> Self {
+        RunRngs {
+            shuffle: crate::rngs::stream(seed, "shuffle"),
+            dropout: crate::rngs::stream(seed, "dropout"),
+            topology: crate::rngs::stream(seed, "topology"),
+        }
+    }
+}
+
+/// A model the training loop can drive.
+pub trait Classifier: Send {
+    /// Number of output classes.
+    fn n_classes(&self) -> usize;
+    /// One optimizer step on a batch (dropout on); returns the training forward pass outputs.
+    fn train_step(
+        &mut self,
+        batch: &Batch,
+        labels: &[u32],
+        clock: TrainingClock,
+        rngs: &mut RunRngs,
+    ) -> StepReport;
+    /// Work at the end of an epoch (topology evolution); returns the edits made.
+    fn end_of_epoch(&mut self, clock: TrainingClock, rngs: &mut RunRngs) -> Vec<EditStats>;
+    /// Softmax outputs in evaluation mode, `rows x n_classes`.
+    fn predict_proba(&mut self, batch: &Batch) -> Vec<f32>;
+    /// Number of weights (biases excluded).
+    fn nnz(&self) -> usize;
+    /// Realised density of each weight layer, input side first.
+    fn layer_densities(&self) -> Vec<f64>;
+}
+
+/// A sparse MLP trained by a DST method.
+#[derive(Debug)]
+pub struct SparseNetwork {
+    /// The network.
+    pub mlp: SparseMlp,
+    /// The method that edits its topology (`static` never does).
+    pub method: Box<dyn DstMethod>,
+}
+
+impl Classifier for SparseNetwork {
+    fn n_classes(&self) -> usize {
+        self.mlp.n_classes()
+    }
+
+    fn train_step(
+        &mut self,
+        batch: &Batch,
+        labels: &[u32],
+        clock: TrainingClock,
+        rngs: &mut RunRngs,
+    ) -> StepReport {
+        self.mlp.train_step(
+            batch,
+            labels,
+            self.method.as_mut(),
+            clock,
+            &mut rngs.dropout,
+            &mut rngs.topology,
+        )
+    }
+
+    fn end_of_epoch(&mut self, clock: TrainingClock, rngs: &mut RunRngs) -> Vec<EditStats> {
+        self.mlp
+            .end_of_epoch(self.method.as_mut(), clock, &mut rngs.topology)
+            .edits
+    }
+
+    fn predict_proba(&mut self, batch: &Batch) -> Vec<f32> {
+        self.mlp.predict_proba(batch)
+    }
+
+    fn nnz(&self) -> usize {
+        self.mlp.nnz()
+    }
+
+    fn layer_densities(&self) -> Vec<f64> {
+        self.mlp.layer_densities()
+    }
+}
+
+impl Classifier for DenseMlp {
+    fn n_classes(&self) -> usize {
+        *self.sizes().last().expect("at least one layer")
+    }
+
+    fn train_step(
+        &mut self,
+        batch: &Batch,
+        labels: &[u32],
+        _clock: TrainingClock,
+        rngs: &mut RunRngs,
+    ) -> StepReport {
+        let sizes = self.sizes();
+        // Masks drawn layer by layer, row-major: the same order as the sparse MLP, so both
+        // models consume the dropout stream identically.
+        let p = self.dropout();
+        let masks: Vec<Vec<f32>> = if p > 0.0 {
+            sizes[1..sizes.len() - 1]
+                .iter()
+                .map(|&w| {
+                    let mut m = vec![0.0; batch.rows * w];
+                    fill_dropout_mask(&mut m, p, &mut rngs.dropout);
+                    m
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let probs = self.train_batch(batch.x, batch.rows, labels, &masks);
+        let weights: usize = sizes.windows(2).map(|w| w[0] * w[1]).sum();
+        let first = sizes[0] * sizes[1];
+        // Forward and weight gradient over all layers, input gradient of all but the first.
+        let flops = (batch.rows * (3 * weights - first)) as u64;
+        StepReport {
+            probs,
+            flops,
+            edits: Vec::new(),
+        }
+    }
+
+    fn end_of_epoch(&mut self, _clock: TrainingClock, _rngs: &mut RunRngs) -> Vec<EditStats> {
+        Vec::new()
+    }
+
+    fn predict_proba(&mut self, batch: &Batch) -> Vec<f32> {
+        DenseMlp::predict_proba(self, batch.x, batch.rows)
+    }
+
+    fn nnz(&self) -> usize {
+        self.sizes().windows(2).map(|w| w[0] * w[1]).sum()
+    }
+
+    fn layer_densities(&self) -> Vec<f64> {
+        vec![1.0; self.sizes().len() - 1]
+    }
+}

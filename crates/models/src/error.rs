@@ -1,0 +1,17 @@
+//! Errors of building, loading and running models.
+
+use thiserror::Error;
+
+/// What can go wrong when building or loading a model.
+#[derive(Debug, Error)]
+pub enum ModelError {
+    /// Layer sizes, densities or hyper-parameters that do not describe a valid network.
+    #[error("invalid architecture: {0}")]
+    Architecture(String),
+    /// A topology request the sparse engine rejected.
+    #[error(transparent)]
+    Sparse(#[from] sparse_core::SparseError),
+    /// A saved model that cannot be read.
+    #[error("cannot read saved model: {0}")]
+    Load(#[from] serde_json::Error),
+}

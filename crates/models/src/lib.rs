@@ -1,0 +1,22 @@
+//! Models of the framework: the truly sparse MLP ([`SparseMlp`]) trained by a DST method, the
+//! dense MLP on burn ([`DenseMlp`]) with the same hyper-parameters and update rule, and the
+//! training loop that drives either through the [`Classifier`] trait.
+
+pub mod batch;
+pub mod classifier;
+pub mod dense;
+pub mod error;
+pub mod optim;
+pub mod rngs;
+pub mod sparse_mlp;
+pub mod train;
+
+pub use batch::Batch;
+pub use classifier::{Classifier, RunRngs, SparseNetwork};
+pub use dense::DenseMlp;
+pub use error::ModelError;
+pub use optim::SgdParams;
+pub use sparse_mlp::{SparseInit, SparseMlp, StepReport};
+pub use train::{
+    evaluate, train, EpochRecord, Examples, TrainObserver, TrainOptions, TrainOutcome,
+};

@@ -1,0 +1,508 @@
+//! The truly sparse MLP: every weight layer a [`SparseLayer`], ReLU hidden units, inverted
+//! dropout on hidden activations, softmax cross-entropy output, SGD with momentum.
+//!
+//! Memory is `O(nnz + batch x width)`: the weights, their momentum and gradient (aligned with
+//! the non-zeros), and per-layer activation buffers reused from batch to batch. Time per step is
+//! `O(batch x nnz)`, or `O(observed x fan-out)` in the first layer when inputs are absent.
+
+use crate::batch::{argmax_rows, cross_entropy, fill_dropout_mask, Batch};
+use crate::error::ModelError;
+use crate::optim::SgdParams;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sparse_core::init::{connection_count, random_pattern};
+use sparse_core::kernels::{self, GradScratch};
+use sparse_core::{
+    Csr, DstContext, DstMethod, EditStats, FanMode, GradientSource, HookOutcome, SparseLayer,
+    TrainingClock, WeightInit, WeightSampler,
+};
+use std::ops::Range;
+
+/// How the initial topology and weights of a sparse MLP are drawn.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SparseInit {
+    /// Density of each weight layer, input side first (1.0 = dense).
+    pub densities: Vec<f64>,
+    /// Whether DST methods may edit each layer.
+    pub dynamic: Vec<bool>,
+    /// Weight distribution.
+    pub init: WeightInit,
+    /// Whether the distribution is scaled by the sparse or the dense fan-in.
+    pub fan: FanMode,
+}
+
+/// Buffers of one forward/backward pass, kept between batches to avoid allocation.
+#[derive(Debug, Clone, Default)]
+struct Workspace {
+    /// `acts[l]`: input of layer `l` (`acts[0]` the batch, 0 at missing entries), `rows x n_in`.
+    acts: Vec<Vec<f32>>,
+    /// `pre[l]`: pre-activation output of layer `l`; for the last layer, the softmax output.
+    pre: Vec<Vec<f32>>,
+    /// `masks[l]`: dropout mask of hidden layer `l`'s output (empty without dropout).
+    masks: Vec<Vec<f32>>,
+    /// `deltas[l]`: loss gradient w.r.t. `pre[l]`.
+    deltas: Vec<Vec<f32>>,
+    /// The batch's observed entries when inputs are absent.
+    sparse_input: Option<Csr>,
+    scratch: GradScratch,
+    rows: usize,
+}
+
+/// A truly sparse multi-layer perceptron with its training state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SparseMlp {
+    layers: Vec<SparseLayer>,
+    dropout: f32,
+    sgd: SgdParams,
+    #[serde(skip)]
+    ws: Workspace,
+}
+
+/// What one training step did.
+#[derive(Debug, Clone, Default)]
+pub struct StepReport {
+    /// Softmax outputs of the training forward pass (dropout on, before the update),
+    /// `rows x n_classes`.
+    pub probs: Vec<f32>,
+    /// Multiply-adds performed by the step's products.
+    pub flops: u64,
+    /// Topology edits made during the step.
+    pub edits: Vec<EditStats>,
+}
+
+impl SparseMlp {
+    /// Draws a network of layer widths `sizes` (input first): topology from `topology_rng`,
+    /// weights from `weight_rng`, biases 0. Two calls with equal streams give equal networks,
+    /// whatever the method that will train them.
+    pub fn new(
+        sizes: &[usize],
+        init: &SparseInit,
+        dropout: f32,
+        sgd: SgdParams,
+        topology_rng: &mut dyn RngCore,
+        weight_rng: &mut dyn RngCore,
+    ) -> Result<Self, ModelError> {
+        if sizes.len() < 2 || sizes.contains(&0) {
+            return Err(ModelError::Architecture(format!(
+                "layer sizes {sizes:?} need at least an input and an output, all non-zero"
+            )));
+        }
+        let n_layers = sizes.len() - 1;
+        if init.densities.len() != n_layers || init.dynamic.len() != n_layers {
+            return Err(ModelError::Architecture(format!(
+                "{n_layers} weight layers but {} densities and {} dynamic flags",
+                init.densities.len(),
+                init.dynamic.len()
+            )));
+        }
+        let mut layers = Vec::with_capacity(n_layers);
+        for l in 0..n_layers {
+            let (n_in, n_out) = (sizes[l], sizes[l + 1]);
+            let d = init.densities[l];
+            if !(d > 0.0 && d <= 1.0) {
+                return Err(ModelError::Architecture(format!(
+                    "density {d} of layer {l} is not in (0, 1]"
+                )));
+            }
+            let count = connection_count(n_in, n_out, d);
+            let pattern = random_pattern(n_in, n_out, count, topology_rng)?;
+            let sampler = WeightSampler::new(init.init, init.fan, n_in, n_out, count);
+            let mut layer = SparseLayer::new(pattern, sampler, init.dynamic[l]);
+            sampler.fill(layer.weights.values_mut(), weight_rng);
+            layers.push(layer);
+        }
+        Self::from_layers(layers, dropout, sgd)
+    }
+
+    /// Wraps existing layers (e.g. loaded from a file, or set by a test).
+    pub fn from_layers(
+        layers: Vec<SparseLayer>,
+        dropout: f32,
+        sgd: SgdParams,
+    ) -> Result<Self, ModelError> {
+        for w in layers.windows(2) {
+            if w[0].n_out() != w[1].n_in() {
+                return Err(ModelError::Architecture(format!(
+                    "a layer with {} outputs feeds a layer with {} inputs",
+                    w[0].n_out(),
+                    w[1].n_in()
+                )));
+            }
+        }
+        if layers.is_empty() {
+            return Err(ModelError::Architecture("no layers".into()));
+        }
+        if !(0.0..1.0).contains(&dropout) {
+            return Err(ModelError::Architecture(format!(
+                "dropout {dropout} is not in [0, 1)"
+            )));
+        }
+        let mut m = SparseMlp {
+            layers,
+            dropout,
+            sgd,
+            ws: Workspace::default(),
+        };
+        for l in &mut m.layers {
+            l.ensure_buffers();
+        }
+        Ok(m)
+    }
+
+    /// Layer widths, input first.
+    pub fn sizes(&self) -> Vec<usize> {
+        let mut s = vec![self.layers[0].n_in()];
+        s.extend(self.layers.iter().map(|l| l.n_out()));
+        s
+    }
+
+    /// The weight layers, input side first.
+    pub fn layers(&self) -> &[SparseLayer] {
+        &self.layers
+    }
+
+    /// Mutable layers (for tests and tools that set weights).
+    pub fn layers_mut(&mut self) -> &mut [SparseLayer] {
+        &mut self.layers
+    }
+
+    /// Number of output classes.
+    pub fn n_classes(&self) -> usize {
+        self.layers.last().expect("at least one layer").n_out()
+    }
+
+    /// Connections over all layers (biases excluded).
+    pub fn nnz(&self) -> usize {
+        self.layers.iter().map(|l| l.nnz()).sum()
+    }
+
+    /// Realised density of each layer, input side first.
+    pub fn layer_densities(&self) -> Vec<f64> {
+        self.layers.iter().map(|l| l.weights.density()).collect()
+    }
+
+    fn prepare(&mut self, rows: usize) {
+        let sizes = self.sizes();
+        let ws = &mut self.ws;
+        let n = self.layers.len();
+        ws.acts.resize(n, Vec::new());
+        ws.pre.resize(n, Vec::new());
+        ws.deltas.resize(n, Vec::new());
+        ws.masks.resize(n, Vec::new());
+        for l in 0..n {
+            ws.acts[l].resize(rows * sizes[l], 0.0);
+            ws.pre[l].resize(rows * sizes[l + 1], 0.0);
+            ws.deltas[l].resize(rows * sizes[l + 1], 0.0);
+        }
+        ws.rows = rows;
+    }
+
+    /// Forward pass; returns the softmax outputs (`rows x n_classes`) and the multiply-adds.
+    /// With `dropout_rng`, hidden activations are dropped (training mode).
+    fn forward(&mut self, input: &Batch, dropout_rng: Option<&mut dyn RngCore>) -> u64 {
+        let n_in = self.layers[0].n_in();
+        assert_eq!(
+            input.x.len(),
+            input.rows * n_in,
+            "batch width must equal the input layer"
+        );
+        self.prepare(input.rows);
+        let rows = input.rows;
+        let n = self.layers.len();
+        let mut flops = 0u64;
+        self.ws.acts[0].copy_from_slice(input.x);
+        self.ws.sparse_input = input
+            .observed
+            .map(|obs| observed_entries(input.x, obs, rows, n_in));
+        let mut rng = dropout_rng;
+        for l in 0..n {
+            let layer = &self.layers[l];
+            let ws = &mut self.ws;
+            match (&ws.sparse_input, l) {
+                (Some(xs), 0) => {
+                    kernels::forward_sparse_input(xs, &layer.weights, &mut ws.pre[0]);
+                    flops += sparse_input_macs(xs, &layer.weights);
+                }
+                _ => {
+                    kernels::forward(&ws.acts[l], rows, &layer.weights, &mut ws.pre[l]);
+                    flops += (rows * layer.nnz()) as u64;
+                }
+            }
+            let width = layer.n_out();
+            for r in 0..rows {
+                let z = &mut ws.pre[l][r * width..(r + 1) * width];
+                for (z, b) in z.iter_mut().zip(&layer.bias) {
+                    *z += b;
+                }
+            }
+            if l + 1 < n {
+                let (pre, next) = (&ws.pre[l], &mut ws.acts[l + 1]);
+                for (a, &z) in next.iter_mut().zip(pre) {
+                    *a = z.max(0.0);
+                }
+                match rng.as_deref_mut() {
+                    Some(r) if self.dropout > 0.0 => {
+                        ws.masks[l].resize(rows * width, 0.0);
+                        fill_dropout_mask(&mut ws.masks[l], self.dropout, r);
+                        for (a, m) in next.iter_mut().zip(&ws.masks[l]) {
+                            *a *= m;
+                        }
+                    }
+                    _ => ws.masks[l].clear(),
+                }
+            } else {
+                softmax_rows(&mut ws.pre[l], width);
+            }
+        }
+        flops
+    }
+
+    /// Backward pass of the last forward pass: fills each layer's `grad` and `bias_grad` with
+    /// the gradient of the mean cross-entropy; returns the multiply-adds.
+    fn backward(&mut self, labels: &[u32]) -> u64 {
+        let rows = self.ws.rows;
+        assert_eq!(labels.len(), rows, "one label per example");
+        let n = self.layers.len();
+        let k = self.n_classes();
+        let mut flops = 0u64;
+        {
+            let ws = &mut self.ws;
+            let (probs, delta) = (&ws.pre[n - 1], &mut ws.deltas[n - 1]);
+            let scale = 1.0 / rows as f32;
+            for r in 0..rows {
+                for c in 0..k {
+                    let y = (labels[r] as usize == c) as u8 as f32;
+                    delta[r * k + c] = (probs[r * k + c] - y) * scale;
+                }
+            }
+        }
+        for l in (0..n).rev() {
+            let ws = &mut self.ws;
+            let layer = &mut self.layers[l];
+            let width = layer.n_out();
+            layer.bias_grad.fill(0.0);
+            for r in 0..rows {
+                for (g, d) in layer
+                    .bias_grad
+                    .iter_mut()
+                    .zip(&ws.deltas[l][r * width..(r + 1) * width])
+                {
+                    *g += d;
+                }
+            }
+            match (&ws.sparse_input, l) {
+                (Some(xs), 0) => {
+                    kernels::weight_grad_sparse_input(
+                        xs,
+                        &ws.deltas[0],
+                        &layer.weights,
+                        &mut layer.grad,
+                    );
+                    flops += sparse_input_macs(xs, &layer.weights);
+                }
+                _ => {
+                    kernels::weight_grad(
+                        &ws.acts[l],
+                        &ws.deltas[l],
+                        rows,
+                        &layer.weights,
+                        &mut layer.grad,
+                        &mut ws.scratch,
+                    );
+                    flops += (rows * layer.nnz()) as u64;
+                }
+            }
+            if l > 0 {
+                // dA = dZ Wᵀ, then through dropout and ReLU of layer l - 1.
+                let (lo, hi) = ws.deltas.split_at_mut(l);
+                let prev = &mut lo[l - 1];
+                kernels::input_grad(&hi[0], rows, &layer.weights, prev);
+                flops += (rows * layer.nnz()) as u64;
+                let pre = &ws.pre[l - 1];
+                let mask = &ws.masks[l - 1];
+                for (i, d) in prev.iter_mut().enumerate() {
+                    let m = if mask.is_empty() { 1.0 } else { mask[i] };
+                    *d = if pre[i] > 0.0 { *d * m } else { 0.0 };
+                }
+            }
+        }
+        flops
+    }
+
+    /// One training step: forward with dropout, backward, the method's hooks and the optimizer
+    /// update (unless the method takes over the step).
+    pub fn train_step(
+        &mut self,
+        input: &Batch,
+        labels: &[u32],
+        method: &mut dyn DstMethod,
+        clock: TrainingClock,
+        dropout_rng: &mut dyn RngCore,
+        topology_rng: &mut dyn RngCore,
+    ) -> StepReport {
+        let mut flops = self.forward(input, Some(dropout_rng));
+        let probs = self.ws.pre.last().expect("layers").clone();
+        flops += self.backward(labels);
+        let mut edits = Vec::new();
+        let wants = method.wants_gradients(&clock);
+        let outcome = {
+            let (layers, ws) = (&mut self.layers, &self.ws);
+            let mut source = BatchGradients { ws };
+            let mut ctx = DstContext {
+                layers,
+                clock,
+                rng: topology_rng,
+                gradients: if wants { Some(&mut source) } else { None },
+            };
+            let out = method.after_backward(&mut ctx);
+            edits.extend(out.edits.iter().copied());
+            if !out.skip_optimizer_step {
+                update_layers(&self.sgd, ctx.layers);
+            }
+            ctx.gradients = None;
+            method.after_step(&mut ctx)
+        };
+        edits.extend(outcome.edits);
+        StepReport {
+            probs,
+            flops,
+            edits,
+        }
+    }
+
+    /// Calls the method's end-of-epoch hook (SET's evolution).
+    pub fn end_of_epoch(
+        &mut self,
+        method: &mut dyn DstMethod,
+        clock: TrainingClock,
+        topology_rng: &mut dyn RngCore,
+    ) -> HookOutcome {
+        let mut ctx = DstContext {
+            layers: &mut self.layers,
+            clock,
+            rng: topology_rng,
+            gradients: None,
+        };
+        method.end_of_epoch(&mut ctx)
+    }
+
+    /// Softmax outputs in evaluation mode (no dropout), `rows x n_classes`.
+    pub fn predict_proba(&mut self, input: &Batch) -> Vec<f32> {
+        self.forward(input, None);
+        self.ws.pre.last().expect("layers").clone()
+    }
+
+    /// Predicted class of each example.
+    pub fn predict(&mut self, input: &Batch) -> Vec<u32> {
+        let k = self.n_classes();
+        argmax_rows(&self.predict_proba(input), k)
+    }
+
+    /// Mean cross-entropy in evaluation mode.
+    pub fn loss(&mut self, input: &Batch, labels: &[u32]) -> f64 {
+        let k = self.n_classes();
+        cross_entropy(&self.predict_proba(input), labels, k)
+    }
+
+    /// Evaluation-mode gradient of the mean cross-entropy (no dropout, no update): fills each
+    /// layer's `grad` and `bias_grad`. For gradient checks and analysis tools.
+    pub fn compute_gradients(&mut self, input: &Batch, labels: &[u32]) {
+        self.forward(input, None);
+        self.backward(labels);
+    }
+
+    /// Applies one optimizer update with the gradients currently stored in the layers.
+    pub fn apply_gradients(&mut self) {
+        update_layers(&self.sgd, &mut self.layers);
+    }
+
+    /// Serialises the model (topology, weights, optimizer state) to JSON.
+    pub fn to_json(&self) -> Result<String, ModelError> {
+        Ok(serde_json::to_string(self)?)
+    }
+
+    /// Loads a model saved by [`SparseMlp::to_json`], re-validating every matrix.
+    pub fn from_json(s: &str) -> Result<Self, ModelError> {
+        let m: SparseMlp = serde_json::from_str(s)?;
+        Self::from_layers(m.layers, m.dropout, m.sgd)
+    }
+}
+
+/// Applies the optimizer update to every layer's weights and biases.
+fn update_layers(sgd: &SgdParams, layers: &mut [SparseLayer]) {
+    for layer in layers {
+        sgd.update(layer.weights.values_mut(), &layer.grad, &mut layer.momentum);
+        sgd.update(&mut layer.bias, &layer.bias_grad, &mut layer.bias_momentum);
+    }
+}
+
+/// The batch's observed entries as a `rows x n_in` CSR.
+fn observed_entries(x: &[f32], observed: &[bool], rows: usize, n_in: usize) -> Csr {
+    assert_eq!(observed.len(), x.len(), "mask must align with the batch");
+    let mut row_ptr = Vec::with_capacity(rows + 1);
+    let mut cols = Vec::new();
+    let mut vals = Vec::new();
+    row_ptr.push(0);
+    for r in 0..rows {
+        for i in 0..n_in {
+            if observed[r * n_in + i] {
+                cols.push(i as u32);
+                vals.push(x[r * n_in + i]);
+            }
+        }
+        row_ptr.push(cols.len());
+    }
+    Csr::try_from_parts(rows, n_in, row_ptr, cols, vals).expect("built sorted and in range")
+}
+
+/// Multiply-adds of a sparse-input product: each observed input times its out-degree.
+fn sparse_input_macs(x: &Csr, w: &Csr) -> u64 {
+    let ptr = w.row_ptr();
+    x.col_idx()
+        .iter()
+        .map(|&i| (ptr[i as usize + 1] - ptr[i as usize]) as u64)
+        .sum()
+}
+
+fn softmax_rows(z: &mut [f32], width: usize) {
+    for row in z.chunks_exact_mut(width) {
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut sum = 0.0f32;
+        for v in row.iter_mut() {
+            *v = (*v - max).exp();
+            sum += *v;
+        }
+        for v in row.iter_mut() {
+            *v /= sum;
+        }
+    }
+}
+
+/// Streams `|Σ_b A_l[b, i] dZ_l[b, j]|` of the current batch, a block of rows at a time (the
+/// dense-gradient magnitude RigL grows by), from the workspace of the last backward pass.
+struct BatchGradients<'a> {
+    ws: &'a Workspace,
+}
+
+impl GradientSource for BatchGradients<'_> {
+    fn fill_rows(&mut self, layer: usize, rows: Range<usize>, out: &mut [f32]) {
+        let (a, d, b) = (&self.ws.acts[layer], &self.ws.deltas[layer], self.ws.rows);
+        let n_in = a.len() / b.max(1);
+        let n_out = d.len() / b.max(1);
+        out.fill(0.0);
+        for t in 0..b {
+            let drow = &d[t * n_out..(t + 1) * n_out];
+            for (o, i) in rows.clone().enumerate() {
+                let x = a[t * n_in + i];
+                if x != 0.0 {
+                    for (s, &g) in out[o * n_out..(o + 1) * n_out].iter_mut().zip(drow) {
+                        *s += x * g;
+                    }
+                }
+            }
+        }
+        for s in out.iter_mut() {
+            *s = s.abs();
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! The minibatch training loop shared by every model: shuffled epochs, the last partial batch
+//! trained (not dropped), evaluation on every test row after each epoch.
+
+use crate::batch::{argmax_rows, cross_entropy, Batch};
+use crate::classifier::{Classifier, RunRngs};
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+use sparse_core::{EditStats, TrainingClock};
+use std::time::Instant;
+
+/// A set of examples: features row-major, optional observation mask, labels.
+#[derive(Debug, Clone, Copy)]
+pub struct Examples<'a> {
+    /// `rows x n_features` values, 0 at missing entries.
+    pub x: &'a [f32],
+    /// Observation mask, present when missing inputs are fed as absent.
+    pub observed: Option<&'a [bool]>,
+    /// Class of each example.
+    pub labels: &'a [u32],
+    /// Number of features.
+    pub n_features: usize,
+}
+
+impl Examples<'_> {
+    /// Number of examples.
+    pub fn rows(&self) -> usize {
+        self.labels.len()
+    }
+}
+
+/// How long and in what batches to train.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrainOptions {
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Examples per optimizer step.
+    pub batch_size: usize,
+}
+
+/// What happened in one epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Mean cross-entropy of the training forward passes (dropout on, before each step).
+    pub train_loss: f64,
+    /// Accuracy of the training forward passes (dropout on, before each step).
+    pub train_accuracy: f64,
+    /// Mean cross-entropy on the test set in evaluation mode after the epoch.
+    pub test_loss: f64,
+    /// Accuracy on the test set in evaluation mode after the epoch.
+    pub test_accuracy: f64,
+    /// Connections after the epoch (after any end-of-epoch topology update).
+    pub nnz: usize,
+    /// Wall time of the epoch's training steps and topology updates.
+    pub seconds: f64,
+    /// Multiply-adds of the epoch's training steps.
+    pub flops: u64,
+    /// Topology edits of the epoch (per layer, summed over the epoch's updates).
+    pub edits: Vec<EditStats>,
+}
+
+/// Receives what the loop sees, for statistics beyond the epoch records (Part II tracks every
+/// example's correctness at every presentation).
+pub trait TrainObserver {
+    /// After each step: the dataset row ids of the batch, their labels and the softmax outputs
+    /// of the training forward pass.
+    fn on_batch(&mut self, _epoch: usize, _ids: &[usize], _labels: &[u32], _probs: &[f32]) {}
+    /// After each epoch.
+    fn on_epoch(&mut self, _record: &EpochRecord) {}
+}
+
+/// An observer that ignores everything.
+pub struct NoObserver;
+impl TrainObserver for NoObserver {}
+
+/// The result of a training run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainOutcome {
+    /// One record per epoch.
+    pub epochs: Vec<EpochRecord>,
+    /// Sum of the epochs' training wall times.
+    pub train_seconds: f64,
+    /// Sum of the epochs' multiply-adds.
+    pub train_flops: u64,
+}
+
+/// Test accuracy and loss of `model` on `data` in evaluation mode, in chunks.
+pub fn evaluate(model: &mut dyn Classifier, data: &Examples) -> (f64, f64) {
+    const CHUNK: usize = 512;
+    let (n, d, k) = (data.rows(), data.n_features, model.n_classes());
+    if n == 0 {
+        return (0.0, 0.0);
+    }
+    let (mut correct, mut loss) = (0usize, 0.0f64);
+    for start in (0..n).step_by(CHUNK) {
+        let end = (start + CHUNK).min(n);
+        let batch = Batch {
+            x: &data.x[start * d..end * d],
+            rows: end - start,
+            observed: data.observed.map(|o| &o[start * d..end * d]),
+        };
+        let probs = model.predict_proba(&batch);
+        let labels = &data.labels[start..end];
+        correct += argmax_rows(&probs, k)
+            .iter()
+            .zip(labels)
+            .filter(|(p, y)| p == y)
+            .count();
+        loss += cross_entropy(&probs, labels, k) * labels.len() as f64;
+    }
+    (correct as f64 / n as f64, loss / n as f64)
+}
+
+fn merge_edits(into: &mut Vec<EditStats>, from: &[EditStats]) {
+    for e in from {
+        match into.iter_mut().find(|x| x.layer == e.layer) {
+            Some(x) => {
+                x.removed += e.removed;
+                x.grown += e.grown;
+            }
+            None => into.push(*e),
+        }
+    }
+}
+
+/// Trains `model` for `opts.epochs` epochs; `ids[r]` is the stable id of training row `r`
+/// (reported to the observer).
+pub fn train(
+    model: &mut dyn Classifier,
+    train: &Examples,
+    ids: &[usize],
+    test: &Examples,
+    opts: TrainOptions,
+    rngs: &mut RunRngs,
+    observer: &mut dyn TrainObserver,
+) -> TrainOutcome {
+    let (n, d, k) = (train.rows(), train.n_features, model.n_classes());
+    assert_eq!(ids.len(), n, "one id per training row");
+    let bs = opts.batch_size.max(1);
+    let steps_per_epoch = n.div_ceil(bs);
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut xb = Vec::with_capacity(bs * d);
+    let mut ob = Vec::with_capacity(bs * d);
+    let mut yb = Vec::with_capacity(bs);
+    let mut idb = Vec::with_capacity(bs);
+    let mut records = Vec::with_capacity(opts.epochs);
+    let mut step = 0usize;
+    for epoch in 0..opts.epochs {
+        let start = Instant::now();
+        order.shuffle(&mut rngs.shuffle);
+        let (mut loss_sum, mut correct, mut flops) = (0.0f64, 0usize, 0u64);
+        let mut edits = Vec::new();
+        for chunk in order.chunks(bs) {
+            xb.clear();
+            ob.clear();
+            yb.clear();
+            idb.clear();
+            for &r in chunk {
+                xb.extend_from_slice(&train.x[r * d..(r + 1) * d]);
+                if let Some(o) = train.observed {
+                    ob.extend_from_slice(&o[r * d..(r + 1) * d]);
+                }
+                yb.push(train.labels[r]);
+                idb.push(ids[r]);
+            }
+            let batch = Batch {
+                x: &xb,
+                rows: chunk.len(),
+                observed: train.observed.map(|_| ob.as_slice()),
+            };
+            let clock = TrainingClock {
+                epoch,
+                epochs: opts.epochs,
+                step,
+                steps_per_epoch,
+            };
+            let report = model.train_step(&batch, &yb, clock, rngs);
+            loss_sum += cross_entropy(&report.probs, &yb, k) * chunk.len() as f64;
+            correct += argmax_rows(&report.probs, k)
+                .iter()
+                .zip(&yb)
+                .filter(|(p, y)| p == y)
+                .count();
+            flops += report.flops;
+            merge_edits(&mut edits, &report.edits);
+            observer.on_batch(epoch + 1, &idb, &yb, &report.probs);
+            step += 1;
+        }
+        let clock = TrainingClock {
+            epoch,
+            epochs: opts.epochs,
+            step,
+            steps_per_epoch,
+        };
+        merge_edits(&mut edits, &model.end_of_epoch(clock, rngs));
+        let seconds = start.elapsed().as_secs_f64();
+        let (test_accuracy, test_loss) = evaluate(model, test);
+        let record = EpochRecord {
+            epoch: epoch + 1,
+            train_loss: loss_sum / n.max(1) as f64,
+            train_accuracy: correct as f64 / n.max(1) as f64,
+            test_loss,
+            test_accuracy,
+            nnz: model.nnz(),
+            seconds,
+            flops,
+            edits,
+        };
+        observer.on_epoch(&record);
+        records.push(record);
+    }
+    TrainOutcome {
+        train_seconds: records.iter().map(|r| r.seconds).sum(),
+        train_flops: records.iter().map(|r| r.flops).sum(),
+        epochs: records,
+    }
+}

@@ -1,0 +1,90 @@
+//! The sparse MLP at density 1.0 and the burn dense MLP, started from the same weights and
+//! trained without dropout on the same batches, follow the same losses.
+
+mod common;
+
+use common::{sparse_mlp, toy_data};
+use dst_set::StaticSparse;
+use models::batch::cross_entropy;
+use models::dense::LayerParams;
+use models::rngs::stream;
+use models::{Batch, DenseMlp, SgdParams, SparseMlp};
+use sparse_core::TrainingClock;
+
+fn params_of(mlp: &SparseMlp) -> Vec<LayerParams> {
+    mlp.layers()
+        .iter()
+        .map(|l| LayerParams {
+            n_in: l.n_in(),
+            n_out: l.n_out(),
+            weights: l.weights.to_dense(),
+            bias: l.bias.clone(),
+        })
+        .collect()
+}
+
+#[test]
+fn sparse_at_density_one_matches_burn_for_20_steps() {
+    let sgd = SgdParams {
+        learning_rate: 0.05,
+        momentum: 0.9,
+        weight_decay: 0.001,
+    };
+    let sizes = [30, 100, 100, 100, 2];
+    let mut sparse = sparse_mlp(&sizes, &[1.0; 4], 0.0, sgd, 7);
+    // Non-zero biases so that their update is checked too.
+    for (l, layer) in sparse.layers_mut().iter_mut().enumerate() {
+        for (j, b) in layer.bias.iter_mut().enumerate() {
+            *b = 0.01 * ((j + l) % 5) as f32 - 0.02;
+        }
+    }
+    let mut dense = DenseMlp::from_params(&params_of(&sparse), 0.0, sgd);
+    let (x, y) = toy_data(200, 30, 2, 5);
+    let mut method = StaticSparse;
+    let (mut d_rng, mut t_rng) = (stream(0, "dropout"), stream(0, "topology"));
+    let mut worst = 0.0f64;
+    for step in 0..20 {
+        let rows = 10;
+        let r0 = (step * rows) % 200;
+        let xb = &x[r0 * 30..(r0 + rows) * 30];
+        let yb = &y[r0..r0 + rows];
+        let clock = TrainingClock {
+            epoch: 0,
+            epochs: 1,
+            step,
+            steps_per_epoch: 20,
+        };
+        let ps = sparse
+            .train_step(
+                &Batch::dense(xb, rows),
+                yb,
+                &mut method,
+                clock,
+                &mut d_rng,
+                &mut t_rng,
+            )
+            .probs;
+        let pd = dense.train_batch(xb, rows, yb, &[]);
+        let (ls, ld) = (cross_entropy(&ps, yb, 2), cross_entropy(&pd, yb, 2));
+        let rel = (ls - ld).abs() / ld.abs().max(1e-12);
+        worst = worst.max(rel);
+        assert!(rel <= 1e-4, "step {step}: sparse loss {ls}, burn loss {ld}");
+    }
+    // The weights moved: the comparison is not of two untrained networks.
+    let after = params_of(&sparse);
+    let start = params_of(&sparse_mlp(&sizes, &[1.0; 4], 0.0, sgd, 7));
+    let moved: f32 = after[0]
+        .weights
+        .iter()
+        .zip(&start[0].weights)
+        .map(|(a, b)| (a - b).abs())
+        .sum();
+    assert!(moved > 1e-3, "weights did not change ({moved})");
+    // Final parameters agree as well.
+    for (a, b) in after.iter().zip(dense.params()) {
+        for (u, v) in a.weights.iter().zip(&b.weights) {
+            assert!((u - v).abs() <= 1e-4 * (1.0 + v.abs()), "{u} vs {v}");
+        }
+    }
+    eprintln!("worst relative loss difference over 20 steps: {worst:e}");
+}

@@ -1,0 +1,383 @@
+//! Compressed sparse row storage of a layer's weight matrix.
+//!
+//! A layer maps `n_rows` inputs to `n_cols` outputs; row `i` lists the outputs that input `i`
+//! connects to. With this orientation all three training products (`X W`, `dZ Wᵀ` and the
+//! weight gradient sampled at the non-zeros) walk the rows of `W` in order, so no second layout
+//! has to be kept in step with the first after a topology edit. Column-oriented access (the
+//! fan-in of an output neuron) is served by [`CscIndex`], derived on demand from the CSR.
+
+use crate::error::SparseError;
+use serde::{Deserialize, Serialize};
+
+/// A sparse `n_rows x n_cols` matrix of `f32` in CSR form with `u32` column indices.
+///
+/// Invariants (checked by every constructor, relied upon by every kernel): `row_ptr` has
+/// `n_rows + 1` non-decreasing entries starting at 0 and ending at `nnz`; within each row the
+/// column indices are strictly increasing (sorted, no duplicates) and `< n_cols`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "CsrParts", into = "CsrParts")]
+pub struct Csr {
+    n_rows: usize,
+    n_cols: usize,
+    row_ptr: Vec<usize>,
+    col_idx: Vec<u32>,
+    values: Vec<f32>,
+}
+
+/// The raw arrays of a [`Csr`], as serialised; turned back into a `Csr` only through
+/// [`Csr::try_from_parts`], so a corrupted file cannot produce an invalid matrix.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CsrParts {
+    /// Number of rows (layer inputs).
+    pub n_rows: usize,
+    /// Number of columns (layer outputs).
+    pub n_cols: usize,
+    /// Row start offsets, `n_rows + 1` entries.
+    pub row_ptr: Vec<usize>,
+    /// Column index of each stored entry.
+    pub col_idx: Vec<u32>,
+    /// Value of each stored entry.
+    pub values: Vec<f32>,
+}
+
+impl TryFrom<CsrParts> for Csr {
+    type Error = SparseError;
+    fn try_from(p: CsrParts) -> Result<Self, SparseError> {
+        Csr::try_from_parts(p.n_rows, p.n_cols, p.row_ptr, p.col_idx, p.values)
+    }
+}
+
+impl From<Csr> for CsrParts {
+    fn from(c: Csr) -> Self {
+        CsrParts {
+            n_rows: c.n_rows,
+            n_cols: c.n_cols,
+            row_ptr: c.row_ptr,
+            col_idx: c.col_idx,
+            values: c.values,
+        }
+    }
+}
+
+impl Csr {
+    /// Builds a matrix from its CSR arrays, checking every invariant the kernels rely on.
+    pub fn try_from_parts(
+        n_rows: usize,
+        n_cols: usize,
+        row_ptr: Vec<usize>,
+        col_idx: Vec<u32>,
+        values: Vec<f32>,
+    ) -> Result<Self, SparseError> {
+        if n_cols > u32::MAX as usize {
+            return Err(SparseError::Shape(format!(
+                "{n_cols} columns do not fit u32 indices"
+            )));
+        }
+        if row_ptr.len() != n_rows + 1 {
+            return Err(SparseError::Invalid(format!(
+                "row_ptr has {} entries, expected {}",
+                row_ptr.len(),
+                n_rows + 1
+            )));
+        }
+        if col_idx.len() != values.len() {
+            return Err(SparseError::Invalid(format!(
+                "{} column indices but {} values",
+                col_idx.len(),
+                values.len()
+            )));
+        }
+        if row_ptr[0] != 0 || row_ptr[n_rows] != col_idx.len() {
+            return Err(SparseError::Invalid(
+                "row_ptr must start at 0 and end at nnz".into(),
+            ));
+        }
+        for i in 0..n_rows {
+            let (lo, hi) = (row_ptr[i], row_ptr[i + 1]);
+            if lo > hi {
+                return Err(SparseError::Invalid(format!(
+                    "row_ptr decreases at row {i}"
+                )));
+            }
+            let cols = &col_idx[lo..hi];
+            for (k, &c) in cols.iter().enumerate() {
+                if c as usize >= n_cols {
+                    return Err(SparseError::Invalid(format!(
+                        "column {c} out of range {n_cols} in row {i}"
+                    )));
+                }
+                if k > 0 && cols[k - 1] >= c {
+                    return Err(SparseError::Invalid(format!(
+                        "columns of row {i} are not strictly increasing"
+                    )));
+                }
+            }
+        }
+        if let Some(k) = values.iter().position(|v| !v.is_finite()) {
+            return Err(SparseError::Invalid(format!(
+                "non-finite value at entry {k}"
+            )));
+        }
+        Ok(Csr {
+            n_rows,
+            n_cols,
+            row_ptr,
+            col_idx,
+            values,
+        })
+    }
+
+    /// Builds a matrix from `(row, col, value)` triplets in any order; duplicates are an error.
+    pub fn from_triplets(
+        n_rows: usize,
+        n_cols: usize,
+        mut triplets: Vec<(u32, u32, f32)>,
+    ) -> Result<Self, SparseError> {
+        triplets.sort_unstable_by_key(|&(r, c, _)| (r, c));
+        let mut row_ptr = vec![0usize; n_rows + 1];
+        for &(r, c, _) in &triplets {
+            if r as usize >= n_rows || c as usize >= n_cols {
+                return Err(SparseError::Invalid(format!(
+                    "entry ({r}, {c}) outside {n_rows} x {n_cols}"
+                )));
+            }
+            row_ptr[r as usize + 1] += 1;
+        }
+        for i in 0..n_rows {
+            row_ptr[i + 1] += row_ptr[i];
+        }
+        let col_idx = triplets.iter().map(|t| t.1).collect();
+        let values = triplets.iter().map(|t| t.2).collect();
+        Self::try_from_parts(n_rows, n_cols, row_ptr, col_idx, values)
+    }
+
+    /// An all-zero pattern (no stored entries) of the given shape.
+    pub fn empty(n_rows: usize, n_cols: usize) -> Self {
+        Csr {
+            n_rows,
+            n_cols,
+            row_ptr: vec![0; n_rows + 1],
+            col_idx: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+
+    /// Number of rows (inputs of the layer).
+    pub fn n_rows(&self) -> usize {
+        self.n_rows
+    }
+
+    /// Number of columns (outputs of the layer).
+    pub fn n_cols(&self) -> usize {
+        self.n_cols
+    }
+
+    /// Number of stored entries (the layer's connections).
+    pub fn nnz(&self) -> usize {
+        self.col_idx.len()
+    }
+
+    /// Stored entries over all positions, `nnz / (n_rows n_cols)`; 0 for an empty shape.
+    pub fn density(&self) -> f64 {
+        let size = self.n_rows as f64 * self.n_cols as f64;
+        if size == 0.0 {
+            0.0
+        } else {
+            self.nnz() as f64 / size
+        }
+    }
+
+    /// Row start offsets (`n_rows + 1` entries).
+    pub fn row_ptr(&self) -> &[usize] {
+        &self.row_ptr
+    }
+
+    /// Column index of every stored entry, row by row.
+    pub fn col_idx(&self) -> &[u32] {
+        &self.col_idx
+    }
+
+    /// Value of every stored entry, aligned with [`Csr::col_idx`].
+    pub fn values(&self) -> &[f32] {
+        &self.values
+    }
+
+    /// Mutable values; the pattern cannot be changed through this.
+    pub fn values_mut(&mut self) -> &mut [f32] {
+        &mut self.values
+    }
+
+    /// Range of entry offsets of row `i`.
+    #[inline]
+    pub fn row_range(&self, i: usize) -> std::ops::Range<usize> {
+        self.row_ptr[i]..self.row_ptr[i + 1]
+    }
+
+    /// Column indices of row `i`.
+    #[inline]
+    pub fn row_cols(&self, i: usize) -> &[u32] {
+        &self.col_idx[self.row_range(i)]
+    }
+
+    /// Whether position `(i, j)` is stored (binary search within the row).
+    pub fn contains(&self, i: usize, j: u32) -> bool {
+        self.row_cols(i).binary_search(&j).is_ok()
+    }
+
+    /// Number of stored entries in each row: the out-degree of every input neuron.
+    pub fn row_degrees(&self) -> Vec<usize> {
+        self.row_ptr.windows(2).map(|w| w[1] - w[0]).collect()
+    }
+
+    /// Number of stored entries in each column: the fan-in of every output neuron.
+    pub fn col_degrees(&self) -> Vec<usize> {
+        let mut deg = vec![0usize; self.n_cols];
+        for &c in &self.col_idx {
+            deg[c as usize] += 1;
+        }
+        deg
+    }
+
+    /// Row index of every stored entry, aligned with [`Csr::col_idx`] (COO rows).
+    pub fn row_indices(&self) -> Vec<u32> {
+        let mut rows = Vec::with_capacity(self.nnz());
+        for i in 0..self.n_rows {
+            rows.extend(std::iter::repeat_n(
+                i as u32,
+                self.row_ptr[i + 1] - self.row_ptr[i],
+            ));
+        }
+        rows
+    }
+
+    /// The column-major index of this pattern (see [`CscIndex`]).
+    pub fn csc_index(&self) -> CscIndex {
+        CscIndex::build(self)
+    }
+
+    /// Dense row-major copy. For tests, small examples and debugging only: a sparse layer never
+    /// materialises this in training or topology updates.
+    pub fn to_dense(&self) -> Vec<f32> {
+        let mut d = vec![0.0; self.n_rows * self.n_cols];
+        for i in 0..self.n_rows {
+            for k in self.row_range(i) {
+                d[i * self.n_cols + self.col_idx[k] as usize] = self.values[k];
+            }
+        }
+        d
+    }
+
+    /// Replaces the pattern and values in one step, checking the invariants.
+    pub(crate) fn replace(
+        &mut self,
+        row_ptr: Vec<usize>,
+        col_idx: Vec<u32>,
+        values: Vec<f32>,
+    ) -> Result<(), SparseError> {
+        *self = Self::try_from_parts(self.n_rows, self.n_cols, row_ptr, col_idx, values)?;
+        Ok(())
+    }
+}
+
+/// Column-major index of a CSR pattern: for each column, the rows it is connected to and the
+/// CSR offset of each such entry (so values stay stored once, in the CSR).
+///
+/// Derived from the CSR rather than maintained beside it, so it can never be stale after an
+/// edit; building it is `O(nnz + n_cols)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CscIndex {
+    /// Column start offsets, `n_cols + 1` entries.
+    pub col_ptr: Vec<usize>,
+    /// Row index of each entry in column-major order (increasing within a column).
+    pub row_idx: Vec<u32>,
+    /// CSR offset of each entry in column-major order.
+    pub csr_pos: Vec<usize>,
+}
+
+impl CscIndex {
+    fn build(m: &Csr) -> Self {
+        let mut col_ptr = vec![0usize; m.n_cols + 1];
+        for &c in &m.col_idx {
+            col_ptr[c as usize + 1] += 1;
+        }
+        for j in 0..m.n_cols {
+            col_ptr[j + 1] += col_ptr[j];
+        }
+        let mut next = col_ptr.clone();
+        let mut row_idx = vec![0u32; m.nnz()];
+        let mut csr_pos = vec![0usize; m.nnz()];
+        for i in 0..m.n_rows {
+            for k in m.row_range(i) {
+                let c = m.col_idx[k] as usize;
+                row_idx[next[c]] = i as u32;
+                csr_pos[next[c]] = k;
+                next[c] += 1;
+            }
+        }
+        CscIndex {
+            col_ptr,
+            row_idx,
+            csr_pos,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small() -> Csr {
+        // [[0, 1, 0],
+        //  [2, 0, 3]]
+        Csr::from_triplets(2, 3, vec![(1, 2, 3.0), (0, 1, 1.0), (1, 0, 2.0)]).unwrap()
+    }
+
+    #[test]
+    fn triplets_are_sorted_into_rows() {
+        let m = small();
+        assert_eq!(m.row_ptr(), &[0, 1, 3]);
+        assert_eq!(m.col_idx(), &[1, 0, 2]);
+        assert_eq!(m.values(), &[1.0, 2.0, 3.0]);
+        assert_eq!(m.to_dense(), vec![0.0, 1.0, 0.0, 2.0, 0.0, 3.0]);
+        assert_eq!(m.row_degrees(), vec![1, 2]);
+        assert_eq!(m.col_degrees(), vec![1, 1, 1]);
+        assert_eq!(m.row_indices(), vec![0, 1, 1]);
+        assert!(m.contains(1, 2) && !m.contains(0, 0));
+        assert!((m.density() - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn invalid_parts_are_rejected() {
+        assert!(Csr::try_from_parts(1, 3, vec![0, 2], vec![2, 1], vec![1.0, 1.0]).is_err());
+        assert!(Csr::try_from_parts(1, 3, vec![0, 2], vec![1, 1], vec![1.0, 1.0]).is_err());
+        assert!(Csr::try_from_parts(1, 3, vec![0, 1], vec![3], vec![1.0]).is_err());
+        assert!(Csr::try_from_parts(1, 3, vec![0, 1], vec![0], vec![f32::NAN]).is_err());
+        assert!(Csr::try_from_parts(2, 3, vec![0, 1], vec![0], vec![1.0]).is_err());
+        assert!(Csr::from_triplets(2, 2, vec![(0, 0, 1.0), (0, 0, 2.0)]).is_err());
+    }
+
+    #[test]
+    fn csc_index_lists_each_column_in_row_order() {
+        let m = small();
+        let csc = m.csc_index();
+        assert_eq!(csc.col_ptr, vec![0, 1, 2, 3]);
+        assert_eq!(csc.row_idx, vec![1, 0, 1]);
+        assert_eq!(csc.csr_pos, vec![1, 0, 2]);
+    }
+
+    #[test]
+    fn serde_round_trip_validates() {
+        let m = small();
+        let parts: CsrParts = m.clone().into();
+        let back = Csr::try_from(parts).unwrap();
+        assert_eq!(back, m);
+        let bad = CsrParts {
+            n_rows: 1,
+            n_cols: 2,
+            row_ptr: vec![0, 2],
+            col_idx: vec![1, 0],
+            values: vec![1.0, 1.0],
+        };
+        assert!(Csr::try_from(bad).is_err());
+    }
+}

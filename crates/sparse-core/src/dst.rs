@@ -1,0 +1,121 @@
+//! The dynamic sparse training (DST) method trait: the one extension point every method
+//! (SET, RigL, SNFS, ...) implements, in its own crate.
+//!
+//! A method is network-level: it sees every layer (some methods move capacity between layers).
+//! The training loop calls it at three points of each step or epoch:
+//! 1. [`DstMethod::after_backward`]: gradients at the connections are in each layer's `grad`;
+//!    the method may edit the topology and may take over the step (RigL skips the optimizer
+//!    update on an update step);
+//! 2. [`DstMethod::after_step`]: after the optimizer update (DeepR's rewiring);
+//! 3. [`DstMethod::end_of_epoch`]: after the last batch of an epoch (SET).
+//!
+//! Methods that grow by gradient ask for [`GradientSource`] scores of empty positions, streamed
+//! a block of rows at a time; the model provides them only when [`DstMethod::wants_gradients`]
+//! says so.
+
+use crate::layer::{EditStats, SparseLayer};
+use crate::topology::ScoreSource;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use std::ops::Range;
+
+/// Where training stands when a hook is called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrainingClock {
+    /// Current epoch, 0-based.
+    pub epoch: usize,
+    /// Total number of epochs of the run.
+    pub epochs: usize,
+    /// Optimizer steps taken before this one (0-based index of the current step).
+    pub step: usize,
+    /// Steps (batches) per epoch.
+    pub steps_per_epoch: usize,
+}
+
+impl TrainingClock {
+    /// Total number of steps of the run.
+    pub fn total_steps(&self) -> usize {
+        self.epochs * self.steps_per_epoch
+    }
+
+    /// Whether the current epoch is the last one.
+    pub fn is_last_epoch(&self) -> bool {
+        self.epoch + 1 >= self.epochs
+    }
+}
+
+/// Dense-gradient magnitudes of a layer at any position, from the current batch, streamed by
+/// blocks of rows (for layer `l`, position `(i, j)` scores `|Σ_b X[b,i] dZ[b,j]|`).
+pub trait GradientSource {
+    /// Writes the scores of rows `rows` of layer `layer` into `out` (`rows.len() x n_out`).
+    fn fill_rows(&mut self, layer: usize, rows: Range<usize>, out: &mut [f32]);
+}
+
+/// Adapts one layer of a [`GradientSource`] to the [`ScoreSource`] of the growth rules.
+pub struct LayerScores<'a> {
+    /// The network-wide source.
+    pub source: &'a mut dyn GradientSource,
+    /// The layer whose positions are scored.
+    pub layer: usize,
+}
+
+impl ScoreSource for LayerScores<'_> {
+    fn fill_rows(&mut self, rows: Range<usize>, out: &mut [f32]) {
+        self.source.fill_rows(self.layer, rows, out)
+    }
+}
+
+/// What a method may touch in a hook.
+pub struct DstContext<'a> {
+    /// Every layer of the network, input side first; only `dynamic` layers may be edited.
+    pub layers: &'a mut [SparseLayer],
+    /// Where training stands.
+    pub clock: TrainingClock,
+    /// The run's topology random stream (derived from the run seed by name).
+    pub rng: &'a mut dyn RngCore,
+    /// Streamed gradient scores of the current batch, when the method asked for them.
+    pub gradients: Option<&'a mut dyn GradientSource>,
+}
+
+/// What a hook did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HookOutcome {
+    /// Skip this step's optimizer update (only meaningful from `after_backward`).
+    pub skip_optimizer_step: bool,
+    /// One entry per edited layer; empty when the topology did not change.
+    pub edits: Vec<EditStats>,
+}
+
+impl HookOutcome {
+    /// Nothing happened.
+    pub fn none() -> Self {
+        Self::default()
+    }
+}
+
+/// A dynamic sparse training method. Implementations live in their own crates (`dst-set`,
+/// ...) and are registered by name in the `experiments` crate.
+pub trait DstMethod: Send + std::fmt::Debug {
+    /// The method's registered name (`static`, `set`, ...).
+    fn name(&self) -> &'static str;
+
+    /// Whether the model must provide streamed gradient scores to `after_backward` at this step.
+    fn wants_gradients(&self, _clock: &TrainingClock) -> bool {
+        false
+    }
+
+    /// After the backward pass of a step, before the optimizer update.
+    fn after_backward(&mut self, _ctx: &mut DstContext<'_>) -> HookOutcome {
+        HookOutcome::none()
+    }
+
+    /// After the optimizer update of a step.
+    fn after_step(&mut self, _ctx: &mut DstContext<'_>) -> HookOutcome {
+        HookOutcome::none()
+    }
+
+    /// After the last step of an epoch.
+    fn end_of_epoch(&mut self, _ctx: &mut DstContext<'_>) -> HookOutcome {
+        HookOutcome::none()
+    }
+}

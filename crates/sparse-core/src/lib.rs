@@ -1,0 +1,22 @@
+//! Truly sparse building blocks of dynamic sparse training, with no machine-learning policy:
+//! a CSR weight matrix ([`Csr`]), the kernels of training a sparse layer on a batch
+//! ([`kernels`]), initial topologies and weights ([`init`]), topology selection rules
+//! ([`topology`]), a layer with per-connection optimizer state ([`SparseLayer`]) and the trait
+//! every DST method implements ([`DstMethod`]).
+//!
+//! Invariant: memory and time scale with the number of stored connections; no function here
+//! allocates an `n_in x n_out` buffer (except [`Csr::to_dense`], for tests and debugging).
+
+pub mod csr;
+pub mod dst;
+pub mod error;
+pub mod init;
+pub mod kernels;
+pub mod layer;
+pub mod topology;
+
+pub use csr::{CscIndex, Csr};
+pub use dst::{DstContext, DstMethod, GradientSource, HookOutcome, LayerScores, TrainingClock};
+pub use error::SparseError;
+pub use init::{DensityDistribution, FanMode, WeightInit, WeightSampler};
+pub use layer::{EditStats, SparseLayer};

@@ -1,0 +1,283 @@
+//! Selection rules of topology updates: which connections to remove and where to grow new ones.
+//!
+//! Each rule returns a decision (`keep` flags, or positions) and leaves applying it to
+//! [`crate::SparseLayer::retain`] and [`crate::SparseLayer::insert`], so every method shares one
+//! edit path. Nothing here builds an `n_in x n_out` buffer: removal works on the stored values,
+//! random growth on per-row free counts ([`crate::init::sample_free_positions`]), and score-based
+//! growth streams blocks of rows through a bounded heap ([`top_k_free_positions`]).
+
+use crate::csr::Csr;
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::ops::Range;
+
+/// SET's removal rule (Mocanu et al. 2018, §Methods; `weightsEvolution_II` in the reference
+/// code): among the negative weights remove the fraction `zeta` closest to zero (the largest
+/// negatives), among the positive weights the fraction `zeta` closest to zero (the smallest
+/// positives); weights that are exactly zero are removed too. It is a sign-split rule, not a
+/// ranking of `|w|` over all weights.
+///
+/// Counts: with `n_neg` negatives, `n_neg - floor((1 - zeta) n_neg)` are removed (the
+/// reference's index `int((1 - zeta) firstZeroPos)`), likewise for positives. Ties are broken by
+/// position so the result is deterministic. Returns one keep flag per value.
+pub fn set_removal(values: &[f32], zeta: f64) -> Vec<bool> {
+    let mut neg: Vec<usize> = (0..values.len()).filter(|&k| values[k] < 0.0).collect();
+    let mut pos: Vec<usize> = (0..values.len()).filter(|&k| values[k] > 0.0).collect();
+    let mut keep = vec![false; values.len()];
+    // Negatives far from zero first (most negative), positives far from zero first (largest).
+    let far_first =
+        |a: &usize, b: &usize| values[*b].abs().total_cmp(&values[*a].abs()).then(a.cmp(b));
+    for side in [&mut neg, &mut pos] {
+        let n_keep = ((1.0 - zeta) * side.len() as f64).floor() as usize;
+        let n_keep = n_keep.min(side.len());
+        if n_keep > 0 && n_keep < side.len() {
+            side.select_nth_unstable_by(n_keep - 1, far_first);
+        }
+        for &k in &side[..n_keep] {
+            keep[k] = true;
+        }
+    }
+    keep
+}
+
+/// Magnitude removal: removes the `n_remove` weights of smallest `|w|` (ties by position), as
+/// in RigL's drop step (Evci et al. 2020, §3). Returns one keep flag per value.
+pub fn magnitude_removal(values: &[f32], n_remove: usize) -> Vec<bool> {
+    let n_remove = n_remove.min(values.len());
+    let mut idx: Vec<usize> = (0..values.len()).collect();
+    let small_first =
+        |a: &usize, b: &usize| values[*a].abs().total_cmp(&values[*b].abs()).then(a.cmp(b));
+    if n_remove > 0 && n_remove < idx.len() {
+        idx.select_nth_unstable_by(n_remove - 1, small_first);
+    }
+    let mut keep = vec![true; values.len()];
+    for &k in &idx[..n_remove] {
+        keep[k] = false;
+    }
+    keep
+}
+
+/// A source of scores for every position of a layer, produced a block of rows at a time so a
+/// full `n_in x n_out` score matrix never exists (e.g. `|Xᵀ dZ|` for RigL's growth).
+pub trait ScoreSource {
+    /// Writes the scores of rows `rows` into `out`, row-major, `rows.len() x n_cols`.
+    fn fill_rows(&mut self, rows: Range<usize>, out: &mut [f32]);
+}
+
+impl<F: FnMut(Range<usize>, &mut [f32])> ScoreSource for F {
+    fn fill_rows(&mut self, rows: Range<usize>, out: &mut [f32]) {
+        self(rows, out)
+    }
+}
+
+/// A candidate position in the top-k heap: ordered so that the heap's top is the *worst* kept
+/// candidate (lowest score, then highest position).
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    score: f32,
+    pos: (u32, u32),
+}
+
+impl PartialEq for Candidate {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == Ordering::Equal
+    }
+}
+impl Eq for Candidate {}
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Candidate {
+    /// "Greater" means worse: lower score, or equal score and later position.
+    fn cmp(&self, o: &Self) -> Ordering {
+        o.score.total_cmp(&self.score).then(self.pos.cmp(&o.pos))
+    }
+}
+
+/// The `k` free positions of `pattern` with the largest scores (ties: smaller `(row, col)`
+/// first), sorted by position. NaN scores count as `-inf`.
+///
+/// Scores are requested in blocks of at most `block_elems` elements (at least one row), and a
+/// heap holds at most `k` candidates: memory `O(k + block_elems)`.
+pub fn top_k_free_positions(
+    pattern: &Csr,
+    k: usize,
+    source: &mut dyn ScoreSource,
+    block_elems: usize,
+) -> Vec<(u32, u32)> {
+    let (n_rows, n_cols) = (pattern.n_rows(), pattern.n_cols());
+    if k == 0 || n_cols == 0 {
+        return Vec::new();
+    }
+    let rows_per_block = (block_elems / n_cols).max(1);
+    let mut block = vec![0.0f32; rows_per_block.min(n_rows) * n_cols];
+    let mut heap: BinaryHeap<Candidate> = BinaryHeap::with_capacity(k + 1);
+    let mut start = 0;
+    while start < n_rows {
+        let end = (start + rows_per_block).min(n_rows);
+        let buf = &mut block[..(end - start) * n_cols];
+        source.fill_rows(start..end, buf);
+        for i in start..end {
+            let row = &buf[(i - start) * n_cols..(i - start + 1) * n_cols];
+            let occupied = pattern.row_cols(i);
+            let mut p = 0;
+            for (j, &s) in row.iter().enumerate() {
+                if p < occupied.len() && occupied[p] as usize == j {
+                    p += 1;
+                    continue;
+                }
+                let score = if s.is_nan() { f32::NEG_INFINITY } else { s };
+                let c = Candidate {
+                    score,
+                    pos: (i as u32, j as u32),
+                };
+                if heap.len() < k {
+                    heap.push(c);
+                } else if c < *heap.peek().expect("heap holds k > 0 items") {
+                    heap.pop();
+                    heap.push(c);
+                }
+            }
+        }
+        start = end;
+    }
+    let mut out: Vec<(u32, u32)> = heap.into_iter().map(|c| c.pos).collect();
+    out.sort_unstable();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::init::{random_pattern, sample_free_positions, WeightSampler};
+    use crate::layer::SparseLayer;
+    use proptest::prelude::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    /// Brute-force SET removal: sort each sign's values by distance to zero and drop the
+    /// closest `n - floor((1 - zeta) n)`.
+    fn set_removal_reference(values: &[f32], zeta: f64) -> Vec<bool> {
+        let mut keep = vec![false; values.len()];
+        for sign in [-1.0f32, 1.0] {
+            let mut side: Vec<usize> = (0..values.len())
+                .filter(|&k| values[k] * sign > 0.0)
+                .collect();
+            side.sort_by(|&a, &b| values[b].abs().total_cmp(&values[a].abs()).then(a.cmp(&b)));
+            let n_keep = ((1.0 - zeta) * side.len() as f64).floor() as usize;
+            for &k in &side[..n_keep] {
+                keep[k] = true;
+            }
+        }
+        keep
+    }
+
+    #[test]
+    fn set_removal_by_hand() {
+        // negatives -3, -2, -1 and positives 1, 2, 3, 4 with zeta 0.34:
+        // keep floor(0.66*3)=1 negative (-3) and floor(0.66*4)=2 positives (3, 4); 0 removed.
+        let v = [-1.0, 2.0, -3.0, 0.0, 4.0, -2.0, 1.0, 3.0];
+        let keep = set_removal(&v, 0.34);
+        assert_eq!(
+            keep,
+            vec![false, false, true, false, true, false, false, true]
+        );
+    }
+
+    #[test]
+    fn magnitude_removal_by_hand() {
+        let v = [0.5, -0.1, 2.0, 0.1, -3.0];
+        // Smallest |w|: -0.1 (pos 1) and 0.1 (pos 3) tie; both removed with n=2.
+        assert_eq!(
+            magnitude_removal(&v, 2),
+            vec![true, false, true, false, true]
+        );
+        // n=1 removes the earlier of the tie.
+        assert_eq!(
+            magnitude_removal(&v, 1),
+            vec![true, false, true, true, true]
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn set_removal_matches_reference(values in proptest::collection::vec(-3i32..=3, 0..60), zeta in 0.0f64..=1.0) {
+            // Small integers force many ties, the hard case.
+            let v: Vec<f32> = values.iter().map(|&x| x as f32 * 0.5).collect();
+            prop_assert_eq!(set_removal(&v, zeta), set_removal_reference(&v, zeta));
+        }
+
+        #[test]
+        fn magnitude_removal_removes_exactly_the_smallest(values in proptest::collection::vec(-5i32..=5, 0..60), n in 0usize..70) {
+            let v: Vec<f32> = values.iter().map(|&x| x as f32).collect();
+            let keep = magnitude_removal(&v, n);
+            let removed: Vec<usize> = (0..v.len()).filter(|&k| !keep[k]).collect();
+            prop_assert_eq!(removed.len(), n.min(v.len()));
+            let mut order: Vec<usize> = (0..v.len()).collect();
+            order.sort_by(|&a, &b| v[a].abs().total_cmp(&v[b].abs()).then(a.cmp(&b)));
+            let mut want = order[..n.min(v.len())].to_vec();
+            want.sort();
+            prop_assert_eq!(removed, want);
+        }
+
+        /// SET's remove + random regrow preserves nnz and leaves a valid, duplicate-free pattern
+        /// whose momentum is zero exactly at the new connections.
+        #[test]
+        fn set_update_preserves_nnz(rows in 1usize..10, cols in 1usize..10, fill in 0.0f64..=1.0,
+                                    zeta in 0.0f64..=1.0, seed: u64) {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let count = ((rows * cols) as f64 * fill) as usize;
+            let w = random_pattern(rows, cols, count, &mut rng).unwrap();
+            let mut layer = SparseLayer::new(w, WeightSampler::Uniform { limit: 1.0 }, true);
+            let sampler = layer.sampler;
+            sampler.fill(layer.weights.values_mut(), &mut rng);
+            layer.momentum = (0..count).map(|k| k as f32 + 1.0).collect();
+            let before: Vec<(usize, u32, f32)> = triples(&layer);
+            let keep = set_removal(layer.weights.values(), zeta);
+            let removed = layer.retain(&keep);
+            let grow = sample_free_positions(&layer.weights, removed, &mut rng).unwrap();
+            let vals: Vec<f32> = grow.iter().map(|_| sampler.sample(&mut rng)).collect();
+            layer.insert(&grow, &vals).unwrap();
+            prop_assert_eq!(layer.nnz(), count);
+            prop_assert_eq!(layer.momentum.len(), count);
+            // Survivors keep their momentum (their old value + 1 encodes their old offset).
+            for (i, j, m) in triples(&layer) {
+                let old = before.iter().position(|&(a, b, _)| a == i && b == j);
+                let is_new = grow.contains(&(i as u32, j));
+                if is_new { prop_assert_eq!(m, 0.0); } else {
+                    prop_assert!(old.is_some());
+                    prop_assert_eq!(m, before[old.unwrap()].2);
+                }
+            }
+        }
+
+        #[test]
+        fn top_k_matches_brute_force(rows in 0usize..9, cols in 1usize..9, fill in 0.0f64..1.0,
+                                     k in 0usize..20, block in 1usize..30, seed: u64,
+                                     scores in proptest::collection::vec(0i32..5, 81)) {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let count = ((rows * cols) as f64 * fill) as usize;
+            let w = random_pattern(rows, cols, count, &mut rng).unwrap();
+            let score = |i: usize, j: usize| scores[(i * cols + j) % scores.len()] as f32;
+            let mut src = |r: Range<usize>, out: &mut [f32]| {
+                for (a, i) in r.enumerate() { for j in 0..cols { out[a * cols + j] = score(i, j); } }
+            };
+            let got = top_k_free_positions(&w, k, &mut src, block);
+            let mut all: Vec<(u32, u32)> = (0..rows).flat_map(|i| (0..cols).map(move |j| (i as u32, j as u32)))
+                .filter(|&(i, j)| !w.contains(i as usize, j)).collect();
+            all.sort_by(|a, b| score(b.0 as usize, b.1 as usize).total_cmp(&score(a.0 as usize, a.1 as usize)).then(a.cmp(b)));
+            let mut want = all[..k.min(all.len())].to_vec();
+            want.sort();
+            prop_assert_eq!(got, want);
+        }
+    }
+
+    fn triples(l: &SparseLayer) -> Vec<(usize, u32, f32)> {
+        let rows = l.weights.row_indices();
+        (0..l.nnz())
+            .map(|k| (rows[k] as usize, l.weights.col_idx()[k], l.momentum[k]))
+            .collect()
+    }
+}
