@@ -203,6 +203,7 @@ pub fn load_csv(path: &Path, opts: &CsvOptions) -> Result<Dataset, DataError> {
     let labels = raw_labels.iter().map(|&r| remap[r as usize]).collect();
     let row_ids = (0..raw_labels.len()).collect();
     let name = opts.name.clone().unwrap_or_else(|| default_name(path));
+    let categories = vec![Vec::new(); feature_names.len()];
     Ok(Dataset {
         name,
         feature_names,
@@ -211,6 +212,7 @@ pub fn load_csv(path: &Path, opts: &CsvOptions) -> Result<Dataset, DataError> {
         observed,
         labels,
         row_ids,
+        categories,
     })
 }
 

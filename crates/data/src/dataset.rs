@@ -28,9 +28,36 @@ pub struct Dataset {
     /// 0-based data row of the source file for each row: a stable example id that survives
     /// [`Dataset::subset`], so per-example statistics can be joined across splits and runs.
     pub row_ids: Vec<usize>,
+    /// Per feature: empty for a numeric feature; for a categorical one, its level names, the
+    /// feature's value being the level index (before one-hot encoding).
+    pub categories: Vec<Vec<String>>,
 }
 
 impl Dataset {
+    /// A dataset of numeric features with `row_ids` `0..n` (missing cells must hold 0.0 and be
+    /// `false` in `observed`); the constructor for tests and generated data.
+    pub fn numeric(
+        name: &str,
+        feature_names: Vec<String>,
+        class_names: Vec<String>,
+        values: Vec<f32>,
+        observed: Vec<bool>,
+        labels: Vec<u32>,
+    ) -> Dataset {
+        let n = labels.len();
+        let d = feature_names.len();
+        Dataset {
+            name: name.to_string(),
+            feature_names,
+            class_names,
+            values,
+            observed,
+            labels,
+            row_ids: (0..n).collect(),
+            categories: vec![Vec::new(); d],
+        }
+    }
+
     /// Number of rows (examples).
     pub fn n_rows(&self) -> usize {
         self.labels.len()
@@ -89,6 +116,7 @@ impl Dataset {
             observed,
             labels,
             row_ids,
+            categories: self.categories.clone(),
         }
     }
 
@@ -128,6 +156,9 @@ impl Dataset {
                 self.values.len(),
                 self.observed.len()
             ));
+        }
+        if self.categories.len() != d {
+            return fail(format!("{d} features but {} category lists", self.categories.len()));
         }
         if self.row_ids.len() != n {
             return fail(format!("{n} rows but {} row ids", self.row_ids.len()));
@@ -173,6 +204,7 @@ pub(crate) mod tests {
             observed: vec![true, true, true, false, true, true],
             labels: vec![0, 1, 1],
             row_ids: vec![0, 1, 2],
+            categories: vec![Vec::new(); 2],
         }
     }
 

@@ -206,6 +206,7 @@ mod tests {
             observed: raw.iter().map(|v| !v.is_nan()).collect(),
             labels: vec![0, 1, 0, 1],
             row_ids: vec![0, 1, 2, 3],
+            categories: vec![Vec::new(); 4],
         }
     }
 
@@ -304,6 +305,7 @@ mod tests {
                 observed: raw.iter().map(Option::is_some).collect(),
                 labels: vec![0; n],
                 row_ids: (0..n).collect(),
+                categories: vec![Vec::new(); d],
             };
             Scaler::fit(ScalingKind::Standard, &ds).transform(&mut ds);
             for j in 0..d {

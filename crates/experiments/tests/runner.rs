@@ -1,0 +1,130 @@
+//! End-to-end properties of `run_experiment`: clear errors on bad input, resume without
+//! redoing finished runs, and identical numbers from identical configs with parallel runs.
+
+use experiments::results::{read_rows, RunRow};
+use experiments::{run_experiment, RunOptions};
+use std::path::{Path, PathBuf};
+
+const WDBC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../datasets/wdbc.csv");
+
+fn config(dataset: &str, layers: &str, methods: &str, seeds: &str) -> String {
+    format!(
+        r#"
+name = "tiny"
+[data]
+dataset = "{dataset}"
+[model]
+layers = {layers}
+dropout = 0.1
+[training]
+epochs = 3
+batch_size = 16
+learning_rate = 0.01
+momentum = 0.9
+[grid]
+methods = {methods}
+sparsity = [0.5]
+seeds = {seeds}
+"#
+    )
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn opts(out: &Path, jobs: usize) -> RunOptions {
+    RunOptions {
+        out: Some(out.to_path_buf()),
+        jobs: Some(jobs),
+        fresh: false,
+        quiet: true,
+    }
+}
+
+fn error_of(cfg: &Path, out: &Path) -> String {
+    format!("{:#}", run_experiment(cfg, &opts(out, 1)).unwrap_err())
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let good = config(WDBC, "[30, 8, 2]", r#"["dense", "set"]"#, "1");
+
+    let missing = write(dir.path(), "missing.toml", &good.replace("batch_size = 16\n", ""));
+    let e = error_of(&missing, &out);
+    assert!(e.contains("missing.toml") && e.contains("batch_size"), "{e}");
+
+    let malformed = write(dir.path(), "malformed.toml", &good.replace("epochs = 3", "epochs = \"three\""));
+    let e = error_of(&malformed, &out);
+    assert!(e.contains("malformed.toml") && e.contains("epochs"), "{e}");
+
+    let unknown = write(dir.path(), "unknown.toml", &good.replace("\"set\"", "\"sett\""));
+    let e = error_of(&unknown, &out);
+    assert!(e.contains("grid.methods") && e.contains("unknown method `sett`"), "{e}");
+
+    let width = write(dir.path(), "width.toml", &good.replace("[30, 8, 2]", "[31, 8, 2]"));
+    let e = error_of(&width, &out);
+    assert!(e.contains("input width 31") && e.contains("30 features"), "{e}");
+
+    let ragged = write(dir.path(), "ragged.csv", "a,b,label\n1,2,x\n3,y\n5,6,y\n");
+    let cfg = write(dir.path(), "ragged.toml", &config("ragged.csv", "[2, 4, 2]", r#"["set"]"#, "1"));
+    let e = error_of(&cfg, &out);
+    assert!(e.contains("ragged.csv") && e.contains(":3"), "{e}");
+
+    let text = write(dir.path(), "text.csv", "a,b,label\n1,2,x\n3,oops,y\n5,6,y\n");
+    let _ = text;
+    let cfg = write(dir.path(), "text.toml", &config("text.csv", "[2, 4, 2]", r#"["set"]"#, "1"));
+    let e = error_of(&cfg, &out);
+    assert!(e.contains("text.csv:3") && e.contains("'b'"), "{e}");
+
+    assert!(!out.join("runs.csv").exists(), "nothing was run");
+}
+
+fn without_timing(mut rows: Vec<RunRow>) -> Vec<RunRow> {
+    rows.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+    for r in &mut rows {
+        r.train_seconds = 0.0;
+        r.commit.clear();
+    }
+    rows
+}
+
+#[test]
+fn resume_runs_only_what_is_missing_and_parallel_runs_are_deterministic() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = write(dir.path(), "one.toml", &config(WDBC, "[30, 8, 2]", r#"["dense", "static", "set"]"#, "[1]"));
+    let two = write(dir.path(), "two.toml", &config(WDBC, "[30, 8, 2]", r#"["dense", "static", "set"]"#, "[1, 2]"));
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+
+    let first = run_experiment(&one, &opts(&a, 1)).unwrap();
+    assert_eq!((first.total, first.executed), (3, 3));
+    let again = run_experiment(&one, &opts(&a, 1)).unwrap();
+    assert_eq!(again.executed, 0, "finished runs are not redone");
+    let grown = run_experiment(&two, &opts(&a, 2)).unwrap();
+    assert_eq!((grown.total, grown.executed), (6, 3), "only the new seed runs");
+
+    // The same grid in one go with parallel runs gives the same rows.
+    run_experiment(&two, &opts(&b, 2)).unwrap();
+    let ra: Vec<RunRow> = read_rows(&a.join("runs.csv")).unwrap();
+    let rb: Vec<RunRow> = read_rows(&b.join("runs.csv")).unwrap();
+    assert_eq!(without_timing(ra.clone()), without_timing(rb));
+
+    // Contract checks: nnz of the sparse runs about half of dense, epochs rows present.
+    for r in &ra {
+        let ratio = r.nnz as f64 / r.params_dense as f64;
+        if r.method == "dense" {
+            assert_eq!(r.nnz, r.params_dense);
+        } else {
+            assert!((ratio - 0.5).abs() < 0.1, "{ratio}");
+            assert_eq!(r.layer_density, "0.5000;1.0000");
+        }
+    }
+    let epochs = std::fs::read_to_string(a.join("epochs.csv")).unwrap();
+    assert_eq!(epochs.lines().count(), 1 + 6 * 3);
+    let summary = std::fs::read_to_string(a.join("summary.csv")).unwrap();
+    assert_eq!(summary.lines().count(), 1 + 3);
+}
