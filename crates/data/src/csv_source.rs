@@ -1,7 +1,8 @@
 //! Loading a [`Dataset`] from a CSV file with a header row. The `csv` crate reads records in
 //! flexible mode so that this module, not the reader, reports ragged rows, with the file, line
-//! and column of every bad cell (see `DECISIONS.md`, Data). All feature columns must be numeric
-//! for now; categorical columns are a later extension and are reported as such.
+//! and column of every bad cell (see `DECISIONS.md`, Data). A feature column is numeric unless
+//! the options declare it categorical; text in an undeclared column is an error that suggests
+//! the declaration, so a typo in a numeric column is never silently turned into a level.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -15,7 +16,8 @@ use crate::error::DataError;
 /// parser accepts (`NAN`, `-nan`) is treated as missing too, never stored as a NaN value.
 pub const MISSING_TOKENS: [&str; 5] = ["", "NA", "NaN", "nan", "?"];
 
-/// How to read a CSV file: which column holds the class and what to call the dataset.
+/// How to read a CSV file: which column holds the class, which feature columns are
+/// categorical, and what to call the dataset.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CsvOptions {
@@ -23,6 +25,10 @@ pub struct CsvOptions {
     pub label: Option<String>,
     /// Name of the dataset; `None` means the file stem (`wdbc` for `datasets/wdbc.csv`).
     pub name: Option<String>,
+    /// Feature columns to read as categorical (`categorical = ["island", "sex"]`); empty by
+    /// default, so every feature column is numeric unless declared here (`DECISIONS.md`, Data).
+    /// Each must name a column of the header other than the label.
+    pub categorical: Vec<String>,
 }
 
 /// What a feature cell's text means.
@@ -54,16 +60,21 @@ fn parse_cell(text: &str) -> Cell {
 
 /// Loads a classification dataset from a CSV file with a header row.
 ///
-/// Every column except the label is a numeric feature; missing cells (see [`MISSING_TOKENS`])
-/// are recorded in the observed mask and stored as `0.0`. Classes are sorted (numerically when
+/// Every column except the label is a feature: numeric unless named in
+/// [`CsvOptions::categorical`]. Missing cells (see [`MISSING_TOKENS`]) are recorded in the
+/// observed mask and stored as `0.0`, in both kinds of column. In a categorical column each
+/// other cell's text (trimmed) is a level; the levels that occur are sorted lexicographically
+/// into [`Dataset::categories`] and the cell's value is its level's index as `f32` (one-hot
+/// encoding is a separate step: [`crate::encoding::OneHotEncoder`]). Classes are sorted (numerically when
 /// every label is an integer, so `"01"` and `"1"` are one class named `"1"`; otherwise
 /// lexicographically), so class indices do not depend on row order. Row ids are the 0-based
 /// data rows of the file.
 ///
 /// # Errors
 /// A [`DataError`] naming the file, line and column for an unreadable file, a bad header
-/// (empty, unnamed or duplicate column, label not found, no feature column), a ragged row, text
-/// or an infinite value in a feature column, a missing label, no data rows, or a single class.
+/// (empty, unnamed or duplicate column, label not found, no feature column), a categorical
+/// declaration naming no column or the label, a ragged row, text in an undeclared (numeric)
+/// column or an infinite value in one, a missing label, no data rows, or a single class.
 pub fn load_csv(path: &Path, opts: &CsvOptions) -> Result<Dataset, DataError> {
     let pathbuf = || path.to_path_buf();
     // Read whole: line numbers are recovered from byte offsets (see `record_line`).
@@ -128,6 +139,25 @@ pub fn load_csv(path: &Path, opts: &CsvOptions) -> Result<Dataset, DataError> {
         .filter(|&c| c != label_col)
         .map(|c| header[c].clone())
         .collect();
+    // Per file column: `Some` (levels in order of first appearance, with their index) where
+    // declared categorical; remapped to sorted order once every level is known, as classes are.
+    let mut levels: Vec<Option<RawLevels>> = (0..header.len()).map(|_| None).collect();
+    for column in &opts.categorical {
+        let c = *seen
+            .get(column.as_str())
+            .ok_or_else(|| DataError::CategoricalNotFound {
+                path: pathbuf(),
+                column: column.clone(),
+                available: header.join(", "),
+            })?;
+        if c == label_col {
+            return Err(DataError::CategoricalLabel {
+                path: pathbuf(),
+                column: column.clone(),
+            });
+        }
+        levels[c] = Some(RawLevels::default());
+    }
 
     let mut values = Vec::new();
     let mut observed = Vec::new();
@@ -164,7 +194,17 @@ pub fn load_csv(path: &Path, opts: &CsvOptions) -> Result<Dataset, DataError> {
                 raw_labels.push(idx);
                 continue;
             }
-            let (v, o) = match parse_cell(text) {
+            let cell = parse_cell(text);
+            if let Some(raw) = &mut levels[c] {
+                let (v, o) = match cell {
+                    Cell::Missing => (0.0, false),
+                    _ => (raw.index_of(text) as f32, true),
+                };
+                values.push(v);
+                observed.push(o);
+                continue;
+            }
+            let (v, o) = match cell {
                 Cell::Value(v) => (v, true),
                 Cell::Missing => (0.0, false),
                 Cell::NotANumber => {
@@ -203,7 +243,33 @@ pub fn load_csv(path: &Path, opts: &CsvOptions) -> Result<Dataset, DataError> {
     let labels = raw_labels.iter().map(|&r| remap[r as usize]).collect();
     let row_ids = (0..raw_labels.len()).collect();
     let name = opts.name.clone().unwrap_or_else(|| default_name(path));
-    let categories = vec![Vec::new(); feature_names.len()];
+    let d = feature_names.len();
+    let mut categories = Vec::with_capacity(d);
+    let feature_levels = levels
+        .into_iter()
+        .enumerate()
+        .filter(|&(c, _)| c != label_col);
+    for (j, (c, raw)) in feature_levels.enumerate() {
+        let Some(raw) = raw else {
+            categories.push(Vec::new());
+            continue;
+        };
+        if raw.names.len() > MAX_LEVELS {
+            return Err(DataError::TooManyLevels {
+                path: pathbuf(),
+                column: header[c].clone(),
+                count: raw.names.len(),
+                max: MAX_LEVELS,
+            });
+        }
+        let (sorted, remap) = raw.sorted();
+        for k in (j..values.len()).step_by(d) {
+            if observed[k] {
+                values[k] = remap[values[k] as usize] as f32;
+            }
+        }
+        categories.push(sorted);
+    }
     Ok(Dataset {
         name,
         feature_names,
@@ -214,6 +280,42 @@ pub fn load_csv(path: &Path, opts: &CsvOptions) -> Result<Dataset, DataError> {
         row_ids,
         categories,
     })
+}
+
+/// Most levels a categorical column may have: every index up to 2^24 is exact in `f32`, the
+/// type that stores it.
+const MAX_LEVELS: usize = 1 << 24;
+
+/// The levels of one categorical column in order of first appearance.
+#[derive(Default)]
+struct RawLevels {
+    names: Vec<String>,
+    index: HashMap<String, u32>,
+}
+
+impl RawLevels {
+    /// The raw index of level `text`, adding it if new.
+    fn index_of(&mut self, text: &str) -> u32 {
+        if let Some(&i) = self.index.get(text) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(text.to_owned());
+        self.index.insert(text.to_owned(), i);
+        i
+    }
+
+    /// Level names sorted lexicographically and, for each raw index, its sorted index.
+    fn sorted(self) -> (Vec<String>, Vec<u32>) {
+        let mut sorted = self.names.clone();
+        sorted.sort();
+        let remap = self
+            .names
+            .iter()
+            .map(|s| sorted.binary_search(s).expect("level is in sorted") as u32)
+            .collect();
+        (sorted, remap)
+    }
 }
 
 /// Sorted class names and, for each raw class (in first-appearance order), its final index.
@@ -336,6 +438,7 @@ mod tests {
         let opts = CsvOptions {
             label: Some("y".into()),
             name: Some("toy".into()),
+            ..CsvOptions::default()
         };
         let csv = "a,y,b\n1,10,2\n3,2,4\n5,02,6\n7,10,8\n";
         let (ds, _) = load("ints", csv, &opts);
@@ -396,7 +499,7 @@ mod tests {
         }
         let target = CsvOptions {
             label: Some("target".into()),
-            name: None,
+            ..CsvOptions::default()
         };
         let e = expect_error("a,b,y\n1,2,p\n", &target, &[":1:", "'target'", "a, b, y"]);
         assert!(matches!(e, DataError::LabelNotFound { .. }));
@@ -422,11 +525,83 @@ mod tests {
         assert!(matches!(e, DataError::NoFeatureColumns { .. }));
     }
 
+    fn categorical(columns: &[&str]) -> CsvOptions {
+        CsvOptions {
+            categorical: columns.iter().map(|c| c.to_string()).collect(),
+            ..CsvOptions::default()
+        }
+    }
+
+    #[test]
+    fn declared_categorical_columns_hold_sorted_level_indices() {
+        // levels are trimmed, sorted whatever the row order, and a digit is a level like any
+        // other text; missing tokens stay missing
+        let csv = "c, x ,d,y\n b ,1,2,p\nNA,2,1,q\na,3,?,p\nb,,10,q\n?,5,1,p\n";
+        let (ds, _) = load("cat", csv, &categorical(&["c", "d"]));
+        let ds = ds.expect("valid CSV");
+        assert_eq!(ds.feature_names, vec!["c", "x", "d"]);
+        assert_eq!(
+            ds.categories,
+            vec![vec!["a", "b"], vec![], vec!["1", "10", "2"]]
+        );
+        #[rustfmt::skip]
+        let values = vec![
+            1.0, 1.0, 2.0,
+            0.0, 2.0, 0.0,
+            0.0, 3.0, 0.0,
+            1.0, 0.0, 1.0,
+            0.0, 5.0, 0.0,
+        ];
+        assert_eq!(ds.values, values);
+        #[rustfmt::skip]
+        let observed = vec![
+            true, true, true,
+            false, true, true,
+            true, true, false,
+            true, false, true,
+            false, true, true,
+        ];
+        assert_eq!(ds.observed, observed);
+        assert!(ds.validate().is_ok());
+        // a declared column that happens to be all missing has no level, like a numeric one
+        let (ds, _) = load("cat-empty", "c,x,y\nNA,1,p\n,2,q\n", &categorical(&["c"]));
+        let ds = ds.expect("valid CSV");
+        assert_eq!(ds.categories, vec![Vec::<String>::new(), Vec::new()]);
+        assert_eq!(ds.observed, vec![false, true, false, true]);
+    }
+
+    #[test]
+    fn bad_categorical_declarations_are_errors() {
+        let e = expect_error(
+            "a,b,y\n1,u,p\n",
+            &categorical(&["b", "bb"]),
+            &[":1:", "categorical column 'bb' not found", "a, b, y"],
+        );
+        assert!(matches!(e, DataError::CategoricalNotFound { .. }));
+        let e = expect_error(
+            "a,b,y\n1,u,p\n",
+            &categorical(&["y"]),
+            &[":1:", "'y' is the label"],
+        );
+        assert!(matches!(e, DataError::CategoricalLabel { .. }));
+        // declaring one text column does not make another one categorical
+        let e = expect_error(
+            "a,b,y\nu,v,p\n",
+            &categorical(&["a"]),
+            &[":2:", "column 'b'", "'v'", "categorical = [\"b\"]"],
+        );
+        assert!(matches!(e, DataError::NonNumeric { line: 2, .. }));
+    }
+
     #[test]
     fn options_deserialize_with_defaults_and_reject_unknown_fields() {
         let opts: CsvOptions = serde_json::from_str(r#"{"label":"species"}"#).expect("valid");
         assert_eq!(opts.label.as_deref(), Some("species"));
         assert_eq!(opts.name, None);
+        assert!(opts.categorical.is_empty());
+        let opts: CsvOptions =
+            serde_json::from_str(r#"{"categorical":["island","sex"]}"#).expect("valid");
+        assert_eq!(opts.categorical, vec!["island", "sex"]);
         assert!(serde_json::from_str::<CsvOptions>(r#"{"lable":"x"}"#).is_err());
     }
 }

@@ -158,7 +158,10 @@ impl Dataset {
             ));
         }
         if self.categories.len() != d {
-            return fail(format!("{d} features but {} category lists", self.categories.len()));
+            return fail(format!(
+                "{d} features but {} category lists",
+                self.categories.len()
+            ));
         }
         if self.row_ids.len() != n {
             return fail(format!("{n} rows but {} row ids", self.row_ids.len()));

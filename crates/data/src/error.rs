@@ -83,6 +83,50 @@ pub enum DataError {
         label: String,
     },
 
+    /// A column declared categorical is not in the header.
+    #[error(
+        "{}:1: categorical column '{column}' not found; available columns: {available}",
+        path.display()
+    )]
+    CategoricalNotFound {
+        /// The file.
+        path: PathBuf,
+        /// The declared name.
+        column: String,
+        /// The header's names, comma-separated.
+        available: String,
+    },
+
+    /// The label column is declared categorical; labels are class names, never features.
+    #[error(
+        "{}:1: column '{column}' is the label; remove it from categorical (class names are \
+         read as text already)",
+        path.display()
+    )]
+    CategoricalLabel {
+        /// The file.
+        path: PathBuf,
+        /// The label column's name.
+        column: String,
+    },
+
+    /// A categorical column has more distinct levels than `f32` can index exactly.
+    #[error(
+        "{}: categorical column '{column}' has {count} distinct levels, more than {max}; is it \
+         really categorical?",
+        path.display()
+    )]
+    TooManyLevels {
+        /// The file.
+        path: PathBuf,
+        /// The column's name.
+        column: String,
+        /// Its number of distinct levels.
+        count: usize,
+        /// The most allowed.
+        max: usize,
+    },
+
     /// A data row has a different number of fields from the header.
     #[error(
         "{}:{line}: expected {expected} fields (as in the header), found {found}",
@@ -101,9 +145,8 @@ pub enum DataError {
 
     /// A feature cell holds text that is neither a number nor a missing-value token.
     #[error(
-        "{}:{line}: column '{column}': text '{text}' in a feature column; categorical columns \
-         are not supported yet, so this column would need declaring as categorical \
-         (categorical = [\"{column}\"])",
+        "{}:{line}: column '{column}': text '{text}' in a numeric feature column; if the \
+         column holds categories, declare it categorical (categorical = [\"{column}\"])",
         path.display()
     )]
     NonNumeric {

@@ -5,6 +5,8 @@
 //! values of the grid axes (methods, sparsities, seeds); the runner expands the lists into runs.
 
 use crate::error::ConfigError;
+use data::imputation::Imputation;
+use data::missingness::{AmputationParams, Mechanism};
 use data::ScalingKind;
 use dst_set::SetConfig;
 use serde::{Deserialize, Serialize};
@@ -31,6 +33,12 @@ pub struct ExperimentConfig {
     /// Per-method hyper-parameters.
     #[serde(default)]
     pub methods: MethodsConfig,
+    /// Where and how missingness is simulated.
+    #[serde(default)]
+    pub missing: MissingConfig,
+    /// Per-example statistics.
+    #[serde(default)]
+    pub tracking: TrackingConfig,
 }
 
 /// Dataset and preprocessing.
@@ -49,6 +57,10 @@ pub struct DataConfig {
     /// Feature scaling fitted on the observed training values.
     #[serde(default = "DataConfig::default_scaling")]
     pub scaling: ScalingKind,
+    /// Columns read as categorical (one-hot encoded with the training split's levels); the
+    /// bundled datasets declare theirs.
+    #[serde(default)]
+    pub categorical: Option<Vec<String>>,
 }
 
 impl DataConfig {
@@ -142,6 +154,87 @@ pub struct GridConfig {
     pub epsilon: Vec<f64>,
     /// Seeds of every cell.
     pub seeds: Seeds,
+    /// Missingness mechanisms simulated on the data (`none`, `mcar`, `mar`, `mnar`,
+    /// `mnar-logistic`, `mnar-self-logistic`, `mnar-quantile`); default `none`.
+    #[serde(default = "GridConfig::default_mechanisms")]
+    pub missing_mechanism: Vec<Mechanism>,
+    /// Target fractions of all feature cells removed; `none` ignores them. Default 0.
+    #[serde(default = "GridConfig::default_rates")]
+    pub missing_rate: Vec<f64>,
+    /// How missing values are fed to the model (`zero`, `mean`, `median`, `knn`, `iterative`,
+    /// `absent`, each optionally `+indicator`); `none` when the data has no missing values.
+    #[serde(default = "GridConfig::default_imputations")]
+    pub imputation: Vec<Imputation>,
+}
+
+impl GridConfig {
+    fn default_mechanisms() -> Vec<Mechanism> {
+        vec![Mechanism::None]
+    }
+    fn default_rates() -> Vec<f64> {
+        vec![0.0]
+    }
+    fn default_imputations() -> Vec<Imputation> {
+        vec!["none".parse().expect("`none` is a valid imputation")]
+    }
+}
+
+/// Where simulated missingness is applied and the mechanisms' parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MissingConfig {
+    /// Remove values in the training split.
+    #[serde(default = "yes")]
+    pub train: bool,
+    /// Remove values in the test split.
+    #[serde(default = "yes")]
+    pub test: bool,
+    /// Mechanism parameters (always-observed share for MAR, logistic inputs for MNAR, quantile),
+    /// under `[missing.params]`.
+    #[serde(default)]
+    pub params: AmputationParams,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for MissingConfig {
+    fn default() -> Self {
+        MissingConfig {
+            train: true,
+            test: true,
+            params: AmputationParams::default(),
+        }
+    }
+}
+
+/// What is recorded beyond the per-epoch rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackingConfig {
+    /// Write per-example training dynamics (forgetting events, first-learned epoch,
+    /// confidence, variability, EL2N) of every run to `examples.csv`.
+    #[serde(default = "yes")]
+    pub examples: bool,
+    /// Epochs (1-based) at which EL2N scores are taken.
+    #[serde(default = "TrackingConfig::default_el2n_epochs")]
+    pub el2n_epochs: Vec<usize>,
+}
+
+impl TrackingConfig {
+    fn default_el2n_epochs() -> Vec<usize> {
+        vec![10]
+    }
+}
+
+impl Default for TrackingConfig {
+    fn default() -> Self {
+        TrackingConfig {
+            examples: true,
+            el2n_epochs: Self::default_el2n_epochs(),
+        }
+    }
 }
 
 /// Hyper-parameters of each method, under `[methods.<name>]`.
@@ -278,6 +371,25 @@ impl ExperimentConfig {
         sorted.dedup();
         if sorted.len() != seeds.len() {
             return fail("grid.seeds", "seeds must be distinct".into());
+        }
+        if let Some(r) = g.missing_rate.iter().find(|r| !(0.0..1.0).contains(*r)) {
+            return fail("grid.missing_rate", format!("{r} is not in [0, 1)"));
+        }
+        if g.missing_mechanism.is_empty() || g.missing_rate.is_empty() || g.imputation.is_empty() {
+            return fail(
+                "grid.missing_mechanism",
+                "missing_mechanism, missing_rate and imputation need at least one value each"
+                    .into(),
+            );
+        }
+        if let Err(e) = self.missing.params.validate() {
+            return fail("missing", e.to_string());
+        }
+        if !self.missing.train && !self.missing.test {
+            return fail(
+                "missing.train",
+                "missingness applied to neither split".into(),
+            );
         }
         if let Err(e) = self.methods.set.validate() {
             return fail("methods.set.zeta", e.to_string());

@@ -5,11 +5,39 @@ use anyhow::{Context, Result};
 use data::{load_csv, CsvOptions, Dataset};
 use std::path::{Path, PathBuf};
 
-/// The bundled datasets: name, file under `datasets/`, label column.
-pub const BUNDLED: &[(&str, &str, &str)] = &[
-    ("wdbc", "wdbc.csv", "diagnosis"),
-    ("digits", "digits.csv", "digit"),
-    ("penguins", "penguins.csv", "species"),
+/// A dataset shipped in `datasets/`, addressable by name.
+#[derive(Debug, Clone, Copy)]
+pub struct Bundled {
+    /// Name used in configs.
+    pub name: &'static str,
+    /// File under `datasets/`.
+    pub file: &'static str,
+    /// Label column.
+    pub label: &'static str,
+    /// Columns to read as categorical.
+    pub categorical: &'static [&'static str],
+}
+
+/// The bundled datasets (provenance in `datasets/README.md`).
+pub const BUNDLED: &[Bundled] = &[
+    Bundled {
+        name: "wdbc",
+        file: "wdbc.csv",
+        label: "diagnosis",
+        categorical: &[],
+    },
+    Bundled {
+        name: "digits",
+        file: "digits.csv",
+        label: "digit",
+        categorical: &[],
+    },
+    Bundled {
+        name: "penguins",
+        file: "penguins.csv",
+        label: "species",
+        categorical: &["island", "sex"],
+    },
 ];
 
 /// The repository's `datasets/` folder.
@@ -19,8 +47,13 @@ pub fn bundled_dir() -> PathBuf {
 
 /// Loads the dataset a config names; relative paths are resolved from `config_dir`.
 pub fn load(cfg: &DataConfig, config_dir: &Path) -> Result<Dataset> {
-    let (path, default_label, name) = match BUNDLED.iter().find(|b| b.0 == cfg.dataset) {
-        Some(&(name, file, label)) => (bundled_dir().join(file), Some(label), name.to_string()),
+    let bundled = BUNDLED.iter().find(|b| b.name == cfg.dataset);
+    let (path, default_label, name) = match bundled {
+        Some(b) => (
+            bundled_dir().join(b.file),
+            Some(b.label),
+            b.name.to_string(),
+        ),
         None => {
             let p = Path::new(&cfg.dataset);
             let p = if p.is_absolute() {
@@ -29,7 +62,7 @@ pub fn load(cfg: &DataConfig, config_dir: &Path) -> Result<Dataset> {
                 config_dir.join(p)
             };
             if !p.exists() {
-                let names: Vec<&str> = BUNDLED.iter().map(|b| b.0).collect();
+                let names: Vec<&str> = BUNDLED.iter().map(|b| b.name).collect();
                 anyhow::bail!(
                     "data.dataset: `{}` is neither a bundled dataset ({}) nor an existing file ({})",
                     cfg.dataset,
@@ -47,6 +80,11 @@ pub fn load(cfg: &DataConfig, config_dir: &Path) -> Result<Dataset> {
     let opts = CsvOptions {
         label: cfg.label.clone().or(default_label.map(String::from)),
         name: Some(name),
+        categorical: cfg.categorical.clone().unwrap_or_else(|| {
+            bundled
+                .map(|b| b.categorical.iter().map(|c| c.to_string()).collect())
+                .unwrap_or_default()
+        }),
     };
     load_csv(&path, &opts).with_context(|| format!("loading dataset `{}`", cfg.dataset))
 }

@@ -7,6 +7,8 @@
 
 use crate::config::ExperimentConfig;
 use crate::registry;
+use data::imputation::Imputation;
+use data::missingness::Mechanism;
 use serde::Serialize;
 
 /// One run: a grid cell and a seed.
@@ -20,12 +22,12 @@ pub struct RunSpec {
     pub sparsity: f64,
     /// SET's epsilon, when the topology is given by it.
     pub epsilon: Option<f64>,
-    /// Missingness mechanism (`none` until the sparse-data study adds mechanisms).
-    pub missing_mechanism: String,
-    /// Target missing rate.
+    /// Missingness mechanism simulated on the data.
+    pub missing_mechanism: Mechanism,
+    /// Target fraction of feature cells removed.
     pub missing_rate: f64,
     /// How missing values are fed to the model.
-    pub imputation: String,
+    pub imputation: Imputation,
     /// The run's seed.
     pub seed: u64,
 }
@@ -47,19 +49,37 @@ pub fn fixed_settings_hash(cfg: &ExperimentConfig, method: &str) -> String {
         data: &'a crate::config::DataConfig,
         model: &'a crate::config::ModelConfig,
         training: &'a crate::config::TrainingConfig,
+        missing: &'a crate::config::MissingConfig,
         method: String,
     }
     let fixed = Fixed {
         data: &cfg.data,
         model: &cfg.model,
         training: &cfg.training,
+        missing: &cfg.missing,
         method: registry::params_json(method, &cfg.methods),
     };
     let json = serde_json::to_string(&fixed).expect("plain structs serialise");
     format!("{:08x}", fnv1a(json.as_bytes()) as u32)
 }
 
-/// Every run of `cfg`, in a deterministic order (method, sparsity, seed).
+/// The (mechanism, rate) pairs of the grid: `none` takes rate 0 once, whatever the rates.
+fn missingness_levels(cfg: &ExperimentConfig) -> Vec<(Mechanism, f64)> {
+    let mut out = Vec::new();
+    for &m in &cfg.grid.missing_mechanism {
+        if m == Mechanism::None {
+            if !out.contains(&(m, 0.0)) {
+                out.push((m, 0.0));
+            }
+        } else {
+            out.extend(cfg.grid.missing_rate.iter().map(|&r| (m, r)));
+        }
+    }
+    out
+}
+
+/// Every run of `cfg`, in a deterministic order (method, sparsity, missingness, imputation,
+/// seed).
 pub fn expand(cfg: &ExperimentConfig) -> Vec<RunSpec> {
     let mut runs = Vec::new();
     for method in &cfg.grid.methods {
@@ -77,24 +97,29 @@ pub fn expand(cfg: &ExperimentConfig) -> Vec<RunSpec> {
             cfg.grid.sparsity.iter().map(|&s| (s, None)).collect()
         };
         for (sparsity, epsilon) in levels {
-            for seed in cfg.grid.seeds.to_vec() {
-                let level = match epsilon {
-                    Some(e) => format!("epsilon={e}"),
-                    None => format!("sparsity={sparsity}"),
-                };
-                runs.push(RunSpec {
-                    run_id: format!(
-                        "{}/{method}/{level}/missing=none:0/imputation=none/seed={seed}/{hash}",
-                        cfg.name
-                    ),
-                    method: method.clone(),
-                    sparsity,
-                    epsilon,
-                    missing_mechanism: "none".into(),
-                    missing_rate: 0.0,
-                    imputation: "none".into(),
-                    seed,
-                });
+            for (mechanism, rate) in missingness_levels(cfg) {
+                for imputation in &cfg.grid.imputation {
+                    for seed in cfg.grid.seeds.to_vec() {
+                        let level = match epsilon {
+                            Some(e) => format!("epsilon={e}"),
+                            None => format!("sparsity={sparsity}"),
+                        };
+                        runs.push(RunSpec {
+                            run_id: format!(
+                                "{}/{method}/{level}/missing={}:{rate}/imputation={imputation}/seed={seed}/{hash}",
+                                cfg.name,
+                                mechanism.name()
+                            ),
+                            method: method.clone(),
+                            sparsity,
+                            epsilon,
+                            missing_mechanism: mechanism,
+                            missing_rate: rate,
+                            imputation: imputation.clone(),
+                            seed,
+                        });
+                    }
+                }
             }
         }
     }

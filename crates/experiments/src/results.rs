@@ -6,6 +6,7 @@
 //! is a torn last line. Ctrl-C or a crash therefore loses at most the runs in progress.
 
 use anyhow::{bail, Context, Result};
+use data::dynamics::ExampleRow;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
@@ -93,6 +94,46 @@ pub struct EpochRow {
     pub flops: u64,
 }
 
+/// File of the per-example statistics of every run.
+pub const EXAMPLES: &str = "examples.csv";
+
+/// A row that belongs to one run.
+pub trait RunKeyed: Serialize + for<'de> Deserialize<'de> {
+    /// The run's key.
+    fn run_id(&self) -> &str;
+}
+
+impl RunKeyed for EpochRow {
+    fn run_id(&self) -> &str {
+        &self.run_id
+    }
+}
+
+impl RunKeyed for ExampleRow {
+    fn run_id(&self) -> &str {
+        &self.run_id
+    }
+}
+
+/// Drops the rows of unfinished runs and a torn last line from `path`, rewriting it
+/// atomically only when something must go.
+fn prune<T: RunKeyed>(path: &Path, done: &HashSet<String>) -> Result<()> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let torn = !std::fs::read_to_string(path)?.ends_with('\n');
+    let rows: Vec<T> = read_rows(path)?;
+    let had = rows.len();
+    let kept: Vec<T> = rows
+        .into_iter()
+        .filter(|r| done.contains(r.run_id()))
+        .collect();
+    if torn || kept.len() != had {
+        write_all_rows(path, &kept)?;
+    }
+    Ok(())
+}
+
 /// Reads the rows of a results CSV, dropping a torn (unterminated) last line.
 pub fn read_rows<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>> {
     if !path.exists() {
@@ -167,7 +208,12 @@ impl ResultStore {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let (runs_path, epochs_path) = (dir.join("runs.csv"), dir.join("epochs.csv"));
         if fresh {
-            for p in [&runs_path, &epochs_path, &dir.join("summary.csv")] {
+            for p in [
+                &runs_path,
+                &epochs_path,
+                &dir.join(EXAMPLES),
+                &dir.join("summary.csv"),
+            ] {
                 if p.exists() {
                     std::fs::remove_file(p)?;
                 }
@@ -178,21 +224,10 @@ impl ResultStore {
         if done.len() != runs.len() {
             bail!("{}: a run_id appears twice", runs_path.display());
         }
-        // Rewrite both files if a torn line or orphan epoch rows must go.
-        let raw_epochs = if epochs_path.exists() {
-            std::fs::read_to_string(&epochs_path)?
-        } else {
-            String::new()
-        };
-        let epochs: Vec<EpochRow> = read_rows(&epochs_path)?;
-        let kept: Vec<EpochRow> = epochs
-            .iter()
-            .filter(|e| done.contains(&e.run_id))
-            .cloned()
-            .collect();
-        if kept.len() != epochs.len() || !raw_epochs.is_empty() && !raw_epochs.ends_with('\n') {
-            write_all_rows(&epochs_path, &kept)?;
-        }
+        // Rows of runs without a run row (interrupted between the writes) and torn last
+        // lines must go before anything is appended.
+        prune::<EpochRow>(&epochs_path, &done)?;
+        prune::<ExampleRow>(&dir.join(EXAMPLES), &done)?;
         if runs_path.exists() && !std::fs::read_to_string(&runs_path)?.ends_with('\n') {
             write_all_rows(&runs_path, &runs)?;
         }
@@ -212,9 +247,17 @@ impl ResultStore {
         self.done.contains(run_id)
     }
 
-    /// Records a finished run durably: epoch rows first, then the run row.
-    pub fn record(&mut self, row: &RunRow, epochs: &[EpochRow]) -> Result<()> {
+    /// Records a finished run durably: epoch and example rows first, then the run row.
+    pub fn record(
+        &mut self,
+        row: &RunRow,
+        epochs: &[EpochRow],
+        examples: &[ExampleRow],
+    ) -> Result<()> {
         append_rows(&self.dir.join("epochs.csv"), epochs)?;
+        if !examples.is_empty() {
+            append_rows(&self.dir.join(EXAMPLES), examples)?;
+        }
         append_rows(&self.dir.join("runs.csv"), std::slice::from_ref(row))?;
         self.done.insert(row.run_id.clone());
         Ok(())
@@ -286,7 +329,7 @@ mod tests {
     fn resume_drops_orphans_and_torn_lines() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = ResultStore::open(dir.path(), false).unwrap();
-        s.record(&row("a"), &[epoch("a", 1), epoch("a", 2)])
+        s.record(&row("a"), &[epoch("a", 1), epoch("a", 2)], &[])
             .unwrap();
         // A crash after the epoch rows of run b, in the middle of writing its run row.
         append_rows(&dir.path().join("epochs.csv"), &[epoch("b", 1)]).unwrap();

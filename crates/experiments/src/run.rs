@@ -6,6 +6,10 @@ use crate::grid::RunSpec;
 use crate::registry::{self, MethodKind};
 use crate::results::{EpochRow, RunRow};
 use anyhow::{Context, Result};
+use data::dynamics::{ExampleRow, ExampleTracker, Source};
+use data::encoding::OneHotEncoder;
+use data::imputation::{Imputer, ImputerParams, Strategy};
+use data::missingness::{self, ampute, Mechanism};
 use data::{stratified_split, Dataset, Scaler};
 use models::dense::LayerParams;
 use models::rngs::stream;
@@ -16,50 +20,101 @@ use models::{
 };
 use sparse_core::init::{erdos_renyi_density, layer_densities};
 
-/// Train and test sets of one seed, scaled with statistics of the training set.
+/// Train and test sets of one run, ready for the model.
 #[derive(Debug, Clone)]
 pub struct PreparedData {
     /// Training examples.
     pub train: Dataset,
     /// Test examples.
     pub test: Dataset,
+    /// Fraction of the original feature cells missing (real and simulated) in train and test.
+    pub missing_rate_realized: f64,
 }
 
-/// Splits `full` with the seed's `split` stream and scales both parts on the training part.
-pub fn prepare(full: &Dataset, cfg: &ExperimentConfig, seed: u64) -> Result<PreparedData> {
+/// The data pipeline of a run, in the order that keeps every statistic on the training split:
+/// stratified split (seed stream `split`), amputation of raw values (stream `missingness`),
+/// one-hot encoding with the training levels, scaling fitted on observed training values,
+/// imputation fitted on the training split (`absent` keeps the mask for the sparse-input layer).
+pub fn prepare(full: &Dataset, cfg: &ExperimentConfig, spec: &RunSpec) -> Result<PreparedData> {
     let split = stratified_split(
         &full.labels,
         full.n_classes(),
         cfg.data.test_fraction,
-        &mut stream(seed, "split"),
+        &mut stream(spec.seed, "split"),
     )?;
     let mut train = full.subset(&split.train);
     let mut test = full.subset(&split.test);
+    let mut rng = stream(spec.seed, "missingness");
+    for (part, apply_here) in [
+        (&mut train, cfg.missing.train),
+        (&mut test, cfg.missing.test),
+    ] {
+        if apply_here && spec.missing_mechanism != Mechanism::None {
+            let a = ampute(
+                &part.values,
+                &part.observed,
+                part.n_rows(),
+                part.n_features(),
+                spec.missing_mechanism,
+                spec.missing_rate,
+                &cfg.missing.params,
+                &mut rng,
+            )
+            .with_context(|| format!("grid.missing_rate {}", spec.missing_rate))?;
+            missingness::apply(part, &a);
+        }
+    }
+    let cells = (train.n_rows() + test.n_rows()) as f64;
+    let missing_rate_realized = (train.missing_fraction() * train.n_rows() as f64
+        + test.missing_fraction() * test.n_rows() as f64)
+        / cells.max(1.0);
+    let encoder = OneHotEncoder::fit(&train);
+    if !encoder.is_identity() {
+        train = encoder.transform(&train);
+        test = encoder.transform(&test);
+    }
     let scaler = Scaler::fit(cfg.data.scaling, &train);
     scaler.transform(&mut train);
     scaler.transform(&mut test);
-    Ok(PreparedData { train, test })
+    if spec.imputation.strategy == Strategy::None && missing_rate_realized > 0.0 {
+        anyhow::bail!(
+            "grid.imputation: the data has missing values ({:.1}% of cells) but imputation is \
+             `none`; choose one of zero, mean, median, knn, iterative, absent (+indicator)",
+            100.0 * missing_rate_realized
+        );
+    }
+    let imputer = Imputer::fit(&spec.imputation, &train, &ImputerParams::default());
+    let train = imputer.transform(&train);
+    let test = imputer.transform(&test);
+    Ok(PreparedData {
+        train,
+        test,
+        missing_rate_realized,
+    })
 }
 
-/// Layer widths of the config's MLP, checked against `data`: the input width must equal the
-/// feature count and the output width the class count.
-pub fn layer_sizes(cfg: &ExperimentConfig, data: &Dataset) -> Result<Vec<usize>> {
-    let sizes = cfg.model.layers.clone();
+/// Layer widths of a run's MLP. `model.layers` is checked against the dataset as loaded: its
+/// first width must equal the number of feature columns and its last the number of classes.
+/// The network's actual input width is `inputs`, the width after one-hot encoding and
+/// missing-indicator features.
+pub fn layer_sizes(cfg: &ExperimentConfig, raw: &Dataset, inputs: usize) -> Result<Vec<usize>> {
+    let mut sizes = cfg.model.layers.clone();
     let (first, last) = (sizes[0], *sizes.last().expect("validated non-empty"));
-    if first != data.n_features() {
+    if first != raw.n_features() {
         anyhow::bail!(
             "model.layers: input width {first} does not match the {} features of dataset `{}`",
-            data.n_features(),
-            data.name
+            raw.n_features(),
+            raw.name
         );
     }
-    if last != data.n_classes() {
+    if last != raw.n_classes() {
         anyhow::bail!(
             "model.layers: output width {last} does not match the {} classes of dataset `{}`",
-            data.n_classes(),
-            data.name
+            raw.n_classes(),
+            raw.name
         );
     }
+    sizes[0] = inputs;
     Ok(sizes)
 }
 
@@ -146,13 +201,27 @@ pub struct RunResult {
     pub row: RunRow,
     /// Its `epochs.csv` rows.
     pub epochs: Vec<EpochRow>,
+    /// Its `examples.csv` rows (empty when tracking is off).
+    pub examples: Vec<ExampleRow>,
 }
 
-/// Forwards epoch records to a callback (the progress display).
-struct EpochCallback<'a>(&'a mut dyn FnMut(&EpochRecord));
-impl TrainObserver for EpochCallback<'_> {
+/// Forwards epoch records to a callback (the progress display) and, when tracking, every
+/// training forward pass to the per-example tracker.
+struct RunObserver<'a> {
+    on_epoch: &'a mut dyn FnMut(&EpochRecord),
+    tracker: Option<ExampleTracker>,
+    n_classes: usize,
+}
+
+impl TrainObserver for RunObserver<'_> {
+    fn on_batch(&mut self, epoch: usize, ids: &[usize], labels: &[u32], probs: &[f32]) {
+        if let Some(t) = &mut self.tracker {
+            t.record(epoch, ids, labels, probs, self.n_classes);
+        }
+    }
+
     fn on_epoch(&mut self, record: &EpochRecord) {
-        (self.0)(record)
+        (self.on_epoch)(record)
     }
 }
 
@@ -164,24 +233,33 @@ pub fn execute(
     commit: &str,
     on_epoch: &mut dyn FnMut(&EpochRecord),
 ) -> Result<RunResult> {
-    let prepared = prepare(full, cfg, spec.seed)
+    let prepared = prepare(full, cfg, spec)
         .with_context(|| format!("preparing data for run {}", spec.run_id))?;
-    let sizes = layer_sizes(cfg, &prepared.train)?;
+    let sizes = layer_sizes(cfg, full, prepared.train.n_features())?;
     let mut model = build_model(cfg, spec, &sizes)
         .with_context(|| format!("building the model of run {}", spec.run_id))?;
     let densities = model.layer_densities();
     let (tr, te) = (&prepared.train, &prepared.test);
+    let absent = spec.imputation.feeds_absent();
     let train_set = Examples {
         x: &tr.values,
-        observed: None,
+        observed: absent.then_some(tr.observed.as_slice()),
         labels: &tr.labels,
         n_features: tr.n_features(),
     };
     let test_set = Examples {
         x: &te.values,
-        observed: None,
+        observed: absent.then_some(te.observed.as_slice()),
         labels: &te.labels,
         n_features: te.n_features(),
+    };
+    let mut observer = RunObserver {
+        on_epoch,
+        tracker: cfg
+            .tracking
+            .examples
+            .then(|| ExampleTracker::new(&tr.row_ids, &cfg.tracking.el2n_epochs)),
+        n_classes: tr.n_classes(),
     };
     let opts = TrainOptions {
         epochs: cfg.training.epochs,
@@ -194,8 +272,12 @@ pub fn execute(
         &test_set,
         opts,
         &mut RunRngs::from_seed(spec.seed),
-        &mut EpochCallback(on_epoch),
+        &mut observer,
     );
+    let examples = observer
+        .tracker
+        .map(|t| t.rows(&spec.run_id, Source::TrainPass))
+        .unwrap_or_default();
     let last = outcome.epochs.last().expect("at least one epoch");
     let shapes: Vec<usize> = sizes.windows(2).map(|w| w[0] * w[1]).collect();
     let params_dense: usize = shapes.iter().sum();
@@ -223,12 +305,10 @@ pub fn execute(
         epsilon: spec.epsilon,
         nnz: last.nnz,
         params_dense,
-        missing_mechanism: spec.missing_mechanism.clone(),
+        missing_mechanism: spec.missing_mechanism.name().to_string(),
         missing_rate: spec.missing_rate,
-        missing_rate_realized: (tr.missing_fraction() * tr.n_rows() as f64
-            + te.missing_fraction() * te.n_rows() as f64)
-            / (tr.n_rows() + te.n_rows()) as f64,
-        imputation: spec.imputation.clone(),
+        missing_rate_realized: prepared.missing_rate_realized,
+        imputation: spec.imputation.to_string(),
         seed: spec.seed,
         epochs: outcome.epochs.len(),
         test_accuracy: last.test_accuracy,
@@ -265,5 +345,9 @@ pub fn execute(
             flops: e.flops,
         })
         .collect();
-    Ok(RunResult { row, epochs })
+    Ok(RunResult {
+        row,
+        epochs,
+        examples,
+    })
 }

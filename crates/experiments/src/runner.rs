@@ -69,7 +69,8 @@ pub fn run_experiment(config_path: &Path, opts: &RunOptions) -> Result<Experimen
     let (cfg, config_dir) = ExperimentConfig::load(config_path)?;
     let full = datasets::load(&cfg.data, &config_dir)?;
     // Check the architecture against the data before any run starts.
-    run::layer_sizes(&cfg, &full).with_context(|| format!("{}", config_path.display()))?;
+    run::layer_sizes(&cfg, &full, full.n_features())
+        .with_context(|| format!("{}", config_path.display()))?;
     let dir = opts
         .out
         .clone()
@@ -129,7 +130,7 @@ pub fn run_experiment(config_path: &Path, opts: &RunOptions) -> Result<Experimen
                         store
                             .lock()
                             .expect("no panic while holding the store")
-                            .record(&r.row, &r.epochs)
+                            .record(&r.row, &r.epochs, &r.examples)
                     });
                 bar.finish_and_clear();
                 multi.remove(&bar);

@@ -157,7 +157,7 @@ pub fn format_table(df: &DataFrame) -> Result<String> {
         get_f("train_seconds_mean")?,
     );
     let mut out = format!(
-        "{:<8} {:>8} {:>12} {:>10} {:>3} {:>9} {:>7} {:>8} {:>9} {:>9}\n",
+        "{:<8} {:>8} {:>24} {:>16} {:>3} {:>9} {:>7} {:>8} {:>11} {:>9}\n",
         "method",
         "sparsity",
         "missing",
@@ -171,7 +171,7 @@ pub fn format_table(df: &DataFrame) -> Result<String> {
     );
     for i in 0..df.height() {
         out.push_str(&format!(
-            "{:<8} {:>8.3} {:>12} {:>10} {:>3} {:>9.4} {:>7.4} {:>8.4} {:>9} {:>9.2}\n",
+            "{:<8} {:>8.3} {:>24} {:>16} {:>3} {:>9.4} {:>7.4} {:>8.4} {:>11} {:>9.2}\n",
             method[i],
             sp[i],
             format!("{}:{}", mech[i], rate[i]),

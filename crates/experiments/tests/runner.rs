@@ -54,30 +54,67 @@ fn bad_input_is_a_clear_error() {
     let out = dir.path().join("out");
     let good = config(WDBC, "[30, 8, 2]", r#"["dense", "set"]"#, "1");
 
-    let missing = write(dir.path(), "missing.toml", &good.replace("batch_size = 16\n", ""));
+    let missing = write(
+        dir.path(),
+        "missing.toml",
+        &good.replace("batch_size = 16\n", ""),
+    );
     let e = error_of(&missing, &out);
-    assert!(e.contains("missing.toml") && e.contains("batch_size"), "{e}");
+    assert!(
+        e.contains("missing.toml") && e.contains("batch_size"),
+        "{e}"
+    );
 
-    let malformed = write(dir.path(), "malformed.toml", &good.replace("epochs = 3", "epochs = \"three\""));
+    let malformed = write(
+        dir.path(),
+        "malformed.toml",
+        &good.replace("epochs = 3", "epochs = \"three\""),
+    );
     let e = error_of(&malformed, &out);
     assert!(e.contains("malformed.toml") && e.contains("epochs"), "{e}");
 
-    let unknown = write(dir.path(), "unknown.toml", &good.replace("\"set\"", "\"sett\""));
+    let unknown = write(
+        dir.path(),
+        "unknown.toml",
+        &good.replace("\"set\"", "\"sett\""),
+    );
     let e = error_of(&unknown, &out);
-    assert!(e.contains("grid.methods") && e.contains("unknown method `sett`"), "{e}");
+    assert!(
+        e.contains("grid.methods") && e.contains("unknown method `sett`"),
+        "{e}"
+    );
 
-    let width = write(dir.path(), "width.toml", &good.replace("[30, 8, 2]", "[31, 8, 2]"));
+    let width = write(
+        dir.path(),
+        "width.toml",
+        &good.replace("[30, 8, 2]", "[31, 8, 2]"),
+    );
     let e = error_of(&width, &out);
-    assert!(e.contains("input width 31") && e.contains("30 features"), "{e}");
+    assert!(
+        e.contains("input width 31") && e.contains("30 features"),
+        "{e}"
+    );
 
-    let ragged = write(dir.path(), "ragged.csv", "a,b,label\n1,2,x\n3,y\n5,6,y\n");
-    let cfg = write(dir.path(), "ragged.toml", &config("ragged.csv", "[2, 4, 2]", r#"["set"]"#, "1"));
+    write(dir.path(), "ragged.csv", "a,b,label\n1,2,x\n3,y\n5,6,y\n");
+    let cfg = write(
+        dir.path(),
+        "ragged.toml",
+        &config("ragged.csv", "[2, 4, 2]", r#"["set"]"#, "1"),
+    );
     let e = error_of(&cfg, &out);
     assert!(e.contains("ragged.csv") && e.contains(":3"), "{e}");
 
-    let text = write(dir.path(), "text.csv", "a,b,label\n1,2,x\n3,oops,y\n5,6,y\n");
+    let text = write(
+        dir.path(),
+        "text.csv",
+        "a,b,label\n1,2,x\n3,oops,y\n5,6,y\n",
+    );
     let _ = text;
-    let cfg = write(dir.path(), "text.toml", &config("text.csv", "[2, 4, 2]", r#"["set"]"#, "1"));
+    let cfg = write(
+        dir.path(),
+        "text.toml",
+        &config("text.csv", "[2, 4, 2]", r#"["set"]"#, "1"),
+    );
     let e = error_of(&cfg, &out);
     assert!(e.contains("text.csv:3") && e.contains("'b'"), "{e}");
 
@@ -96,8 +133,21 @@ fn without_timing(mut rows: Vec<RunRow>) -> Vec<RunRow> {
 #[test]
 fn resume_runs_only_what_is_missing_and_parallel_runs_are_deterministic() {
     let dir = tempfile::tempdir().unwrap();
-    let one = write(dir.path(), "one.toml", &config(WDBC, "[30, 8, 2]", r#"["dense", "static", "set"]"#, "[1]"));
-    let two = write(dir.path(), "two.toml", &config(WDBC, "[30, 8, 2]", r#"["dense", "static", "set"]"#, "[1, 2]"));
+    let one = write(
+        dir.path(),
+        "one.toml",
+        &config(WDBC, "[30, 8, 2]", r#"["dense", "static", "set"]"#, "[1]"),
+    );
+    let two = write(
+        dir.path(),
+        "two.toml",
+        &config(
+            WDBC,
+            "[30, 8, 2]",
+            r#"["dense", "static", "set"]"#,
+            "[1, 2]",
+        ),
+    );
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
 
     let first = run_experiment(&one, &opts(&a, 1)).unwrap();
@@ -105,7 +155,11 @@ fn resume_runs_only_what_is_missing_and_parallel_runs_are_deterministic() {
     let again = run_experiment(&one, &opts(&a, 1)).unwrap();
     assert_eq!(again.executed, 0, "finished runs are not redone");
     let grown = run_experiment(&two, &opts(&a, 2)).unwrap();
-    assert_eq!((grown.total, grown.executed), (6, 3), "only the new seed runs");
+    assert_eq!(
+        (grown.total, grown.executed),
+        (6, 3),
+        "only the new seed runs"
+    );
 
     // The same grid in one go with parallel runs gives the same rows.
     run_experiment(&two, &opts(&b, 2)).unwrap();
@@ -127,4 +181,45 @@ fn resume_runs_only_what_is_missing_and_parallel_runs_are_deterministic() {
     assert_eq!(epochs.lines().count(), 1 + 6 * 3);
     let summary = std::fs::read_to_string(a.join("summary.csv")).unwrap();
     assert_eq!(summary.lines().count(), 1 + 3);
+}
+
+#[test]
+fn absent_inputs_give_the_numbers_of_zero_imputation_and_examples_are_tracked() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = config(WDBC, "[30, 8, 2]", r#"["static", "set"]"#, "[1, 2]").replace(
+        "seeds = [1, 2]",
+        "seeds = [1, 2]\nmissing_mechanism = [\"mcar\", \"mnar\"]\nmissing_rate = [0.3]\nimputation = [\"zero\", \"absent\"]",
+    );
+    let cfg = write(dir.path(), "absent.toml", &text);
+    let out = dir.path().join("out");
+    let report = run_experiment(&cfg, &opts(&out, 2)).unwrap();
+    assert_eq!(report.total, 2 * 2 * 2 * 2);
+    let rows: Vec<RunRow> = read_rows(&out.join("runs.csv")).unwrap();
+    for r in rows.iter().filter(|r| r.imputation == "absent") {
+        let twin = rows
+            .iter()
+            .find(|z| {
+                z.imputation == "zero"
+                    && z.method == r.method
+                    && z.seed == r.seed
+                    && z.missing_mechanism == r.missing_mechanism
+            })
+            .unwrap();
+        // Same mathematics: identical predictions, losses equal up to float rounding.
+        assert_eq!(r.test_accuracy, twin.test_accuracy, "{}", r.run_id);
+        assert!(
+            (r.train_loss - twin.train_loss).abs() < 1e-5,
+            "{} vs {}",
+            r.train_loss,
+            twin.train_loss
+        );
+        assert!((r.missing_rate_realized - 0.3).abs() < 0.02);
+        // Absent inputs skip the missing values: fewer multiply-adds.
+        assert!(r.train_flops < twin.train_flops);
+    }
+    // One examples.csv for the folder, one row per run and training example.
+    let examples = std::fs::read_to_string(out.join("examples.csv")).unwrap();
+    let train_rows = 569 - (212f64 * 0.2).round() as usize - (357f64 * 0.2).round() as usize;
+    assert_eq!(examples.lines().count(), 1 + 16 * train_rows);
+    assert!(examples.starts_with("run_id,example_id,label,source,presentations,forgetting_events"));
 }
