@@ -54,6 +54,10 @@ pub struct DataConfig {
     /// Fraction of each class held out for testing.
     #[serde(default = "DataConfig::default_test_fraction")]
     pub test_fraction: f64,
+    /// Fraction of each class of the training split held out for validation (evaluated after
+    /// every epoch, `validation_accuracy` in `epochs.csv`); 0 = none.
+    #[serde(default)]
+    pub validation_fraction: f64,
     /// Feature scaling fitted on the observed training values.
     #[serde(default = "DataConfig::default_scaling")]
     pub scaling: ScalingKind,
@@ -280,6 +284,12 @@ impl ExperimentConfig {
             return fail(
                 "data.test_fraction",
                 format!("{} is not in (0, 1)", d.test_fraction),
+            );
+        }
+        if !(0.0..1.0).contains(&d.validation_fraction) {
+            return fail(
+                "data.validation_fraction",
+                format!("{} is not in [0, 1)", d.validation_fraction),
             );
         }
         let m = &self.model;

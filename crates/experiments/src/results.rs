@@ -82,6 +82,8 @@ pub struct EpochRow {
     pub test_loss: f64,
     /// Test accuracy after the epoch.
     pub test_accuracy: f64,
+    /// Validation accuracy after the epoch (empty without a validation split).
+    pub validation_accuracy: Option<f64>,
     /// Weights after the epoch.
     pub nnz: usize,
     /// Connections removed by topology updates in the epoch.
@@ -317,6 +319,7 @@ mod tests {
             train_accuracy: 0.9,
             test_loss: 0.2,
             test_accuracy: 0.8,
+            validation_accuracy: None,
             nnz: 10,
             removed: 1,
             grown: 1,

@@ -15,8 +15,8 @@ use models::dense::LayerParams;
 use models::rngs::stream;
 use models::train::TrainObserver;
 use models::{
-    Classifier, DenseMlp, EpochRecord, Examples, RunRngs, SgdParams, SparseInit, SparseMlp,
-    SparseNetwork, TrainOptions,
+    Classifier, DenseMlp, EpochRecord, Examples, RunData, RunRngs, SgdParams, SparseInit,
+    SparseMlp, SparseNetwork, TrainOptions,
 };
 use sparse_core::init::{erdos_renyi_density, layer_densities};
 
@@ -27,7 +27,9 @@ pub struct PreparedData {
     pub train: Dataset,
     /// Test examples.
     pub test: Dataset,
-    /// Fraction of the original feature cells missing (real and simulated) in train and test.
+    /// Validation examples carved from the training split, when `data.validation_fraction > 0`.
+    pub validation: Option<Dataset>,
+    /// Fraction of the original feature cells missing (real and simulated) in all splits.
     pub missing_rate_realized: f64,
 }
 
@@ -44,11 +46,27 @@ pub fn prepare(full: &Dataset, cfg: &ExperimentConfig, spec: &RunSpec) -> Result
     )?;
     let mut train = full.subset(&split.train);
     let mut test = full.subset(&split.test);
+    let mut validation = None;
+    if cfg.data.validation_fraction > 0.0 {
+        let inner = stratified_split(
+            &train.labels,
+            train.n_classes(),
+            cfg.data.validation_fraction,
+            &mut stream(spec.seed, "validation-split"),
+        )?;
+        validation = Some(train.subset(&inner.test));
+        train = train.subset(&inner.train);
+    }
     let mut rng = stream(spec.seed, "missingness");
-    for (part, apply_here) in [
+    let mut parts = vec![
         (&mut train, cfg.missing.train),
         (&mut test, cfg.missing.test),
-    ] {
+    ];
+    if let Some(v) = validation.as_mut() {
+        // The validation split is held out like the test split.
+        parts.push((v, cfg.missing.test));
+    }
+    for (part, apply_here) in parts {
         if apply_here && spec.missing_mechanism != Mechanism::None {
             let a = ampute(
                 &part.values,
@@ -64,18 +82,27 @@ pub fn prepare(full: &Dataset, cfg: &ExperimentConfig, spec: &RunSpec) -> Result
             missingness::apply(part, &a);
         }
     }
-    let cells = (train.n_rows() + test.n_rows()) as f64;
-    let missing_rate_realized = (train.missing_fraction() * train.n_rows() as f64
-        + test.missing_fraction() * test.n_rows() as f64)
-        / cells.max(1.0);
+    let (mut missing, mut rows) = (0.0, 0.0);
+    for part in [Some(&train), Some(&test), validation.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        missing += part.missing_fraction() * part.n_rows() as f64;
+        rows += part.n_rows() as f64;
+    }
+    let missing_rate_realized = missing / rows.max(1.0);
     let encoder = OneHotEncoder::fit(&train);
     if !encoder.is_identity() {
         train = encoder.transform(&train);
         test = encoder.transform(&test);
+        validation = validation.map(|v| encoder.transform(&v));
     }
     let scaler = Scaler::fit(cfg.data.scaling, &train);
     scaler.transform(&mut train);
     scaler.transform(&mut test);
+    if let Some(v) = validation.as_mut() {
+        scaler.transform(v);
+    }
     if spec.imputation.strategy == Strategy::None && missing_rate_realized > 0.0 {
         anyhow::bail!(
             "grid.imputation: the data has missing values ({:.1}% of cells) but imputation is \
@@ -86,9 +113,11 @@ pub fn prepare(full: &Dataset, cfg: &ExperimentConfig, spec: &RunSpec) -> Result
     let imputer = Imputer::fit(&spec.imputation, &train, &ImputerParams::default());
     let train = imputer.transform(&train);
     let test = imputer.transform(&test);
+    let validation = validation.map(|v| imputer.transform(&v));
     Ok(PreparedData {
         train,
         test,
+        validation,
         missing_rate_realized,
     })
 }
@@ -265,11 +294,20 @@ pub fn execute(
         epochs: cfg.training.epochs,
         batch_size: cfg.training.batch_size,
     };
+    let validation_set = prepared.validation.as_ref().map(|v| Examples {
+        x: &v.values,
+        observed: absent.then_some(v.observed.as_slice()),
+        labels: &v.labels,
+        n_features: v.n_features(),
+    });
     let outcome = models::train(
         model.as_mut(),
-        &train_set,
-        &tr.row_ids,
-        &test_set,
+        &RunData {
+            train: train_set,
+            ids: &tr.row_ids,
+            test: test_set,
+            validation: validation_set,
+        },
         opts,
         &mut RunRngs::from_seed(spec.seed),
         &mut observer,
@@ -338,6 +376,7 @@ pub fn execute(
             train_accuracy: e.train_accuracy,
             test_loss: e.test_loss,
             test_accuracy: e.test_accuracy,
+            validation_accuracy: e.validation_accuracy,
             nnz: e.nnz,
             removed: e.edits.iter().map(|s| s.removed).sum(),
             grown: e.edits.iter().map(|s| s.grown).sum(),

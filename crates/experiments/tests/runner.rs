@@ -151,6 +151,19 @@ fn resume_runs_only_what_is_missing_and_parallel_runs_are_deterministic() {
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
 
     let first = run_experiment(&one, &opts(&a, 1)).unwrap();
+    // A validation split carved from training is evaluated every epoch.
+    let with_validation = write(
+        dir.path(),
+        "val.toml",
+        &config(WDBC, "[30, 8, 2]", r#"["set"]"#, "[1]")
+            .replace("[data]\n", "[data]\nvalidation_fraction = 0.25\n"),
+    );
+    run_experiment(&with_validation, &opts(&dir.path().join("v"), 1)).unwrap();
+    let ev: Vec<experiments::results::EpochRow> =
+        read_rows(&dir.path().join("v/epochs.csv")).unwrap();
+    assert!(ev
+        .iter()
+        .all(|e| e.validation_accuracy.is_some_and(|a| a > 0.3)));
     assert_eq!((first.total, first.executed), (3, 3));
     let again = run_experiment(&one, &opts(&a, 1)).unwrap();
     assert_eq!(again.executed, 0, "finished runs are not redone");
@@ -217,6 +230,9 @@ fn absent_inputs_give_the_numbers_of_zero_imputation_and_examples_are_tracked() 
         // Absent inputs skip the missing values: fewer multiply-adds.
         assert!(r.train_flops < twin.train_flops);
     }
+    // No validation split asked for: the column is empty.
+    let epochs = std::fs::read_to_string(out.join("epochs.csv")).unwrap();
+    assert!(epochs.lines().nth(1).unwrap().contains(",,"));
     // One examples.csv for the folder, one row per run and training example.
     let examples = std::fs::read_to_string(out.join("examples.csv")).unwrap();
     let train_rows = 569 - (212f64 * 0.2).round() as usize - (357f64 * 0.2).round() as usize;

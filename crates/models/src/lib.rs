@@ -18,5 +18,5 @@ pub use error::ModelError;
 pub use optim::SgdParams;
 pub use sparse_mlp::{SparseInit, SparseMlp, StepReport};
 pub use train::{
-    evaluate, train, EpochRecord, Examples, TrainObserver, TrainOptions, TrainOutcome,
+    evaluate, train, EpochRecord, Examples, RunData, TrainObserver, TrainOptions, TrainOutcome,
 };

@@ -50,6 +50,8 @@ pub struct EpochRecord {
     pub test_loss: f64,
     /// Accuracy on the test set in evaluation mode after the epoch.
     pub test_accuracy: f64,
+    /// Accuracy on the validation set after the epoch, when there is one.
+    pub validation_accuracy: Option<f64>,
     /// Connections after the epoch (after any end-of-epoch topology update).
     pub nnz: usize,
     /// Wall time of the epoch's training steps and topology updates.
@@ -124,17 +126,29 @@ fn merge_edits(into: &mut Vec<EditStats>, from: &[EditStats]) {
     }
 }
 
-/// Trains `model` for `opts.epochs` epochs; `ids[r]` is the stable id of training row `r`
-/// (reported to the observer).
+/// The examples a run is trained and evaluated on.
+#[derive(Debug, Clone, Copy)]
+pub struct RunData<'a> {
+    /// Training examples.
+    pub train: Examples<'a>,
+    /// Stable id of each training row (reported to the observer).
+    pub ids: &'a [usize],
+    /// Test examples, evaluated after every epoch.
+    pub test: Examples<'a>,
+    /// Validation examples, evaluated after every epoch when present.
+    pub validation: Option<Examples<'a>>,
+}
+
+/// Trains `model` for `opts.epochs` epochs on `data.train`, evaluating the test (and
+/// validation) examples after each epoch.
 pub fn train(
     model: &mut dyn Classifier,
-    train: &Examples,
-    ids: &[usize],
-    test: &Examples,
+    data: &RunData,
     opts: TrainOptions,
     rngs: &mut RunRngs,
     observer: &mut dyn TrainObserver,
 ) -> TrainOutcome {
+    let (train, ids, test) = (&data.train, data.ids, &data.test);
     let (n, d, k) = (train.rows(), train.n_features, model.n_classes());
     assert_eq!(ids.len(), n, "one id per training row");
     let bs = opts.batch_size.max(1);
@@ -196,12 +210,14 @@ pub fn train(
         merge_edits(&mut edits, &model.end_of_epoch(clock, rngs));
         let seconds = start.elapsed().as_secs_f64();
         let (test_accuracy, test_loss) = evaluate(model, test);
+        let validation_accuracy = data.validation.map(|v| evaluate(model, &v).0);
         let record = EpochRecord {
             epoch: epoch + 1,
             train_loss: loss_sum / n.max(1) as f64,
             train_accuracy: correct as f64 / n.max(1) as f64,
             test_loss,
             test_accuracy,
+            validation_accuracy,
             nnz: model.nnz(),
             seconds,
             flops,

@@ -6,7 +6,9 @@ mod common;
 use common::{sparse_mlp, toy_data};
 use dst_set::{Set, SetConfig, StaticSparse};
 use models::train::NoObserver;
-use models::{train, Batch, Examples, RunRngs, SgdParams, SparseMlp, SparseNetwork, TrainOptions};
+use models::{
+    train, Batch, Examples, RunData, RunRngs, SgdParams, SparseMlp, SparseNetwork, TrainOptions,
+};
 
 fn run(
     method: Box<dyn sparse_core::DstMethod>,
@@ -37,9 +39,12 @@ fn run(
     let ids: Vec<usize> = (0..120).collect();
     let out = train(
         &mut net,
-        &data,
-        &ids,
-        &data,
+        &RunData {
+            train: data,
+            ids: &ids,
+            test: data,
+            validation: None,
+        },
         TrainOptions {
             epochs: 8,
             batch_size: 10,
@@ -131,9 +136,12 @@ fn absent_inputs_equal_zero_filled_inputs() {
     let ids: Vec<usize> = (0..120).collect();
     let zero = train(
         &mut net,
-        &data,
-        &ids,
-        &data,
+        &RunData {
+            train: data,
+            ids: &ids,
+            test: data,
+            validation: None,
+        },
         TrainOptions {
             epochs: 8,
             batch_size: 10,
