@@ -2,6 +2,7 @@
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use experiments::reproduce::{redraw, reproduce, ReproduceOptions};
 use experiments::{run_experiment, RunOptions};
 use std::path::PathBuf;
 
@@ -34,6 +35,32 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Run every study in experiments/studies/ and regenerate tables, figures and README.md.
+    Reproduce {
+        /// The reduced grids (minutes, for CI).
+        #[arg(long)]
+        quick: bool,
+        /// Results folder.
+        #[arg(long, default_value = "results")]
+        out: PathBuf,
+        /// Only these studies (repeatable).
+        #[arg(long)]
+        only: Vec<String>,
+        /// Runs executed at once [default: all cores].
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Start every study over.
+        #[arg(long)]
+        fresh: bool,
+        /// No progress bars.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Redraw the figures of a results folder from its CSV files.
+    Figures {
+        /// A study's results folder (holding config.toml and runs.csv).
+        dir: PathBuf,
+    },
 }
 
 fn main() {
@@ -61,6 +88,26 @@ fn real_main() -> Result<()> {
                     quiet,
                 },
             )?;
+        }
+        Command::Reproduce {
+            quick,
+            out,
+            only,
+            jobs,
+            fresh,
+            quiet,
+        } => reproduce(&ReproduceOptions {
+            out,
+            quick,
+            only,
+            jobs,
+            fresh,
+            quiet,
+        })?,
+        Command::Figures { dir } => {
+            for (path, _) in redraw(&dir)? {
+                println!("{}.png", path.display());
+            }
         }
     }
     Ok(())

@@ -39,6 +39,90 @@ pub struct ExperimentConfig {
     /// Per-example statistics.
     #[serde(default)]
     pub tracking: TrackingConfig,
+    /// The reduced grid `reproduce --quick` runs instead.
+    #[serde(default)]
+    pub quick: QuickConfig,
+    /// What `reproduce` draws and tabulates for this study.
+    #[serde(default)]
+    pub report: ReportConfig,
+}
+
+/// Overrides applied by `cargo xtask reproduce --quick`: fewer epochs, seeds and grid points,
+/// the same code paths.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct QuickConfig {
+    /// Epochs instead of `training.epochs`.
+    pub epochs: Option<usize>,
+    /// Seeds instead of `grid.seeds`.
+    pub seeds: Option<Seeds>,
+    /// Methods instead of `grid.methods`.
+    pub methods: Option<Vec<String>>,
+    /// Sparsities instead of `grid.sparsity`.
+    pub sparsity: Option<Vec<f64>>,
+    /// Mechanisms instead of `grid.missing_mechanism`.
+    pub missing_mechanism: Option<Vec<Mechanism>>,
+    /// Rates instead of `grid.missing_rate`.
+    pub missing_rate: Option<Vec<f64>>,
+    /// Imputations instead of `grid.imputation`.
+    pub imputation: Option<Vec<Imputation>>,
+}
+
+/// Figures `reproduce` draws for a study.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FigureKind {
+    /// The seed paper's Figure 2: test accuracy vs epoch, SET solid, static dashed, dense
+    /// black, low/moderate sparsity left, extreme right; paired (missing rate = sparsity)
+    /// and at every missing rate.
+    Figure2,
+    /// Final test accuracy vs model sparsity, one line per method, one panel per missing rate.
+    AccuracyVsSparsity,
+    /// (method - dense) accuracy over missing rate x model sparsity, one map per method.
+    Heatmap,
+    /// Accuracy vs missing rate, one panel per mechanism (and method), one line per imputation.
+    Mechanisms,
+    /// Accuracy vs training multiply-adds, one point per cell.
+    AccuracyVsCost,
+}
+
+/// What `reproduce` produces for a study.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ReportConfig {
+    /// Figures to draw.
+    #[serde(default)]
+    pub figures: Vec<FigureKind>,
+}
+
+impl ExperimentConfig {
+    /// The config with its `[quick]` overrides applied.
+    pub fn quick(&self) -> ExperimentConfig {
+        let mut c = self.clone();
+        let q = &self.quick;
+        if let Some(e) = q.epochs {
+            c.training.epochs = e;
+        }
+        if let Some(s) = &q.seeds {
+            c.grid.seeds = s.clone();
+        }
+        if let Some(m) = &q.methods {
+            c.grid.methods = m.clone();
+        }
+        if let Some(s) = &q.sparsity {
+            c.grid.sparsity = s.clone();
+        }
+        if let Some(m) = &q.missing_mechanism {
+            c.grid.missing_mechanism = m.clone();
+        }
+        if let Some(r) = &q.missing_rate {
+            c.grid.missing_rate = r.clone();
+        }
+        if let Some(i) = &q.imputation {
+            c.grid.imputation = i.clone();
+        }
+        c
+    }
 }
 
 /// Dataset and preprocessing.

@@ -5,8 +5,12 @@
 pub mod config;
 pub mod datasets;
 pub mod error;
+pub mod figures;
 pub mod grid;
+pub mod paired;
+pub mod plots;
 pub mod registry;
+pub mod reproduce;
 pub mod results;
 pub mod run;
 pub mod runner;

@@ -36,6 +36,10 @@ pub struct ExperimentReport {
     pub executed: usize,
     /// The printed summary table.
     pub table: String,
+    /// Wall time of this call.
+    pub seconds: f64,
+    /// Finished run rows of the grid (all of them, not only those run now).
+    pub rows: Vec<crate::results::RunRow>,
 }
 
 /// The git commit of the working tree (`-dirty` when it has uncommitted changes), or
@@ -67,15 +71,30 @@ pub fn git_commit() -> String {
 /// Runs the experiment defined in `config_path`.
 pub fn run_experiment(config_path: &Path, opts: &RunOptions) -> Result<ExperimentReport> {
     let (cfg, config_dir) = ExperimentConfig::load(config_path)?;
-    let full = datasets::load(&cfg.data, &config_dir)?;
+    run_config(&cfg, &config_dir, opts).with_context(|| format!("{}", config_path.display()))
+}
+
+/// Runs a loaded (and validated) config; relative dataset paths are resolved from
+/// `config_dir`.
+pub fn run_config(
+    cfg: &ExperimentConfig,
+    config_dir: &Path,
+    opts: &RunOptions,
+) -> Result<ExperimentReport> {
+    let cfg = cfg.clone();
+    let full = datasets::load(&cfg.data, config_dir)?;
     // Check the architecture against the data before any run starts.
-    run::layer_sizes(&cfg, &full, full.n_features())
-        .with_context(|| format!("{}", config_path.display()))?;
+    run::layer_sizes(&cfg, &full, full.n_features())?;
     let dir = opts
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("results/runs").join(&cfg.name));
     let store = ResultStore::open(&dir, opts.fresh)?;
+    // The resolved config beside its results, so `figures DIR` can redraw from the folder.
+    std::fs::write(
+        dir.join("config.toml"),
+        toml::to_string(&cfg).context("serialising the config")?,
+    )?;
     let runs = expand(&cfg);
     let pending: Vec<&RunSpec> = runs.iter().filter(|r| !store.is_done(&r.run_id)).collect();
     let commit = git_commit();
@@ -181,6 +200,8 @@ pub fn run_experiment(config_path: &Path, opts: &RunOptions) -> Result<Experimen
         total: runs.len(),
         executed: pending.len(),
         table,
+        seconds: started.elapsed().as_secs_f64(),
+        rows,
     })
 }
 

@@ -1,0 +1,468 @@
+//! The study figures, assembled from a results folder's rows and drawn with the generic
+//! primitives of [`crate::figures`]. Every figure is a PNG and an SVG under `figures/`.
+
+use crate::config::FigureKind;
+use crate::figures::{heatmap, line_panels, Panel, Series};
+use crate::paired::PairedRow;
+use crate::results::{EpochRow, RunRow};
+use anyhow::Result;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+/// Sparsities of the paper's left panel (low and moderate).
+const LOW: [f64; 3] = [0.25, 0.5, 0.75];
+/// Sparsities of the paper's right panel (extreme).
+const EXTREME: [f64; 4] = [0.9, 0.95, 0.98, 0.99];
+
+/// Colour index of each method (dense is black).
+fn method_colour(method: &str) -> usize {
+    match method {
+        "dense" => usize::MAX,
+        "static" => 1,
+        "set" => 0,
+        _ => 2 + method.len() % 5,
+    }
+}
+
+fn mean_std(v: &[f64]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let m = v.iter().sum::<f64>() / n;
+    let s = if v.len() > 1 {
+        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    } else {
+        0.0
+    };
+    (m, s)
+}
+
+fn pct(x: f64) -> String {
+    format!("{}%", (x * 1000.0).round() / 10.0)
+}
+
+fn same(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9
+}
+
+/// Mean ± std over seeds of test accuracy per epoch for the runs selected by `keep`.
+fn curve(epochs_by_run: &HashMap<&str, Vec<&EpochRow>>, runs: &[&RunRow]) -> Points {
+    let mut per_epoch: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    for r in runs {
+        for e in epochs_by_run.get(r.run_id.as_str()).into_iter().flatten() {
+            per_epoch.entry(e.epoch).or_default().push(e.test_accuracy);
+        }
+    }
+    per_epoch
+        .into_iter()
+        .map(|(ep, v)| {
+            let (m, s) = mean_std(&v);
+            (ep as f64, m, m - s, m + s)
+        })
+        .collect()
+}
+
+/// Draws the figures a study asks for into `dir/figures`; returns the files written (without
+/// extension), each with a caption.
+pub fn draw(
+    dir: &Path,
+    kinds: &[FigureKind],
+    runs: &[RunRow],
+    epochs: &[EpochRow],
+    paired: &[PairedRow],
+) -> Result<Vec<(PathBuf, String)>> {
+    let fig_dir = dir.join("figures");
+    std::fs::create_dir_all(&fig_dir)?;
+    let mut out = Vec::new();
+    for kind in kinds {
+        match kind {
+            FigureKind::Figure2 => out.extend(figure2(&fig_dir, runs, epochs)?),
+            FigureKind::AccuracyVsSparsity => out.extend(accuracy_vs_sparsity(&fig_dir, runs)?),
+            FigureKind::Heatmap => out.extend(heatmaps(&fig_dir, paired)?),
+            FigureKind::Mechanisms => out.extend(mechanisms(&fig_dir, runs)?),
+            FigureKind::AccuracyVsCost => out.extend(accuracy_vs_cost(&fig_dir, runs)?),
+        }
+    }
+    Ok(out)
+}
+
+/// Figure 2 of the seed paper, at every missing rate (crossed grid) and paired (missing rate
+/// equal to model sparsity, the paper's "reduction in both the data input and model
+/// parameters").
+fn figure2(dir: &Path, runs: &[RunRow], epochs: &[EpochRow]) -> Result<Vec<(PathBuf, String)>> {
+    let mut by_run: HashMap<&str, Vec<&EpochRow>> = HashMap::new();
+    for e in epochs {
+        by_run.entry(e.run_id.as_str()).or_default().push(e);
+    }
+    let rates: BTreeSet<String> = runs
+        .iter()
+        .map(|r| format!("{:.4}", r.missing_rate))
+        .collect();
+    let select = |method: &str, sparsity: Option<f64>, rate: f64| -> Vec<&RunRow> {
+        runs.iter()
+            .filter(|r| {
+                r.method == method
+                    && same(r.missing_rate, rate)
+                    && sparsity.is_none_or(|s| same(r.sparsity, s))
+            })
+            .collect()
+    };
+    let panel = |title: &str, levels: &[f64], rate_of: &dyn Fn(f64) -> f64| -> Panel {
+        let mut series = Vec::new();
+        for (i, &s) in levels.iter().enumerate() {
+            let rate = rate_of(s);
+            for (method, dashed) in [("set", false), ("static", true)] {
+                let pts = curve(&by_run, &select(method, Some(s), rate));
+                if !pts.is_empty() {
+                    series.push(Series {
+                        label: format!("{} {}", if dashed { "SS-MLP" } else { "SET-MLP" }, pct(s)),
+                        color: i,
+                        dashed,
+                        band: true,
+                        points: pts,
+                    });
+                }
+            }
+        }
+        let mut dense_rates: Vec<f64> = levels.iter().map(|&s| rate_of(s)).collect();
+        dense_rates.dedup_by(|a, b| same(*a, *b));
+        for rate in dense_rates {
+            let pts = curve(&by_run, &select("dense", None, rate));
+            if !pts.is_empty() {
+                series.push(Series {
+                    label: if levels.iter().all(|&s| same(rate_of(s), rate)) {
+                        "dense MLP".into()
+                    } else {
+                        format!("dense MLP, {} missing", pct(rate))
+                    },
+                    color: usize::MAX,
+                    dashed: false,
+                    band: false,
+                    points: pts,
+                });
+            }
+        }
+        Panel {
+            title: title.into(),
+            x_label: "epoch".into(),
+            y_label: "test accuracy".into(),
+            series,
+            x_log: false,
+            y_range: None,
+        }
+    };
+    let mut out = Vec::new();
+    for rate in rates {
+        let rate: f64 = rate.parse().expect("formatted above");
+        let path = dir.join(format!("figure2_missing{}", (rate * 100.0).round()));
+        let fixed = move |_s: f64| rate;
+        line_panels(
+            &path,
+            &format!("Test accuracy, {} of the values missing (MCAR)", pct(rate)),
+            &[
+                panel("low to moderate sparsity", &LOW, &fixed),
+                panel("extreme sparsity", &EXTREME, &fixed),
+            ],
+            2,
+        )?;
+        out.push((
+            path,
+            format!(
+                "Figure 2 at missing rate {}: SET-MLP solid, static sparse (SS-MLP) dashed, dense black; mean ± std over seeds.",
+                pct(rate)
+            ),
+        ));
+    }
+    let path = dir.join("figure2_paired");
+    let paired = |s: f64| s;
+    line_panels(
+        &path,
+        "Test accuracy with missing rate = model sparsity (MCAR)",
+        &[
+            panel("low to moderate", &LOW, &paired),
+            panel("extreme", &EXTREME, &paired),
+        ],
+        2,
+    )?;
+    out.push((
+        path,
+        "Figure 2, paired reading: each sparsity level trained on data with the same fraction of values missing (the paper's \"reduction in both the data input used and model parameters\"); dense at the same missing rates in black.".into(),
+    ));
+    Ok(out)
+}
+
+/// Cells of the final test accuracy: (method, sparsity, mechanism, rate, imputation) → runs.
+type Cells<'a> = BTreeMap<(String, String, String, String, String), Vec<&'a RunRow>>;
+
+/// Points of a series: (x, mean, lower, upper).
+type Points = Vec<(f64, f64, f64, f64)>;
+
+/// The runs of one model (method, sparsity) per data setting (mechanism, rate, imputation).
+type ByData<'a> = BTreeMap<(String, String, String), Vec<(String, f64, Vec<&'a RunRow>)>>;
+
+/// (method, sparsity) → mechanism → imputation → (rate, runs).
+type ByModel<'a> =
+    BTreeMap<(String, String), BTreeMap<String, BTreeMap<String, Vec<(f64, Vec<&'a RunRow>)>>>>;
+
+fn cells(runs: &[RunRow]) -> Cells<'_> {
+    let mut c: Cells = BTreeMap::new();
+    for r in runs {
+        c.entry((
+            r.method.clone(),
+            format!("{:.4}", r.sparsity),
+            r.missing_mechanism.clone(),
+            format!("{:.4}", r.missing_rate),
+            r.imputation.clone(),
+        ))
+        .or_default()
+        .push(r);
+    }
+    c
+}
+
+fn summary_point(x: f64, rows: &[&RunRow]) -> (f64, f64, f64, f64) {
+    let v: Vec<f64> = rows.iter().map(|r| r.test_accuracy).collect();
+    let (m, _) = mean_std(&v);
+    let ci = crate::summary::ci95_half_width(mean_std(&v).1, v.len());
+    let ci = if ci.is_nan() { 0.0 } else { ci };
+    (x, m, m - ci, m + ci)
+}
+
+/// Final test accuracy vs model sparsity, a line per method, a panel per (mechanism, rate,
+/// imputation).
+fn accuracy_vs_sparsity(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, String)>> {
+    let c = cells(runs);
+    let mut panels_by_data: ByData = BTreeMap::new();
+    for ((method, sp, mech, rate, imp), rows) in &c {
+        panels_by_data
+            .entry((mech.clone(), rate.clone(), imp.clone()))
+            .or_default()
+            .push((method.clone(), sp.parse().expect("formatted"), rows.clone()));
+    }
+    let mut panels = Vec::new();
+    for ((mech, rate, imp), entries) in &panels_by_data {
+        let sparse_x: Vec<f64> = entries
+            .iter()
+            .filter(|e| e.0 != "dense")
+            .map(|e| e.1)
+            .collect();
+        let (lo, hi) = sparse_x
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+                (a.min(x), b.max(x))
+            });
+        let mut by_method: BTreeMap<&str, Points> = BTreeMap::new();
+        for (method, sp, rows) in entries {
+            if method == "dense" {
+                if lo.is_finite() {
+                    let p = summary_point(lo, rows);
+                    let q = (hi, p.1, p.2, p.3);
+                    by_method.entry("dense").or_default().extend([p, q]);
+                }
+            } else {
+                by_method
+                    .entry(method)
+                    .or_default()
+                    .push(summary_point(*sp, rows));
+            }
+        }
+        let rate: f64 = rate.parse().expect("formatted");
+        panels.push(Panel {
+            title: if mech == "none" {
+                format!("no missing values, {imp}")
+            } else {
+                format!("{mech} {} missing, {imp}", pct(rate))
+            },
+            x_label: "model sparsity".into(),
+            y_label: "final test accuracy".into(),
+            series: by_method
+                .into_iter()
+                .map(|(m, pts)| Series {
+                    label: m.to_string(),
+                    color: method_colour(m),
+                    dashed: m == "static",
+                    band: true,
+                    points: pts,
+                })
+                .collect(),
+            x_log: false,
+            y_range: None,
+        });
+    }
+    let path = dir.join("accuracy_vs_sparsity");
+    let columns = panels.len().clamp(1, 4);
+    line_panels(
+        &path,
+        "Final test accuracy vs model sparsity (mean, 95% CI)",
+        &panels,
+        columns,
+    )?;
+    Ok(vec![(
+        path,
+        "Final test accuracy against model sparsity, one line per method (dense as a flat reference), one panel per missingness setting; bands are 95% CIs over seeds.".into(),
+    )])
+}
+
+/// (method − dense) mean paired accuracy difference over missing rate × sparsity.
+fn heatmaps(dir: &Path, paired: &[PairedRow]) -> Result<Vec<(PathBuf, String)>> {
+    let mut out = Vec::new();
+    let methods: BTreeSet<&str> = paired.iter().map(|p| p.method.as_str()).collect();
+    for method in methods {
+        let rows: Vec<&PairedRow> = paired.iter().filter(|p| p.method == method).collect();
+        let sps: BTreeSet<String> = rows.iter().map(|p| format!("{:.4}", p.sparsity)).collect();
+        let rates: BTreeSet<String> = rows
+            .iter()
+            .map(|p| format!("{:.4}", p.missing_rate))
+            .collect();
+        let sps: Vec<String> = sps.into_iter().collect();
+        let rates: Vec<String> = rates.into_iter().collect();
+        let mut values = vec![vec![f64::NAN; sps.len()]; rates.len()];
+        for p in &rows {
+            let i = rates
+                .iter()
+                .position(|r| *r == format!("{:.4}", p.missing_rate));
+            let j = sps.iter().position(|s| *s == format!("{:.4}", p.sparsity));
+            if let (Some(i), Some(j)) = (i, j) {
+                values[i][j] = p.diff_mean;
+            }
+        }
+        let label = |v: &String| pct(v.parse::<f64>().expect("formatted"));
+        let path = dir.join(format!("heatmap_{method}_minus_dense"));
+        heatmap(
+            &path,
+            &format!("{method} − dense test accuracy (paired over seeds)"),
+            "model sparsity",
+            "missing rate",
+            &sps.iter().map(label).collect::<Vec<_>>(),
+            &rates.iter().map(label).collect::<Vec<_>>(),
+            &values,
+        )?;
+        out.push((
+            path,
+            format!("Mean paired difference of {method} minus dense test accuracy (same seed, split and missing values), by missing rate and model sparsity; red: {method} better."),
+        ));
+    }
+    Ok(out)
+}
+
+/// Accuracy vs missing rate, a panel per mechanism, a line per imputation; one figure per
+/// (method, sparsity).
+fn mechanisms(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, String)>> {
+    let c = cells(runs);
+    let mut by_model: ByModel = BTreeMap::new();
+    for ((method, sp, mech, rate, imp), rows) in &c {
+        if mech == "none" {
+            continue;
+        }
+        by_model
+            .entry((method.clone(), sp.clone()))
+            .or_default()
+            .entry(mech.clone())
+            .or_default()
+            .entry(imp.clone())
+            .or_default()
+            .push((rate.parse().expect("formatted"), rows.clone()));
+    }
+    let mut out = Vec::new();
+    for ((method, sp), mechs) in by_model {
+        let imputations: Vec<String> = {
+            let s: BTreeSet<&String> = mechs.values().flat_map(|m| m.keys()).collect();
+            s.into_iter().cloned().collect()
+        };
+        let panels: Vec<Panel> = mechs
+            .iter()
+            .map(|(mech, imps)| Panel {
+                title: mech.clone(),
+                x_label: "missing rate".into(),
+                y_label: "final test accuracy".into(),
+                series: imps
+                    .iter()
+                    .map(|(imp, pts)| Series {
+                        label: imp.clone(),
+                        color: imputations.iter().position(|i| i == imp).unwrap_or(0),
+                        dashed: imp.contains("indicator"),
+                        band: false,
+                        points: pts
+                            .iter()
+                            .map(|(x, rows)| summary_point(*x, rows))
+                            .collect(),
+                    })
+                    .collect(),
+                x_log: false,
+                y_range: None,
+            })
+            .collect();
+        let sparsity: f64 = sp.parse().expect("formatted");
+        let path = dir.join(format!(
+            "mechanisms_{method}_sparsity{}",
+            (sparsity * 100.0).round()
+        ));
+        let columns = panels.len().clamp(1, 3);
+        line_panels(
+            &path,
+            &format!(
+                "{method}, sparsity {}: accuracy vs missing rate by mechanism and imputation",
+                pct(sparsity)
+            ),
+            &panels,
+            columns,
+        )?;
+        out.push((
+            path,
+            format!("{method} at sparsity {}: final test accuracy (mean over seeds) against the missing rate, one panel per mechanism, one line per way of feeding the incomplete data.", pct(sparsity)),
+        ));
+    }
+    Ok(out)
+}
+
+/// Accuracy vs training multiply-adds, one panel per missing rate (no-missing first).
+fn accuracy_vs_cost(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, String)>> {
+    let c = cells(runs);
+    let mut panels_by_rate: BTreeMap<String, BTreeMap<String, Points>> = BTreeMap::new();
+    for ((method, _sp, mech, rate, _imp), rows) in &c {
+        let cost = rows.iter().map(|r| r.train_flops as f64).sum::<f64>() / rows.len() as f64;
+        let p = summary_point(cost, rows);
+        panels_by_rate
+            .entry(format!("{mech} {rate}"))
+            .or_default()
+            .entry(method.clone())
+            .or_default()
+            .push(p);
+    }
+    let panels: Vec<Panel> = panels_by_rate
+        .into_iter()
+        .map(|(key, methods)| {
+            let (mech, rate) = key.split_once(' ').expect("formatted above");
+            let rate: f64 = rate.parse().expect("formatted");
+            Panel {
+                title: if mech == "none" {
+                    "no missing values".into()
+                } else {
+                    format!("{mech} {} missing", pct(rate))
+                },
+                x_label: "training multiply-adds".into(),
+                y_label: "final test accuracy".into(),
+                series: methods
+                    .into_iter()
+                    .map(|(m, mut pts)| {
+                        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+                        Series {
+                            label: m.clone(),
+                            color: method_colour(&m),
+                            dashed: m == "static",
+                            band: true,
+                            points: pts,
+                        }
+                    })
+                    .collect(),
+                x_log: true,
+                y_range: None,
+            }
+        })
+        .collect();
+    let path = dir.join("accuracy_vs_cost");
+    let columns = panels.len().clamp(1, 4);
+    line_panels(&path, "Accuracy against training cost", &panels, columns)?;
+    Ok(vec![(
+        path,
+        "Final test accuracy against the multiply-adds actually performed in training (log scale); each point a sparsity level, bands 95% CIs.".into(),
+    )])
+}

@@ -1,0 +1,300 @@
+//! `cargo xtask reproduce`: every study under `experiments/studies/` run (or resumed) into one
+//! results folder, with paired statistics, figures and a generated `README.md` that says which
+//! configs, seeds, machine, commit and wall time produced every number.
+
+use crate::config::ExperimentConfig;
+use crate::paired::{paired_vs_dense, write_paired, PairedRow};
+use crate::results::{read_rows, EpochRow, RunRow};
+use crate::runner::{git_commit, run_config, RunOptions};
+use anyhow::{bail, Context, Result};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Options of `reproduce`.
+#[derive(Debug, Clone)]
+pub struct ReproduceOptions {
+    /// Results folder (default `results/`).
+    pub out: PathBuf,
+    /// Run the studies' `[quick]` grids.
+    pub quick: bool,
+    /// Only these studies (by name); all when empty.
+    pub only: Vec<String>,
+    /// Parallel runs.
+    pub jobs: Option<usize>,
+    /// Start every study over.
+    pub fresh: bool,
+    /// No progress bars.
+    pub quiet: bool,
+}
+
+/// The studies folder of the repository.
+pub fn studies_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/studies")
+}
+
+/// Loads every study config in `dir`, sorted by file name.
+pub fn discover(dir: &Path) -> Result<Vec<(PathBuf, ExperimentConfig)>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("listing {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|p| {
+            let (cfg, _) = ExperimentConfig::load(&p)?;
+            Ok((p, cfg))
+        })
+        .collect()
+}
+
+/// What one study produced.
+struct StudyOutcome {
+    path: PathBuf,
+    cfg: ExperimentConfig,
+    dir: PathBuf,
+    seconds: f64,
+    executed: usize,
+    rows: Vec<RunRow>,
+    paired: Vec<PairedRow>,
+    figures: Vec<(PathBuf, String)>,
+}
+
+/// Runs the studies and writes `out/README.md`.
+pub fn reproduce(opts: &ReproduceOptions) -> Result<()> {
+    let started = Instant::now();
+    let studies = discover(&studies_dir())?;
+    let names: Vec<&str> = studies.iter().map(|(_, c)| c.name.as_str()).collect();
+    for o in &opts.only {
+        if !names.contains(&o.as_str()) {
+            bail!("--only {o}: no such study; studies: {}", names.join(", "));
+        }
+    }
+    let mut outcomes = Vec::new();
+    for (path, cfg) in studies {
+        if !opts.only.is_empty() && !opts.only.contains(&cfg.name) {
+            continue;
+        }
+        let cfg = if opts.quick { cfg.quick() } else { cfg };
+        cfg.validate().map_err(|(f, r)| {
+            anyhow::anyhow!("{}: [quick] gives field `{f}`: {r}", path.display())
+        })?;
+        let dir = opts.out.join(&cfg.name);
+        let config_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let report = run_config(
+            &cfg,
+            &config_dir,
+            &RunOptions {
+                out: Some(dir.clone()),
+                jobs: opts.jobs,
+                fresh: opts.fresh,
+                quiet: opts.quiet,
+            },
+        )
+        .with_context(|| format!("study {}", path.display()))?;
+        let paired = paired_vs_dense(&report.rows);
+        write_paired(&dir, &paired)?;
+        let epochs: Vec<EpochRow> = read_rows(&dir.join("epochs.csv"))?;
+        let figures = crate::plots::draw(&dir, &cfg.report.figures, &report.rows, &epochs, &paired)
+            .with_context(|| format!("drawing the figures of {}", cfg.name))?;
+        outcomes.push(StudyOutcome {
+            path,
+            cfg,
+            dir,
+            seconds: report.seconds,
+            executed: report.executed,
+            rows: report.rows,
+            paired,
+            figures,
+        });
+    }
+    let readme = render_readme(&outcomes, opts, started.elapsed().as_secs_f64())?;
+    std::fs::write(opts.out.join("README.md"), readme)?;
+    if !opts.quiet {
+        println!(
+            "reproduce: {} studies in {:.0} s -> {}",
+            outcomes.len(),
+            started.elapsed().as_secs_f64(),
+            opts.out.join("README.md").display()
+        );
+    }
+    Ok(())
+}
+
+/// Redraws the figures (and `paired_vs_dense.csv`) of one results folder from its CSV files and
+/// the `config.toml` the runner saved there.
+pub fn redraw(dir: &Path) -> Result<Vec<(PathBuf, String)>> {
+    let text = std::fs::read_to_string(dir.join("config.toml"))
+        .with_context(|| format!("{}: not a results folder (no config.toml)", dir.display()))?;
+    let cfg: ExperimentConfig =
+        toml::from_str(&text).with_context(|| format!("{}", dir.join("config.toml").display()))?;
+    let runs: Vec<RunRow> = read_rows(&dir.join("runs.csv"))?;
+    let epochs: Vec<EpochRow> = read_rows(&dir.join("epochs.csv"))?;
+    let paired = paired_vs_dense(&runs);
+    write_paired(dir, &paired)?;
+    crate::plots::draw(dir, &cfg.report.figures, &runs, &epochs, &paired)
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    format!("{cpu}, {cores} threads available")
+}
+
+fn rel(path: &Path, base: &Path) -> String {
+    path.strip_prefix(base)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/")
+}
+
+/// Mean ± 95% CI of test accuracy, pivoted: rows (method, sparsity, imputation), columns
+/// (mechanism, rate).
+fn pivot_table(rows: &[RunRow]) -> String {
+    type RowKey = (String, String, String);
+    let mut cols: Vec<(String, String)> = Vec::new();
+    let mut cells: BTreeMap<RowKey, BTreeMap<(String, String), Vec<f64>>> = BTreeMap::new();
+    for r in rows {
+        let col = (
+            r.missing_mechanism.clone(),
+            format!("{:.2}", r.missing_rate),
+        );
+        if !cols.contains(&col) {
+            cols.push(col.clone());
+        }
+        cells
+            .entry((
+                r.method.clone(),
+                format!("{:.2}", r.sparsity),
+                r.imputation.clone(),
+            ))
+            .or_default()
+            .entry(col)
+            .or_default()
+            .push(r.test_accuracy);
+    }
+    cols.sort();
+    let mut t = String::from("| method | sparsity | imputation |");
+    for (m, r) in &cols {
+        let _ = write!(t, " {m} {r} |");
+    }
+    t.push_str("\n|---|---|---|");
+    t.push_str(&"---|".repeat(cols.len()));
+    t.push('\n');
+    for ((method, sp, imp), by_col) in &cells {
+        let _ = write!(t, "| {method} | {sp} | {imp} |");
+        for c in &cols {
+            match by_col.get(c) {
+                Some(v) => {
+                    let n = v.len();
+                    let m = v.iter().sum::<f64>() / n as f64;
+                    let sd = if n > 1 {
+                        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
+                    } else {
+                        f64::NAN
+                    };
+                    let ci = crate::summary::ci95_half_width(sd, n);
+                    if ci.is_nan() {
+                        let _ = write!(t, " {m:.3} |");
+                    } else {
+                        let _ = write!(t, " {m:.3} ± {ci:.3} |");
+                    }
+                }
+                None => t.push_str(" – |"),
+            }
+        }
+        t.push('\n');
+    }
+    t
+}
+
+fn render_readme(outcomes: &[StudyOutcome], opts: &ReproduceOptions, total: f64) -> Result<String> {
+    let base = &opts.out;
+    let mut s = String::new();
+    let _ = writeln!(s, "# Reproduced results\n");
+    let _ = writeln!(
+        s,
+        "Generated by `cargo xtask reproduce{}` at commit `{}` on {} in {:.0} s of wall time \
+         (studies resumed from earlier runs count only the time of this call). Every number \
+         below is read from the CSV files next to this page; the verdict prose is in \
+         [DISCUSSION.md](DISCUSSION.md).\n",
+        if opts.quick { " --quick" } else { "" },
+        git_commit(),
+        machine(),
+        total
+    );
+    for o in outcomes {
+        let seeds = o.cfg.grid.seeds.to_vec().len();
+        let _ = writeln!(s, "## {}\n", o.cfg.name);
+        let _ = writeln!(s, "{}\n", o.cfg.description.trim());
+        let _ = writeln!(
+            s,
+            "- config: `{}`{}; {} runs ({} seeds per cell, {} executed in this call, {:.0} s)",
+            o.path
+                .file_name()
+                .map(|f| format!("experiments/studies/{}", f.to_string_lossy()))
+                .unwrap_or_default(),
+            if opts.quick {
+                " with its `[quick]` overrides"
+            } else {
+                ""
+            },
+            o.rows.len(),
+            seeds,
+            o.executed,
+            o.seconds
+        );
+        let _ = writeln!(
+            s,
+            "- files: [`runs.csv`]({0}/runs.csv), [`summary.csv`]({0}/summary.csv), \
+             [`paired_vs_dense.csv`]({0}/paired_vs_dense.csv) (epochs.csv and examples.csv are \
+             regenerated by the command, not committed)\n",
+            rel(&o.dir, base)
+        );
+        let _ = writeln!(
+            s,
+            "Test accuracy after the last epoch, mean ± 95% CI (Student's t) over seeds; \
+             columns are missingness mechanism and rate:\n"
+        );
+        s.push_str(&pivot_table(&o.rows));
+        s.push('\n');
+        let better: Vec<&PairedRow> = o
+            .paired
+            .iter()
+            .filter(|p| p.n > 1 && p.diff_mean - p.diff_ci95 > 0.0)
+            .collect();
+        let worse: Vec<&PairedRow> = o
+            .paired
+            .iter()
+            .filter(|p| p.n > 1 && p.diff_mean + p.diff_ci95 < 0.0)
+            .collect();
+        let _ = writeln!(
+            s,
+            "Paired against dense over seeds: {} of {} sparse cells significantly more accurate \
+             (95% CI of the difference above 0), {} significantly less accurate.\n",
+            better.len(),
+            o.paired.len(),
+            worse.len()
+        );
+        for (path, caption) in &o.figures {
+            let png = format!("{}.png", rel(path, base));
+            let _ = writeln!(
+                s,
+                "![{caption}]({png})\n\n*{caption}* ([SVG]({}.svg))\n",
+                rel(path, base)
+            );
+        }
+    }
+    Ok(s)
+}
