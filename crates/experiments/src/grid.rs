@@ -30,6 +30,8 @@ pub struct RunSpec {
     pub imputation: Imputation,
     /// The run's seed.
     pub seed: u64,
+    /// Hash of the settings that are not grid axes.
+    pub config_hash: String,
 }
 
 /// FNV-1a, 64 bits: a hash that is stable across platforms and releases.
@@ -117,6 +119,7 @@ pub fn expand(cfg: &ExperimentConfig) -> Vec<RunSpec> {
                             missing_rate: rate,
                             imputation: imputation.clone(),
                             seed,
+                            config_hash: hash.clone(),
                         });
                     }
                 }

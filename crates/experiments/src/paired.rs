@@ -152,6 +152,7 @@ mod tests {
             train_flops: 0,
             layer_density: String::new(),
             run_id: format!("{method}{seed}"),
+            config_hash: String::new(),
             commit: String::new(),
         }
     }

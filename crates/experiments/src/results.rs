@@ -57,6 +57,9 @@ pub struct RunRow {
     pub layer_density: String,
     /// The run's key.
     pub run_id: String,
+    /// Hash of the config's settings that are not grid axes (also the last part of `run_id`).
+    #[serde(default)]
+    pub config_hash: String,
     /// Git commit of the code that produced the row.
     pub commit: String,
 }
@@ -304,6 +307,7 @@ mod tests {
             train_flops: 100,
             layer_density: "0.5;1".into(),
             run_id: id.into(),
+            config_hash: "h".into(),
             commit: "abc".into(),
         }
     }

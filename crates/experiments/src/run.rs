@@ -361,6 +361,7 @@ pub fn execute(
             .collect::<Vec<_>>()
             .join(";"),
         run_id: spec.run_id.clone(),
+        config_hash: spec.config_hash.clone(),
         commit: commit.to_string(),
     };
     let epochs = outcome

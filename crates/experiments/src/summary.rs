@@ -49,6 +49,7 @@ pub fn runs_frame(rows: &[RunRow]) -> Result<DataFrame> {
         "params_dense" => rows.iter().map(|r| r.params_dense as f64).collect::<Vec<_>>(),
         "train_seconds" => rows.iter().map(|r| r.train_seconds).collect::<Vec<_>>(),
         "train_flops" => rows.iter().map(|r| r.train_flops as f64).collect::<Vec<_>>(),
+        "layer_density" => col_s(|r| &r.layer_density),
     )?;
     Ok(df)
 }
@@ -68,6 +69,7 @@ pub fn summarise(rows: &[RunRow]) -> Result<DataFrame> {
             col("params_dense").first().alias("params_dense"),
             col("train_seconds").mean().alias("train_seconds_mean"),
             col("train_flops").mean().alias("train_flops_mean"),
+            col("layer_density").first().alias("layer_density"),
         ])
         .sort(
             [
@@ -156,8 +158,9 @@ pub fn format_table(df: &DataFrame) -> Result<String> {
         get_f("params_dense")?,
         get_f("train_seconds_mean")?,
     );
+    let densities = get_s("layer_density")?;
     let mut out = format!(
-        "{:<8} {:>8} {:>24} {:>16} {:>3} {:>9} {:>7} {:>8} {:>11} {:>9}\n",
+        "{:<8} {:>8} {:>24} {:>16} {:>3} {:>9} {:>7} {:>8} {:>11} {:>9}  {}\n",
         "method",
         "sparsity",
         "missing",
@@ -167,11 +170,12 @@ pub fn format_table(df: &DataFrame) -> Result<String> {
         "std",
         "ci95 ±",
         "nnz",
-        "train s"
+        "train s",
+        "layer density"
     );
     for i in 0..df.height() {
         out.push_str(&format!(
-            "{:<8} {:>8.3} {:>24} {:>16} {:>3} {:>9.4} {:>7.4} {:>8.4} {:>11} {:>9.2}\n",
+            "{:<8} {:>8.3} {:>24} {:>16} {:>3} {:>9.4} {:>7.4} {:>8.4} {:>11} {:>9.2}  {}\n",
             method[i],
             sp[i],
             format!("{}:{}", mech[i], rate[i]),
@@ -182,6 +186,7 @@ pub fn format_table(df: &DataFrame) -> Result<String> {
             ci[i],
             format!("{:.0}/{:.0}", nnz[i], dense[i]),
             secs[i],
+            densities[i],
         ));
     }
     Ok(out)
@@ -214,6 +219,7 @@ mod tests {
             train_flops: 5,
             layer_density: "0.5;1".into(),
             run_id: format!("{method}{seed}"),
+            config_hash: String::new(),
             commit: "c".into(),
         }
     }
