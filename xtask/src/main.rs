@@ -16,6 +16,20 @@ struct Cli {
     command: Command,
 }
 
+/// Options shared by the commands that run experiments.
+#[derive(clap::Args)]
+struct Execution {
+    /// Runs executed at once [default: all cores].
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Delete previous results and start over.
+    #[arg(long)]
+    fresh: bool,
+    /// No progress bars or table.
+    #[arg(long)]
+    quiet: bool,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run one experiment definition: every grid cell and seed not finished yet.
@@ -25,15 +39,8 @@ enum Command {
         /// Results folder [default: results/runs/<config name>].
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Runs executed at once [default: all cores].
-        #[arg(long)]
-        jobs: Option<usize>,
-        /// Delete the folder's previous results and start over.
-        #[arg(long)]
-        fresh: bool,
-        /// No progress bars or table.
-        #[arg(long)]
-        quiet: bool,
+        #[command(flatten)]
+        exec: Execution,
     },
     /// Run every study in experiments/studies/ and regenerate tables, figures and README.md.
     Reproduce {
@@ -46,15 +53,8 @@ enum Command {
         /// Only these studies (repeatable).
         #[arg(long)]
         only: Vec<String>,
-        /// Runs executed at once [default: all cores].
-        #[arg(long)]
-        jobs: Option<usize>,
-        /// Start every study over.
-        #[arg(long)]
-        fresh: bool,
-        /// No progress bars.
-        #[arg(long)]
-        quiet: bool,
+        #[command(flatten)]
+        exec: Execution,
     },
     /// Redraw the figures of a results folder from its CSV files.
     Figures {
@@ -72,20 +72,14 @@ fn main() {
 
 fn real_main() -> Result<()> {
     match Cli::parse().command {
-        Command::Run {
-            config,
-            out,
-            jobs,
-            fresh,
-            quiet,
-        } => {
+        Command::Run { config, out, exec } => {
             run_experiment(
                 &config,
                 &RunOptions {
                     out,
-                    jobs,
-                    fresh,
-                    quiet,
+                    jobs: exec.jobs,
+                    fresh: exec.fresh,
+                    quiet: exec.quiet,
                 },
             )?;
         }
@@ -93,16 +87,14 @@ fn real_main() -> Result<()> {
             quick,
             out,
             only,
-            jobs,
-            fresh,
-            quiet,
+            exec,
         } => reproduce(&ReproduceOptions {
             out,
             quick,
             only,
-            jobs,
-            fresh,
-            quiet,
+            jobs: exec.jobs,
+            fresh: exec.fresh,
+            quiet: exec.quiet,
         })?,
         Command::Figures { dir } => {
             for (path, _) in redraw(&dir)? {

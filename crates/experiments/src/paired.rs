@@ -131,29 +131,11 @@ mod tests {
 
     fn row(method: &str, seed: u64, acc: f64) -> RunRow {
         RunRow {
-            experiment: "e".into(),
-            dataset: "d".into(),
-            method: method.into(),
-            sparsity: if method == "dense" { 0.0 } else { 0.5 },
-            epsilon: None,
-            nnz: 1,
-            params_dense: 2,
             missing_mechanism: "mcar".into(),
             missing_rate: 0.3,
             missing_rate_realized: 0.3,
             imputation: "absent".into(),
-            seed,
-            epochs: 1,
-            test_accuracy: acc,
-            test_loss: 0.0,
-            train_loss: 0.0,
-            train_accuracy: 0.0,
-            train_seconds: 0.0,
-            train_flops: 0,
-            layer_density: String::new(),
-            run_id: format!("{method}{seed}"),
-            config_hash: String::new(),
-            commit: String::new(),
+            ..crate::results::sample_row(method, seed, acc)
         }
     }
 

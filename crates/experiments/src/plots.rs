@@ -128,11 +128,9 @@ fn figure2(dir: &Path, runs: &[RunRow], epochs: &[EpochRow]) -> Result<Vec<(Path
             let pts = curve(&by_run, &select("dense", None, rate));
             if !pts.is_empty() {
                 series.push(Series {
-                    label: if levels.iter().all(|&s| same(rate_of(s), rate)) {
-                        "dense MLP".into()
-                    } else {
-                        format!("dense MLP, {} missing", pct(rate))
-                    },
+                    // One legend entry for all dense curves: each is at the missing rate of the
+                    // coloured pair it sits next to.
+                    label: "dense MLP (same missing rate)".into(),
                     color: usize::MAX,
                     dashed: false,
                     band: false,
@@ -321,7 +319,12 @@ fn heatmaps(dir: &Path, paired: &[PairedRow]) -> Result<Vec<(PathBuf, String)>> 
                 .position(|r| *r == format!("{:.4}", p.missing_rate));
             let j = sps.iter().position(|s| *s == format!("{:.4}", p.sparsity));
             if let (Some(i), Some(j)) = (i, j) {
-                values[i][j] = p.diff_mean;
+                // Differences of equal accuracies are exactly 0 up to float noise (1e-17).
+                values[i][j] = if p.diff_mean.abs() < 1e-9 {
+                    0.0
+                } else {
+                    p.diff_mean
+                };
             }
         }
         let label = |v: &String| pct(v.parse::<f64>().expect("formatted"));

@@ -289,9 +289,13 @@ fn render_readme(outcomes: &[StudyOutcome], opts: &ReproduceOptions, total: f64)
         );
         for (path, caption) in &o.figures {
             let png = format!("{}.png", rel(path, base));
+            let name = path
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let _ = writeln!(
                 s,
-                "![{caption}]({png})\n\n*{caption}* ([SVG]({}.svg))\n",
+                "![{name}]({png})\n\n*{caption}* ([SVG]({}.svg))\n",
                 rel(path, base)
             );
         }

@@ -279,6 +279,36 @@ impl ResultStore {
     }
 }
 
+/// A run row with plausible values, for the tests of this crate.
+#[cfg(test)]
+pub(crate) fn sample_row(method: &str, seed: u64, acc: f64) -> RunRow {
+    RunRow {
+        experiment: "e".into(),
+        dataset: "d".into(),
+        method: method.into(),
+        sparsity: if method == "dense" { 0.0 } else { 0.5 },
+        epsilon: None,
+        nnz: 10,
+        params_dense: 20,
+        missing_mechanism: "none".into(),
+        missing_rate: 0.0,
+        missing_rate_realized: 0.0,
+        imputation: "none".into(),
+        seed,
+        epochs: 2,
+        test_accuracy: acc,
+        test_loss: 0.3,
+        train_loss: 0.2,
+        train_accuracy: 0.95,
+        train_seconds: 0.1,
+        train_flops: 100,
+        layer_density: "0.5;1".into(),
+        run_id: format!("{method}{seed}"),
+        config_hash: "h".into(),
+        commit: "abc".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,29 +316,8 @@ mod tests {
 
     fn row(id: &str) -> RunRow {
         RunRow {
-            experiment: "e".into(),
-            dataset: "d".into(),
-            method: "set".into(),
-            sparsity: 0.5,
-            epsilon: None,
-            nnz: 10,
-            params_dense: 20,
-            missing_mechanism: "none".into(),
-            missing_rate: 0.0,
-            missing_rate_realized: 0.0,
-            imputation: "none".into(),
-            seed: 1,
-            epochs: 2,
-            test_accuracy: 0.9,
-            test_loss: 0.3,
-            train_loss: 0.2,
-            train_accuracy: 0.95,
-            train_seconds: 0.1,
-            train_flops: 100,
-            layer_density: "0.5;1".into(),
             run_id: id.into(),
-            config_hash: "h".into(),
-            commit: "abc".into(),
+            ..sample_row("set", 1, 0.9)
         }
     }
 

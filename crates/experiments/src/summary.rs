@@ -197,31 +197,7 @@ mod tests {
     use super::*;
 
     fn row(method: &str, seed: u64, acc: f64) -> RunRow {
-        RunRow {
-            experiment: "e".into(),
-            dataset: "d".into(),
-            method: method.into(),
-            sparsity: 0.5,
-            epsilon: None,
-            nnz: 10,
-            params_dense: 20,
-            missing_mechanism: "none".into(),
-            missing_rate: 0.0,
-            missing_rate_realized: 0.0,
-            imputation: "none".into(),
-            seed,
-            epochs: 1,
-            test_accuracy: acc,
-            test_loss: 0.0,
-            train_loss: 0.0,
-            train_accuracy: 0.0,
-            train_seconds: 1.0,
-            train_flops: 5,
-            layer_density: "0.5;1".into(),
-            run_id: format!("{method}{seed}"),
-            config_hash: String::new(),
-            commit: "c".into(),
-        }
+        crate::results::sample_row(method, seed, acc)
     }
 
     #[test]
