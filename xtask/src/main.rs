@@ -2,6 +2,7 @@
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use experiments::bench::{bench, BenchOptions};
 use experiments::reproduce::{redraw, reproduce, ReproduceOptions};
 use experiments::{run_experiment, RunOptions};
 use std::path::PathBuf;
@@ -56,6 +57,15 @@ enum Command {
         #[command(flatten)]
         exec: Execution,
     },
+    /// Performance: kernels and training epochs against dense, side by side.
+    Bench {
+        /// Small sizes (CI).
+        #[arg(long)]
+        quick: bool,
+        /// Output folder.
+        #[arg(long, default_value = "results/bench")]
+        out: PathBuf,
+    },
     /// Redraw the figures of a results folder from its CSV files.
     Figures {
         /// A study's results folder (holding config.toml and runs.csv).
@@ -96,6 +106,7 @@ fn real_main() -> Result<()> {
             fresh: exec.fresh,
             quiet: exec.quiet,
         })?,
+        Command::Bench { quick, out } => bench(&BenchOptions { out, quick })?,
         Command::Figures { dir } => {
             for (path, _) in redraw(&dir)? {
                 println!("{}.png", path.display());

@@ -39,6 +39,18 @@ pub struct LayerParams {
     pub bias: Vec<f32>,
 }
 
+/// `A B` for row-major `a` (`m x k`) and `b` (`k x n`) on burn's flex backend, without
+/// autodiff: the dense GEMM the benchmarks compare the sparse kernels against.
+pub fn burn_matmul(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
+    let device = Device::flex();
+    let ta = Tensor::<2>::from_data(TensorData::new(a.to_vec(), [m, k]), &device);
+    let tb = Tensor::<2>::from_data(TensorData::new(b.to_vec(), [k, n]), &device);
+    ta.matmul(tb)
+        .into_data()
+        .try_into_vec::<f32>()
+        .expect("flex tensors hold f32")
+}
+
 /// The burn module: a stack of fully connected layers.
 #[derive(Module, Debug)]
 struct Net {

@@ -56,6 +56,8 @@ pub struct EpochRecord {
     pub nnz: usize,
     /// Wall time of the epoch's training steps and topology updates.
     pub seconds: f64,
+    /// Part of `seconds` spent in the end-of-epoch topology update.
+    pub topology_seconds: f64,
     /// Multiply-adds of the epoch's training steps.
     pub flops: u64,
     /// Topology edits of the epoch (per layer, summed over the epoch's updates).
@@ -207,7 +209,9 @@ pub fn train(
             step,
             steps_per_epoch,
         };
+        let topology_start = Instant::now();
         merge_edits(&mut edits, &model.end_of_epoch(clock, rngs));
+        let topology_seconds = topology_start.elapsed().as_secs_f64();
         let seconds = start.elapsed().as_secs_f64();
         let (test_accuracy, test_loss) = evaluate(model, test);
         let validation_accuracy = data.validation.map(|v| evaluate(model, &v).0);
@@ -220,6 +224,7 @@ pub fn train(
             validation_accuracy,
             nnz: model.nnz(),
             seconds,
+            topology_seconds,
             flops,
             edits,
         };

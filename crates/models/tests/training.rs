@@ -59,6 +59,7 @@ fn strip_time(mut o: models::TrainOutcome) -> models::TrainOutcome {
     o.train_seconds = 0.0;
     for e in &mut o.epochs {
         e.seconds = 0.0;
+        e.topology_seconds = 0.0;
     }
     o
 }
