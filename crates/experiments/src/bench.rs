@@ -411,7 +411,6 @@ pub fn bench(opts: &BenchOptions) -> Result<()> {
     for kernel in ["forward", "input_grad", "weight_grad"] {
         let mut series = Vec::new();
         let mut keys: Vec<(usize, usize)> = k.iter().map(|r| (r.n_in, r.batch)).collect();
-        keys.dedup();
         keys.sort();
         keys.dedup();
         for (i, (n, b)) in keys.iter().enumerate() {
@@ -469,8 +468,10 @@ pub fn bench(opts: &BenchOptions) -> Result<()> {
                 points: e
                     .iter()
                     .filter(|r| r.method == "set")
-                    .map(|r| (r.density, dense_epoch / r.epoch_seconds, 0.0, 0.0))
-                    .map(|(x, y, _, _)| (x, y, y, y))
+                    .map(|r| {
+                        let y = dense_epoch / r.epoch_seconds;
+                        (r.density, y, y, y)
+                    })
                     .collect(),
             }],
             x_log: true,
