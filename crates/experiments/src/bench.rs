@@ -20,7 +20,7 @@ use models::{
 use rand::Rng;
 use serde::Serialize;
 use sparse_core::init::{connection_count, random_pattern};
-use sparse_core::kernels::{forward, input_grad, weight_grad, GradScratch};
+use sparse_core::kernels::{forward, input_grad, weight_grad, KernelScratch};
 use sparse_core::{DstMethod, FanMode, WeightInit};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -103,15 +103,15 @@ fn kernels(quick: bool, budget: f64) -> Vec<KernelRow> {
                 }
                 let mut out = vec![0.0f32; batch * n];
                 let mut grad = vec![0.0f32; nnz];
-                let mut scratch = GradScratch::default();
+                let mut scratch = KernelScratch::default();
                 let timings = [
                     (
                         "forward",
-                        time_it(budget, || forward(&a, batch, &w, &mut out)),
+                        time_it(budget, || forward(&a, batch, &w, &mut out, &mut scratch)),
                     ),
                     (
                         "input_grad",
-                        time_it(budget, || input_grad(&a, batch, &w, &mut out)),
+                        time_it(budget, || input_grad(&a, batch, &w, &mut out, &mut scratch)),
                     ),
                     (
                         "weight_grad",

@@ -11,7 +11,7 @@ use crate::optim::SgdParams;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sparse_core::init::{connection_count, random_pattern};
-use sparse_core::kernels::{self, GradScratch};
+use sparse_core::kernels::{self, KernelScratch};
 use sparse_core::{
     Csr, DstContext, DstMethod, EditStats, FanMode, GradientSource, HookOutcome, SparseLayer,
     TrainingClock, WeightInit, WeightSampler,
@@ -44,7 +44,7 @@ struct Workspace {
     deltas: Vec<Vec<f32>>,
     /// The batch's observed entries when inputs are absent.
     sparse_input: Option<Csr>,
-    scratch: GradScratch,
+    scratch: KernelScratch,
     rows: usize,
 }
 
@@ -224,7 +224,13 @@ impl SparseMlp {
                     flops += sparse_input_macs(xs, &layer.weights);
                 }
                 _ => {
-                    kernels::forward(&ws.acts[l], rows, &layer.weights, &mut ws.pre[l]);
+                    kernels::forward(
+                        &ws.acts[l],
+                        rows,
+                        &layer.weights,
+                        &mut ws.pre[l],
+                        &mut ws.scratch,
+                    );
                     flops += (rows * layer.nnz()) as u64;
                 }
             }
@@ -316,7 +322,7 @@ impl SparseMlp {
                 // dA = dZ Wᵀ, then through dropout and ReLU of layer l - 1.
                 let (lo, hi) = ws.deltas.split_at_mut(l);
                 let prev = &mut lo[l - 1];
-                kernels::input_grad(&hi[0], rows, &layer.weights, prev);
+                kernels::input_grad(&hi[0], rows, &layer.weights, prev, &mut ws.scratch);
                 flops += (rows * layer.nnz()) as u64;
                 let pre = &ws.pre[l - 1];
                 let mask = &ws.masks[l - 1];

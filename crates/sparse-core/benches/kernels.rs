@@ -8,7 +8,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sparse_core::init::{connection_count, random_pattern};
-use sparse_core::kernels::{forward, forward_sparse_input, input_grad, weight_grad, GradScratch};
+use sparse_core::kernels::{forward, forward_sparse_input, input_grad, weight_grad, KernelScratch};
 use sparse_core::Csr;
 
 fn kernels(c: &mut Criterion) {
@@ -31,15 +31,15 @@ fn kernels(c: &mut Criterion) {
                 .collect();
             let mut out = vec![0.0f32; batch * n];
             let mut grad = vec![0.0f32; nnz];
-            let mut scratch = GradScratch::default();
+            let mut scratch = KernelScratch::default();
             // Multiply-adds per product: batch x nnz.
             group.throughput(Throughput::Elements((batch * nnz) as u64));
             let id = format!("{n}x{n}/d{density}");
             group.bench_function(BenchmarkId::new("forward", &id), |b| {
-                b.iter(|| forward(&x, batch, &w, &mut out))
+                b.iter(|| forward(&x, batch, &w, &mut out, &mut scratch))
             });
             group.bench_function(BenchmarkId::new("input_grad", &id), |b| {
-                b.iter(|| input_grad(&dz, batch, &w, &mut out))
+                b.iter(|| input_grad(&dz, batch, &w, &mut out, &mut scratch))
             });
             group.bench_function(BenchmarkId::new("weight_grad", &id), |b| {
                 b.iter(|| weight_grad(&x, &dz, batch, &w, &mut grad, &mut scratch))
@@ -62,6 +62,7 @@ fn absent_inputs(c: &mut Criterion) {
     let mut group = c.benchmark_group("absent_inputs");
     group.sample_size(20);
     let mut z = vec![0.0f32; batch * n_out];
+    let mut scratch = KernelScratch::default();
     for missing in [0.0f64, 0.5, 0.9] {
         let mut x = vec![0.0f32; batch * n_in];
         let mut triplets = Vec::new();
@@ -80,7 +81,7 @@ fn absent_inputs(c: &mut Criterion) {
             b.iter(|| forward_sparse_input(&xs, &w, &mut z))
         });
         group.bench_function(BenchmarkId::new("forward_zero_filled", &id), |b| {
-            b.iter(|| forward(&x, batch, &w, &mut z))
+            b.iter(|| forward(&x, batch, &w, &mut z, &mut scratch))
         });
     }
     group.finish();

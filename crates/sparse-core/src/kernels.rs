@@ -29,82 +29,153 @@ fn check_dense(name: &str, buf: &[f32], rows: usize, cols: usize) {
     );
 }
 
+/// Reusable buffers of the kernels (feature-major copies of the operands and the column view
+/// of the layer), so that no allocation happens per batch once they have grown.
+#[derive(Debug, Default, Clone)]
+pub struct KernelScratch {
+    xt: Vec<f32>,
+    zt: Vec<f32>,
+    col_ptr: Vec<usize>,
+    row_idx: Vec<u32>,
+    col_vals: Vec<f32>,
+    next: Vec<usize>,
+}
+
+/// Fills the column view of `w` (rows increasing within each column) with its values.
+fn column_view(w: &Csr, s: &mut KernelScratch) {
+    let (n_rows, n_cols, nnz) = (w.n_rows(), w.n_cols(), w.nnz());
+    let (ptr, cols, vals) = (w.row_ptr(), w.col_idx(), w.values());
+    s.col_ptr.clear();
+    s.col_ptr.resize(n_cols + 1, 0);
+    for &c in cols {
+        s.col_ptr[c as usize + 1] += 1;
+    }
+    for j in 0..n_cols {
+        s.col_ptr[j + 1] += s.col_ptr[j];
+    }
+    s.row_idx.resize(nnz, 0);
+    s.col_vals.resize(nnz, 0.0);
+    s.next.clear();
+    s.next.extend_from_slice(&s.col_ptr[..n_cols]);
+    for i in 0..n_rows {
+        for k in ptr[i]..ptr[i + 1] {
+            let c = cols[k] as usize;
+            s.row_idx[s.next[c]] = i as u32;
+            s.col_vals[s.next[c]] = vals[k];
+            s.next[c] += 1;
+        }
+    }
+}
+
+/// Output rows handled per parallel task in the feature-major kernels.
+const ROW_CHUNK: usize = 16;
+
 /// `Z = X W`: `x` is `batch x n_in`, `z` (overwritten) is `batch x n_out`.
-pub fn forward(x: &[f32], batch: usize, w: &Csr, z: &mut [f32]) {
+///
+/// Computed feature-major: with `Xᵀ` (`n_in x batch`) and the column view of `W`, each output
+/// row `Zᵀ[j, :]` is a sum of axpys `w_ij Xᵀ[i, :]` over the batch (SIMD-friendly), rows `i`
+/// taken in increasing order, so every element is summed in the same order as a row-by-row
+/// loop would, and output rows are split between threads without shared writes.
+pub fn forward(x: &[f32], batch: usize, w: &Csr, z: &mut [f32], scratch: &mut KernelScratch) {
     let (n_in, n_out) = (w.n_rows(), w.n_cols());
     check_dense("x", x, batch, n_in);
     check_dense("z", z, batch, n_out);
-    let (ptr, cols, vals) = (w.row_ptr(), w.col_idx(), w.values());
-    if n_out == 0 {
+    if n_out == 0 || batch == 0 {
         return;
     }
-    if n_in == 0 {
-        z.fill(0.0);
-        return;
-    }
-    let one = |(xr, zr): (&[f32], &mut [f32])| {
-        zr.fill(0.0);
-        for i in 0..n_in {
-            let xi = xr[i];
-            for k in ptr[i]..ptr[i + 1] {
-                zr[cols[k] as usize] += xi * vals[k];
+    transpose_into(x, batch, n_in, &mut scratch.xt);
+    column_view(w, scratch);
+    scratch.zt.clear();
+    scratch.zt.resize(n_out * batch, 0.0);
+    let (xt, col_ptr, row_idx, col_vals) = (
+        &scratch.xt,
+        &scratch.col_ptr,
+        &scratch.row_idx,
+        &scratch.col_vals,
+    );
+    let rows = |(c, chunk): (usize, &mut [f32])| {
+        for (r, zrow) in chunk.chunks_exact_mut(batch).enumerate() {
+            let j = c * ROW_CHUNK + r;
+            for p in col_ptr[j]..col_ptr[j + 1] {
+                let i = row_idx[p] as usize;
+                let wv = col_vals[p];
+                let xrow = &xt[i * batch..(i + 1) * batch];
+                for (zv, &xv) in zrow.iter_mut().zip(xrow) {
+                    *zv += xv * wv;
+                }
             }
         }
     };
     if batch * w.nnz() < PAR_THRESHOLD {
-        x.chunks_exact(n_in)
-            .zip(z.chunks_exact_mut(n_out))
-            .for_each(one);
+        scratch
+            .zt
+            .chunks_mut(ROW_CHUNK * batch)
+            .enumerate()
+            .for_each(rows);
     } else {
-        x.par_chunks_exact(n_in)
-            .zip(z.par_chunks_exact_mut(n_out))
-            .for_each(one);
+        scratch
+            .zt
+            .par_chunks_mut(ROW_CHUNK * batch)
+            .enumerate()
+            .for_each(rows);
     }
+    transpose_into_slice(&scratch.zt, n_out, batch, z);
 }
 
 /// `dX = dZ Wᵀ`: `dz` is `batch x n_out`, `dx` (overwritten) is `batch x n_in`.
-pub fn input_grad(dz: &[f32], batch: usize, w: &Csr, dx: &mut [f32]) {
+///
+/// Feature-major like [`forward`]: `dXᵀ[i, :]` is a sum of axpys `w_ij dZᵀ[j, :]` over row `i`
+/// of `W` in increasing `j`; rows are split between threads.
+pub fn input_grad(dz: &[f32], batch: usize, w: &Csr, dx: &mut [f32], scratch: &mut KernelScratch) {
     let (n_in, n_out) = (w.n_rows(), w.n_cols());
     check_dense("dz", dz, batch, n_out);
     check_dense("dx", dx, batch, n_in);
-    if n_in == 0 {
+    if n_in == 0 || batch == 0 {
         return;
     }
-    if n_out == 0 {
-        dx.fill(0.0);
-        return;
-    }
+    // dZᵀ goes to `zt`, dXᵀ to `xt`.
+    transpose_into(dz, batch, n_out, &mut scratch.zt);
+    scratch.xt.clear();
+    scratch.xt.resize(n_in * batch, 0.0);
     let (ptr, cols, vals) = (w.row_ptr(), w.col_idx(), w.values());
-    let one = |(dzr, dxr): (&[f32], &mut [f32])| {
-        for i in 0..n_in {
-            let mut s = 0.0f32;
+    let dzt = &scratch.zt;
+    let rows = |(c, chunk): (usize, &mut [f32])| {
+        for (r, drow) in chunk.chunks_exact_mut(batch).enumerate() {
+            let i = c * ROW_CHUNK + r;
             for k in ptr[i]..ptr[i + 1] {
-                s += dzr[cols[k] as usize] * vals[k];
+                let j = cols[k] as usize;
+                let wv = vals[k];
+                let zrow = &dzt[j * batch..(j + 1) * batch];
+                for (dv, &zv) in drow.iter_mut().zip(zrow) {
+                    *dv += zv * wv;
+                }
             }
-            dxr[i] = s;
         }
     };
     if batch * w.nnz() < PAR_THRESHOLD {
-        dz.chunks_exact(n_out)
-            .zip(dx.chunks_exact_mut(n_in))
-            .for_each(one);
+        scratch
+            .xt
+            .chunks_mut(ROW_CHUNK * batch)
+            .enumerate()
+            .for_each(rows);
     } else {
-        dz.par_chunks_exact(n_out)
-            .zip(dx.par_chunks_exact_mut(n_in))
-            .for_each(one);
+        scratch
+            .xt
+            .par_chunks_mut(ROW_CHUNK * batch)
+            .enumerate()
+            .for_each(rows);
     }
-}
-
-/// Reusable buffers of the weight-gradient kernel, so no allocation happens per batch.
-#[derive(Debug, Default, Clone)]
-pub struct GradScratch {
-    xt: Vec<f32>,
-    dzt: Vec<f32>,
+    transpose_into_slice(&scratch.xt, n_in, batch, dx);
 }
 
 fn transpose_into(src: &[f32], rows: usize, cols: usize, dst: &mut Vec<f32>) {
     dst.clear();
     dst.resize(rows * cols, 0.0);
+    transpose_into_slice(src, rows, cols, dst);
+}
+
+/// `dst` (`cols x rows`) = transpose of `src` (`rows x cols`).
+fn transpose_into_slice(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
     for r in 0..rows {
         for c in 0..cols {
             dst[c * rows + r] = src[r * cols + c];
@@ -152,7 +223,7 @@ pub fn weight_grad(
     batch: usize,
     w: &Csr,
     grad: &mut [f32],
-    scratch: &mut GradScratch,
+    scratch: &mut KernelScratch,
 ) {
     let (n_in, n_out) = (w.n_rows(), w.n_cols());
     check_dense("x", x, batch, n_in);
@@ -163,8 +234,8 @@ pub fn weight_grad(
         "grad must be aligned with the non-zeros"
     );
     transpose_into(x, batch, n_in, &mut scratch.xt);
-    transpose_into(dz, batch, n_out, &mut scratch.dzt);
-    let (xt, dzt, cols) = (&scratch.xt, &scratch.dzt, w.col_idx());
+    transpose_into(dz, batch, n_out, &mut scratch.zt);
+    let (xt, dzt, cols) = (&scratch.xt, &scratch.zt, w.col_idx());
     for_each_entry(w, batch * w.nnz(), grad, |i, k| {
         let j = cols[k] as usize;
         let (a, b) = (
@@ -302,7 +373,7 @@ mod tests {
                                  seed in proptest::collection::vec(-1.0f32..1.0, 1..20)) {
             let x = batch_for(&w, batch, &seed);
             let mut z = vec![f32::NAN; batch * w.n_cols()];
-            forward(&x, batch, &w, &mut z);
+            forward(&x, batch, &w, &mut z, &mut KernelScratch::default());
             let want = dense_matmul(&x, &w.to_dense(), batch, w.n_rows(), w.n_cols());
             prop_assert!(close(&z, &want));
         }
@@ -313,7 +384,7 @@ mod tests {
             let (n_in, n_out) = (w.n_rows(), w.n_cols());
             let dz: Vec<f32> = (0..batch * n_out).map(|t| seed[t % seed.len()] + t as f32 * 0.01).collect();
             let mut dx = vec![f32::NAN; batch * n_in];
-            input_grad(&dz, batch, &w, &mut dx);
+            input_grad(&dz, batch, &w, &mut dx, &mut KernelScratch::default());
             // dX = dZ Wᵀ with Wᵀ built densely.
             let wd = w.to_dense();
             let mut wt = vec![0.0; n_in * n_out];
@@ -328,7 +399,7 @@ mod tests {
             let x = batch_for(&w, batch, &seed);
             let dz: Vec<f32> = (0..batch * n_out).map(|t| seed[(t * 3) % seed.len()] - 0.5).collect();
             let mut g = vec![f32::NAN; w.nnz()];
-            weight_grad(&x, &dz, batch, &w, &mut g, &mut GradScratch::default());
+            weight_grad(&x, &dz, batch, &w, &mut g, &mut KernelScratch::default());
             let mut xt = vec![0.0; n_in * batch];
             for b in 0..batch { for i in 0..n_in { xt[i * batch + b] = x[b * n_in + i]; } }
             let full = dense_matmul(&xt, &dz, n_in, batch, n_out);
@@ -351,13 +422,13 @@ mod tests {
             let xs = Csr::from_triplets(batch, n_in, trip).unwrap();
             let mut z1 = vec![0.0; batch * n_out];
             let mut z2 = vec![f32::NAN; batch * n_out];
-            forward(&x, batch, &w, &mut z1);
+            forward(&x, batch, &w, &mut z1, &mut KernelScratch::default());
             forward_sparse_input(&xs, &w, &mut z2);
             prop_assert!(close(&z1, &z2));
             let dz: Vec<f32> = (0..batch * n_out).map(|t| seed[(t * 5) % seed.len()]).collect();
             let mut g1 = vec![0.0; w.nnz()];
             let mut g2 = vec![f32::NAN; w.nnz()];
-            weight_grad(&x, &dz, batch, &w, &mut g1, &mut GradScratch::default());
+            weight_grad(&x, &dz, batch, &w, &mut g1, &mut KernelScratch::default());
             weight_grad_sparse_input(&xs, &dz, &w, &mut g2);
             prop_assert!(close(&g1, &g2));
         }
@@ -386,7 +457,7 @@ mod tests {
             .map(|v| ((v * 5) % 9) as f32 / 9.0 - 0.4)
             .collect();
         let mut g = vec![0.0; w.nnz()];
-        weight_grad(&x, &dz, batch, &w, &mut g, &mut GradScratch::default());
+        weight_grad(&x, &dz, batch, &w, &mut g, &mut KernelScratch::default());
         let rows = w.row_indices();
         for k in 0..w.nnz() {
             let (i, j) = (rows[k] as usize, w.col_idx()[k] as usize);
@@ -397,7 +468,7 @@ mod tests {
             assert_eq!(g[k].to_bits(), s.to_bits());
         }
         let mut z = vec![0.0; batch * n_out];
-        forward(&x, batch, &w, &mut z);
+        forward(&x, batch, &w, &mut z, &mut KernelScratch::default());
         for b in 0..batch {
             let mut zr = vec![0.0f32; n_out];
             for i in 0..n_in {
