@@ -181,18 +181,18 @@ impl SparseMlp {
         self.layers.iter().map(|l| l.weights.density()).collect()
     }
 
+    /// Sizes the workspace for a batch of `rows` (no allocation once it has grown).
     fn prepare(&mut self, rows: usize) {
-        let sizes = self.sizes();
         let ws = &mut self.ws;
         let n = self.layers.len();
         ws.acts.resize(n, Vec::new());
         ws.pre.resize(n, Vec::new());
         ws.deltas.resize(n, Vec::new());
         ws.masks.resize(n, Vec::new());
-        for l in 0..n {
-            ws.acts[l].resize(rows * sizes[l], 0.0);
-            ws.pre[l].resize(rows * sizes[l + 1], 0.0);
-            ws.deltas[l].resize(rows * sizes[l + 1], 0.0);
+        for (l, layer) in self.layers.iter().enumerate() {
+            ws.acts[l].resize(rows * layer.n_in(), 0.0);
+            ws.pre[l].resize(rows * layer.n_out(), 0.0);
+            ws.deltas[l].resize(rows * layer.n_out(), 0.0);
         }
         ws.rows = rows;
     }

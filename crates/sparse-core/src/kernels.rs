@@ -215,8 +215,12 @@ fn for_each_entry(
 
 /// `grad[k] = Σ_b X[b, i] dZ[b, j]` for every stored entry `k = (i, j)` of `w` (SDDMM).
 ///
-/// Both operands are first transposed to feature-major order so each entry is one contiguous
-/// dot product of length `batch`. `grad` is overwritten and aligned with `w.values()`.
+/// Row `i` of `W` is processed as a whole: for each example `b` with `X[b, i] != 0`, the
+/// row's gradients take `X[b, i] dZ[b, cols]` (a gather from one row of `dZ`, which stays in
+/// cache). Every entry still sums over `b` in increasing order, and skipping a zero input
+/// only skips adding an exact zero, so results equal the plain dot products bit for bit;
+/// ReLU and dropout zeros are not multiplied. Blocks of rows go to different threads.
+/// `grad` is overwritten and aligned with `w.values()`.
 pub fn weight_grad(
     x: &[f32],
     dz: &[f32],
@@ -233,21 +237,52 @@ pub fn weight_grad(
         w.nnz(),
         "grad must be aligned with the non-zeros"
     );
+    // Xᵀ so that each row's inputs over the batch are contiguous.
     transpose_into(x, batch, n_in, &mut scratch.xt);
-    transpose_into(dz, batch, n_out, &mut scratch.zt);
-    let (xt, dzt, cols) = (&scratch.xt, &scratch.zt, w.col_idx());
-    for_each_entry(w, batch * w.nnz(), grad, |i, k| {
-        let j = cols[k] as usize;
-        let (a, b) = (
-            &xt[i * batch..(i + 1) * batch],
-            &dzt[j * batch..(j + 1) * batch],
-        );
-        let mut s = 0.0f32;
-        for t in 0..batch {
-            s += a[t] * b[t];
+    let (xt, ptr, cols) = (&scratch.xt, w.row_ptr(), w.col_idx());
+    let block = |(rows, g): (std::ops::Range<usize>, &mut [f32])| {
+        let base = ptr[rows.start];
+        g.fill(0.0);
+        for i in rows {
+            let (lo, hi) = (ptr[i] - base, ptr[i + 1] - base);
+            let (gs, cs) = (&mut g[lo..hi], &cols[ptr[i]..ptr[i + 1]]);
+            for (t, &xv) in xt[i * batch..(i + 1) * batch].iter().enumerate() {
+                if xv == 0.0 {
+                    continue;
+                }
+                let dzrow = &dz[t * n_out..(t + 1) * n_out];
+                for (gv, &c) in gs.iter_mut().zip(cs) {
+                    *gv += xv * dzrow[c as usize];
+                }
+            }
         }
-        s
-    });
+    };
+    let blocks = row_blocks(w, grad);
+    if batch * w.nnz() < PAR_THRESHOLD {
+        blocks.into_iter().for_each(block);
+    } else {
+        blocks.into_par_iter().for_each(block);
+    }
+}
+
+/// Splits `out` (aligned with the entries of `w`) into blocks of whole rows holding about
+/// `GRAD_CHUNK` entries each, for row-wise parallel work without shared writes.
+fn row_blocks<'a>(w: &Csr, out: &'a mut [f32]) -> Vec<(std::ops::Range<usize>, &'a mut [f32])> {
+    let ptr = w.row_ptr();
+    let mut blocks = Vec::new();
+    let mut rest = out;
+    let mut start = 0;
+    while start < w.n_rows() {
+        let mut end = start + 1;
+        while end < w.n_rows() && ptr[end] - ptr[start] < GRAD_CHUNK {
+            end += 1;
+        }
+        let (head, tail) = rest.split_at_mut(ptr[end] - ptr[start]);
+        blocks.push((start..end, head));
+        rest = tail;
+        start = end;
+    }
+    blocks
 }
 
 /// `Z = X W` with `x` a `batch x n_in` [`Csr`] holding only the observed inputs of each example.
