@@ -118,7 +118,7 @@ pub fn run_config(
     );
     overall.set_prefix(cfg.name.clone());
     let run_style =
-        ProgressStyle::with_template("  {prefix:<40} [{bar:20}] epoch {pos}/{len} {msg}")
+        ProgressStyle::with_template("  {prefix:<56} [{bar:20}] epoch {pos}/{len} {msg}")
             .expect("valid template")
             .progress_chars("=> ");
 
@@ -135,9 +135,12 @@ pub fn run_config(
                     multi.insert_before(&overall, ProgressBar::new(cfg.training.epochs as u64));
                 bar.set_style(run_style.clone());
                 bar.set_prefix(format!(
-                    "{} {} seed {}",
+                    "{} {} {}:{} {} seed {}",
                     spec.method,
                     fmt_level(spec),
+                    spec.missing_mechanism.name(),
+                    spec.missing_rate,
+                    spec.imputation,
                     spec.seed
                 ));
                 let mut on_epoch = |e: &models::EpochRecord| {
