@@ -8,6 +8,7 @@ use crate::error::ConfigError;
 use data::imputation::Imputation;
 use data::missingness::{AmputationParams, Mechanism};
 use data::ScalingKind;
+use dst_rigl::RigLConfig;
 use dst_set::SetConfig;
 use serde::{Deserialize, Serialize};
 use sparse_core::{DensityDistribution, FanMode, WeightInit};
@@ -332,6 +333,9 @@ pub struct MethodsConfig {
     /// SET.
     #[serde(default)]
     pub set: SetConfig,
+    /// RigL.
+    #[serde(default)]
+    pub rigl: RigLConfig,
 }
 
 impl ExperimentConfig {
@@ -484,6 +488,9 @@ impl ExperimentConfig {
                 "missing.train",
                 "missingness applied to neither split".into(),
             );
+        }
+        if let Err(e) = self.methods.rigl.validate() {
+            return fail("methods.rigl", e.to_string());
         }
         if let Err(e) = self.methods.set.validate() {
             return fail("methods.set.zeta", e.to_string());

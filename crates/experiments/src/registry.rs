@@ -4,11 +4,12 @@
 //! [`NAMES`], and its config struct in [`crate::config::MethodsConfig`].
 
 use crate::config::MethodsConfig;
+use dst_rigl::RigL;
 use dst_set::{Set, StaticSparse};
 use sparse_core::{DstMethod, SparseError};
 
 /// Every method name a config may use. `dense` is a model, not a DST method.
-pub const NAMES: &[&str] = &["dense", "static", "set"];
+pub const NAMES: &[&str] = &["dense", "static", "set", "rigl"];
 
 /// Names of the known methods.
 pub fn names() -> Vec<&'static str> {
@@ -35,6 +36,7 @@ pub fn build(name: &str, cfg: &MethodsConfig) -> Result<MethodKind, SparseError>
         "dense" => MethodKind::Dense,
         "static" => MethodKind::Sparse(Box::new(StaticSparse)),
         "set" => MethodKind::Sparse(Box::new(Set::new(cfg.set)?)),
+        "rigl" => MethodKind::Sparse(Box::new(RigL::new(cfg.rigl)?)),
         other => {
             return Err(SparseError::Parameter {
                 name: "method",
@@ -49,6 +51,7 @@ pub fn build(name: &str, cfg: &MethodsConfig) -> Result<MethodKind, SparseError>
 pub fn params_json(name: &str, cfg: &MethodsConfig) -> String {
     match name {
         "set" => serde_json::to_string(&cfg.set).expect("plain struct serialises"),
+        "rigl" => serde_json::to_string(&cfg.rigl).expect("plain struct serialises"),
         _ => String::new(),
     }
 }

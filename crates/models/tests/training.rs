@@ -186,3 +186,29 @@ fn save_and_load_round_trip() {
     let bad = json.replacen("\"col_idx\":[", "\"col_idx\":[999999,", 1);
     assert!(SparseMlp::from_json(&bad).is_err());
 }
+
+#[test]
+fn rigl_learns_keeps_nnz_and_rewires_on_schedule() {
+    use dst_rigl::{RigL, RigLConfig};
+    let cfg = RigLConfig {
+        alpha: 0.3,
+        delta_t: 5,
+        end_fraction: 0.75,
+    };
+    let (out, net) = run(Box::new(RigL::new(cfg).unwrap()), None, 6);
+    let last = out.epochs.last().unwrap();
+    assert!(last.test_accuracy > 0.9, "accuracy {}", last.test_accuracy);
+    assert!(out.epochs.iter().all(|e| e.nnz == net.mlp.nnz()));
+    // 12 steps per epoch, 8 epochs: updates at steps 5, 10, ..., 70 (T_end = 72), none after.
+    let rewired: usize = out
+        .epochs
+        .iter()
+        .flat_map(|e| e.edits.iter())
+        .map(|s| s.grown)
+        .sum();
+    assert!(rewired > 0);
+    assert!(
+        out.epochs[7].edits.is_empty(),
+        "topology frozen after T_end"
+    );
+}
