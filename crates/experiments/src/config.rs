@@ -8,6 +8,7 @@ use crate::error::ConfigError;
 use data::imputation::Imputation;
 use data::missingness::{AmputationParams, Mechanism};
 use data::ScalingKind;
+use dst_mest::MestConfig;
 use dst_rigl::RigLConfig;
 use dst_set::SetConfig;
 use serde::{Deserialize, Serialize};
@@ -336,6 +337,9 @@ pub struct MethodsConfig {
     /// RigL.
     #[serde(default)]
     pub rigl: RigLConfig,
+    /// MEST.
+    #[serde(default)]
+    pub mest: MestConfig,
 }
 
 impl ExperimentConfig {
@@ -488,6 +492,9 @@ impl ExperimentConfig {
                 "missing.train",
                 "missingness applied to neither split".into(),
             );
+        }
+        if let Err(e) = self.methods.mest.validate() {
+            return fail("methods.mest", e.to_string());
         }
         if let Err(e) = self.methods.rigl.validate() {
             return fail("methods.rigl", e.to_string());

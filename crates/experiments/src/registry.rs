@@ -4,12 +4,13 @@
 //! [`NAMES`], and its config struct in [`crate::config::MethodsConfig`].
 
 use crate::config::MethodsConfig;
+use dst_mest::Mest;
 use dst_rigl::RigL;
 use dst_set::{Set, StaticSparse};
 use sparse_core::{DstMethod, SparseError};
 
 /// Every method name a config may use. `dense` is a model, not a DST method.
-pub const NAMES: &[&str] = &["dense", "static", "set", "rigl"];
+pub const NAMES: &[&str] = &["dense", "static", "set", "rigl", "mest"];
 
 /// Names of the known methods.
 pub fn names() -> Vec<&'static str> {
@@ -37,6 +38,7 @@ pub fn build(name: &str, cfg: &MethodsConfig) -> Result<MethodKind, SparseError>
         "static" => MethodKind::Sparse(Box::new(StaticSparse)),
         "set" => MethodKind::Sparse(Box::new(Set::new(cfg.set)?)),
         "rigl" => MethodKind::Sparse(Box::new(RigL::new(cfg.rigl)?)),
+        "mest" => MethodKind::Sparse(Box::new(Mest::new(cfg.mest.clone())?)),
         other => {
             return Err(SparseError::Parameter {
                 name: "method",
@@ -52,6 +54,7 @@ pub fn params_json(name: &str, cfg: &MethodsConfig) -> String {
     match name {
         "set" => serde_json::to_string(&cfg.set).expect("plain struct serialises"),
         "rigl" => serde_json::to_string(&cfg.rigl).expect("plain struct serialises"),
+        "mest" => serde_json::to_string(&cfg.mest).expect("plain struct serialises"),
         _ => String::new(),
     }
 }
