@@ -42,8 +42,8 @@ pub struct ExperimentReport {
     pub rows: Vec<crate::results::RunRow>,
 }
 
-/// The git commit of the working tree (`-dirty` when it has uncommitted changes), or
-/// `unknown` outside a repository.
+/// The git commit of the working tree (`-dirty` when files outside `results/` have uncommitted
+/// changes), or `unknown` outside a repository.
 pub fn git_commit() -> String {
     let git = |args: &[&str]| {
         std::process::Command::new("git")
@@ -56,8 +56,16 @@ pub fn git_commit() -> String {
     };
     match git(&["rev-parse", "--short=12", "HEAD"]) {
         Some(c) if !c.is_empty() => {
-            let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
-                .is_some_and(|s| !s.is_empty());
+            // Results are outputs, not code: their changes do not make the tree dirty.
+            let dirty = git(&[
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                ":/",
+                ":(top,exclude)results",
+            ])
+            .is_some_and(|s| !s.is_empty());
             if dirty {
                 format!("{c}-dirty")
             } else {
