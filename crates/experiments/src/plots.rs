@@ -14,13 +14,15 @@ const LOW: [f64; 3] = [0.25, 0.5, 0.75];
 /// Sparsities of the paper's right panel (extreme).
 const EXTREME: [f64; 4] = [0.9, 0.95, 0.98, 0.99];
 
-/// Colour index of each method (dense is black).
+/// Colour index of each method (dense is black); registered methods get distinct colours.
 fn method_colour(method: &str) -> usize {
     match method {
         "dense" => usize::MAX,
-        "static" => 1,
         "set" => 0,
-        _ => 2 + method.len() % 5,
+        "static" => 1,
+        "rigl" => 2,
+        "mest" => 3,
+        other => 4 + other.bytes().map(usize::from).sum::<usize>() % 2,
     }
 }
 
