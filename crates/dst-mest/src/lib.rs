@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 use sparse_core::init::sample_free_positions;
 use sparse_core::topology::magnitude_removal;
-use sparse_core::{DstContext, DstMethod, EditStats, HookOutcome, SparseError, TrainingClock};
+use sparse_core::{DstContext, DstMethod, HookOutcome, SparseError, TrainingClock};
 
 /// MEST's hyper-parameters, as written in an experiment config (`[methods.mest]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -129,18 +129,16 @@ impl DstMethod for Mest {
                 .map(|(w, g)| w.abs() + lambda * g.abs())
                 .collect();
             let keep = magnitude_removal(&importance, n_remove);
-            let removed = layer.retain(&keep);
-            let grow = sample_free_positions(&layer.weights, removed, &mut *ctx.rng)
-                .expect("the removed positions are free again");
-            let zeros = vec![0.0f32; grow.len()];
-            let grown = layer
-                .insert(&grow, &zeros)
-                .expect("sampled positions are free, sorted and in range");
-            edits.push(EditStats {
-                layer: l,
-                removed,
-                grown,
-            });
+            edits.push(layer.rewire(
+                l,
+                &keep,
+                &mut *ctx.rng,
+                |pattern, n, rng| {
+                    sample_free_positions(pattern, n, rng)
+                        .expect("the removed positions are free again")
+                },
+                |_, _| 0.0,
+            ));
         }
         HookOutcome {
             skip_optimizer_step: false,
@@ -155,7 +153,7 @@ mod tests {
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
     use sparse_core::init::random_pattern;
-    use sparse_core::{SparseLayer, WeightSampler};
+    use sparse_core::{EditStats, SparseLayer, WeightSampler};
 
     fn clock(epoch: usize) -> TrainingClock {
         TrainingClock {

@@ -15,9 +15,7 @@
 
 use serde::{Deserialize, Serialize};
 use sparse_core::topology::{magnitude_removal, top_k_free_positions};
-use sparse_core::{
-    DstContext, DstMethod, EditStats, HookOutcome, LayerScores, SparseError, TrainingClock,
-};
+use sparse_core::{DstContext, DstMethod, HookOutcome, LayerScores, SparseError, TrainingClock};
 
 /// Elements of gradient scores requested per block when growing (bounded memory).
 const SCORE_BLOCK: usize = 1 << 20;
@@ -127,18 +125,17 @@ impl DstMethod for RigL {
             }
             let n_drop = (layer.nnz() as f64 * fraction).floor() as usize;
             let keep = magnitude_removal(layer.weights.values(), n_drop);
-            let removed = layer.retain(&keep);
-            let mut scores = LayerScores { source, layer: l };
-            let grow = top_k_free_positions(&layer.weights, removed, &mut scores, SCORE_BLOCK);
-            let zeros = vec![0.0f32; grow.len()];
-            let grown = layer
-                .insert(&grow, &zeros)
-                .expect("top-k positions are free, sorted and in range");
-            edits.push(EditStats {
+            let mut scores = LayerScores {
+                source: &mut *source,
                 layer: l,
-                removed,
-                grown,
-            });
+            };
+            edits.push(layer.rewire(
+                l,
+                &keep,
+                &mut *ctx.rng,
+                |pattern, n, _| top_k_free_positions(pattern, n, &mut scores, SCORE_BLOCK),
+                |_, _| 0.0,
+            ));
         }
         HookOutcome {
             skip_optimizer_step: true,

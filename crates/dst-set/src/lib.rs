@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 use sparse_core::init::sample_free_positions;
 use sparse_core::topology::set_removal;
-use sparse_core::{DstContext, DstMethod, EditStats, HookOutcome, SparseError};
+use sparse_core::{DstContext, DstMethod, HookOutcome, SparseError};
 
 /// SET's hyper-parameters, as written in an experiment config.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -77,19 +77,16 @@ impl DstMethod for Set {
                 continue;
             }
             let keep = set_removal(layer.weights.values(), self.config.zeta);
-            let removed = layer.retain(&keep);
-            let grow = sample_free_positions(&layer.weights, removed, &mut *ctx.rng)
-                .expect("the removed positions are free again, so they can be refilled");
-            let sampler = layer.sampler;
-            let values: Vec<f32> = grow.iter().map(|_| sampler.sample(&mut *ctx.rng)).collect();
-            let grown = layer
-                .insert(&grow, &values)
-                .expect("sampled positions are free, sorted and in range");
-            edits.push(EditStats {
-                layer: l,
-                removed,
-                grown,
-            });
+            edits.push(layer.rewire(
+                l,
+                &keep,
+                &mut *ctx.rng,
+                |pattern, n, rng| {
+                    sample_free_positions(pattern, n, rng)
+                        .expect("the removed positions are free again, so they can be refilled")
+                },
+                |sampler, rng| sampler.sample(rng),
+            ));
         }
         HookOutcome {
             skip_optimizer_step: false,

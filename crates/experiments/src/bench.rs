@@ -10,7 +10,7 @@ use crate::figures::{line_panels, Panel, Series};
 use crate::runner::git_commit;
 use anyhow::Result;
 use dst_set::{Set, SetConfig, StaticSparse};
-use models::dense::{burn_matmul, LayerParams};
+use models::dense::burn_matmul;
 use models::rngs::stream;
 use models::train::NoObserver;
 use models::{
@@ -248,18 +248,8 @@ fn epoch_seconds(
 
 fn dense_model(sizes: &[usize]) -> Result<DenseMlp> {
     let mlp = sparse_model(sizes, 1.0, 7)?;
-    let params: Vec<LayerParams> = mlp
-        .layers()
-        .iter()
-        .map(|l| LayerParams {
-            n_in: l.n_in(),
-            n_out: l.n_out(),
-            weights: l.weights.to_dense(),
-            bias: l.bias.clone(),
-        })
-        .collect();
     Ok(DenseMlp::from_params(
-        &params,
+        &mlp.to_dense_params(),
         0.0,
         SgdParams {
             learning_rate: 0.01,

@@ -11,7 +11,6 @@ use data::encoding::OneHotEncoder;
 use data::imputation::{Imputer, ImputerParams, Strategy};
 use data::missingness::{self, ampute, Mechanism};
 use data::{stratified_split, Dataset, Scaler};
-use models::dense::LayerParams;
 use models::rngs::stream;
 use models::train::TrainObserver;
 use models::{
@@ -206,19 +205,11 @@ pub fn build_model(
         &mut stream(spec.seed, "weight-init"),
     )?;
     Ok(match kind {
-        MethodKind::Dense => {
-            let params: Vec<LayerParams> = mlp
-                .layers()
-                .iter()
-                .map(|l| LayerParams {
-                    n_in: l.n_in(),
-                    n_out: l.n_out(),
-                    weights: l.weights.to_dense(),
-                    bias: l.bias.clone(),
-                })
-                .collect();
-            Box::new(DenseMlp::from_params(&params, cfg.model.dropout, sgd))
-        }
+        MethodKind::Dense => Box::new(DenseMlp::from_params(
+            &mlp.to_dense_params(),
+            cfg.model.dropout,
+            sgd,
+        )),
         MethodKind::Sparse(method) => Box::new(SparseNetwork { mlp, method }),
     })
 }

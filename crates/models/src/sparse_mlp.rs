@@ -422,6 +422,21 @@ impl SparseMlp {
         update_layers(&self.sgd, &mut self.layers);
     }
 
+    /// Every layer's parameters as dense matrices, to start the burn dense MLP from the same
+    /// weights (for dense runs and the cross-check). Allocates `n_in x n_out` per layer, so it
+    /// is meant for layers that are dense anyway, never for training a sparse one.
+    pub fn to_dense_params(&self) -> Vec<crate::dense::LayerParams> {
+        self.layers
+            .iter()
+            .map(|l| crate::dense::LayerParams {
+                n_in: l.n_in(),
+                n_out: l.n_out(),
+                weights: l.weights.to_dense(),
+                bias: l.bias.clone(),
+            })
+            .collect()
+    }
+
     /// Serialises the model (topology, weights, optimizer state) to JSON.
     pub fn to_json(&self) -> Result<String, ModelError> {
         Ok(serde_json::to_string(self)?)

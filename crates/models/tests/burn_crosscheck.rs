@@ -6,22 +6,9 @@ mod common;
 use common::{sparse_mlp, toy_data};
 use dst_set::StaticSparse;
 use models::batch::cross_entropy;
-use models::dense::LayerParams;
 use models::rngs::stream;
-use models::{Batch, DenseMlp, SgdParams, SparseMlp};
+use models::{Batch, DenseMlp, SgdParams};
 use sparse_core::TrainingClock;
-
-fn params_of(mlp: &SparseMlp) -> Vec<LayerParams> {
-    mlp.layers()
-        .iter()
-        .map(|l| LayerParams {
-            n_in: l.n_in(),
-            n_out: l.n_out(),
-            weights: l.weights.to_dense(),
-            bias: l.bias.clone(),
-        })
-        .collect()
-}
 
 #[test]
 fn sparse_at_density_one_matches_burn_for_20_steps() {
@@ -38,7 +25,7 @@ fn sparse_at_density_one_matches_burn_for_20_steps() {
             *b = 0.01 * ((j + l) % 5) as f32 - 0.02;
         }
     }
-    let mut dense = DenseMlp::from_params(&params_of(&sparse), 0.0, sgd);
+    let mut dense = DenseMlp::from_params(&sparse.to_dense_params(), 0.0, sgd);
     let (x, y) = toy_data(200, 30, 2, 5);
     let mut method = StaticSparse;
     let (mut d_rng, mut t_rng) = (stream(0, "dropout"), stream(0, "topology"));
@@ -71,8 +58,8 @@ fn sparse_at_density_one_matches_burn_for_20_steps() {
         assert!(rel <= 1e-4, "step {step}: sparse loss {ls}, burn loss {ld}");
     }
     // The weights moved: the comparison is not of two untrained networks.
-    let after = params_of(&sparse);
-    let start = params_of(&sparse_mlp(&sizes, &[1.0; 4], 0.0, sgd, 7));
+    let after = sparse.to_dense_params();
+    let start = sparse_mlp(&sizes, &[1.0; 4], 0.0, sgd, 7).to_dense_params();
     let moved: f32 = after[0]
         .weights
         .iter()

@@ -8,6 +8,7 @@
 use crate::csr::Csr;
 use crate::error::SparseError;
 use crate::init::WeightSampler;
+use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
 /// One sparse weight layer with its training state.
@@ -116,6 +117,34 @@ impl SparseLayer {
         self.momentum = momentum;
         self.grad = grad;
         removed
+    }
+
+    /// One topology update of layer `index`, the step every DST method shares: removes the
+    /// connections with `keep[k]` false, asks `grow` for as many new positions on the pruned
+    /// pattern (sorted, free), and adds them with weights from `new_weight`, drawn in position
+    /// order; momentum and gradient of new connections start at 0.
+    pub fn rewire(
+        &mut self,
+        index: usize,
+        keep: &[bool],
+        rng: &mut dyn RngCore,
+        grow: impl FnOnce(&Csr, usize, &mut dyn RngCore) -> Vec<(u32, u32)>,
+        new_weight: impl Fn(&WeightSampler, &mut dyn RngCore) -> f32,
+    ) -> EditStats {
+        let removed = self.retain(keep);
+        let positions = grow(&self.weights, removed, &mut *rng);
+        let values: Vec<f32> = positions
+            .iter()
+            .map(|_| new_weight(&self.sampler, &mut *rng))
+            .collect();
+        let grown = self
+            .insert(&positions, &values)
+            .expect("growth rules return free, sorted, in-range positions");
+        EditStats {
+            layer: index,
+            removed,
+            grown,
+        }
     }
 
     /// Adds connections at `positions` (sorted by `(row, col)`, distinct, not yet stored) with
