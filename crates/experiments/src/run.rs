@@ -186,15 +186,19 @@ pub fn build_model(
         momentum: cfg.training.momentum,
         weight_decay: cfg.training.weight_decay,
     };
-    let kind = registry::build(&spec.method, &cfg.methods)?;
-    let init = match &kind {
+    let mut kind = registry::build(&spec.method, &cfg.methods)?;
+    let init = match &mut kind {
         MethodKind::Dense => SparseInit {
             densities: vec![1.0; sizes.len() - 1],
             dynamic: vec![false; sizes.len() - 1],
             init: cfg.model.init,
             fan: cfg.model.fan,
         },
-        MethodKind::Sparse(_) => sparse_init(cfg, spec, sizes)?,
+        MethodKind::Sparse(method) => {
+            let mut init = sparse_init(cfg, spec, sizes)?;
+            init.densities = method.initial_densities(&init.densities);
+            init
+        }
     };
     let mlp = SparseMlp::new(
         sizes,

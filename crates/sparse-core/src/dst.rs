@@ -99,6 +99,13 @@ pub trait DstMethod: Send + std::fmt::Debug {
     /// The method's registered name (`static`, `set`, ...).
     fn name(&self) -> &'static str;
 
+    /// Density each layer starts at, given the run's target densities (input side first).
+    /// Sparse-to-sparse methods start at the target (the default); a dense-to-sparse method
+    /// (gradual magnitude pruning) starts denser, remembers the targets and prunes down to them.
+    fn initial_densities(&mut self, targets: &[f64]) -> Vec<f64> {
+        targets.to_vec()
+    }
+
     /// Whether the model must provide streamed gradient scores to `after_backward` at this step.
     fn wants_gradients(&self, _clock: &TrainingClock) -> bool {
         false
