@@ -104,9 +104,17 @@ impl Mest {
     }
 }
 
+impl sparse_core::NamedMethod for Mest {
+    const NAME: &'static str = "mest";
+    type Config = MestConfig;
+    fn from_config(config: Self::Config) -> Result<Self, SparseError> {
+        Mest::new(config)
+    }
+}
+
 impl DstMethod for Mest {
     fn name(&self) -> &'static str {
-        "mest"
+        <Self as sparse_core::NamedMethod>::NAME
     }
 
     fn end_of_epoch(&mut self, ctx: &mut DstContext<'_>) -> HookOutcome {

@@ -100,9 +100,17 @@ impl RigL {
     }
 }
 
+impl sparse_core::NamedMethod for RigL {
+    const NAME: &'static str = "rigl";
+    type Config = RigLConfig;
+    fn from_config(config: Self::Config) -> Result<Self, SparseError> {
+        RigL::new(config)
+    }
+}
+
 impl DstMethod for RigL {
     fn name(&self) -> &'static str {
-        "rigl"
+        <Self as sparse_core::NamedMethod>::NAME
     }
 
     fn wants_gradients(&self, clock: &TrainingClock) -> bool {

@@ -62,9 +62,17 @@ impl Set {
     }
 }
 
+impl sparse_core::NamedMethod for Set {
+    const NAME: &'static str = "set";
+    type Config = SetConfig;
+    fn from_config(config: Self::Config) -> Result<Self, SparseError> {
+        Set::new(config)
+    }
+}
+
 impl DstMethod for Set {
     fn name(&self) -> &'static str {
-        "set"
+        <Self as sparse_core::NamedMethod>::NAME
     }
 
     fn end_of_epoch(&mut self, ctx: &mut DstContext<'_>) -> HookOutcome {
@@ -99,6 +107,14 @@ impl DstMethod for Set {
 /// control every DST method is compared against (same initial topology and weights per seed).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StaticSparse;
+
+impl sparse_core::NamedMethod for StaticSparse {
+    const NAME: &'static str = "static";
+    type Config = sparse_core::NoParams;
+    fn from_config(_config: Self::Config) -> Result<Self, SparseError> {
+        Ok(StaticSparse)
+    }
+}
 
 impl DstMethod for StaticSparse {
     fn name(&self) -> &'static str {

@@ -20,7 +20,7 @@ use models::{
 use rand::Rng;
 use serde::Serialize;
 use sparse_core::init::{connection_count, random_pattern};
-use sparse_core::kernels::{forward, input_grad, weight_grad, KernelScratch};
+use sparse_core::kernels::{forward, input_grad, weight_grad};
 use sparse_core::{DstMethod, FanMode, WeightInit};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -103,21 +103,19 @@ fn kernels(quick: bool, budget: f64) -> Vec<KernelRow> {
                 }
                 let mut out = vec![0.0f32; batch * n];
                 let mut grad = vec![0.0f32; nnz];
-                let mut scratch = KernelScratch::default();
+                // The same buffer serves as Xᵀ and dZᵀ (feature-major, `n x batch`).
                 let timings = [
                     (
                         "forward",
-                        time_it(budget, || forward(&a, batch, &w, &mut out, &mut scratch)),
+                        time_it(budget, || forward(&a, batch, &w, &mut out)),
                     ),
                     (
                         "input_grad",
-                        time_it(budget, || input_grad(&a, batch, &w, &mut out, &mut scratch)),
+                        time_it(budget, || input_grad(&a, batch, &w, &mut out)),
                     ),
                     (
                         "weight_grad",
-                        time_it(budget, || {
-                            weight_grad(&a, &a, batch, &w, &mut grad, &mut scratch)
-                        }),
+                        time_it(budget, || weight_grad(&a, &a, batch, &w, &mut grad)),
                     ),
                 ];
                 for (kernel, s) in timings {

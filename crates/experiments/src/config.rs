@@ -8,9 +8,6 @@ use crate::error::ConfigError;
 use data::imputation::Imputation;
 use data::missingness::{AmputationParams, Mechanism};
 use data::ScalingKind;
-use dst_mest::MestConfig;
-use dst_rigl::RigLConfig;
-use dst_set::SetConfig;
 use serde::{Deserialize, Serialize};
 use sparse_core::{DensityDistribution, FanMode, WeightInit};
 use std::path::{Path, PathBuf};
@@ -327,20 +324,9 @@ impl Default for TrackingConfig {
     }
 }
 
-/// Hyper-parameters of each method, under `[methods.<name>]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct MethodsConfig {
-    /// SET.
-    #[serde(default)]
-    pub set: SetConfig,
-    /// RigL.
-    #[serde(default)]
-    pub rigl: RigLConfig,
-    /// MEST.
-    #[serde(default)]
-    pub mest: MestConfig,
-}
+/// Hyper-parameters of each method, one table per method under `[methods.<name>]`, read and
+/// validated by the method's own config type through the registry.
+pub type MethodsConfig = std::collections::BTreeMap<String, toml::Table>;
 
 impl ExperimentConfig {
     /// Reads and validates a config file.
@@ -493,15 +479,7 @@ impl ExperimentConfig {
                 "missingness applied to neither split".into(),
             );
         }
-        if let Err(e) = self.methods.mest.validate() {
-            return fail("methods.mest", e.to_string());
-        }
-        if let Err(e) = self.methods.rigl.validate() {
-            return fail("methods.rigl", e.to_string());
-        }
-        if let Err(e) = self.methods.set.validate() {
-            return fail("methods.set.zeta", e.to_string());
-        }
+        crate::registry::validate(&self.methods)?;
         Ok(())
     }
 }
@@ -539,7 +517,10 @@ mod tests {
         assert_eq!(c.data.test_fraction, 0.2);
         assert_eq!(c.training.weight_decay, 0.0);
         assert!(!c.model.sparse_output);
-        assert_eq!(c.methods.set.zeta, 0.3);
+        assert_eq!(
+            crate::registry::params_json("set", &c.methods),
+            r#"{"zeta":0.3}"#
+        );
     }
 
     #[test]

@@ -44,6 +44,25 @@ pub fn fill_dropout_mask(mask: &mut [f32], p: f32, rng: &mut (impl RngCore + ?Si
     }
 }
 
+/// [`fill_dropout_mask`] for a feature-major `width x rows` mask: the draws are taken in
+/// example-major order (example by example, feature by feature), so a feature-major model and
+/// an example-major one fed the same stream drop the same units.
+pub fn fill_dropout_mask_transposed(
+    mask: &mut [f32],
+    rows: usize,
+    width: usize,
+    p: f32,
+    rng: &mut (impl RngCore + ?Sized),
+) {
+    assert_eq!(mask.len(), rows * width, "mask must be width x rows");
+    let keep = 1.0 / (1.0 - p);
+    for b in 0..rows {
+        for j in 0..width {
+            mask[j * rows + b] = if rng.random::<f32>() < p { 0.0 } else { keep };
+        }
+    }
+}
+
 /// Index of the largest probability of each row (ties: the first), the predicted class.
 pub fn argmax_rows(probs: &[f32], n_classes: usize) -> Vec<u32> {
     probs
@@ -86,6 +105,26 @@ mod tests {
         let zeros = m.iter().filter(|&&v| v == 0.0).count() as f64 / m.len() as f64;
         assert!((zeros - 0.1).abs() < 0.005);
         assert!(m.iter().all(|&v| v == 0.0 || (v - 1.0 / 0.9).abs() < 1e-7));
+    }
+
+    #[test]
+    fn transposed_mask_is_the_transpose_of_the_example_major_one() {
+        let (rows, width) = (7, 5);
+        let mut a = vec![0.0; rows * width];
+        let mut b = vec![0.0; rows * width];
+        fill_dropout_mask(&mut a, 0.4, &mut rand_chacha::ChaCha8Rng::seed_from_u64(3));
+        fill_dropout_mask_transposed(
+            &mut b,
+            rows,
+            width,
+            0.4,
+            &mut rand_chacha::ChaCha8Rng::seed_from_u64(3),
+        );
+        for r in 0..rows {
+            for j in 0..width {
+                assert_eq!(a[r * width + j], b[j * rows + r]);
+            }
+        }
     }
 
     #[test]

@@ -5,13 +5,13 @@
 //! the non-zeros), and per-layer activation buffers reused from batch to batch. Time per step is
 //! `O(batch x nnz)`, or `O(observed x fan-out)` in the first layer when inputs are absent.
 
-use crate::batch::{argmax_rows, cross_entropy, fill_dropout_mask, Batch};
+use crate::batch::{argmax_rows, cross_entropy, fill_dropout_mask_transposed, Batch};
 use crate::error::ModelError;
 use crate::optim::SgdParams;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sparse_core::init::{connection_count, random_pattern};
-use sparse_core::kernels::{self, KernelScratch};
+use sparse_core::kernels;
 use sparse_core::{
     Csr, DstContext, DstMethod, EditStats, FanMode, GradientSource, HookOutcome, SparseLayer,
     TrainingClock, WeightInit, WeightSampler,
@@ -32,19 +32,26 @@ pub struct SparseInit {
 }
 
 /// Buffers of one forward/backward pass, kept between batches to avoid allocation.
+///
+/// Activations and deltas are feature-major (`width x rows`, the kernels' layout), so no
+/// layer transposes anything: only the input batch (once) and the softmax outputs are
+/// converted from and to the example-major layout the caller uses.
 #[derive(Debug, Clone, Default)]
 struct Workspace {
-    /// `acts[l]`: input of layer `l` (`acts[0]` the batch, 0 at missing entries), `rows x n_in`.
+    /// `acts[l]`: input of layer `l` (`acts[0]` the batch, 0 at missing entries), `n_in x rows`.
     acts: Vec<Vec<f32>>,
-    /// `pre[l]`: pre-activation output of layer `l`; for the last layer, the softmax output.
+    /// `pre[l]`: pre-activation output of layer `l`, `n_out x rows`.
     pre: Vec<Vec<f32>>,
-    /// `masks[l]`: dropout mask of hidden layer `l`'s output (empty without dropout).
+    /// `masks[l]`: dropout mask of hidden layer `l`'s output, `n_out x rows`, drawn in
+    /// example-major order (the dense MLP's) so both models consume the dropout stream alike;
+    /// empty without dropout.
     masks: Vec<Vec<f32>>,
-    /// `deltas[l]`: loss gradient w.r.t. `pre[l]`.
+    /// `deltas[l]`: loss gradient w.r.t. `pre[l]`, `n_out x rows`.
     deltas: Vec<Vec<f32>>,
+    /// Softmax outputs of the last forward pass, example-major `rows x n_classes`.
+    probs: Vec<f32>,
     /// The batch's observed entries when inputs are absent.
     sparse_input: Option<Csr>,
-    scratch: KernelScratch,
     rows: usize,
 }
 
@@ -197,8 +204,9 @@ impl SparseMlp {
         ws.rows = rows;
     }
 
-    /// Forward pass; returns the softmax outputs (`rows x n_classes`) and the multiply-adds.
-    /// With `dropout_rng`, hidden activations are dropped (training mode).
+    /// Forward pass; leaves the softmax outputs in `ws.probs` (`rows x n_classes`) and
+    /// returns the multiply-adds. With `dropout_rng`, hidden activations are dropped
+    /// (training mode).
     fn forward(&mut self, input: &Batch, dropout_rng: Option<&mut dyn RngCore>) -> u64 {
         let n_in = self.layers[0].n_in();
         assert_eq!(
@@ -210,7 +218,7 @@ impl SparseMlp {
         let rows = input.rows;
         let n = self.layers.len();
         let mut flops = 0u64;
-        self.ws.acts[0].copy_from_slice(input.x);
+        kernels::transpose(input.x, rows, n_in, &mut self.ws.acts[0]);
         self.ws.sparse_input = input
             .observed
             .map(|obs| observed_entries(input.x, obs, rows, n_in));
@@ -221,23 +229,16 @@ impl SparseMlp {
             match (&ws.sparse_input, l) {
                 (Some(xs), 0) => {
                     kernels::forward_sparse_input(xs, &layer.weights, &mut ws.pre[0]);
-                    flops += sparse_input_macs(xs, &layer.weights);
+                    flops += kernels::sparse_input_work(xs, &layer.weights) as u64;
                 }
                 _ => {
-                    kernels::forward(
-                        &ws.acts[l],
-                        rows,
-                        &layer.weights,
-                        &mut ws.pre[l],
-                        &mut ws.scratch,
-                    );
+                    kernels::forward(&ws.acts[l], rows, &layer.weights, &mut ws.pre[l]);
                     flops += (rows * layer.nnz()) as u64;
                 }
             }
             let width = layer.n_out();
-            for r in 0..rows {
-                let z = &mut ws.pre[l][r * width..(r + 1) * width];
-                for (z, b) in z.iter_mut().zip(&layer.bias) {
+            for (zrow, b) in ws.pre[l].chunks_exact_mut(rows).zip(&layer.bias) {
+                for z in zrow {
                     *z += b;
                 }
             }
@@ -248,16 +249,19 @@ impl SparseMlp {
                 }
                 match rng.as_deref_mut() {
                     Some(r) if self.dropout > 0.0 => {
-                        ws.masks[l].resize(rows * width, 0.0);
-                        fill_dropout_mask(&mut ws.masks[l], self.dropout, r);
-                        for (a, m) in next.iter_mut().zip(&ws.masks[l]) {
+                        let mask = &mut ws.masks[l];
+                        mask.resize(rows * width, 0.0);
+                        fill_dropout_mask_transposed(mask, rows, width, self.dropout, r);
+                        for (a, m) in next.iter_mut().zip(mask.iter()) {
                             *a *= m;
                         }
                     }
                     _ => ws.masks[l].clear(),
                 }
             } else {
-                softmax_rows(&mut ws.pre[l], width);
+                ws.probs.resize(rows * width, 0.0);
+                kernels::transpose(&ws.pre[l], width, rows, &mut ws.probs);
+                softmax_rows(&mut ws.probs, width);
             }
         }
         flops
@@ -273,29 +277,19 @@ impl SparseMlp {
         let mut flops = 0u64;
         {
             let ws = &mut self.ws;
-            let (probs, delta) = (&ws.pre[n - 1], &mut ws.deltas[n - 1]);
+            let (probs, delta) = (&ws.probs, &mut ws.deltas[n - 1]);
             let scale = 1.0 / rows as f32;
             for r in 0..rows {
                 for c in 0..k {
                     let y = (labels[r] as usize == c) as u8 as f32;
-                    delta[r * k + c] = (probs[r * k + c] - y) * scale;
+                    delta[c * rows + r] = (probs[r * k + c] - y) * scale;
                 }
             }
         }
         for l in (0..n).rev() {
             let ws = &mut self.ws;
             let layer = &mut self.layers[l];
-            let width = layer.n_out();
-            layer.bias_grad.fill(0.0);
-            for r in 0..rows {
-                for (g, d) in layer
-                    .bias_grad
-                    .iter_mut()
-                    .zip(&ws.deltas[l][r * width..(r + 1) * width])
-                {
-                    *g += d;
-                }
-            }
+            kernels::row_sums(&ws.deltas[l], rows, &mut layer.bias_grad);
             match (&ws.sparse_input, l) {
                 (Some(xs), 0) => {
                     kernels::weight_grad_sparse_input(
@@ -304,7 +298,7 @@ impl SparseMlp {
                         &layer.weights,
                         &mut layer.grad,
                     );
-                    flops += sparse_input_macs(xs, &layer.weights);
+                    flops += kernels::sparse_input_work(xs, &layer.weights) as u64;
                 }
                 _ => {
                     kernels::weight_grad(
@@ -313,7 +307,6 @@ impl SparseMlp {
                         rows,
                         &layer.weights,
                         &mut layer.grad,
-                        &mut ws.scratch,
                     );
                     flops += (rows * layer.nnz()) as u64;
                 }
@@ -322,13 +315,18 @@ impl SparseMlp {
                 // dA = dZ Wᵀ, then through dropout and ReLU of layer l - 1.
                 let (lo, hi) = ws.deltas.split_at_mut(l);
                 let prev = &mut lo[l - 1];
-                kernels::input_grad(&hi[0], rows, &layer.weights, prev, &mut ws.scratch);
+                kernels::input_grad(&hi[0], rows, &layer.weights, prev);
                 flops += (rows * layer.nnz()) as u64;
                 let pre = &ws.pre[l - 1];
                 let mask = &ws.masks[l - 1];
-                for (i, d) in prev.iter_mut().enumerate() {
-                    let m = if mask.is_empty() { 1.0 } else { mask[i] };
-                    *d = if pre[i] > 0.0 { *d * m } else { 0.0 };
+                if mask.is_empty() {
+                    for (d, &z) in prev.iter_mut().zip(pre) {
+                        *d = if z > 0.0 { *d } else { 0.0 };
+                    }
+                } else {
+                    for ((d, &z), &m) in prev.iter_mut().zip(pre).zip(mask) {
+                        *d = if z > 0.0 { *d * m } else { 0.0 };
+                    }
                 }
             }
         }
@@ -347,7 +345,7 @@ impl SparseMlp {
         topology_rng: &mut dyn RngCore,
     ) -> StepReport {
         let mut flops = self.forward(input, Some(dropout_rng));
-        let probs = self.ws.pre.last().expect("layers").clone();
+        let probs = self.ws.probs.clone();
         flops += self.backward(labels);
         let mut edits = Vec::new();
         let wants = method.wants_gradients(&clock);
@@ -365,7 +363,8 @@ impl SparseMlp {
             if !out.skip_optimizer_step {
                 update_layers(&self.sgd, ctx.layers);
             }
-            ctx.gradients = None;
+            // The batch's scores stay valid after the update: they depend on the activations
+            // and deltas of the batch only, not on the weights.
             method.after_step(&mut ctx)
         };
         edits.extend(outcome.edits);
@@ -395,7 +394,7 @@ impl SparseMlp {
     /// Softmax outputs in evaluation mode (no dropout), `rows x n_classes`.
     pub fn predict_proba(&mut self, input: &Batch) -> Vec<f32> {
         self.forward(input, None);
-        self.ws.pre.last().expect("layers").clone()
+        self.ws.probs.clone()
     }
 
     /// Predicted class of each example.
@@ -476,15 +475,6 @@ fn observed_entries(x: &[f32], observed: &[bool], rows: usize, n_in: usize) -> C
     Csr::try_from_parts(rows, n_in, row_ptr, cols, vals).expect("built sorted and in range")
 }
 
-/// Multiply-adds of a sparse-input product: each observed input times its out-degree.
-fn sparse_input_macs(x: &Csr, w: &Csr) -> u64 {
-    let ptr = w.row_ptr();
-    x.col_idx()
-        .iter()
-        .map(|&i| (ptr[i as usize + 1] - ptr[i as usize]) as u64)
-        .sum()
-}
-
 fn softmax_rows(z: &mut [f32], width: usize) {
     for row in z.chunks_exact_mut(width) {
         let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -508,23 +498,7 @@ struct BatchGradients<'a> {
 impl GradientSource for BatchGradients<'_> {
     fn fill_rows(&mut self, layer: usize, rows: Range<usize>, out: &mut [f32]) {
         let (a, d, b) = (&self.ws.acts[layer], &self.ws.deltas[layer], self.ws.rows);
-        let n_in = a.len() / b.max(1);
-        let n_out = d.len() / b.max(1);
-        out.fill(0.0);
-        for t in 0..b {
-            let drow = &d[t * n_out..(t + 1) * n_out];
-            for (o, i) in rows.clone().enumerate() {
-                let x = a[t * n_in + i];
-                if x != 0.0 {
-                    for (s, &g) in out[o * n_out..(o + 1) * n_out].iter_mut().zip(drow) {
-                        *s += x * g;
-                    }
-                }
-            }
-        }
-        for s in out.iter_mut() {
-            *s = s.abs();
-        }
+        kernels::dense_scores(a, d, b, rows, out);
     }
 }
 
@@ -568,7 +542,7 @@ mod tests {
             let (a, d) = (&mlp.ws.acts[l], &mlp.ws.deltas[l]);
             for i in 0..n_in {
                 for j in 0..n_out {
-                    let want: f32 = (0..5).map(|b| a[b * n_in + i] * d[b * n_out + j]).sum();
+                    let want: f32 = (0..5).map(|b| a[i * 5 + b] * d[j * 5 + b]).sum();
                     assert!((got[i * n_out + j] - want.abs()).abs() < 1e-6);
                 }
             }

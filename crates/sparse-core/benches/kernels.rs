@@ -1,5 +1,6 @@
 //! Criterion benchmarks of the sparse-layer kernels at three layer sizes and three densities,
-//! batch 32: forward `X W`, input gradient `dZ Wᵀ` and the weight-gradient SDDMM; and the
+//! batch 32: forward `X W`, input gradient `dZ Wᵀ` and the weight-gradient SDDMM (activations
+//! feature-major, as the model keeps them); and the
 //! first-layer forward with absent (missing) inputs at 0, 50 and 90% missing.
 //!
 //! `cargo bench -p sparse-core` (add `-- --quick` for a short pass).
@@ -8,7 +9,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sparse_core::init::{connection_count, random_pattern};
-use sparse_core::kernels::{forward, forward_sparse_input, input_grad, weight_grad, KernelScratch};
+use sparse_core::kernels::{forward, forward_sparse_input, input_grad, transpose, weight_grad};
 use sparse_core::Csr;
 
 fn kernels(c: &mut Criterion) {
@@ -31,18 +32,17 @@ fn kernels(c: &mut Criterion) {
                 .collect();
             let mut out = vec![0.0f32; batch * n];
             let mut grad = vec![0.0f32; nnz];
-            let mut scratch = KernelScratch::default();
             // Multiply-adds per product: batch x nnz.
             group.throughput(Throughput::Elements((batch * nnz) as u64));
             let id = format!("{n}x{n}/d{density}");
             group.bench_function(BenchmarkId::new("forward", &id), |b| {
-                b.iter(|| forward(&x, batch, &w, &mut out, &mut scratch))
+                b.iter(|| forward(&x, batch, &w, &mut out))
             });
             group.bench_function(BenchmarkId::new("input_grad", &id), |b| {
-                b.iter(|| input_grad(&dz, batch, &w, &mut out, &mut scratch))
+                b.iter(|| input_grad(&dz, batch, &w, &mut out))
             });
             group.bench_function(BenchmarkId::new("weight_grad", &id), |b| {
-                b.iter(|| weight_grad(&x, &dz, batch, &w, &mut grad, &mut scratch))
+                b.iter(|| weight_grad(&x, &dz, batch, &w, &mut grad))
             });
         }
     }
@@ -62,7 +62,6 @@ fn absent_inputs(c: &mut Criterion) {
     let mut group = c.benchmark_group("absent_inputs");
     group.sample_size(20);
     let mut z = vec![0.0f32; batch * n_out];
-    let mut scratch = KernelScratch::default();
     for missing in [0.0f64, 0.5, 0.9] {
         let mut x = vec![0.0f32; batch * n_in];
         let mut triplets = Vec::new();
@@ -76,12 +75,14 @@ fn absent_inputs(c: &mut Criterion) {
             }
         }
         let xs = Csr::from_triplets(batch, n_in, triplets).expect("valid triplets");
+        let mut xt = vec![0.0f32; batch * n_in];
+        transpose(&x, batch, n_in, &mut xt);
         let id = format!("missing{}", (missing * 100.0) as u32);
         group.bench_function(BenchmarkId::new("forward_sparse_input", &id), |b| {
             b.iter(|| forward_sparse_input(&xs, &w, &mut z))
         });
         group.bench_function(BenchmarkId::new("forward_zero_filled", &id), |b| {
-            b.iter(|| forward(&x, batch, &w, &mut z, &mut scratch))
+            b.iter(|| forward(&xt, batch, &w, &mut z))
         });
     }
     group.finish();

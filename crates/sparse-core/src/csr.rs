@@ -8,13 +8,20 @@
 
 use crate::error::SparseError;
 use serde::{Deserialize, Serialize};
+use std::sync::OnceLock;
 
 /// A sparse `n_rows x n_cols` matrix of `f32` in CSR form with `u32` column indices.
 ///
 /// Invariants (checked by every constructor, relied upon by every kernel): `row_ptr` has
 /// `n_rows + 1` non-decreasing entries starting at 0 and ending at `nnz`; within each row the
 /// column indices are strictly increasing (sorted, no duplicates) and `< n_cols`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// The column view ([`Csr::csc_index`]) is built on first use and kept until the pattern
+/// changes: values may change every optimizer step without invalidating it (it stores CSR
+/// offsets, not values), and every pattern edit goes through a constructor, which starts
+/// without one. So the forward kernel pays for the column view once per topology update,
+/// not once per batch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(try_from = "CsrParts", into = "CsrParts")]
 pub struct Csr {
     n_rows: usize,
@@ -22,6 +29,18 @@ pub struct Csr {
     row_ptr: Vec<usize>,
     col_idx: Vec<u32>,
     values: Vec<f32>,
+    columns: OnceLock<CscIndex>,
+}
+
+impl PartialEq for Csr {
+    /// Equal shape, pattern and values (the cached column view is derived, not compared).
+    fn eq(&self, other: &Self) -> bool {
+        self.n_rows == other.n_rows
+            && self.n_cols == other.n_cols
+            && self.row_ptr == other.row_ptr
+            && self.col_idx == other.col_idx
+            && self.values == other.values
+    }
 }
 
 /// The raw arrays of a [`Csr`], as serialised; turned back into a `Csr` only through
@@ -124,6 +143,7 @@ impl Csr {
             row_ptr,
             col_idx,
             values,
+            columns: OnceLock::new(),
         })
     }
 
@@ -159,6 +179,7 @@ impl Csr {
             row_ptr: vec![0; n_rows + 1],
             col_idx: Vec::new(),
             values: Vec::new(),
+            columns: OnceLock::new(),
         }
     }
 
@@ -250,9 +271,10 @@ impl Csr {
         rows
     }
 
-    /// The column-major index of this pattern (see [`CscIndex`]).
-    pub fn csc_index(&self) -> CscIndex {
-        CscIndex::build(self)
+    /// The column-major index of this pattern (see [`CscIndex`]), built on first use and
+    /// cached until the pattern changes.
+    pub fn csc_index(&self) -> &CscIndex {
+        self.columns.get_or_init(|| CscIndex::build(self))
     }
 
     /// Dense row-major copy. For tests, small examples and debugging only: a sparse layer never
@@ -282,8 +304,8 @@ impl Csr {
 /// Column-major index of a CSR pattern: for each column, the rows it is connected to and the
 /// CSR offset of each such entry (so values stay stored once, in the CSR).
 ///
-/// Derived from the CSR rather than maintained beside it, so it can never be stale after an
-/// edit; building it is `O(nnz + n_cols)`.
+/// Derived from the CSR (and cached in it) rather than edited beside it, so it can never be
+/// stale after an edit; building it is `O(nnz + n_cols)`, the order of the edit itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CscIndex {
     /// Column start offsets, `n_cols + 1` entries.

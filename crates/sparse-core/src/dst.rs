@@ -10,12 +10,14 @@
 //! 3. [`DstMethod::end_of_epoch`]: after the last batch of an epoch (SET).
 //!
 //! Methods that grow by gradient ask for [`GradientSource`] scores of empty positions, streamed
-//! a block of rows at a time; the model provides them only when [`DstMethod::wants_gradients`]
-//! says so.
+//! a block of rows at a time; the model provides them, in both step hooks, only when
+//! [`DstMethod::wants_gradients`] says so.
 
+use crate::error::SparseError;
 use crate::layer::{EditStats, SparseLayer};
 use crate::topology::ScoreSource;
 use rand::RngCore;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 
@@ -126,3 +128,21 @@ pub trait DstMethod: Send + std::fmt::Debug {
         HookOutcome::none()
     }
 }
+
+/// A method that experiment configs can name: its name, its hyper-parameters (the
+/// `[methods.<NAME>]` table of a config) and how to build it from them. Registering a method
+/// crate is then one line in the experiments registry.
+pub trait NamedMethod: DstMethod + Sized + 'static {
+    /// The name configs and results files use (`set`, `rigl`, ...).
+    const NAME: &'static str;
+    /// The hyper-parameters, with the paper's defaults; `#[serde(deny_unknown_fields)]` so a
+    /// misspelt key is an error naming it.
+    type Config: Default + Serialize + DeserializeOwned;
+    /// Builds the method, validating the hyper-parameters (errors name the field).
+    fn from_config(config: Self::Config) -> Result<Self, SparseError>;
+}
+
+/// The configuration of a method without hyper-parameters (static sparse training).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoParams {}

@@ -1,24 +1,45 @@
 //! The products of training a sparse layer on a batch, each `O(batch x nnz)`.
 //!
-//! With `W` an `n_in x n_out` [`Csr`] and a batch stored row-major (one example per row):
-//! - [`forward`]: `Z = X W`;
-//! - [`input_grad`]: `dX = dZ Wᵀ`;
-//! - [`weight_grad`]: `dW = Xᵀ dZ` sampled at the stored entries of `W` only (an SDDMM);
-//! - [`forward_sparse_input`] and [`weight_grad_sparse_input`]: the same with `X` itself a
-//!   [`Csr`] of observed entries (missing inputs simply absent).
+//! Activations are stored **feature-major** ("batch-contiguous"): a `features x batch` buffer
+//! holds the whole batch's values of feature `i` at `[i * batch .. (i + 1) * batch]`. The
+//! model keeps its activations in this layout from the first layer to the last, so that with
+//! `W` an `n_in x n_out` [`Csr`]:
+//! - [`forward`]: `Zᵀ = (X W)ᵀ`, each output row `Zᵀ[j, :]` a sum of `w_ij Xᵀ[i, :]` over the
+//!   column `j` of `W` (its cached column view);
+//! - [`input_grad`]: `dXᵀ = (dZ Wᵀ)ᵀ`, each row `dXᵀ[i, :]` a sum of `w_ij dZᵀ[j, :]` over row
+//!   `i` of `W`;
+//! - [`weight_grad`]: `dW = Xᵀ dZ` at the stored entries only (an SDDMM), each entry a dot
+//!   product of two contiguous rows `Xᵀ[i, :] · dZᵀ[j, :]`;
+//! - [`forward_sparse_input`] and [`weight_grad_sparse_input`]: the same with `X` a [`Csr`]
+//!   of observed entries (missing inputs absent);
+//! - [`dense_scores`]: `|Xᵀ dZ|` for a block of rows, the streamed growth score of RigL.
 //!
-//! Every output element is a sum taken in one fixed order, whatever the number of threads, so
-//! results are bit-identical with and without parallelism. Work below [`PAR_THRESHOLD`]
-//! multiply-adds runs on the calling thread, where rayon's overhead would dominate.
+//! So the inner loop of every product runs over the batch, contiguous in memory: a vector
+//! multiply-add over `batch` values per stored weight, in registers for blocks of
+//! [`LANES`] examples ([`crate::simd`] picks the vector width at run time).
+//!
+//! Every output element is a sum taken in one fixed order, whatever the number of threads and
+//! the vector width, so results are bit-identical with and without parallelism and across
+//! CPUs. Outputs are split between threads by rows, never shared. Work below
+//! [`PAR_THRESHOLD`] multiply-adds runs on the calling thread, where rayon's overhead would
+//! dominate.
 
 use crate::csr::Csr;
+use crate::multiversion;
+use crate::simd::{self, SimdLevel};
 use rayon::prelude::*;
 
 /// Multiply-adds below which a kernel stays on the calling thread.
-pub const PAR_THRESHOLD: usize = 1 << 16;
+pub const PAR_THRESHOLD: usize = 1 << 17;
 
-/// Entries of `W` handled per parallel task in the weight-gradient kernels.
-const GRAD_CHUNK: usize = 4096;
+/// Examples per register block of the axpy kernels (four AVX-512 or eight AVX2 registers).
+pub const LANES: usize = 64;
+
+/// Partial sums of a dot product over the batch: lane `l` sums the examples `t ≡ l (mod 16)`.
+const DOT_LANES: usize = 16;
+
+/// Multiply-adds a parallel task should get at least (so tasks are not too small).
+const TASK_WORK: usize = 1 << 14;
 
 fn check_dense(name: &str, buf: &[f32], rows: usize, cols: usize) {
     assert_eq!(
@@ -29,252 +50,302 @@ fn check_dense(name: &str, buf: &[f32], rows: usize, cols: usize) {
     );
 }
 
-/// Reusable buffers of the kernels (feature-major copies of the operands and the column view
-/// of the layer), so that no allocation happens per batch once they have grown.
-#[derive(Debug, Default, Clone)]
-pub struct KernelScratch {
-    xt: Vec<f32>,
-    zt: Vec<f32>,
-    col_ptr: Vec<usize>,
-    row_idx: Vec<u32>,
-    col_vals: Vec<f32>,
-    next: Vec<usize>,
-}
-
-/// Fills the column view of `w` (rows increasing within each column) with its values.
-fn column_view(w: &Csr, s: &mut KernelScratch) {
-    let (n_rows, n_cols, nnz) = (w.n_rows(), w.n_cols(), w.nnz());
-    let (ptr, cols, vals) = (w.row_ptr(), w.col_idx(), w.values());
-    s.col_ptr.clear();
-    s.col_ptr.resize(n_cols + 1, 0);
-    for &c in cols {
-        s.col_ptr[c as usize + 1] += 1;
-    }
-    for j in 0..n_cols {
-        s.col_ptr[j + 1] += s.col_ptr[j];
-    }
-    s.row_idx.resize(nnz, 0);
-    s.col_vals.resize(nnz, 0.0);
-    s.next.clear();
-    s.next.extend_from_slice(&s.col_ptr[..n_cols]);
-    for i in 0..n_rows {
-        for k in ptr[i]..ptr[i + 1] {
-            let c = cols[k] as usize;
-            s.row_idx[s.next[c]] = i as u32;
-            s.col_vals[s.next[c]] = vals[k];
-            s.next[c] += 1;
-        }
-    }
-}
-
-/// Output rows handled per parallel task in the feature-major kernels.
-const ROW_CHUNK: usize = 16;
-
-/// `Z = X W`: `x` is `batch x n_in`, `z` (overwritten) is `batch x n_out`.
-///
-/// Computed feature-major: with `Xᵀ` (`n_in x batch`) and the column view of `W`, each output
-/// row `Zᵀ[j, :]` is a sum of axpys `w_ij Xᵀ[i, :]` over the batch (SIMD-friendly), rows `i`
-/// taken in increasing order, so every element is summed in the same order as a row-by-row
-/// loop would, and output rows are split between threads without shared writes.
-pub fn forward(x: &[f32], batch: usize, w: &Csr, z: &mut [f32], scratch: &mut KernelScratch) {
-    let (n_in, n_out) = (w.n_rows(), w.n_cols());
-    check_dense("x", x, batch, n_in);
-    check_dense("z", z, batch, n_out);
-    if n_out == 0 || batch == 0 {
-        return;
-    }
-    transpose_into(x, batch, n_in, &mut scratch.xt);
-    column_view(w, scratch);
-    scratch.zt.clear();
-    scratch.zt.resize(n_out * batch, 0.0);
-    let (xt, col_ptr, row_idx, col_vals) = (
-        &scratch.xt,
-        &scratch.col_ptr,
-        &scratch.row_idx,
-        &scratch.col_vals,
-    );
-    let rows = |(c, chunk): (usize, &mut [f32])| {
-        for (r, zrow) in chunk.chunks_exact_mut(batch).enumerate() {
-            let j = c * ROW_CHUNK + r;
-            for p in col_ptr[j]..col_ptr[j + 1] {
-                let i = row_idx[p] as usize;
-                let wv = col_vals[p];
-                let xrow = &xt[i * batch..(i + 1) * batch];
-                for (zv, &xv) in zrow.iter_mut().zip(xrow) {
-                    *zv += xv * wv;
+/// Transposes a `rows x cols` row-major buffer into `dst` (`cols x rows`): the conversion
+/// between example-major batches and the kernels' feature-major layout.
+pub fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
+    check_dense("src", src, rows, cols);
+    check_dense("dst", dst, cols, rows);
+    const TILE: usize = 16;
+    for r0 in (0..rows).step_by(TILE) {
+        for c0 in (0..cols).step_by(TILE) {
+            for r in r0..(r0 + TILE).min(rows) {
+                for c in c0..(c0 + TILE).min(cols) {
+                    dst[c * rows + r] = src[r * cols + c];
                 }
             }
         }
-    };
-    if batch * w.nnz() < PAR_THRESHOLD {
-        scratch
-            .zt
-            .chunks_mut(ROW_CHUNK * batch)
-            .enumerate()
-            .for_each(rows);
-    } else {
-        scratch
-            .zt
-            .par_chunks_mut(ROW_CHUNK * batch)
-            .enumerate()
-            .for_each(rows);
-    }
-    transpose_into_slice(&scratch.zt, n_out, batch, z);
-}
-
-/// `dX = dZ Wᵀ`: `dz` is `batch x n_out`, `dx` (overwritten) is `batch x n_in`.
-///
-/// Feature-major like [`forward`]: `dXᵀ[i, :]` is a sum of axpys `w_ij dZᵀ[j, :]` over row `i`
-/// of `W` in increasing `j`; rows are split between threads.
-pub fn input_grad(dz: &[f32], batch: usize, w: &Csr, dx: &mut [f32], scratch: &mut KernelScratch) {
-    let (n_in, n_out) = (w.n_rows(), w.n_cols());
-    check_dense("dz", dz, batch, n_out);
-    check_dense("dx", dx, batch, n_in);
-    if n_in == 0 || batch == 0 {
-        return;
-    }
-    // dZᵀ goes to `zt`, dXᵀ to `xt`.
-    transpose_into(dz, batch, n_out, &mut scratch.zt);
-    scratch.xt.clear();
-    scratch.xt.resize(n_in * batch, 0.0);
-    let (ptr, cols, vals) = (w.row_ptr(), w.col_idx(), w.values());
-    let dzt = &scratch.zt;
-    let rows = |(c, chunk): (usize, &mut [f32])| {
-        for (r, drow) in chunk.chunks_exact_mut(batch).enumerate() {
-            let i = c * ROW_CHUNK + r;
-            for k in ptr[i]..ptr[i + 1] {
-                let j = cols[k] as usize;
-                let wv = vals[k];
-                let zrow = &dzt[j * batch..(j + 1) * batch];
-                for (dv, &zv) in drow.iter_mut().zip(zrow) {
-                    *dv += zv * wv;
-                }
-            }
-        }
-    };
-    if batch * w.nnz() < PAR_THRESHOLD {
-        scratch
-            .xt
-            .chunks_mut(ROW_CHUNK * batch)
-            .enumerate()
-            .for_each(rows);
-    } else {
-        scratch
-            .xt
-            .par_chunks_mut(ROW_CHUNK * batch)
-            .enumerate()
-            .for_each(rows);
-    }
-    transpose_into_slice(&scratch.xt, n_in, batch, dx);
-}
-
-fn transpose_into(src: &[f32], rows: usize, cols: usize, dst: &mut Vec<f32>) {
-    dst.clear();
-    dst.resize(rows * cols, 0.0);
-    transpose_into_slice(src, rows, cols, dst);
-}
-
-/// `dst` (`cols x rows`) = transpose of `src` (`rows x cols`).
-fn transpose_into_slice(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
-    for r in 0..rows {
-        for c in 0..cols {
-            dst[c * rows + r] = src[r * cols + c];
-        }
     }
 }
 
-/// Runs `entry(row, k)` for every stored entry `k` of `w`, writing `out[k]`; in parallel over
-/// fixed chunks of entries when the work is large. Each entry is computed independently.
-fn for_each_entry(
-    w: &Csr,
-    work: usize,
+/// Rows per parallel task so that each task has about [`TASK_WORK`] multiply-adds.
+fn rows_per_task(rows: usize, work: usize) -> usize {
+    let per_row = (work / rows.max(1)).max(1);
+    (TASK_WORK / per_row).clamp(1, rows.max(1))
+}
+
+/// Runs `f(first_row, rows_chunk)` over `out` split into whole rows of `width` values,
+/// in parallel when `work` (multiply-adds) is large.
+fn for_row_chunks(
     out: &mut [f32],
-    entry: impl Fn(usize, usize) -> f32 + Sync,
+    width: usize,
+    work: usize,
+    f: impl Fn(usize, &mut [f32]) + Sync + Send,
 ) {
-    let ptr = w.row_ptr();
-    let chunk_fn = |(c, chunk): (usize, &mut [f32])| {
-        let start = c * GRAD_CHUNK;
-        // Row holding entry `start`: the last row whose start offset is <= start.
-        let mut row = ptr.partition_point(|&p| p <= start) - 1;
-        for (off, g) in chunk.iter_mut().enumerate() {
-            let k = start + off;
-            while ptr[row + 1] <= k {
-                row += 1;
-            }
-            *g = entry(row, k);
-        }
-    };
+    if width == 0 || out.is_empty() {
+        return;
+    }
+    let rows = out.len() / width;
     if work < PAR_THRESHOLD {
-        out.chunks_mut(GRAD_CHUNK).enumerate().for_each(chunk_fn);
+        f(0, out);
     } else {
-        out.par_chunks_mut(GRAD_CHUNK)
+        let per = rows_per_task(rows, work);
+        out.par_chunks_mut(per * width)
             .enumerate()
-            .for_each(chunk_fn);
+            .for_each(|(c, chunk)| f(c * per, chunk));
     }
 }
 
-/// `grad[k] = Σ_b X[b, i] dZ[b, j]` for every stored entry `k = (i, j)` of `w` (SDDMM).
+/// `acc[t] += w * x[t]` for one block of `L` examples; kept in registers by the caller's loop.
+#[inline(always)]
+fn axpy_block<const L: usize>(acc: &mut [f32; L], w: f32, x: &[f32]) {
+    let x: &[f32; L] = x[..L].try_into().expect("block of L values");
+    for l in 0..L {
+        acc[l] += w * x[l];
+    }
+}
+
+/// `out[t] = Σ_p w_p · src[rows_p * batch + t]` for every `t`, the terms `p` in the given
+/// order, starting from 0: the body of the forward and input-gradient kernels for one output
+/// row. Blocks of [`LANES`], then 16, examples stay in registers; the tail is a plain loop.
+#[inline(always)]
+fn weighted_row_sum(
+    out: &mut [f32],
+    batch: usize,
+    src: &[f32],
+    terms: impl Iterator<Item = (usize, f32)> + Clone,
+) {
+    let mut t0 = 0;
+    while t0 + LANES <= batch {
+        let mut acc = [0.0f32; LANES];
+        for (i, w) in terms.clone() {
+            axpy_block(&mut acc, w, &src[i * batch + t0..]);
+        }
+        out[t0..t0 + LANES].copy_from_slice(&acc);
+        t0 += LANES;
+    }
+    while t0 + 16 <= batch {
+        let mut acc = [0.0f32; 16];
+        for (i, w) in terms.clone() {
+            axpy_block(&mut acc, w, &src[i * batch + t0..]);
+        }
+        out[t0..t0 + 16].copy_from_slice(&acc);
+        t0 += 16;
+    }
+    if t0 < batch {
+        let tail = &mut out[t0..batch];
+        tail.fill(0.0);
+        for (i, w) in terms {
+            for (o, &x) in tail.iter_mut().zip(&src[i * batch + t0..i * batch + batch]) {
+                *o += w * x;
+            }
+        }
+    }
+}
+
+/// `Σ_t a[t] b[t]` in a fixed order: lane `l` sums the terms `t ≡ l (mod 16)` in increasing
+/// `t`, then the lanes are added pairwise (`l` with `l + 8`, then `l + 4`, ...).
+#[inline(always)]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let mut acc = [0.0f32; DOT_LANES];
+    let mut t0 = 0;
+    while t0 + DOT_LANES <= n {
+        let x: &[f32; DOT_LANES] = a[t0..t0 + DOT_LANES].try_into().expect("block");
+        let y: &[f32; DOT_LANES] = b[t0..t0 + DOT_LANES].try_into().expect("block");
+        for l in 0..DOT_LANES {
+            acc[l] += x[l] * y[l];
+        }
+        t0 += DOT_LANES;
+    }
+    for l in 0..n - t0 {
+        acc[l] += a[t0 + l] * b[t0 + l];
+    }
+    let mut width = DOT_LANES / 2;
+    while width > 0 {
+        for l in 0..width {
+            acc[l] += acc[l + width];
+        }
+        width /= 2;
+    }
+    acc[0]
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn forward_rows(
+    zt: &mut [f32],
+    first: usize,
+    batch: usize,
+    xt: &[f32],
+    col_ptr: &[usize],
+    row_idx: &[u32],
+    csr_pos: &[usize],
+    values: &[f32],
+) {
+    for (r, zrow) in zt.chunks_exact_mut(batch).enumerate() {
+        let j = first + r;
+        let span = col_ptr[j]..col_ptr[j + 1];
+        let terms = span.map(|p| (row_idx[p] as usize, values[csr_pos[p]]));
+        weighted_row_sum(zrow, batch, xt, terms);
+    }
+}
+multiversion!(forward_rows_at => forward_rows(
+    zt: &mut [f32], first: usize, batch: usize, xt: &[f32], col_ptr: &[usize],
+    row_idx: &[u32], csr_pos: &[usize], values: &[f32]
+));
+
+/// `Zᵀ = (X W)ᵀ`: `xt` is `n_in x batch`, `zt` (overwritten) is `n_out x batch`.
 ///
-/// Row `i` of `W` is processed as a whole: for each example `b` with `X[b, i] != 0`, the
-/// row's gradients take `X[b, i] dZ[b, cols]` (a gather from one row of `dZ`, which stays in
-/// cache). Every entry still sums over `b` in increasing order, and skipping a zero input
-/// only skips adding an exact zero, so results equal the plain dot products bit for bit;
-/// ReLU and dropout zeros are not multiplied. Blocks of rows go to different threads.
-/// `grad` is overwritten and aligned with `w.values()`.
-pub fn weight_grad(
-    x: &[f32],
-    dz: &[f32],
+/// Each output row is summed over the inputs of its column in increasing input order, the
+/// order of a naive loop, so the result equals the textbook product bit for bit.
+pub fn forward(xt: &[f32], batch: usize, w: &Csr, zt: &mut [f32]) {
+    forward_at(simd::level(), xt, batch, w, zt)
+}
+
+/// [`forward`] at a given vector level (to compare levels in tests and benches).
+pub fn forward_at(level: SimdLevel, xt: &[f32], batch: usize, w: &Csr, zt: &mut [f32]) {
+    let (n_in, n_out) = (w.n_rows(), w.n_cols());
+    check_dense("xt", xt, n_in, batch);
+    check_dense("zt", zt, n_out, batch);
+    if batch == 0 {
+        return;
+    }
+    let csc = w.csc_index();
+    let (col_ptr, row_idx, csr_pos, values) = (
+        &csc.col_ptr[..],
+        &csc.row_idx[..],
+        &csc.csr_pos[..],
+        w.values(),
+    );
+    for_row_chunks(zt, batch, batch * w.nnz(), |first, chunk| {
+        forward_rows_at(
+            level, chunk, first, batch, xt, col_ptr, row_idx, csr_pos, values,
+        )
+    });
+}
+
+#[inline(always)]
+fn input_grad_rows(
+    dxt: &mut [f32],
+    first: usize,
+    batch: usize,
+    dzt: &[f32],
+    row_ptr: &[usize],
+    col_idx: &[u32],
+    values: &[f32],
+) {
+    for (r, drow) in dxt.chunks_exact_mut(batch).enumerate() {
+        let i = first + r;
+        let span = row_ptr[i]..row_ptr[i + 1];
+        let terms = span.map(|k| (col_idx[k] as usize, values[k]));
+        weighted_row_sum(drow, batch, dzt, terms);
+    }
+}
+multiversion!(input_grad_rows_at => input_grad_rows(
+    dxt: &mut [f32], first: usize, batch: usize, dzt: &[f32], row_ptr: &[usize],
+    col_idx: &[u32], values: &[f32]
+));
+
+/// `dXᵀ = (dZ Wᵀ)ᵀ`: `dzt` is `n_out x batch`, `dxt` (overwritten) is `n_in x batch`.
+///
+/// Each row sums over the outputs of its CSR row in increasing output order.
+pub fn input_grad(dzt: &[f32], batch: usize, w: &Csr, dxt: &mut [f32]) {
+    input_grad_at(simd::level(), dzt, batch, w, dxt)
+}
+
+/// [`input_grad`] at a given vector level.
+pub fn input_grad_at(level: SimdLevel, dzt: &[f32], batch: usize, w: &Csr, dxt: &mut [f32]) {
+    let (n_in, n_out) = (w.n_rows(), w.n_cols());
+    check_dense("dzt", dzt, n_out, batch);
+    check_dense("dxt", dxt, n_in, batch);
+    if batch == 0 {
+        return;
+    }
+    let (row_ptr, col_idx, values) = (w.row_ptr(), w.col_idx(), w.values());
+    for_row_chunks(dxt, batch, batch * w.nnz(), |first, chunk| {
+        input_grad_rows_at(level, chunk, first, batch, dzt, row_ptr, col_idx, values)
+    });
+}
+
+#[inline(always)]
+fn weight_grad_rows(
+    grad: &mut [f32],
+    rows: std::ops::Range<usize>,
+    batch: usize,
+    xt: &[f32],
+    dzt: &[f32],
+    row_ptr: &[usize],
+    col_idx: &[u32],
+) {
+    let base = row_ptr[rows.start];
+    for i in rows {
+        let x = &xt[i * batch..(i + 1) * batch];
+        for k in row_ptr[i]..row_ptr[i + 1] {
+            let j = col_idx[k] as usize;
+            grad[k - base] = dot(x, &dzt[j * batch..(j + 1) * batch]);
+        }
+    }
+}
+multiversion!(weight_grad_rows_at => weight_grad_rows(
+    grad: &mut [f32], rows: std::ops::Range<usize>, batch: usize, xt: &[f32], dzt: &[f32],
+    row_ptr: &[usize], col_idx: &[u32]
+));
+
+/// `grad[k] = Σ_b X[b, i] dZ[b, j]` for every stored entry `k = (i, j)` of `w` (SDDMM), with
+/// `xt` (`n_in x batch`) and `dzt` (`n_out x batch`) feature-major, so every entry is a dot
+/// product of two contiguous rows, summed in the fixed lane order of the kernels. Blocks of
+/// whole rows of `W` go to different threads. `grad` is overwritten and aligned with
+/// `w.values()`.
+pub fn weight_grad(xt: &[f32], dzt: &[f32], batch: usize, w: &Csr, grad: &mut [f32]) {
+    weight_grad_at(simd::level(), xt, dzt, batch, w, grad)
+}
+
+/// [`weight_grad`] at a given vector level.
+pub fn weight_grad_at(
+    level: SimdLevel,
+    xt: &[f32],
+    dzt: &[f32],
     batch: usize,
     w: &Csr,
     grad: &mut [f32],
-    scratch: &mut KernelScratch,
 ) {
     let (n_in, n_out) = (w.n_rows(), w.n_cols());
-    check_dense("x", x, batch, n_in);
-    check_dense("dz", dz, batch, n_out);
+    check_dense("xt", xt, n_in, batch);
+    check_dense("dzt", dzt, n_out, batch);
     assert_eq!(
         grad.len(),
         w.nnz(),
         "grad must be aligned with the non-zeros"
     );
-    // Xᵀ so that each row's inputs over the batch are contiguous.
-    transpose_into(x, batch, n_in, &mut scratch.xt);
-    let (xt, ptr, cols) = (&scratch.xt, w.row_ptr(), w.col_idx());
+    let (row_ptr, col_idx) = (w.row_ptr(), w.col_idx());
+    let work = batch * w.nnz();
     let block = |(rows, g): (std::ops::Range<usize>, &mut [f32])| {
-        let base = ptr[rows.start];
-        g.fill(0.0);
-        for i in rows {
-            let (lo, hi) = (ptr[i] - base, ptr[i + 1] - base);
-            let (gs, cs) = (&mut g[lo..hi], &cols[ptr[i]..ptr[i + 1]]);
-            for (t, &xv) in xt[i * batch..(i + 1) * batch].iter().enumerate() {
-                if xv == 0.0 {
-                    continue;
-                }
-                let dzrow = &dz[t * n_out..(t + 1) * n_out];
-                for (gv, &c) in gs.iter_mut().zip(cs) {
-                    *gv += xv * dzrow[c as usize];
-                }
-            }
-        }
+        weight_grad_rows_at(level, g, rows, batch, xt, dzt, row_ptr, col_idx)
     };
-    let blocks = row_blocks(w, grad);
-    if batch * w.nnz() < PAR_THRESHOLD {
-        blocks.into_iter().for_each(block);
+    if work < PAR_THRESHOLD {
+        block((0..n_in, grad));
     } else {
-        blocks.into_par_iter().for_each(block);
+        let per_block = (TASK_WORK / batch.max(1)).max(1);
+        row_blocks(w, grad, per_block)
+            .into_par_iter()
+            .for_each(block);
     }
 }
 
 /// Splits `out` (aligned with the entries of `w`) into blocks of whole rows holding about
-/// `GRAD_CHUNK` entries each, for row-wise parallel work without shared writes.
-fn row_blocks<'a>(w: &Csr, out: &'a mut [f32]) -> Vec<(std::ops::Range<usize>, &'a mut [f32])> {
+/// `entries` entries each, for row-wise parallel work without shared writes.
+fn row_blocks<'a>(
+    w: &Csr,
+    out: &'a mut [f32],
+    entries: usize,
+) -> Vec<(std::ops::Range<usize>, &'a mut [f32])> {
     let ptr = w.row_ptr();
     let mut blocks = Vec::new();
     let mut rest = out;
     let mut start = 0;
     while start < w.n_rows() {
         let mut end = start + 1;
-        while end < w.n_rows() && ptr[end] - ptr[start] < GRAD_CHUNK {
+        while end < w.n_rows() && ptr[end] - ptr[start] < entries {
             end += 1;
         }
         let (head, tail) = rest.split_at_mut(ptr[end] - ptr[start]);
@@ -285,62 +356,174 @@ fn row_blocks<'a>(w: &Csr, out: &'a mut [f32]) -> Vec<(std::ops::Range<usize>, &
     blocks
 }
 
-/// `Z = X W` with `x` a `batch x n_in` [`Csr`] holding only the observed inputs of each example.
-pub fn forward_sparse_input(x: &Csr, w: &Csr, z: &mut [f32]) {
+#[inline(always)]
+fn dense_score_rows(out: &mut [f32], first: usize, batch: usize, xt: &[f32], dzt: &[f32]) {
+    let n_out = dzt.len() / batch;
+    for (r, orow) in out.chunks_exact_mut(n_out).enumerate() {
+        let x = &xt[(first + r) * batch..(first + r + 1) * batch];
+        for (j, o) in orow.iter_mut().enumerate() {
+            *o = dot(x, &dzt[j * batch..(j + 1) * batch]).abs();
+        }
+    }
+}
+multiversion!(dense_score_rows_at => dense_score_rows(
+    out: &mut [f32], first: usize, batch: usize, xt: &[f32], dzt: &[f32]
+));
+
+/// `out[r, j] = |Σ_b X[b, rows.start + r] dZ[b, j]|` for a block of input rows and every
+/// output: the dense-gradient magnitude that gradient-based growth (RigL, SNFS) ranks empty
+/// positions by, computed a block at a time so no `n_in x n_out` buffer is ever held.
+/// At a stored entry it equals `|weight_grad|` bit for bit (same dot product).
+pub fn dense_scores(
+    xt: &[f32],
+    dzt: &[f32],
+    batch: usize,
+    rows: std::ops::Range<usize>,
+    out: &mut [f32],
+) {
+    if batch == 0 {
+        out.fill(0.0);
+        return;
+    }
+    let n_out = dzt.len() / batch;
+    check_dense("out", out, rows.len(), n_out);
+    assert!(rows.end * batch <= xt.len(), "rows beyond the input");
+    let level = simd::level();
+    let first = rows.start;
+    for_row_chunks(out, n_out, batch * rows.len() * n_out, |r0, chunk| {
+        dense_score_rows_at(level, chunk, first + r0, batch, xt, dzt)
+    });
+}
+
+#[inline(always)]
+fn row_sums_rows(out: &mut [f32], batch: usize, src: &[f32]) {
+    for (o, row) in out.iter_mut().zip(src.chunks_exact(batch)) {
+        *o = sum_lanes(row);
+    }
+}
+multiversion!(row_sums_rows_at => row_sums_rows(out: &mut [f32], batch: usize, src: &[f32]));
+
+/// `Σ_t a[t]` in the fixed lane order of [`dot`].
+#[inline(always)]
+fn sum_lanes(a: &[f32]) -> f32 {
+    let mut acc = [0.0f32; DOT_LANES];
+    let mut chunks = a.chunks_exact(DOT_LANES);
+    for c in &mut chunks {
+        for l in 0..DOT_LANES {
+            acc[l] += c[l];
+        }
+    }
+    for (l, &v) in chunks.remainder().iter().enumerate() {
+        acc[l] += v;
+    }
+    let mut width = DOT_LANES / 2;
+    while width > 0 {
+        for l in 0..width {
+            acc[l] += acc[l + width];
+        }
+        width /= 2;
+    }
+    acc[0]
+}
+
+/// `out[j] = Σ_b src[j, b]` for a feature-major `out.len() x batch` buffer (a bias gradient),
+/// summed in the fixed lane order of the dot products.
+pub fn row_sums(src: &[f32], batch: usize, out: &mut [f32]) {
+    check_dense("src", src, out.len(), batch);
+    if batch == 0 {
+        out.fill(0.0);
+        return;
+    }
+    row_sums_rows_at(simd::level(), out, batch, src)
+}
+
+/// `Zᵀ = (X W)ᵀ` with `x` a `batch x n_in` [`Csr`] holding only the observed inputs of each
+/// example; `zt` (overwritten) is `n_out x batch`. Cost `O(Σ_observed fan-out)`.
+///
+/// Each output row `j` walks its column of `W` in increasing input order and, for each input,
+/// the examples where it is observed: the same order as [`forward`] with zeros at the missing
+/// entries, minus the zero terms.
+pub fn forward_sparse_input(x: &Csr, w: &Csr, zt: &mut [f32]) {
     let (batch, n_out) = (x.n_rows(), w.n_cols());
     assert_eq!(
         x.n_cols(),
         w.n_rows(),
         "input width must equal the layer's inputs"
     );
-    check_dense("z", z, batch, n_out);
-    if n_out == 0 {
+    check_dense("zt", zt, n_out, batch);
+    if batch == 0 {
         return;
     }
-    let (ptr, cols, vals) = (w.row_ptr(), w.col_idx(), w.values());
-    let one = |(b, zr): (usize, &mut [f32])| {
-        zr.fill(0.0);
-        for (&i, &xi) in x.row_cols(b).iter().zip(&x.values()[x.row_range(b)]) {
-            let i = i as usize;
-            for k in ptr[i]..ptr[i + 1] {
-                zr[cols[k] as usize] += xi * vals[k];
+    let (wc, xc) = (w.csc_index(), x.csc_index());
+    let (wv, xv) = (w.values(), x.values());
+    let one_row = |j: usize, zrow: &mut [f32]| {
+        zrow.fill(0.0);
+        for p in wc.col_ptr[j]..wc.col_ptr[j + 1] {
+            let i = wc.row_idx[p] as usize;
+            let wij = wv[wc.csr_pos[p]];
+            for q in xc.col_ptr[i]..xc.col_ptr[i + 1] {
+                zrow[xc.row_idx[q] as usize] += xv[xc.csr_pos[q]] * wij;
             }
         }
     };
-    let work = x.nnz() * w.nnz() / w.n_rows().max(1);
-    if work < PAR_THRESHOLD {
-        z.chunks_exact_mut(n_out).enumerate().for_each(one);
-    } else {
-        z.par_chunks_exact_mut(n_out).enumerate().for_each(one);
-    }
+    let work = sparse_input_work(x, w);
+    for_row_chunks(zt, batch, work, |first, chunk| {
+        for (r, zrow) in chunk.chunks_exact_mut(batch).enumerate() {
+            one_row(first + r, zrow);
+        }
+    });
 }
 
-/// Weight gradient at the stored entries of `w` when the input `x` is sparse:
-/// `grad[k] = Σ_{b : X[b,i] observed} X[b, i] dZ[b, j]`; cost `O(observed x mean fan-out)`.
-pub fn weight_grad_sparse_input(x: &Csr, dz: &[f32], w: &Csr, grad: &mut [f32]) {
+/// Multiply-adds of a sparse-input product: each observed input times its out-degree.
+pub fn sparse_input_work(x: &Csr, w: &Csr) -> usize {
+    let ptr = w.row_ptr();
+    x.col_idx()
+        .iter()
+        .map(|&i| ptr[i as usize + 1] - ptr[i as usize])
+        .sum()
+}
+
+/// Weight gradient at the stored entries of `w` when the input `x` (`batch x n_in`) is
+/// sparse: `grad[k] = Σ_{b : X[b,i] observed} X[b, i] dZᵀ[j, b]`, summed in increasing `b`;
+/// `dzt` is `n_out x batch`. Cost `O(Σ_observed fan-out)`.
+pub fn weight_grad_sparse_input(x: &Csr, dzt: &[f32], w: &Csr, grad: &mut [f32]) {
     let (batch, n_out) = (x.n_rows(), w.n_cols());
     assert_eq!(
         x.n_cols(),
         w.n_rows(),
         "input width must equal the layer's inputs"
     );
-    check_dense("dz", dz, batch, n_out);
+    check_dense("dzt", dzt, n_out, batch);
     assert_eq!(
         grad.len(),
         w.nnz(),
         "grad must be aligned with the non-zeros"
     );
-    let xt = x.csc_index();
-    let (xv, cols) = (x.values(), w.col_idx());
-    let work = x.nnz() * w.nnz() / w.n_rows().max(1);
-    for_each_entry(w, work, grad, |i, k| {
-        let j = cols[k] as usize;
-        let mut s = 0.0f32;
-        for p in xt.col_ptr[i]..xt.col_ptr[i + 1] {
-            s += xv[xt.csr_pos[p]] * dz[xt.row_idx[p] as usize * n_out + j];
+    let xc = x.csc_index();
+    let (xv, row_ptr, cols) = (x.values(), w.row_ptr(), w.col_idx());
+    let block = |(rows, g): (std::ops::Range<usize>, &mut [f32])| {
+        let base = row_ptr[rows.start];
+        for i in rows {
+            let obs = xc.col_ptr[i]..xc.col_ptr[i + 1];
+            for k in row_ptr[i]..row_ptr[i + 1] {
+                let d = &dzt[cols[k] as usize * batch..];
+                let mut s = 0.0f32;
+                for q in obs.clone() {
+                    s += xv[xc.csr_pos[q]] * d[xc.row_idx[q] as usize];
+                }
+                g[k - base] = s;
+            }
         }
-        s
-    });
+    };
+    let work = sparse_input_work(x, w);
+    if work < PAR_THRESHOLD {
+        block((0..w.n_rows(), grad));
+    } else {
+        let per_block = (TASK_WORK * w.nnz() / work.max(1)).max(1);
+        row_blocks(w, grad, per_block)
+            .into_par_iter()
+            .for_each(block);
+    }
 }
 
 #[cfg(test)]
@@ -348,7 +531,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// A random sparse matrix strategy: shape up to 12 x 12, any density including 0 and 1.
+    /// A random sparse matrix strategy: shape up to `max_rows x max_cols`, any density
+    /// including 0 and 1.
     fn csr_strategy(max_rows: usize, max_cols: usize) -> impl Strategy<Value = Csr> {
         (0..=max_rows, 0..=max_cols).prop_flat_map(|(r, c)| {
             (
@@ -377,6 +561,7 @@ mod tests {
         })
     }
 
+    /// Naive row-major `a (n x k) * b (k x m)`.
     fn dense_matmul(a: &[f32], b: &[f32], n: usize, k: usize, m: usize) -> Vec<f32> {
         let mut out = vec![0.0f32; n * m];
         for i in 0..n {
@@ -389,6 +574,12 @@ mod tests {
         out
     }
 
+    fn t(src: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+        let mut d = vec![0.0; src.len()];
+        transpose(src, rows, cols, &mut d);
+        d
+    }
+
     fn close(a: &[f32], b: &[f32]) -> bool {
         a.len() == b.len()
             && a.iter()
@@ -396,86 +587,99 @@ mod tests {
                 .all(|(x, y)| (x - y).abs() <= 1e-4 * (1.0 + x.abs().max(y.abs())))
     }
 
-    fn batch_for(w: &Csr, batch: usize, seed: &[f32]) -> Vec<f32> {
-        (0..batch * w.n_rows())
-            .map(|t| seed[t % seed.len()] * ((t % 7) as f32 - 3.0))
+    /// A deterministic row-major batch (`batch x n`) with some exact zeros.
+    fn values(n: usize, seed: &[f32], mult: usize) -> Vec<f32> {
+        (0..n)
+            .map(|v| seed[(v * mult) % seed.len()] * ((v % 7) as f32 - 3.0))
             .collect()
     }
 
     proptest! {
         #[test]
-        fn forward_matches_dense(w in csr_strategy(12, 12), batch in 1usize..6,
+        fn forward_matches_dense(w in csr_strategy(12, 12), batch in 1usize..80,
                                  seed in proptest::collection::vec(-1.0f32..1.0, 1..20)) {
-            let x = batch_for(&w, batch, &seed);
-            let mut z = vec![f32::NAN; batch * w.n_cols()];
-            forward(&x, batch, &w, &mut z, &mut KernelScratch::default());
-            let want = dense_matmul(&x, &w.to_dense(), batch, w.n_rows(), w.n_cols());
-            prop_assert!(close(&z, &want));
+            let (n_in, n_out) = (w.n_rows(), w.n_cols());
+            let x = values(batch * n_in, &seed, 1);
+            let mut zt = vec![f32::NAN; batch * n_out];
+            forward(&t(&x, batch, n_in), batch, &w, &mut zt);
+            let want = dense_matmul(&x, &w.to_dense(), batch, n_in, n_out);
+            prop_assert!(close(&zt, &t(&want, batch, n_out)));
         }
 
         #[test]
-        fn input_grad_matches_dense(w in csr_strategy(12, 12), batch in 1usize..6,
+        fn input_grad_matches_dense(w in csr_strategy(12, 12), batch in 1usize..80,
                                     seed in proptest::collection::vec(-1.0f32..1.0, 1..20)) {
             let (n_in, n_out) = (w.n_rows(), w.n_cols());
-            let dz: Vec<f32> = (0..batch * n_out).map(|t| seed[t % seed.len()] + t as f32 * 0.01).collect();
-            let mut dx = vec![f32::NAN; batch * n_in];
-            input_grad(&dz, batch, &w, &mut dx, &mut KernelScratch::default());
-            // dX = dZ Wᵀ with Wᵀ built densely.
-            let wd = w.to_dense();
-            let mut wt = vec![0.0; n_in * n_out];
-            for i in 0..n_in { for j in 0..n_out { wt[j * n_in + i] = wd[i * n_out + j]; } }
-            prop_assert!(close(&dx, &dense_matmul(&dz, &wt, batch, n_out, n_in)));
+            let dz = values(batch * n_out, &seed, 3);
+            let mut dxt = vec![f32::NAN; batch * n_in];
+            input_grad(&t(&dz, batch, n_out), batch, &w, &mut dxt);
+            let wt = t(&w.to_dense(), n_in, n_out);
+            let want = dense_matmul(&dz, &wt, batch, n_out, n_in);
+            prop_assert!(close(&dxt, &t(&want, batch, n_in)));
         }
 
         #[test]
-        fn weight_grad_matches_dense(w in csr_strategy(12, 12), batch in 1usize..6,
+        fn weight_grad_matches_dense(w in csr_strategy(12, 12), batch in 1usize..80,
                                      seed in proptest::collection::vec(-1.0f32..1.0, 1..20)) {
             let (n_in, n_out) = (w.n_rows(), w.n_cols());
-            let x = batch_for(&w, batch, &seed);
-            let dz: Vec<f32> = (0..batch * n_out).map(|t| seed[(t * 3) % seed.len()] - 0.5).collect();
+            let x = values(batch * n_in, &seed, 1);
+            let dz = values(batch * n_out, &seed, 5);
+            let (xt, dzt) = (t(&x, batch, n_in), t(&dz, batch, n_out));
             let mut g = vec![f32::NAN; w.nnz()];
-            weight_grad(&x, &dz, batch, &w, &mut g, &mut KernelScratch::default());
-            let mut xt = vec![0.0; n_in * batch];
-            for b in 0..batch { for i in 0..n_in { xt[i * batch + b] = x[b * n_in + i]; } }
+            weight_grad(&xt, &dzt, batch, &w, &mut g);
             let full = dense_matmul(&xt, &dz, n_in, batch, n_out);
             let rows = w.row_indices();
-            let want: Vec<f32> = (0..w.nnz()).map(|k| full[rows[k] as usize * n_out + w.col_idx()[k] as usize]).collect();
+            let want: Vec<f32> = (0..w.nnz())
+                .map(|k| full[rows[k] as usize * n_out + w.col_idx()[k] as usize])
+                .collect();
             prop_assert!(close(&g, &want));
+            // The streamed growth scores agree with |grad| at the stored entries, bit for bit,
+            // and with the dense product everywhere.
+            if n_in > 0 && n_out > 0 {
+                let mut s = vec![f32::NAN; n_in * n_out];
+                dense_scores(&xt, &dzt, batch, 0..n_in, &mut s);
+                for k in 0..w.nnz() {
+                    let p = rows[k] as usize * n_out + w.col_idx()[k] as usize;
+                    prop_assert_eq!(s[p].to_bits(), g[k].abs().to_bits());
+                }
+                let abs: Vec<f32> = full.iter().map(|v| v.abs()).collect();
+                prop_assert!(close(&s, &abs));
+            }
         }
 
         #[test]
-        fn sparse_input_kernels_match_dense_input(w in csr_strategy(10, 10), batch in 1usize..6,
+        fn sparse_input_kernels_match_dense_input(w in csr_strategy(10, 10), batch in 1usize..40,
                 mask in proptest::collection::vec(any::<bool>(), 100),
                 seed in proptest::collection::vec(-1.0f32..1.0, 1..20)) {
             let (n_in, n_out) = (w.n_rows(), w.n_cols());
-            let mut x = batch_for(&w, batch, &seed);
+            let mut x = values(batch * n_in, &seed, 1);
             let mut trip = Vec::new();
             for b in 0..batch { for i in 0..n_in {
                 if mask[(b * n_in + i) % mask.len()] { trip.push((b as u32, i as u32, x[b * n_in + i])); }
                 else { x[b * n_in + i] = 0.0; }
             } }
             let xs = Csr::from_triplets(batch, n_in, trip).unwrap();
+            let xt = t(&x, batch, n_in);
             let mut z1 = vec![0.0; batch * n_out];
             let mut z2 = vec![f32::NAN; batch * n_out];
-            forward(&x, batch, &w, &mut z1, &mut KernelScratch::default());
+            forward(&xt, batch, &w, &mut z1);
             forward_sparse_input(&xs, &w, &mut z2);
             prop_assert!(close(&z1, &z2));
-            let dz: Vec<f32> = (0..batch * n_out).map(|t| seed[(t * 5) % seed.len()]).collect();
+            let dzt = t(&values(batch * n_out, &seed, 5), batch, n_out);
             let mut g1 = vec![0.0; w.nnz()];
             let mut g2 = vec![f32::NAN; w.nnz()];
-            weight_grad(&x, &dz, batch, &w, &mut g1, &mut KernelScratch::default());
-            weight_grad_sparse_input(&xs, &dz, &w, &mut g2);
+            weight_grad(&xt, &dzt, batch, &w, &mut g1);
+            weight_grad_sparse_input(&xs, &dzt, &w, &mut g2);
             prop_assert!(close(&g1, &g2));
         }
     }
 
-    #[test]
-    fn parallel_path_is_bit_identical_to_serial_sums() {
-        // Large enough to take the parallel path; compare with a serial recomputation.
-        let (n_in, n_out, batch) = (300usize, 200usize, 16usize);
+    /// A layer big enough for the parallel path, with a pattern of varied row lengths.
+    fn big_layer() -> (Csr, usize) {
+        let (n_in, n_out, batch) = (300usize, 200usize, 70usize);
         let mut t = Vec::new();
         for i in 0..n_in {
-            for j in (i % 3..n_out).step_by(3) {
+            for j in (i % 3..n_out).step_by(1 + i % 5) {
                 t.push((
                     i as u32,
                     j as u32,
@@ -485,33 +689,78 @@ mod tests {
         }
         let w = Csr::from_triplets(n_in, n_out, t).unwrap();
         assert!(batch * w.nnz() >= PAR_THRESHOLD);
+        (w, batch)
+    }
+
+    /// Every product at every vector level and with one or two threads, as bits.
+    fn all_products(w: &Csr, batch: usize, level: SimdLevel) -> Vec<u32> {
+        let (n_in, n_out) = (w.n_rows(), w.n_cols());
+        let xt: Vec<f32> = (0..batch * n_in)
+            .map(|v| ((v * 7) % 11) as f32 / 11.0 - 0.3)
+            .collect();
+        let dzt: Vec<f32> = (0..batch * n_out)
+            .map(|v| ((v * 5) % 9) as f32 / 9.0 - 0.4)
+            .collect();
+        let mut z = vec![0.0; batch * n_out];
+        forward_at(level, &xt, batch, w, &mut z);
+        let mut dx = vec![0.0; batch * n_in];
+        input_grad_at(level, &dzt, batch, w, &mut dx);
+        let mut g = vec![0.0; w.nnz()];
+        weight_grad_at(level, &xt, &dzt, batch, w, &mut g);
+        z.iter().chain(&dx).chain(&g).map(|v| v.to_bits()).collect()
+    }
+
+    #[test]
+    fn results_do_not_depend_on_threads_or_vector_width() {
+        let (w, batch) = big_layer();
+        let reference = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap()
+            .install(|| all_products(&w, batch, SimdLevel::Baseline));
+        for level in SimdLevel::available() {
+            for threads in [1, 2, 3] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let got = pool.install(|| all_products(&w, batch, level));
+                assert!(
+                    got == reference,
+                    "{} with {threads} threads differs",
+                    level.name()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn forward_sums_in_input_order_like_a_naive_loop() {
+        let (w, batch) = big_layer();
+        let (n_in, n_out) = (w.n_rows(), w.n_cols());
         let x: Vec<f32> = (0..batch * n_in)
             .map(|v| ((v * 7) % 11) as f32 / 11.0)
             .collect();
-        let dz: Vec<f32> = (0..batch * n_out)
-            .map(|v| ((v * 5) % 9) as f32 / 9.0 - 0.4)
-            .collect();
-        let mut g = vec![0.0; w.nnz()];
-        weight_grad(&x, &dz, batch, &w, &mut g, &mut KernelScratch::default());
-        let rows = w.row_indices();
-        for k in 0..w.nnz() {
-            let (i, j) = (rows[k] as usize, w.col_idx()[k] as usize);
-            let mut s = 0.0f32;
-            for b in 0..batch {
-                s += x[b * n_in + i] * dz[b * n_out + j];
-            }
-            assert_eq!(g[k].to_bits(), s.to_bits());
-        }
-        let mut z = vec![0.0; batch * n_out];
-        forward(&x, batch, &w, &mut z, &mut KernelScratch::default());
-        for b in 0..batch {
+        let mut zt = vec![0.0; batch * n_out];
+        forward(&t(&x, batch, n_in), batch, &w, &mut zt);
+        for b in (0..batch).step_by(7) {
             let mut zr = vec![0.0f32; n_out];
             for i in 0..n_in {
                 for k in w.row_range(i) {
                     zr[w.col_idx()[k] as usize] += x[b * n_in + i] * w.values()[k];
                 }
             }
-            assert_eq!(&z[b * n_out..(b + 1) * n_out], &zr[..]);
+            for j in 0..n_out {
+                assert_eq!(zt[j * batch + b].to_bits(), zr[j].to_bits());
+            }
         }
+    }
+
+    #[test]
+    fn transpose_round_trips() {
+        let a: Vec<f32> = (0..37 * 19).map(|v| v as f32).collect();
+        let back = t(&t(&a, 37, 19), 19, 37);
+        assert_eq!(a, back);
+        assert_eq!(t(&a, 37, 19)[1], a[19]);
     }
 }

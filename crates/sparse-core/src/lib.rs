@@ -13,10 +13,14 @@ pub mod error;
 pub mod init;
 pub mod kernels;
 pub mod layer;
+pub mod simd;
 pub mod topology;
 
 pub use csr::{CscIndex, Csr};
-pub use dst::{DstContext, DstMethod, GradientSource, HookOutcome, LayerScores, TrainingClock};
+pub use dst::{
+    DstContext, DstMethod, GradientSource, HookOutcome, LayerScores, NamedMethod, NoParams,
+    TrainingClock,
+};
 pub use error::SparseError;
 pub use init::{DensityDistribution, FanMode, WeightInit, WeightSampler};
 pub use layer::{EditStats, SparseLayer};

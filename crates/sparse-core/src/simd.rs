@@ -1,0 +1,144 @@
+//! Which vector instructions the kernels may use, chosen once at run time.
+//!
+//! The kernels are written as plain loops over fixed-size lane arrays, which the compiler
+//! vectorises; [`multiversion!`](crate::multiversion) compiles each one a second and third time
+//! with AVX2 and AVX-512 enabled and picks the widest the CPU supports. A binary built for the
+//! baseline x86-64 target therefore runs at full vector width on a modern node and still runs
+//! on an old one (a cluster's nodes are rarely all alike; `-C target-cpu=native` would make a
+//! binary built on one crash on another).
+//!
+//! Results do not depend on the level: the lane arrays fix the order of every sum, and only
+//! separate multiplies and adds are used (no fused multiply-add), each rounded as IEEE 754
+//! says on any machine. So the same seed gives the same numbers on every x86-64 CPU.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// A set of vector instructions the kernels are compiled for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SimdLevel {
+    /// The target's baseline (SSE2 on x86-64).
+    Baseline,
+    /// 256-bit AVX2.
+    Avx2,
+    /// 512-bit AVX-512 (foundation).
+    Avx512,
+}
+
+impl SimdLevel {
+    /// Every level this CPU can run, narrowest first.
+    pub fn available() -> Vec<SimdLevel> {
+        let best = detect();
+        [SimdLevel::Baseline, SimdLevel::Avx2, SimdLevel::Avx512]
+            .into_iter()
+            .filter(|&l| l as u8 <= best as u8)
+            .collect()
+    }
+
+    /// A short name for reports (`avx512`, `avx2`, `baseline`).
+    pub fn name(self) -> &'static str {
+        match self {
+            SimdLevel::Baseline => "baseline",
+            SimdLevel::Avx2 => "avx2",
+            SimdLevel::Avx512 => "avx512",
+        }
+    }
+}
+
+fn detect() -> SimdLevel {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return SimdLevel::Avx512;
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            return SimdLevel::Avx2;
+        }
+    }
+    SimdLevel::Baseline
+}
+
+/// `level`, or the widest supported level below it when this CPU cannot run it.
+#[doc(hidden)]
+pub fn supported(level: SimdLevel) -> SimdLevel {
+    let best = detect();
+    if level as u8 <= best as u8 {
+        level
+    } else {
+        best
+    }
+}
+
+static LEVEL: AtomicU8 = AtomicU8::new(u8::MAX);
+
+/// The widest level this CPU supports, detected once. `DST_SIMD=baseline|avx2|avx512` caps
+/// it (to compare levels in a benchmark, or to rule the vector code out when chasing a bug).
+pub fn level() -> SimdLevel {
+    let cached = LEVEL.load(Ordering::Relaxed);
+    if cached != u8::MAX {
+        return from_u8(cached);
+    }
+    let best = detect();
+    let chosen = match std::env::var("DST_SIMD").ok().as_deref() {
+        Some("baseline") => SimdLevel::Baseline,
+        Some("avx2") if best as u8 >= SimdLevel::Avx2 as u8 => SimdLevel::Avx2,
+        _ => best,
+    };
+    LEVEL.store(chosen as u8, Ordering::Relaxed);
+    chosen
+}
+
+fn from_u8(v: u8) -> SimdLevel {
+    match v {
+        0 => SimdLevel::Baseline,
+        1 => SimdLevel::Avx2,
+        _ => SimdLevel::Avx512,
+    }
+}
+
+/// Defines `pub(crate) fn $name(level: SimdLevel, args...)` that runs `$inner(args...)`
+/// compiled for the requested [`SimdLevel`]. `$inner` must be `#[inline(always)]` so that its
+/// body is compiled inside each target-feature wrapper.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! multiversion {
+    ($name:ident => $inner:ident ( $($arg:ident : $ty:ty),* $(,)? )) => {
+        #[allow(clippy::too_many_arguments)]
+        pub(crate) fn $name(level: $crate::simd::SimdLevel, $($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx2")]
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn v512($($arg: $ty),*) {
+                    $inner($($arg),*)
+                }
+                #[target_feature(enable = "avx2")]
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn v256($($arg: $ty),*) {
+                    $inner($($arg),*)
+                }
+                match $crate::simd::supported(level) {
+                    // SAFETY: `supported` caps the level at what this CPU can run.
+                    $crate::simd::SimdLevel::Avx512 => return unsafe { v512($($arg),*) },
+                    $crate::simd::SimdLevel::Avx2 => return unsafe { v256($($arg),*) },
+                    $crate::simd::SimdLevel::Baseline => {}
+                }
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            let _ = level;
+            $inner($($arg),*)
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_are_ordered_and_include_the_detected_one() {
+        let levels = SimdLevel::available();
+        assert_eq!(levels[0], SimdLevel::Baseline);
+        assert!(levels.contains(&level()) || std::env::var("DST_SIMD").is_ok());
+        assert!(levels.windows(2).all(|w| (w[0] as u8) < (w[1] as u8)));
+    }
+}
