@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use experiments::bench::{bench, BenchOptions};
+use experiments::bench::{bench, run_probe_json, BenchOptions};
 use experiments::reproduce::{redraw, reproduce, ReproduceOptions};
 use experiments::{run_experiment, RunOptions};
 use std::path::PathBuf;
@@ -57,7 +57,7 @@ enum Command {
         #[command(flatten)]
         exec: Execution,
     },
-    /// Performance: kernels and training epochs against dense, side by side.
+    /// Performance: kernels, training epochs, memory and scale against dense, side by side.
     Bench {
         /// Small sizes (CI).
         #[arg(long)]
@@ -65,6 +65,16 @@ enum Command {
         /// Output folder.
         #[arg(long, default_value = "results/bench")]
         out: PathBuf,
+        /// Run only these sections (kernels, sparse-input, wdbc, epochs, threads, updates,
+        /// memory, scale); the folder keeps the others' files.
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+    },
+    /// One memory measurement in a fresh process (used by `bench`).
+    #[command(hide = true)]
+    BenchProbe {
+        /// The probe, as JSON.
+        spec: String,
     },
     /// Redraw the figures of a results folder from its CSV files.
     Figures {
@@ -106,7 +116,15 @@ fn real_main() -> Result<()> {
             fresh: exec.fresh,
             quiet: exec.quiet,
         })?,
-        Command::Bench { quick, out } => bench(&BenchOptions { out, quick })?,
+        Command::Bench { quick, out, only } => bench(&BenchOptions {
+            out,
+            quick,
+            only,
+            probe_exe: Some(std::env::current_exe()?),
+        })?,
+        Command::BenchProbe { spec } => {
+            println!("{}", run_probe_json(&spec)?);
+        }
         Command::Figures { dir } => {
             for (path, _) in redraw(&dir)? {
                 println!("{}.png", path.display());

@@ -14,11 +14,8 @@
 //! broken by position instead, so updates are deterministic.
 
 use serde::{Deserialize, Serialize};
-use sparse_core::topology::{magnitude_removal, top_k_free_positions};
+use sparse_core::topology::{magnitude_removal, top_k_free_positions, SCORE_BLOCK_ELEMS};
 use sparse_core::{DstContext, DstMethod, HookOutcome, LayerScores, SparseError, TrainingClock};
-
-/// Elements of gradient scores requested per block when growing (bounded memory).
-const SCORE_BLOCK: usize = 1 << 20;
 
 /// RigL's hyper-parameters, as written in an experiment config (`[methods.rigl]`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -141,7 +138,7 @@ impl DstMethod for RigL {
                 l,
                 &keep,
                 &mut *ctx.rng,
-                |pattern, n, _| top_k_free_positions(pattern, n, &mut scores, SCORE_BLOCK),
+                |pattern, n, _| top_k_free_positions(pattern, n, &mut scores, SCORE_BLOCK_ELEMS),
                 |_, _| 0.0,
             ));
         }

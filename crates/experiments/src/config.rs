@@ -307,11 +307,18 @@ pub struct TrackingConfig {
     /// Epochs (1-based) at which EL2N scores are taken.
     #[serde(default = "TrackingConfig::default_el2n_epochs")]
     pub el2n_epochs: Vec<usize>,
+    /// Input-neuron degrees go to `input_degree.csv` every this many epochs and at the last.
+    #[serde(default = "TrackingConfig::default_degree_every")]
+    pub degree_every: usize,
 }
 
 impl TrackingConfig {
     fn default_el2n_epochs() -> Vec<usize> {
         vec![10]
+    }
+
+    fn default_degree_every() -> usize {
+        10
     }
 }
 
@@ -320,6 +327,7 @@ impl Default for TrackingConfig {
         TrackingConfig {
             examples: true,
             el2n_epochs: Self::default_el2n_epochs(),
+            degree_every: Self::default_degree_every(),
         }
     }
 }

@@ -16,6 +16,7 @@ fn entries() -> Vec<Entry> {
         Entry::of::<dst_set::Set>(),
         Entry::of::<dst_rigl::RigL>(),
         Entry::of::<dst_mest::Mest>(),
+        Entry::of::<dst_snfs::Snfs>(),
         Entry::of::<dst_deepr::DeepR>(),
         Entry::of::<dst_dsr::Dsr>(),
         Entry::of::<dst_gmp::Gmp>(),

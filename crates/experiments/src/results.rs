@@ -99,6 +99,64 @@ pub struct EpochRow {
     pub flops: u64,
 }
 
+/// One row of `topology.csv`: one layer of one DST run after one epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopologyRow {
+    /// The run's key.
+    pub run_id: String,
+    /// Method name.
+    pub method: String,
+    /// Sparsity of the run.
+    pub sparsity: f64,
+    /// Seed of the run.
+    pub seed: u64,
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Layer index, input side first.
+    pub layer: usize,
+    /// Connections at the end of the epoch.
+    pub nnz: usize,
+    /// Density at the end of the epoch.
+    pub density: f64,
+    /// Connections removed during the epoch.
+    pub removed: usize,
+    /// Connections grown during the epoch.
+    pub grown: usize,
+    /// `removed / nnz` at the start of the epoch.
+    pub turnover: f64,
+    /// Fraction of all positions of the layer ever active so far (Liu et al. 2021).
+    pub itop_rate: f64,
+}
+
+/// One row of `input_degree.csv`: one input neuron of one DST run after one epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DegreeRow {
+    /// The run's key.
+    pub run_id: String,
+    /// Method name.
+    pub method: String,
+    /// Sparsity of the run.
+    pub sparsity: f64,
+    /// Seed of the run.
+    pub seed: u64,
+    /// 1-based epoch (every `tracking.degree_every`-th and the last).
+    pub epoch: usize,
+    /// Feature name (after one-hot encoding and missing indicators).
+    pub feature: String,
+    /// 0-based input index.
+    pub feature_index: usize,
+    /// Connections from this input to the first hidden layer.
+    pub degree: usize,
+    /// Fraction of the training rows in which this feature was missing.
+    pub missing_rate: f64,
+}
+
+/// File of the topology telemetry of every DST run.
+pub const TOPOLOGY: &str = "topology.csv";
+
+/// File of the input-neuron degrees of every DST run.
+pub const INPUT_DEGREE: &str = "input_degree.csv";
+
 /// File of the per-example statistics of every run.
 pub const EXAMPLES: &str = "examples.csv";
 
@@ -115,6 +173,18 @@ impl RunKeyed for EpochRow {
 }
 
 impl RunKeyed for ExampleRow {
+    fn run_id(&self) -> &str {
+        &self.run_id
+    }
+}
+
+impl RunKeyed for TopologyRow {
+    fn run_id(&self) -> &str {
+        &self.run_id
+    }
+}
+
+impl RunKeyed for DegreeRow {
     fn run_id(&self) -> &str {
         &self.run_id
     }
@@ -199,6 +269,19 @@ fn append_rows<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
     Ok(())
 }
 
+/// The rows one finished run adds to the files beside `runs.csv`.
+#[derive(Debug, Clone, Default)]
+pub struct RunFiles {
+    /// `epochs.csv` rows.
+    pub epochs: Vec<EpochRow>,
+    /// `examples.csv` rows (empty when tracking is off).
+    pub examples: Vec<ExampleRow>,
+    /// `topology.csv` rows (DST runs).
+    pub topology: Vec<TopologyRow>,
+    /// `input_degree.csv` rows (DST runs).
+    pub input_degree: Vec<DegreeRow>,
+}
+
 /// The results folder of one experiment.
 #[derive(Debug)]
 pub struct ResultStore {
@@ -217,6 +300,8 @@ impl ResultStore {
                 &runs_path,
                 &epochs_path,
                 &dir.join(EXAMPLES),
+                &dir.join(TOPOLOGY),
+                &dir.join(INPUT_DEGREE),
                 &dir.join("summary.csv"),
             ] {
                 if p.exists() {
@@ -233,6 +318,8 @@ impl ResultStore {
         // lines must go before anything is appended.
         prune::<EpochRow>(&epochs_path, &done)?;
         prune::<ExampleRow>(&dir.join(EXAMPLES), &done)?;
+        prune::<TopologyRow>(&dir.join(TOPOLOGY), &done)?;
+        prune::<DegreeRow>(&dir.join(INPUT_DEGREE), &done)?;
         if runs_path.exists() && !std::fs::read_to_string(&runs_path)?.ends_with('\n') {
             write_all_rows(&runs_path, &runs)?;
         }
@@ -252,16 +339,18 @@ impl ResultStore {
         self.done.contains(run_id)
     }
 
-    /// Records a finished run durably: epoch and example rows first, then the run row.
-    pub fn record(
-        &mut self,
-        row: &RunRow,
-        epochs: &[EpochRow],
-        examples: &[ExampleRow],
-    ) -> Result<()> {
-        append_rows(&self.dir.join("epochs.csv"), epochs)?;
-        if !examples.is_empty() {
-            append_rows(&self.dir.join(EXAMPLES), examples)?;
+    /// Records a finished run durably: its epoch, example, topology and degree rows first,
+    /// then the run row (which marks it finished).
+    pub fn record(&mut self, row: &RunRow, files: &RunFiles) -> Result<()> {
+        append_rows(&self.dir.join("epochs.csv"), &files.epochs)?;
+        if !files.examples.is_empty() {
+            append_rows(&self.dir.join(EXAMPLES), &files.examples)?;
+        }
+        if !files.topology.is_empty() {
+            append_rows(&self.dir.join(TOPOLOGY), &files.topology)?;
+        }
+        if !files.input_degree.is_empty() {
+            append_rows(&self.dir.join(INPUT_DEGREE), &files.input_degree)?;
         }
         append_rows(&self.dir.join("runs.csv"), std::slice::from_ref(row))?;
         self.done.insert(row.run_id.clone());
@@ -345,8 +434,14 @@ mod tests {
     fn resume_drops_orphans_and_torn_lines() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = ResultStore::open(dir.path(), false).unwrap();
-        s.record(&row("a"), &[epoch("a", 1), epoch("a", 2)], &[])
-            .unwrap();
+        s.record(
+            &row("a"),
+            &RunFiles {
+                epochs: vec![epoch("a", 1), epoch("a", 2)],
+                ..RunFiles::default()
+            },
+        )
+        .unwrap();
         // A crash after the epoch rows of run b, in the middle of writing its run row.
         append_rows(&dir.path().join("epochs.csv"), &[epoch("b", 1)]).unwrap();
         let mut f = OpenOptions::new()

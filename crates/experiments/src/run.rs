@@ -4,9 +4,9 @@
 use crate::config::ExperimentConfig;
 use crate::grid::RunSpec;
 use crate::registry::{self, MethodKind};
-use crate::results::{EpochRow, RunRow};
+use crate::results::{DegreeRow, EpochRow, RunFiles, RunRow, TopologyRow};
 use anyhow::{Context, Result};
-use data::dynamics::{ExampleRow, ExampleTracker, Source};
+use data::dynamics::{ExampleTracker, Source};
 use data::encoding::OneHotEncoder;
 use data::imputation::{Imputer, ImputerParams, Strategy};
 use data::missingness::{self, ampute, Mechanism};
@@ -30,6 +30,9 @@ pub struct PreparedData {
     pub validation: Option<Dataset>,
     /// Fraction of the original feature cells missing (real and simulated) in all splits.
     pub missing_rate_realized: f64,
+    /// Fraction of the training rows in which each model input was missing (one per
+    /// feature of `train`, after encoding; 0 for missing-indicator features).
+    pub feature_missing: Vec<f64>,
 }
 
 /// The data pipeline of a run, in the order that keeps every statistic on the training split:
@@ -109,8 +112,17 @@ pub fn prepare(full: &Dataset, cfg: &ExperimentConfig, spec: &RunSpec) -> Result
             100.0 * missing_rate_realized
         );
     }
+    let mut feature_missing: Vec<f64> = (0..train.n_features())
+        .map(|j| {
+            let missing = (0..train.n_rows())
+                .filter(|&i| !train.observed[i * train.n_features() + j])
+                .count();
+            missing as f64 / train.n_rows().max(1) as f64
+        })
+        .collect();
     let imputer = Imputer::fit(&spec.imputation, &train, &ImputerParams::default());
     let train = imputer.transform(&train);
+    feature_missing.resize(train.n_features(), 0.0);
     let test = imputer.transform(&test);
     let validation = validation.map(|v| imputer.transform(&v));
     Ok(PreparedData {
@@ -118,6 +130,7 @@ pub fn prepare(full: &Dataset, cfg: &ExperimentConfig, spec: &RunSpec) -> Result
         test,
         validation,
         missing_rate_realized,
+        feature_missing,
     })
 }
 
@@ -223,10 +236,8 @@ pub fn build_model(
 pub struct RunResult {
     /// Its `runs.csv` row.
     pub row: RunRow,
-    /// Its `epochs.csv` rows.
-    pub epochs: Vec<EpochRow>,
-    /// Its `examples.csv` rows (empty when tracking is off).
-    pub examples: Vec<ExampleRow>,
+    /// Its rows of the other files.
+    pub files: RunFiles,
 }
 
 /// Forwards epoch records to a callback (the progress display) and, when tracking, every
@@ -262,7 +273,6 @@ pub fn execute(
     let sizes = layer_sizes(cfg, full, prepared.train.n_features())?;
     let mut model = build_model(cfg, spec, &sizes)
         .with_context(|| format!("building the model of run {}", spec.run_id))?;
-    let densities = model.layer_densities();
     let (tr, te) = (&prepared.train, &prepared.test);
     let absent = spec.imputation.feeds_absent();
     let train_set = Examples {
@@ -288,6 +298,7 @@ pub fn execute(
     let opts = TrainOptions {
         epochs: cfg.training.epochs,
         batch_size: cfg.training.batch_size,
+        track_topology: true,
     };
     let validation_set = prepared.validation.as_ref().map(|v| Examples {
         x: &v.values,
@@ -312,6 +323,8 @@ pub fn execute(
         .map(|t| t.rows(&spec.run_id, Source::TrainPass))
         .unwrap_or_default();
     let last = outcome.epochs.last().expect("at least one epoch");
+    // Realised densities at the end (a dense-to-sparse method starts denser).
+    let densities = model.layer_densities();
     let shapes: Vec<usize> = sizes.windows(2).map(|w| w[0] * w[1]).collect();
     let params_dense: usize = shapes.iter().sum();
     // Realised sparsity of the layers that were made sparse.
@@ -380,9 +393,46 @@ pub fn execute(
             flops: e.flops,
         })
         .collect();
+    let every = cfg.tracking.degree_every.max(1);
+    let n_epochs = outcome.epochs.len();
+    let mut topology = Vec::new();
+    let mut input_degree = Vec::new();
+    for e in &outcome.epochs {
+        topology.extend(e.topology.iter().map(|t| TopologyRow {
+            run_id: spec.run_id.clone(),
+            method: spec.method.clone(),
+            sparsity,
+            seed: spec.seed,
+            epoch: e.epoch,
+            layer: t.layer,
+            nnz: t.nnz,
+            density: t.density,
+            removed: t.removed,
+            grown: t.grown,
+            turnover: t.turnover,
+            itop_rate: t.itop_rate,
+        }));
+        if e.epoch % every == 0 || e.epoch == n_epochs {
+            input_degree.extend(e.input_degree.iter().enumerate().map(|(j, &d)| DegreeRow {
+                run_id: spec.run_id.clone(),
+                method: spec.method.clone(),
+                sparsity,
+                seed: spec.seed,
+                epoch: e.epoch,
+                feature: tr.feature_names.get(j).cloned().unwrap_or_default(),
+                feature_index: j,
+                degree: d,
+                missing_rate: prepared.feature_missing.get(j).copied().unwrap_or(0.0),
+            }));
+        }
+    }
     Ok(RunResult {
         row,
-        epochs,
-        examples,
+        files: RunFiles {
+            epochs,
+            examples,
+            topology,
+            input_degree,
+        },
     })
 }

@@ -160,7 +160,7 @@ pub fn run_config(
                         store
                             .lock()
                             .expect("no panic while holding the store")
-                            .record(&r.row, &r.epochs, &r.examples)
+                            .record(&r.row, &r.files)
                     });
                 bar.finish_and_clear();
                 multi.remove(&bar);

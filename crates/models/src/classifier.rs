@@ -5,7 +5,7 @@ use crate::batch::{fill_dropout_mask, Batch};
 use crate::dense::DenseMlp;
 use crate::sparse_mlp::{SparseMlp, StepReport};
 use rand_chacha::ChaCha8Rng;
-use sparse_core::{DstMethod, EditStats, TrainingClock};
+use sparse_core::{DstMethod, EditStats, SparseLayer, TrainingClock};
 
 /// The random streams a training run consumes, each derived from the run seed by name.
 #[derive(Debug, Clone)]
@@ -49,6 +49,11 @@ pub trait Classifier: Send {
     fn nnz(&self) -> usize;
     /// Realised density of each weight layer, input side first.
     fn layer_densities(&self) -> Vec<f64>;
+
+    /// The sparse layers, for topology telemetry (None for the dense model).
+    fn sparse_layers(&self) -> Option<&[SparseLayer]> {
+        None
+    }
 }
 
 /// A sparse MLP trained by a DST method.
@@ -98,6 +103,10 @@ impl Classifier for SparseNetwork {
 
     fn layer_densities(&self) -> Vec<f64> {
         self.mlp.layer_densities()
+    }
+
+    fn sparse_layers(&self) -> Option<&[SparseLayer]> {
+        Some(self.mlp.layers())
     }
 }
 

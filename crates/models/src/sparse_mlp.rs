@@ -183,6 +183,22 @@ impl SparseMlp {
         self.layers.iter().map(|l| l.nnz()).sum()
     }
 
+    /// Bytes of heap memory the model holds: every layer (weights, indices, column view,
+    /// optimizer state, gradients) and the activation buffers of the last batch. The
+    /// reference against which measured peak memory is judged.
+    pub fn footprint_bytes(&self) -> usize {
+        let ws = &self.ws;
+        let bufs = |v: &Vec<Vec<f32>>| v.iter().map(|b| b.capacity()).sum::<usize>();
+        let activations = (bufs(&ws.acts)
+            + bufs(&ws.pre)
+            + bufs(&ws.masks)
+            + bufs(&ws.deltas)
+            + ws.probs.capacity())
+            * size_of::<f32>()
+            + ws.sparse_input.as_ref().map_or(0, |x| x.heap_bytes());
+        self.layers.iter().map(|l| l.heap_bytes()).sum::<usize>() + activations
+    }
+
     /// Realised density of each layer, input side first.
     pub fn layer_densities(&self) -> Vec<f64> {
         self.layers.iter().map(|l| l.weights.density()).collect()

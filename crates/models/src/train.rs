@@ -5,6 +5,7 @@ use crate::batch::{argmax_rows, cross_entropy, Batch};
 use crate::classifier::{Classifier, RunRngs};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
+use sparse_core::telemetry::{LayerTopology, TopologyTracker};
 use sparse_core::{EditStats, TrainingClock};
 use std::time::Instant;
 
@@ -35,6 +36,11 @@ pub struct TrainOptions {
     pub epochs: usize,
     /// Examples per optimizer step.
     pub batch_size: usize,
+    /// Record the topology telemetry of sparse models (per-layer density, edits, turnover,
+    /// ITOP rate, input degrees) in every [`EpochRecord`]. Costs 8 bytes per position ever
+    /// active, so benchmarks leave it off.
+    #[serde(default)]
+    pub track_topology: bool,
 }
 
 /// What happened in one epoch.
@@ -62,6 +68,13 @@ pub struct EpochRecord {
     pub flops: u64,
     /// Topology edits of the epoch (per layer, summed over the epoch's updates).
     pub edits: Vec<EditStats>,
+    /// Per-layer topology at the end of the epoch (sparse models with `track_topology`).
+    #[serde(default)]
+    pub topology: Vec<LayerTopology>,
+    /// Out-degree of every input neuron (connections of each input feature to the first
+    /// hidden layer) at the end of the epoch (sparse models with `track_topology`).
+    #[serde(default)]
+    pub input_degree: Vec<usize>,
 }
 
 /// Receives what the loop sees, for statistics beyond the epoch records (Part II tracks every
@@ -162,6 +175,11 @@ pub fn train(
     let mut idb = Vec::with_capacity(bs);
     let mut records = Vec::with_capacity(opts.epochs);
     let mut step = 0usize;
+    let mut tracker = if opts.track_topology {
+        model.sparse_layers().map(TopologyTracker::new)
+    } else {
+        None
+    };
     for epoch in 0..opts.epochs {
         let start = Instant::now();
         order.shuffle(&mut rngs.shuffle);
@@ -200,6 +218,9 @@ pub fn train(
                 .count();
             flops += report.flops;
             merge_edits(&mut edits, &report.edits);
+            if let (Some(t), false) = (&mut tracker, report.edits.is_empty()) {
+                t.observe(model.sparse_layers().expect("sparse"), &report.edits);
+            }
             observer.on_batch(epoch + 1, &idb, &yb, &report.probs);
             step += 1;
         }
@@ -210,9 +231,17 @@ pub fn train(
             steps_per_epoch,
         };
         let topology_start = Instant::now();
-        merge_edits(&mut edits, &model.end_of_epoch(clock, rngs));
+        let epoch_edits = model.end_of_epoch(clock, rngs);
         let topology_seconds = topology_start.elapsed().as_secs_f64();
         let seconds = start.elapsed().as_secs_f64();
+        merge_edits(&mut edits, &epoch_edits);
+        let (topology, input_degree) = match (&mut tracker, model.sparse_layers()) {
+            (Some(t), Some(layers)) => {
+                t.observe(layers, &epoch_edits);
+                (t.end_epoch(layers), layers[0].weights.row_degrees())
+            }
+            _ => (Vec::new(), Vec::new()),
+        };
         let (test_accuracy, test_loss) = evaluate(model, test);
         let validation_accuracy = data.validation.map(|v| evaluate(model, &v).0);
         let record = EpochRecord {
@@ -227,6 +256,8 @@ pub fn train(
             topology_seconds,
             flops,
             edits,
+            topology,
+            input_degree,
         };
         observer.on_epoch(&record);
         records.push(record);

@@ -48,6 +48,7 @@ fn run(
         TrainOptions {
             epochs: 8,
             batch_size: 10,
+            track_topology: true,
         },
         &mut RunRngs::from_seed(seed),
         &mut NoObserver,
@@ -146,6 +147,7 @@ fn absent_inputs_equal_zero_filled_inputs() {
         TrainOptions {
             epochs: 8,
             batch_size: 10,
+            track_topology: true,
         },
         &mut RunRngs::from_seed(3),
         &mut NoObserver,

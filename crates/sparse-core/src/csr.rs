@@ -87,56 +87,7 @@ impl Csr {
         col_idx: Vec<u32>,
         values: Vec<f32>,
     ) -> Result<Self, SparseError> {
-        if n_cols > u32::MAX as usize {
-            return Err(SparseError::Shape(format!(
-                "{n_cols} columns do not fit u32 indices"
-            )));
-        }
-        if row_ptr.len() != n_rows + 1 {
-            return Err(SparseError::Invalid(format!(
-                "row_ptr has {} entries, expected {}",
-                row_ptr.len(),
-                n_rows + 1
-            )));
-        }
-        if col_idx.len() != values.len() {
-            return Err(SparseError::Invalid(format!(
-                "{} column indices but {} values",
-                col_idx.len(),
-                values.len()
-            )));
-        }
-        if row_ptr[0] != 0 || row_ptr[n_rows] != col_idx.len() {
-            return Err(SparseError::Invalid(
-                "row_ptr must start at 0 and end at nnz".into(),
-            ));
-        }
-        for i in 0..n_rows {
-            let (lo, hi) = (row_ptr[i], row_ptr[i + 1]);
-            if lo > hi {
-                return Err(SparseError::Invalid(format!(
-                    "row_ptr decreases at row {i}"
-                )));
-            }
-            let cols = &col_idx[lo..hi];
-            for (k, &c) in cols.iter().enumerate() {
-                if c as usize >= n_cols {
-                    return Err(SparseError::Invalid(format!(
-                        "column {c} out of range {n_cols} in row {i}"
-                    )));
-                }
-                if k > 0 && cols[k - 1] >= c {
-                    return Err(SparseError::Invalid(format!(
-                        "columns of row {i} are not strictly increasing"
-                    )));
-                }
-            }
-        }
-        if let Some(k) = values.iter().position(|v| !v.is_finite()) {
-            return Err(SparseError::Invalid(format!(
-                "non-finite value at entry {k}"
-            )));
-        }
+        check_parts(n_rows, n_cols, &row_ptr, &col_idx, &values)?;
         Ok(Csr {
             n_rows,
             n_cols,
@@ -277,6 +228,19 @@ impl Csr {
         self.columns.get_or_init(|| CscIndex::build(self))
     }
 
+    /// Bytes of heap memory held: the CSR arrays and, once built, the column view.
+    pub fn heap_bytes(&self) -> usize {
+        let csr = self.row_ptr.capacity() * size_of::<usize>()
+            + self.col_idx.capacity() * size_of::<u32>()
+            + self.values.capacity() * size_of::<f32>();
+        let csc = self.columns.get().map_or(0, |c| {
+            c.col_ptr.capacity() * size_of::<usize>()
+                + c.row_idx.capacity() * size_of::<u32>()
+                + c.csr_pos.capacity() * size_of::<usize>()
+        });
+        csr + csc
+    }
+
     /// Dense row-major copy. For tests, small examples and debugging only: a sparse layer never
     /// materialises this in training or topology updates.
     pub fn to_dense(&self) -> Vec<f32> {
@@ -289,16 +253,84 @@ impl Csr {
         d
     }
 
-    /// Replaces the pattern and values in one step, checking the invariants.
-    pub(crate) fn replace(
-        &mut self,
-        row_ptr: Vec<usize>,
-        col_idx: Vec<u32>,
-        values: Vec<f32>,
-    ) -> Result<(), SparseError> {
-        *self = Self::try_from_parts(self.n_rows, self.n_cols, row_ptr, col_idx, values)?;
-        Ok(())
+    /// Checks every invariant again (after an in-place edit, in tests and debug builds).
+    pub fn validate(&self) -> Result<(), SparseError> {
+        check_parts(
+            self.n_rows,
+            self.n_cols,
+            &self.row_ptr,
+            &self.col_idx,
+            &self.values,
+        )
     }
+
+    /// The raw arrays for an in-place edit by [`crate::SparseLayer`], which keeps the
+    /// invariants; the cached column view is dropped since the pattern is about to change.
+    pub(crate) fn raw_parts_mut(&mut self) -> (&mut Vec<usize>, &mut Vec<u32>, &mut Vec<f32>) {
+        self.columns = OnceLock::new();
+        (&mut self.row_ptr, &mut self.col_idx, &mut self.values)
+    }
+}
+
+/// Checks the CSR invariants (see [`Csr`]).
+fn check_parts(
+    n_rows: usize,
+    n_cols: usize,
+    row_ptr: &[usize],
+    col_idx: &[u32],
+    values: &[f32],
+) -> Result<(), SparseError> {
+    if n_cols > u32::MAX as usize {
+        return Err(SparseError::Shape(format!(
+            "{n_cols} columns do not fit u32 indices"
+        )));
+    }
+    if row_ptr.len() != n_rows + 1 {
+        return Err(SparseError::Invalid(format!(
+            "row_ptr has {} entries, expected {}",
+            row_ptr.len(),
+            n_rows + 1
+        )));
+    }
+    if col_idx.len() != values.len() {
+        return Err(SparseError::Invalid(format!(
+            "{} column indices but {} values",
+            col_idx.len(),
+            values.len()
+        )));
+    }
+    if row_ptr[0] != 0 || row_ptr[n_rows] != col_idx.len() {
+        return Err(SparseError::Invalid(
+            "row_ptr must start at 0 and end at nnz".into(),
+        ));
+    }
+    for i in 0..n_rows {
+        let (lo, hi) = (row_ptr[i], row_ptr[i + 1]);
+        if lo > hi {
+            return Err(SparseError::Invalid(format!(
+                "row_ptr decreases at row {i}"
+            )));
+        }
+        let cols = &col_idx[lo..hi];
+        for (k, &c) in cols.iter().enumerate() {
+            if c as usize >= n_cols {
+                return Err(SparseError::Invalid(format!(
+                    "column {c} out of range {n_cols} in row {i}"
+                )));
+            }
+            if k > 0 && cols[k - 1] >= c {
+                return Err(SparseError::Invalid(format!(
+                    "columns of row {i} are not strictly increasing"
+                )));
+            }
+        }
+    }
+    if let Some(k) = values.iter().position(|v| !v.is_finite()) {
+        return Err(SparseError::Invalid(format!(
+            "non-finite value at entry {k}"
+        )));
+    }
+    Ok(())
 }
 
 /// Column-major index of a CSR pattern: for each column, the rows it is connected to and the

@@ -76,6 +76,17 @@ impl SparseLayer {
         self.weights.nnz()
     }
 
+    /// Bytes of heap memory held: weights, indices, column view, momentum, gradient, bias.
+    pub fn heap_bytes(&self) -> usize {
+        self.weights.heap_bytes()
+            + (self.momentum.capacity()
+                + self.grad.capacity()
+                + self.bias.capacity()
+                + self.bias_momentum.capacity()
+                + self.bias_grad.capacity())
+                * size_of::<f32>()
+    }
+
     /// Restores the derived buffers after deserialisation (gradients are not saved).
     pub fn ensure_buffers(&mut self) {
         self.grad.resize(self.nnz(), 0.0);
@@ -83,39 +94,36 @@ impl SparseLayer {
     }
 
     /// Keeps the connections with `keep[k]` true (and their momentum and gradient), removing
-    /// the others. Returns the number removed. `O(nnz)`.
+    /// the others. Returns the number removed. `O(nnz)`, in place: no allocation, so an
+    /// update never holds two copies of a layer.
     pub fn retain(&mut self, keep: &[bool]) -> usize {
         assert_eq!(keep.len(), self.nnz(), "one keep flag per connection");
-        let n = self.weights.n_rows();
-        let (ptr, cols, vals) = (
-            self.weights.row_ptr(),
-            self.weights.col_idx(),
-            self.weights.values(),
-        );
-        let kept = keep.iter().filter(|&&k| k).count();
-        let mut row_ptr = Vec::with_capacity(n + 1);
-        let mut col_idx = Vec::with_capacity(kept);
-        let mut values = Vec::with_capacity(kept);
-        let mut momentum = Vec::with_capacity(kept);
-        let mut grad = Vec::with_capacity(kept);
-        row_ptr.push(0);
+        self.grad.resize(self.nnz(), 0.0);
+        let n = self.n_in();
+        let (row_ptr, cols, vals) = self.weights.raw_parts_mut();
+        let (momentum, grad) = (&mut self.momentum, &mut self.grad);
+        let mut w = 0;
+        let mut start = row_ptr[0];
         for i in 0..n {
-            for k in ptr[i]..ptr[i + 1] {
+            let end = row_ptr[i + 1];
+            for k in start..end {
                 if keep[k] {
-                    col_idx.push(cols[k]);
-                    values.push(vals[k]);
-                    momentum.push(self.momentum[k]);
-                    grad.push(self.grad.get(k).copied().unwrap_or(0.0));
+                    cols[w] = cols[k];
+                    vals[w] = vals[k];
+                    momentum[w] = momentum[k];
+                    grad[w] = grad[k];
+                    w += 1;
                 }
             }
-            row_ptr.push(col_idx.len());
+            start = end;
+            row_ptr[i + 1] = w;
         }
-        let removed = self.nnz() - kept;
-        self.weights
-            .replace(row_ptr, col_idx, values)
-            .expect("a subset of a valid pattern is valid");
-        self.momentum = momentum;
-        self.grad = grad;
+        let removed = cols.len() - w;
+        for v in [&mut *vals, &mut *momentum, &mut *grad] {
+            v.truncate(w);
+        }
+        cols.truncate(w);
+        debug_assert!(self.weights.validate().is_ok());
         removed
     }
 
@@ -148,7 +156,11 @@ impl SparseLayer {
     }
 
     /// Adds connections at `positions` (sorted by `(row, col)`, distinct, not yet stored) with
-    /// the given weights; their momentum and gradient start at 0. `O(nnz + added)`.
+    /// the given weights; their momentum and gradient start at 0. `O(nnz + added log d)`, in
+    /// place: the arrays grow at their end and entries are merged from the back, so no second
+    /// copy of the layer is made (nor any allocation when the arrays kept their capacity, as
+    /// after a [`SparseLayer::retain`] that removed as many). The positions are checked before
+    /// anything is changed.
     pub fn insert(
         &mut self,
         positions: &[(u32, u32)],
@@ -162,63 +174,73 @@ impl SparseLayer {
         if positions.is_empty() {
             return Ok(0);
         }
-        let n = self.weights.n_rows();
-        let total = self.nnz() + positions.len();
-        let (ptr, cols, vals) = (
-            self.weights.row_ptr(),
-            self.weights.col_idx(),
-            self.weights.values(),
-        );
-        let mut row_ptr = Vec::with_capacity(n + 1);
-        let mut col_idx = Vec::with_capacity(total);
-        let mut new_vals = Vec::with_capacity(total);
-        let mut momentum = Vec::with_capacity(total);
-        let mut grad = Vec::with_capacity(total);
-        row_ptr.push(0);
-        let mut g = 0usize;
-        for i in 0..n {
-            let mut k = ptr[i];
-            let end = ptr[i + 1];
+        let (n, m) = (self.n_in(), self.n_out());
+        for (g, &(r, c)) in positions.iter().enumerate() {
+            if r as usize >= n || c as usize >= m {
+                return Err(SparseError::Invalid(format!(
+                    "new position ({r}, {c}) is outside {n} x {m}"
+                )));
+            }
+            if g > 0 && positions[g - 1] >= (r, c) {
+                return Err(SparseError::Invalid(format!(
+                    "new position ({r}, {c}) is out of order or repeated"
+                )));
+            }
+            if self.weights.contains(r as usize, c) {
+                return Err(SparseError::Invalid(format!(
+                    "new position ({r}, {c}) is already stored"
+                )));
+            }
+            if !values[g].is_finite() {
+                return Err(SparseError::Invalid(format!(
+                    "new weight at ({r}, {c}) is not finite"
+                )));
+            }
+        }
+        self.grad.resize(self.nnz(), 0.0);
+        let old = self.nnz();
+        let total = old + positions.len();
+        let (row_ptr, cols, vals) = self.weights.raw_parts_mut();
+        let (momentum, grad) = (&mut self.momentum, &mut self.grad);
+        cols.resize(total, 0);
+        for v in [&mut *vals, &mut *momentum, &mut *grad] {
+            v.resize(total, 0.0);
+        }
+        // Walk rows from the last, writing each row's merged entries at the end of its new
+        // range; the write position never falls below the read position, so nothing unread
+        // is overwritten.
+        let mut g = positions.len();
+        let mut dest = total;
+        for i in (0..n).rev() {
+            let (lo, mut k) = (row_ptr[i], row_ptr[i + 1]);
+            row_ptr[i + 1] = dest;
             loop {
-                let next_new =
-                    (g < positions.len() && positions[g].0 as usize == i).then(|| positions[g].1);
-                match (k < end, next_new) {
-                    (true, Some(c)) if c < cols[k] => {
-                        col_idx.push(c);
-                        new_vals.push(values[g]);
-                        momentum.push(0.0);
-                        grad.push(0.0);
-                        g += 1;
-                    }
-                    (true, _) => {
-                        col_idx.push(cols[k]);
-                        new_vals.push(vals[k]);
-                        momentum.push(self.momentum[k]);
-                        grad.push(self.grad.get(k).copied().unwrap_or(0.0));
-                        k += 1;
-                    }
-                    (false, Some(c)) => {
-                        col_idx.push(c);
-                        new_vals.push(values[g]);
-                        momentum.push(0.0);
-                        grad.push(0.0);
-                        g += 1;
-                    }
-                    (false, None) => break,
+                let new = (g > 0 && positions[g - 1].0 as usize == i).then(|| positions[g - 1].1);
+                let take_old = match new {
+                    Some(c) => k > lo && cols[k - 1] > c,
+                    None => k > lo,
+                };
+                dest -= 1;
+                if take_old {
+                    k -= 1;
+                    cols[dest] = cols[k];
+                    vals[dest] = vals[k];
+                    momentum[dest] = momentum[k];
+                    grad[dest] = grad[k];
+                } else if let Some(c) = new {
+                    g -= 1;
+                    cols[dest] = c;
+                    vals[dest] = values[g];
+                    momentum[dest] = 0.0;
+                    grad[dest] = 0.0;
+                } else {
+                    dest += 1;
+                    break;
                 }
             }
-            row_ptr.push(col_idx.len());
         }
-        if g != positions.len() {
-            return Err(SparseError::Invalid(format!(
-                "new position {:?} is out of range or out of order",
-                positions[g]
-            )));
-        }
-        // try_from_parts rejects duplicates (a position already stored) and disorder.
-        self.weights.replace(row_ptr, col_idx, new_vals)?;
-        self.momentum = momentum;
-        self.grad = grad;
+        debug_assert_eq!((g, dest), (0, 0));
+        debug_assert!(self.weights.validate().is_ok());
         Ok(positions.len())
     }
 }
@@ -258,5 +280,58 @@ mod tests {
             l.clone().insert(&[(5, 0)], &[1.0]).is_err(),
             "out of range rejected"
         );
+    }
+
+    proptest::proptest! {
+        /// In-place retain then insert equal a rebuild from triplets, with momentum and
+        /// gradient following their connection.
+        #[test]
+        fn in_place_edits_match_a_rebuild(
+            cells in proptest::collection::vec(0u8..4, 0..64),
+            cols in 1usize..9,
+        ) {
+            let rows = cells.len() / cols;
+            let cell = |i: usize, j: usize| cells[i * cols + j];
+            let mut t = Vec::new();
+            for i in 0..rows { for j in 0..cols {
+                if cell(i, j) >= 2 { t.push((i as u32, j as u32, (i * 10 + j) as f32)); }
+            } }
+            let w = Csr::from_triplets(rows, cols, t).unwrap();
+            let mut l = SparseLayer::new(w, WeightSampler::Uniform { limit: 0.1 }, true);
+            l.momentum = l.weights.values().iter().map(|v| v + 0.5).collect();
+            l.grad = l.weights.values().iter().map(|v| v - 0.5).collect();
+            // Remove the cells marked 2, add those marked 1.
+            let rix = l.weights.row_indices();
+            let keep: Vec<bool> = (0..l.nnz())
+                .map(|k| cell(rix[k] as usize, l.weights.col_idx()[k] as usize) == 3)
+                .collect();
+            l.retain(&keep);
+            let mut add = Vec::new();
+            for i in 0..rows { for j in 0..cols {
+                if cell(i, j) == 1 { add.push((i as u32, j as u32)); }
+            } }
+            let vals: Vec<f32> = add.iter().map(|&(i, j)| -((i * 10 + j) as f32)).collect();
+            l.insert(&add, &vals).unwrap();
+            let mut want = Vec::new();
+            for i in 0..rows { for j in 0..cols {
+                match cell(i, j) {
+                    3 => want.push((i as u32, j as u32, (i * 10 + j) as f32)),
+                    1 => want.push((i as u32, j as u32, -((i * 10 + j) as f32))),
+                    _ => {}
+                }
+            } }
+            let want = Csr::from_triplets(rows, cols, want).unwrap();
+            proptest::prop_assert_eq!(&l.weights, &want);
+            proptest::prop_assert!(l.weights.validate().is_ok());
+            for (k, &v) in l.weights.values().iter().enumerate() {
+                let (m, g) = if v >= 0.0 { (v + 0.5, v - 0.5) } else { (0.0, 0.0) };
+                // New connections (negative values, or the zero at (0, 0)) start at zero.
+                let fresh = v < 0.0 || (v == 0.0 && cell(0, 0) == 1);
+                proptest::prop_assert_eq!(l.momentum[k], if fresh { 0.0 } else { m });
+                proptest::prop_assert_eq!(l.grad[k], if fresh { 0.0 } else { g });
+            }
+            // The column view follows the new pattern.
+            proptest::prop_assert_eq!(l.weights.csc_index(), want.csc_index());
+        }
     }
 }

@@ -14,6 +14,7 @@ pub mod init;
 pub mod kernels;
 pub mod layer;
 pub mod simd;
+pub mod telemetry;
 pub mod topology;
 
 pub use csr::{CscIndex, Csr};

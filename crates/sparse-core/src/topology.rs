@@ -21,12 +21,21 @@ use std::ops::Range;
 /// reference's index `int((1 - zeta) firstZeroPos)`), likewise for positives. Ties are broken by
 /// position so the result is deterministic. Returns one keep flag per value.
 pub fn set_removal(values: &[f32], zeta: f64) -> Vec<bool> {
-    let mut neg: Vec<usize> = (0..values.len()).filter(|&k| values[k] < 0.0).collect();
-    let mut pos: Vec<usize> = (0..values.len()).filter(|&k| values[k] > 0.0).collect();
+    // u32 offsets: 4 bytes per connection of temporary memory, not 8.
+    let mut neg: Vec<u32> = (0..values.len() as u32)
+        .filter(|&k| values[k as usize] < 0.0)
+        .collect();
+    let mut pos: Vec<u32> = (0..values.len() as u32)
+        .filter(|&k| values[k as usize] > 0.0)
+        .collect();
     let mut keep = vec![false; values.len()];
     // Negatives far from zero first (most negative), positives far from zero first (largest).
-    let far_first =
-        |a: &usize, b: &usize| values[*b].abs().total_cmp(&values[*a].abs()).then(a.cmp(b));
+    let far_first = |a: &u32, b: &u32| {
+        values[*b as usize]
+            .abs()
+            .total_cmp(&values[*a as usize].abs())
+            .then(a.cmp(b))
+    };
     for side in [&mut neg, &mut pos] {
         let n_keep = ((1.0 - zeta) * side.len() as f64).floor() as usize;
         let n_keep = n_keep.min(side.len());
@@ -34,7 +43,7 @@ pub fn set_removal(values: &[f32], zeta: f64) -> Vec<bool> {
             side.select_nth_unstable_by(n_keep - 1, far_first);
         }
         for &k in &side[..n_keep] {
-            keep[k] = true;
+            keep[k as usize] = true;
         }
     }
     keep
@@ -44,15 +53,19 @@ pub fn set_removal(values: &[f32], zeta: f64) -> Vec<bool> {
 /// in RigL's drop step (Evci et al. 2020, §3). Returns one keep flag per value.
 pub fn magnitude_removal(values: &[f32], n_remove: usize) -> Vec<bool> {
     let n_remove = n_remove.min(values.len());
-    let mut idx: Vec<usize> = (0..values.len()).collect();
-    let small_first =
-        |a: &usize, b: &usize| values[*a].abs().total_cmp(&values[*b].abs()).then(a.cmp(b));
+    let mut idx: Vec<u32> = (0..values.len() as u32).collect();
+    let small_first = |a: &u32, b: &u32| {
+        values[*a as usize]
+            .abs()
+            .total_cmp(&values[*b as usize].abs())
+            .then(a.cmp(b))
+    };
     if n_remove > 0 && n_remove < idx.len() {
         idx.select_nth_unstable_by(n_remove - 1, small_first);
     }
     let mut keep = vec![true; values.len()];
     for &k in &idx[..n_remove] {
-        keep[k] = false;
+        keep[k as usize] = false;
     }
     keep
 }
@@ -95,6 +108,11 @@ impl Ord for Candidate {
         o.score.total_cmp(&self.score).then(self.pos.cmp(&o.pos))
     }
 }
+
+/// Score elements per block that growth rules request by default: 256 KiB of scores, enough
+/// rows per block to keep the scoring kernel efficient, small beside any layer worth
+/// sparsifying (a RigL update's extra memory must stay a small share of the model's).
+pub const SCORE_BLOCK_ELEMS: usize = 1 << 16;
 
 /// The `k` free positions of `pattern` with the largest scores (ties: smaller `(row, col)`
 /// first), sorted by position. NaN scores count as `-inf`.

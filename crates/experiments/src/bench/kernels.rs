@@ -1,0 +1,188 @@
+//! The three products of a sparse layer against a dense GEMM of the same shape, and the first
+//! layer's products when inputs are missing (absent).
+
+use super::measure::time_it;
+use models::dense::burn_matmul;
+use models::rngs::stream;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use sparse_core::init::{connection_count, random_pattern};
+use sparse_core::kernels::{
+    forward, forward_sparse_input, input_grad, weight_grad, weight_grad_sparse_input,
+};
+use sparse_core::Csr;
+
+/// One kernel measurement.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KernelRow {
+    /// `forward` (X W), `input_grad` (dZ Wᵀ) or `weight_grad` (SDDMM).
+    pub kernel: String,
+    /// Layer inputs.
+    pub n_in: usize,
+    /// Layer outputs.
+    pub n_out: usize,
+    /// Layer density.
+    pub density: f64,
+    /// Batch size.
+    pub batch: usize,
+    /// Non-zeros.
+    pub nnz: usize,
+    /// Seconds per call.
+    pub seconds: f64,
+    /// `2 batch nnz / seconds / 1e9`.
+    pub gflops: f64,
+    /// Dense GEMM rate on the same shape (burn flex), GFLOP/s counted as `2 batch n_in n_out`.
+    pub dense_gflops: f64,
+    /// `gflops / dense_gflops`.
+    pub ratio_to_dense_rate: f64,
+    /// Dense GEMM time / sparse time (> 1: sparse faster).
+    pub speedup_vs_dense: f64,
+}
+
+fn random_layer(n_in: usize, n_out: usize, density: f64, rng: &mut impl Rng) -> Csr {
+    let nnz = connection_count(n_in, n_out, density);
+    let mut w = random_pattern(n_in, n_out, nnz, rng).expect("count fits");
+    for v in w.values_mut() {
+        *v = rng.random_range(-1.0..1.0);
+    }
+    w
+}
+
+/// Kernels at layers `n x n`, densities and batches (a subset with `quick`).
+pub fn kernels(quick: bool, budget: f64) -> Vec<KernelRow> {
+    let sizes: &[usize] = if quick { &[1000] } else { &[1000, 4000] };
+    let densities: &[f64] = if quick {
+        &[0.01, 0.2]
+    } else {
+        &[0.001, 0.01, 0.05, 0.2, 1.0]
+    };
+    let batches: &[usize] = if quick { &[32] } else { &[1, 10, 32, 128] };
+    let mut rng = stream(1, "bench-kernels");
+    let mut rows = Vec::new();
+    for &n in sizes {
+        for &batch in batches {
+            let a: Vec<f32> = (0..batch * n)
+                .map(|_| rng.random_range(-1.0..1.0))
+                .collect();
+            let b: Vec<f32> = (0..n * n).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let dense_s = time_it(budget, || {
+                std::hint::black_box(burn_matmul(&a, &b, batch, n, n));
+            });
+            let dense_gflops = 2.0 * (batch * n * n) as f64 / dense_s / 1e9;
+            for &d in densities {
+                let w = random_layer(n, n, d, &mut rng);
+                let nnz = w.nnz();
+                let mut out = vec![0.0f32; batch * n];
+                let mut grad = vec![0.0f32; nnz];
+                // The same buffer serves as Xᵀ and dZᵀ (feature-major, `n x batch`).
+                let timings = [
+                    (
+                        "forward",
+                        time_it(budget, || forward(&a, batch, &w, &mut out)),
+                    ),
+                    (
+                        "input_grad",
+                        time_it(budget, || input_grad(&a, batch, &w, &mut out)),
+                    ),
+                    (
+                        "weight_grad",
+                        time_it(budget, || weight_grad(&a, &a, batch, &w, &mut grad)),
+                    ),
+                ];
+                for (kernel, s) in timings {
+                    let gflops = 2.0 * (batch * nnz) as f64 / s / 1e9;
+                    rows.push(KernelRow {
+                        kernel: kernel.into(),
+                        n_in: n,
+                        n_out: n,
+                        density: d,
+                        batch,
+                        nnz,
+                        seconds: s,
+                        gflops,
+                        dense_gflops,
+                        ratio_to_dense_rate: gflops / dense_gflops,
+                        speedup_vs_dense: dense_s / s,
+                    });
+                }
+            }
+        }
+    }
+    rows
+}
+
+/// One first-layer measurement with missing inputs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SparseInputRow {
+    /// Layer shape, `n_in x n_out`.
+    pub layer: String,
+    /// Layer density.
+    pub density: f64,
+    /// Batch size.
+    pub batch: usize,
+    /// Fraction of input cells missing.
+    pub missing: f64,
+    /// `absent` (sparse-input kernels on the observed entries) or `zero-filled` (the dense-
+    /// input kernels on the batch with zeros at the missing entries).
+    pub path: String,
+    /// Seconds of forward plus weight gradient.
+    pub seconds: f64,
+    /// Zero-filled time at 0% missing / this time.
+    pub speedup_vs_complete: f64,
+}
+
+/// The first layer (784 -> 4000, or smaller with `quick`) at 0, 50 and 90% missing inputs:
+/// absent inputs cost in proportion to the observed ones.
+pub fn sparse_input(quick: bool, budget: f64) -> Vec<SparseInputRow> {
+    let (n_in, n_out, density, batch) = if quick {
+        (784, 1000, 0.05, 32)
+    } else {
+        (784, 4000, 0.05, 128)
+    };
+    let mut rng = stream(2, "bench-sparse-input");
+    let w = random_layer(n_in, n_out, density, &mut rng);
+    let dzt: Vec<f32> = (0..n_out * batch)
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
+    let mut zt = vec![0.0f32; n_out * batch];
+    let mut grad = vec![0.0f32; w.nnz()];
+    let mut rows = Vec::new();
+    let mut complete = f64::NAN;
+    for missing in [0.0f64, 0.5, 0.9] {
+        let mut xt = vec![0.0f32; n_in * batch];
+        let mut triplets = Vec::new();
+        for b in 0..batch {
+            for i in 0..n_in {
+                if rng.random::<f64>() >= missing {
+                    let v = rng.random_range(-1.0f32..1.0);
+                    xt[i * batch + b] = v;
+                    triplets.push((b as u32, i as u32, v));
+                }
+            }
+        }
+        let xs = Csr::from_triplets(batch, n_in, triplets).expect("valid triplets");
+        let filled = time_it(budget, || {
+            forward(&xt, batch, &w, &mut zt);
+            weight_grad(&xt, &dzt, batch, &w, &mut grad);
+        });
+        let absent = time_it(budget, || {
+            forward_sparse_input(&xs, &w, &mut zt);
+            weight_grad_sparse_input(&xs, &dzt, &w, &mut grad);
+        });
+        if missing == 0.0 {
+            complete = filled;
+        }
+        for (path, s) in [("zero-filled", filled), ("absent", absent)] {
+            rows.push(SparseInputRow {
+                layer: format!("{n_in}x{n_out}"),
+                density,
+                batch,
+                missing,
+                path: path.into(),
+                seconds: s,
+                speedup_vs_complete: complete / s,
+            });
+        }
+    }
+    rows
+}

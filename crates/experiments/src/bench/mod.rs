@@ -1,0 +1,575 @@
+//! `cargo xtask bench`: performance measured side by side, so every reported figure is a
+//! ratio of two timings taken on the same machine at the same time.
+//!
+//! Sections (each writes `<section>.csv` into the output folder; `--only` reruns some and
+//! keeps the others' files):
+//! - `kernels`: the three sparse-layer products against burn flex's dense GEMM;
+//! - `sparse-input`: the first layer with 0, 50 and 90% of the inputs absent;
+//! - `epochs`: a SET-MLP epoch against the burn dense MLP epoch across densities;
+//! - `wdbc`: the seed paper's network;
+//! - `threads`: one thread against all of them;
+//! - `memory`, `scale`, `updates`: peak memory, the million-neuron network and the extra
+//!   memory of one RigL and one SET update, each in a fresh process (see [`memory`]).
+//!
+//! `README.md` is generated from whatever section files the folder holds, with the issue's
+//! targets checked against them.
+
+pub mod kernels;
+pub mod measure;
+pub mod memory;
+pub mod training;
+
+use crate::figures::{line_panels, Panel, Series};
+use crate::runner::git_commit;
+use anyhow::{bail, Context, Result};
+use kernels::KernelRow;
+use measure::cpu_model;
+use memory::{MemoryRow, ProbeResult, UpdateRow};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use training::EpochBenchRow;
+
+pub use memory::{run_probe, Probe};
+
+/// The `bench-probe` subcommand: runs the probe given as JSON, returns its result as JSON.
+pub fn run_probe_json(spec: &str) -> Result<String> {
+    let probe: Probe = serde_json::from_str(spec).context("parsing the probe")?;
+    Ok(serde_json::to_string(&run_probe(&probe)?)?)
+}
+
+/// Every section, in the order they run.
+pub const SECTIONS: &[&str] = &[
+    "kernels",
+    "sparse-input",
+    "wdbc",
+    "epochs",
+    "threads",
+    "updates",
+    "memory",
+    "scale",
+];
+
+/// Options of `bench`.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Output folder (default `results/bench`).
+    pub out: PathBuf,
+    /// Small sizes, for CI.
+    pub quick: bool,
+    /// Sections to run (all when empty).
+    pub only: Vec<String>,
+    /// The executable that runs `bench-probe` (the xtask binary); without it the memory
+    /// sections are skipped.
+    pub probe_exe: Option<PathBuf>,
+}
+
+/// When and where a section was measured (`sections.csv`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SectionMeta {
+    section: String,
+    commit: String,
+    quick: bool,
+    cpu: String,
+    threads: usize,
+    seconds: f64,
+}
+
+fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
+    let mut w = csv::Writer::from_path(path)?;
+    for r in rows {
+        w.serialize(r)?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn read_csv<T: DeserializeOwned>(path: &Path) -> Result<Option<Vec<T>>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let mut r = csv::Reader::from_path(path)?;
+    let rows = r
+        .deserialize()
+        .collect::<Result<Vec<T>, _>>()
+        .with_context(|| format!("reading {}", path.display()))?;
+    Ok(Some(rows))
+}
+
+/// Runs the requested sections, then regenerates the README and figures from the folder.
+pub fn bench(opts: &BenchOptions) -> Result<()> {
+    for s in &opts.only {
+        if !SECTIONS.contains(&s.as_str()) {
+            bail!(
+                "unknown bench section `{s}`; sections: {}",
+                SECTIONS.join(", ")
+            );
+        }
+    }
+    std::fs::create_dir_all(&opts.out)?;
+    let meta_path = opts.out.join("sections.csv");
+    let mut meta: Vec<SectionMeta> = read_csv(&meta_path)?.unwrap_or_default();
+    let budget = if opts.quick { 0.02 } else { 0.2 };
+    let selected: Vec<&str> = SECTIONS
+        .iter()
+        .copied()
+        .filter(|s| opts.only.is_empty() || opts.only.iter().any(|o| o == s))
+        .collect();
+    let started = Instant::now();
+    for (i, &section) in selected.iter().enumerate() {
+        eprintln!("bench [{}/{}] {section} ...", i + 1, selected.len());
+        let t = Instant::now();
+        let path = opts.out.join(format!("{section}.csv"));
+        let probe = |probes: Vec<Probe>| -> Result<Vec<ProbeResult>> {
+            let Some(exe) = &opts.probe_exe else {
+                bail!("the {section} section needs the bench-probe executable (run it through `cargo xtask bench`)");
+            };
+            probes
+                .iter()
+                .enumerate()
+                .map(|(k, p)| {
+                    eprintln!("  probe {}/{}", k + 1, probes.len());
+                    memory::spawn_probe(exe, p)
+                })
+                .collect()
+        };
+        match section {
+            "kernels" => write_csv(&path, &kernels::kernels(opts.quick, budget))?,
+            "sparse-input" => write_csv(&path, &kernels::sparse_input(opts.quick, budget))?,
+            "wdbc" => write_csv(&path, &training::wdbc_network()?)?,
+            "epochs" => write_csv(&path, &training::epochs_vs_density(opts.quick)?)?,
+            "threads" => write_csv(&path, &training::threads(opts.quick)?)?,
+            "memory" | "scale" => {
+                let probes = if section == "memory" {
+                    memory::memory_probes(opts.quick)
+                } else {
+                    vec![memory::scale_probe(opts.quick)]
+                };
+                let rows: Vec<MemoryRow> = probe(probes)?
+                    .into_iter()
+                    .filter_map(|r| match r {
+                        ProbeResult::Train(m) => Some(m),
+                        ProbeResult::Update(_) => None,
+                    })
+                    .collect();
+                write_csv(&path, &rows)?;
+            }
+            "updates" => {
+                let rows: Vec<UpdateRow> = probe(memory::update_probes(opts.quick))?
+                    .into_iter()
+                    .filter_map(|r| match r {
+                        ProbeResult::Update(u) => Some(u),
+                        ProbeResult::Train(_) => None,
+                    })
+                    .collect();
+                write_csv(&path, &rows)?;
+            }
+            _ => unreachable!("checked above"),
+        }
+        meta.retain(|m| m.section != section);
+        meta.push(SectionMeta {
+            section: section.into(),
+            commit: git_commit(),
+            quick: opts.quick,
+            cpu: cpu_model(),
+            threads: rayon::current_num_threads(),
+            seconds: t.elapsed().as_secs_f64(),
+        });
+        meta.sort_by_key(|m| SECTIONS.iter().position(|s| *s == m.section));
+        write_csv(&meta_path, &meta)?;
+    }
+    let readme = report(&opts.out)?;
+    println!(
+        "bench: {:.0} s -> {}",
+        started.elapsed().as_secs_f64(),
+        readme.display()
+    );
+    Ok(())
+}
+
+/// A CSV file as a markdown table, numbers shortened.
+fn md_table(path: &Path) -> Result<String> {
+    let mut r = csv::Reader::from_path(path)?;
+    let headers = r.headers()?.clone();
+    let mut s = format!("| {} |\n", headers.iter().collect::<Vec<_>>().join(" | "));
+    let _ = writeln!(s, "|{}", "---|".repeat(headers.len()));
+    for rec in r.records() {
+        let rec = rec?;
+        let cells: Vec<String> = rec
+            .iter()
+            .map(|c| match c.parse::<f64>() {
+                Ok(v) if c.contains('.') || c.contains('e') => {
+                    if v != 0.0 && (v.abs() < 1e-3 || v.abs() >= 1e6) {
+                        format!("{v:.3e}")
+                    } else {
+                        format!("{v:.4}")
+                    }
+                }
+                _ => c.to_string(),
+            })
+            .collect();
+        let _ = writeln!(s, "| {} |", cells.join(" | "));
+    }
+    Ok(s)
+}
+
+/// One checked target: what the issue asks, what was measured, whether it holds.
+struct Target {
+    what: String,
+    measured: String,
+    met: bool,
+}
+
+fn check(what: impl Into<String>, measured: impl Into<String>, met: bool) -> Target {
+    Target {
+        what: what.into(),
+        measured: measured.into(),
+        met,
+    }
+}
+
+/// The issue's targets, checked against the section files present.
+fn targets(dir: &Path) -> Result<Vec<Target>> {
+    let mut t = Vec::new();
+    if let Some(e) = read_csv::<EpochBenchRow>(&dir.join("epochs.csv"))? {
+        let set = |d: f64| {
+            e.iter()
+                .find(|r| r.method == "set" && (r.density - d).abs() < 1e-12)
+        };
+        for (d, want) in [(0.01, 30.0), (0.05, 8.0)] {
+            if let Some(r) = set(d) {
+                t.push(check(
+                    format!(
+                        "{}: SET epoch at density {d} >= {want}x faster than dense",
+                        r.network
+                    ),
+                    format!("{:.1}x", r.speedup_vs_dense),
+                    r.speedup_vs_dense >= want,
+                ));
+            }
+        }
+        let worst = e
+            .iter()
+            .filter(|r| r.method == "set")
+            .map(|r| r.topology_share)
+            .fold(0.0f64, f64::max);
+        t.push(check(
+            "topology update <= 10% of the epoch at every density",
+            format!("at most {:.1}%", 100.0 * worst),
+            worst <= 0.1,
+        ));
+        if let Some(c) = crossover(&e) {
+            t.push(check(
+                "crossover density (SET as fast as dense)",
+                format!("{c:.3}"),
+                true,
+            ));
+        }
+    }
+    if let Some(k) = read_csv::<KernelRow>(&dir.join("kernels.csv"))? {
+        for kernel in ["forward", "input_grad", "weight_grad"] {
+            let worst = k
+                .iter()
+                .filter(|r| r.kernel == kernel && r.batch >= 32 && r.density >= 0.01)
+                .min_by(|a, b| a.ratio_to_dense_rate.total_cmp(&b.ratio_to_dense_rate));
+            if let Some(r) = worst {
+                t.push(check(
+                    format!(
+                        "{kernel}: >= 25% of the dense GEMM rate (batch >= 32, density >= 0.01)"
+                    ),
+                    format!(
+                        "worst {:.0}% ({}x{}, density {}, batch {})",
+                        100.0 * r.ratio_to_dense_rate,
+                        r.n_in,
+                        r.n_out,
+                        r.density,
+                        r.batch
+                    ),
+                    r.ratio_to_dense_rate >= 0.25,
+                ));
+            }
+        }
+    }
+    if let Some(w) = read_csv::<EpochBenchRow>(&dir.join("wdbc.csv"))? {
+        for r in w.iter().filter(|r| r.method == "set") {
+            t.push(check(
+                format!(
+                    "WDBC network, batch 10: SET epoch at density {} faster than dense",
+                    r.density
+                ),
+                format!("{:.2}x", r.speedup_vs_dense),
+                r.speedup_vs_dense > 1.0,
+            ));
+        }
+    }
+    if let Some(m) = read_csv::<MemoryRow>(&dir.join("memory.csv"))? {
+        let worst = m
+            .iter()
+            .map(|r| r.peak_over_footprint)
+            .fold(0.0f64, f64::max);
+        t.push(check(
+            "peak memory of training minus the data <= 2x the model's footprint",
+            format!("at most {worst:.2}x"),
+            worst <= 2.0,
+        ));
+    }
+    if let Some(s) = read_csv::<MemoryRow>(&dir.join("scale.csv"))? {
+        for r in &s {
+            t.push(check(
+                format!(
+                    "one epoch of {} ({} hidden neurons, {} connections) completes",
+                    r.network, r.hidden_neurons, r.nnz
+                ),
+                format!(
+                    "{:.1} s, peak {:.2} GiB",
+                    r.epoch_seconds,
+                    r.peak_bytes as f64 / (1u64 << 30) as f64
+                ),
+                r.hidden_neurons >= 1_000_000,
+            ));
+        }
+    }
+    if let Some(th) = read_csv::<EpochBenchRow>(&dir.join("threads.csv"))? {
+        for r in th.iter().filter(|r| r.threads > 1) {
+            let ratio = 1.0 / r.speedup_vs_dense;
+            t.push(check(
+                format!(
+                    "{} at density {}: epoch with {} threads <= 0.6x one thread",
+                    r.network, r.density, r.threads
+                ),
+                format!("{ratio:.2}x"),
+                ratio <= 0.6,
+            ));
+        }
+    }
+    if let Some(u) = read_csv::<UpdateRow>(&dir.join("updates.csv"))? {
+        for r in &u {
+            let limit = if r.method == "rigl" { Some(0.1) } else { None };
+            t.push(check(
+                format!(
+                    "{} update at density {} on {}: extra peak memory{}",
+                    r.method,
+                    r.density,
+                    r.network,
+                    if limit.is_some() {
+                        " <= 10% of the model"
+                    } else {
+                        " (reported)"
+                    }
+                ),
+                format!(
+                    "{:.1}% ({:.1} MiB), {:.3} s",
+                    100.0 * r.extra_share,
+                    r.extra_peak_bytes as f64 / (1u64 << 20) as f64,
+                    r.update_seconds
+                ),
+                limit.is_none_or(|l| r.extra_share <= l),
+            ));
+        }
+    }
+    Ok(t)
+}
+
+/// The density where the SET epoch is as fast as dense, interpolated in log-density.
+fn crossover(e: &[EpochBenchRow]) -> Option<f64> {
+    let mut pts: Vec<(f64, f64)> = e
+        .iter()
+        .filter(|r| r.method == "set")
+        .map(|r| (r.density, r.speedup_vs_dense))
+        .collect();
+    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    pts.windows(2).find_map(|w| {
+        let ((d0, s0), (d1, s1)) = (w[0], w[1]);
+        (s0 >= 1.0 && s1 < 1.0).then(|| {
+            let f = (s0 - 1.0) / (s0 - s1);
+            (d0.ln() + f * (d1.ln() - d0.ln())).exp()
+        })
+    })
+}
+
+/// Writes `README.md` and the figures from the section files in `dir`; returns the README.
+pub fn report(dir: &Path) -> Result<PathBuf> {
+    let meta: Vec<SectionMeta> = read_csv(&dir.join("sections.csv"))?.unwrap_or_default();
+    let mut s = String::from("# Benchmarks\n\n");
+    let _ = writeln!(
+        s,
+        "Generated by `cargo xtask bench` (each section's command, commit and machine below). \
+         Every ratio compares two timings taken in the same process (or, for memory, the same \
+         kind of process) one after the other; absolute times drift between machines.\n"
+    );
+    s.push_str("| section | command | commit | CPU | rayon threads | seconds |\n|---|---|---|---|---|---|\n");
+    for m in &meta {
+        let _ = writeln!(
+            s,
+            "| {} | `cargo xtask bench{} --only {}` | `{}` | {} | {} | {:.0} |",
+            m.section,
+            if m.quick { " --quick" } else { "" },
+            m.section,
+            m.commit,
+            m.cpu,
+            m.threads,
+            m.seconds
+        );
+    }
+    let t = targets(dir)?;
+    if !t.is_empty() {
+        s.push_str("\n## Targets\n\n| target | measured | met |\n|---|---|---|\n");
+        for x in &t {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} |",
+                x.what,
+                x.measured,
+                if x.met { "yes" } else { "**no**" }
+            );
+        }
+    }
+    let sections: [(&str, &str, &str); 8] = [
+        ("kernels", "Kernels", "GFLOP/s counted as `2 batch nnz` per product; the dense reference is burn flex's GEMM on the same `batch x n x n` shape. Activations feature-major, as the model keeps them.\n\n![kernels](kernels_speedup.png)"),
+        ("sparse-input", "Missing inputs left absent", "Forward plus weight gradient of the first layer; `absent` feeds only the observed entries, `zero-filled` the dense batch with zeros."),
+        ("wdbc", "The seed paper's WDBC network", "30-100-100-100-2, batch 10, 455 rows, the fastest of 5 first epochs."),
+        ("epochs", "Training epoch vs density", "SET (zeta 0.3, topology update included) against the burn dense MLP of the same shape, batch 128, the first of two epochs.\n\n![epoch](epoch_speedup.png)"),
+        ("threads", "Threads", "`speedup_vs_dense` holds here the speed-up over one thread."),
+        ("updates", "One topology update", "Peak resident memory during the update minus resident memory just before it (Linux `clear_refs`), in its own process."),
+        ("memory", "Memory vs connections", "Peak resident memory of two training epochs (one SET update) minus the resident memory before the model was built, one process per size.\n\n![memory](memory.png)"),
+        ("scale", "A million hidden neurons", "Erdos-Renyi epsilon 20, two epochs, the first timed."),
+    ];
+    for (file, title, note) in sections {
+        let path = dir.join(format!("{file}.csv"));
+        if path.exists() {
+            let _ = writeln!(s, "\n## {title}\n\n{note}\n");
+            s.push_str(&md_table(&path)?);
+        }
+    }
+    figures(dir)?;
+    let readme = dir.join("README.md");
+    std::fs::write(&readme, s)?;
+    Ok(readme)
+}
+
+fn figures(dir: &Path) -> Result<()> {
+    if let Some(k) = read_csv::<KernelRow>(&dir.join("kernels.csv"))? {
+        let mut panels = Vec::new();
+        for kernel in ["forward", "input_grad", "weight_grad"] {
+            let mut keys: Vec<(usize, usize)> = k.iter().map(|r| (r.n_in, r.batch)).collect();
+            keys.sort();
+            keys.dedup();
+            let series = keys
+                .iter()
+                .enumerate()
+                .map(|(i, (n, b))| Series {
+                    label: format!("{n}x{n}, batch {b}"),
+                    color: i,
+                    dashed: *n > 1000,
+                    band: false,
+                    points: k
+                        .iter()
+                        .filter(|r| r.kernel == kernel && r.n_in == *n && r.batch == *b)
+                        .map(|r| {
+                            (
+                                r.density,
+                                r.ratio_to_dense_rate,
+                                r.ratio_to_dense_rate,
+                                r.ratio_to_dense_rate,
+                            )
+                        })
+                        .collect(),
+                })
+                .collect();
+            panels.push(Panel {
+                title: kernel.into(),
+                x_label: "density".into(),
+                y_label: "sparse GFLOP/s / dense GEMM GFLOP/s".into(),
+                series,
+                x_log: true,
+                y_range: None,
+            });
+        }
+        line_panels(
+            &dir.join("kernels_speedup"),
+            "Sparse kernel rate as a share of dense GEMM (burn flex)",
+            &panels,
+            3,
+        )?;
+    }
+    if let Some(e) = read_csv::<EpochBenchRow>(&dir.join("epochs.csv"))? {
+        let pts: Vec<(f64, f64, f64, f64)> = e
+            .iter()
+            .filter(|r| r.method == "set")
+            .map(|r| {
+                (
+                    r.density,
+                    r.speedup_vs_dense,
+                    r.speedup_vs_dense,
+                    r.speedup_vs_dense,
+                )
+            })
+            .collect();
+        let even = pts.iter().map(|p| (p.0, 1.0, 1.0, 1.0)).collect();
+        line_panels(
+            &dir.join("epoch_speedup"),
+            "SET-MLP epoch against the burn dense MLP epoch",
+            &[Panel {
+                title: e.first().map(|r| r.network.clone()).unwrap_or_default(),
+                x_label: "density of the hidden layers".into(),
+                y_label: "dense epoch time / SET epoch time".into(),
+                series: vec![
+                    Series {
+                        label: "SET (topology update included)".into(),
+                        color: 0,
+                        dashed: false,
+                        band: false,
+                        points: pts,
+                    },
+                    Series {
+                        label: "as fast as dense".into(),
+                        color: usize::MAX,
+                        dashed: true,
+                        band: false,
+                        points: even,
+                    },
+                ],
+                x_log: true,
+                y_range: None,
+            }],
+            1,
+        )?;
+    }
+    if let Some(m) = read_csv::<MemoryRow>(&dir.join("memory.csv"))? {
+        let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+        let line = |f: &dyn Fn(&MemoryRow) -> f64| {
+            m.iter().map(|r| (r.nnz as f64, f(r), f(r), f(r))).collect()
+        };
+        line_panels(
+            &dir.join("memory"),
+            "Peak training memory against connections",
+            &[Panel {
+                title: m.first().map(|r| r.network.clone()).unwrap_or_default(),
+                x_label: "connections (nnz)".into(),
+                y_label: "GiB".into(),
+                series: vec![
+                    Series {
+                        label: "peak resident growth".into(),
+                        color: 0,
+                        dashed: false,
+                        band: false,
+                        points: line(&|r| gib(r.peak_bytes)),
+                    },
+                    Series {
+                        label: "model footprint".into(),
+                        color: 1,
+                        dashed: true,
+                        band: false,
+                        points: line(&|r| gib(r.footprint_bytes)),
+                    },
+                ],
+                x_log: true,
+                y_range: None,
+            }],
+            1,
+        )?;
+    }
+    Ok(())
+}
