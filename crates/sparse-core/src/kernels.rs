@@ -132,21 +132,34 @@ fn weighted_row_sum(
         t0 += 16;
     }
     if t0 < batch {
-        let tail = &mut out[t0..batch];
-        tail.fill(0.0);
+        // The last `rem < 16` examples, still in a 16-lane register block: a source row
+        // followed by at least 16 values in the buffer is read as a whole block (the lanes
+        // past `rem` hold the next row's values and are never stored); only rows at the very
+        // end of the buffer take the lane-by-lane loop. Each stored lane is computed the same
+        // way on both paths.
+        let rem = batch - t0;
+        let mut acc = [0.0f32; 16];
         for (i, w) in terms {
-            for (o, &x) in tail.iter_mut().zip(&src[i * batch + t0..i * batch + batch]) {
-                *o += w * x;
+            let start = i * batch + t0;
+            if start + 16 <= src.len() {
+                axpy_block(&mut acc, w, &src[start..]);
+            } else {
+                for (a, &x) in acc.iter_mut().zip(&src[start..start + rem]) {
+                    *a += w * x;
+                }
             }
         }
+        out[t0..batch].copy_from_slice(&acc[..rem]);
     }
 }
 
-/// `Σ_t a[t] b[t]` in a fixed order: lane `l` sums the terms `t ≡ l (mod 16)` in increasing
-/// `t`, then the lanes are added pairwise (`l` with `l + 8`, then `l + 4`, ...).
+/// `Σ_{t < n} a[t] b[t]` in a fixed order: lane `l` sums the terms `t ≡ l (mod 16)` in
+/// increasing `t`, then the lanes are added pairwise (`l` with `l + 8`, then `l + 4`, ...).
+/// `a` and `b` may extend past `n` (the rest of a feature-major buffer): the last partial
+/// block is then read whole and its extra lanes masked to 0, which gives the same sums as
+/// the lane-by-lane loop used when they do not.
 #[inline(always)]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
+fn dot(a: &[f32], b: &[f32], n: usize) -> f32 {
     let mut acc = [0.0f32; DOT_LANES];
     let mut t0 = 0;
     while t0 + DOT_LANES <= n {
@@ -157,8 +170,17 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
         }
         t0 += DOT_LANES;
     }
-    for l in 0..n - t0 {
-        acc[l] += a[t0 + l] * b[t0 + l];
+    let rem = n - t0;
+    if rem > 0 && a.len() >= t0 + DOT_LANES && b.len() >= t0 + DOT_LANES {
+        let x: &[f32; DOT_LANES] = a[t0..t0 + DOT_LANES].try_into().expect("block");
+        let y: &[f32; DOT_LANES] = b[t0..t0 + DOT_LANES].try_into().expect("block");
+        for l in 0..DOT_LANES {
+            acc[l] += if l < rem { x[l] * y[l] } else { 0.0 };
+        }
+    } else {
+        for l in 0..rem {
+            acc[l] += a[t0 + l] * b[t0 + l];
+        }
     }
     let mut width = DOT_LANES / 2;
     while width > 0 {
@@ -279,10 +301,10 @@ fn weight_grad_rows(
 ) {
     let base = row_ptr[rows.start];
     for i in rows {
-        let x = &xt[i * batch..(i + 1) * batch];
+        let x = &xt[i * batch..];
         for k in row_ptr[i]..row_ptr[i + 1] {
             let j = col_idx[k] as usize;
-            grad[k - base] = dot(x, &dzt[j * batch..(j + 1) * batch]);
+            grad[k - base] = dot(x, &dzt[j * batch..], batch);
         }
     }
 }
@@ -360,9 +382,9 @@ fn row_blocks<'a>(
 fn dense_score_rows(out: &mut [f32], first: usize, batch: usize, xt: &[f32], dzt: &[f32]) {
     let n_out = dzt.len() / batch;
     for (r, orow) in out.chunks_exact_mut(n_out).enumerate() {
-        let x = &xt[(first + r) * batch..(first + r + 1) * batch];
+        let x = &xt[(first + r) * batch..];
         for (j, o) in orow.iter_mut().enumerate() {
-            *o = dot(x, &dzt[j * batch..(j + 1) * batch]).abs();
+            *o = dot(x, &dzt[j * batch..], batch).abs();
         }
     }
 }
@@ -753,6 +775,17 @@ mod tests {
             for j in 0..n_out {
                 assert_eq!(zt[j * batch + b].to_bits(), zr[j].to_bits());
             }
+        }
+    }
+
+    #[test]
+    fn dot_reads_past_the_end_without_changing_the_sum() {
+        let a: Vec<f32> = (0..40).map(|v| (v as f32 * 0.37).sin()).collect();
+        let b: Vec<f32> = (0..40).map(|v| (v as f32 * 0.91).cos()).collect();
+        for n in 0..=24 {
+            let tight = dot(&a[..n], &b[..n], n);
+            let slack = dot(&a, &b, n);
+            assert_eq!(tight.to_bits(), slack.to_bits(), "n = {n}");
         }
     }
 
