@@ -83,6 +83,9 @@ pub enum FigureKind {
     Mechanisms,
     /// Accuracy vs training multiply-adds, one point per cell.
     AccuracyVsCost,
+    /// Input-neuron degree after training vs each feature's missing rate, one line per
+    /// method, with the Spearman correlations in `degree_vs_missingness.csv`.
+    DegreeVsMissingness,
 }
 
 /// What `reproduce` produces for a study.

@@ -48,8 +48,8 @@ const DASH_GAP: u32 = 8;
 
 /// Okabe & Ito's colour-blind-safe palette without its black (which is `usize::MAX`), ordered so
 /// that the first colours are the most distinct from each other; yellow, hard to see on white,
-/// comes last.
-const PALETTE: [RGBColor; 7] = [
+/// comes before a grey added for an eighth series.
+const PALETTE: [RGBColor; 8] = [
     RGBColor(0, 114, 178),   // blue
     RGBColor(213, 94, 0),    // vermillion
     RGBColor(0, 158, 115),   // bluish green
@@ -57,6 +57,7 @@ const PALETTE: [RGBColor; 7] = [
     RGBColor(230, 159, 0),   // orange
     RGBColor(86, 180, 233),  // sky blue
     RGBColor(240, 228, 66),  // yellow
+    RGBColor(128, 128, 128), // grey
 ];
 
 /// One line of a panel: points `(x, mean, lower, upper)`; the band between `lower` and `upper` is

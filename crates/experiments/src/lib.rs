@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod config;
 pub mod datasets;
+pub mod degree;
 pub mod error;
 pub mod figures;
 pub mod grid;

@@ -15,14 +15,18 @@ const LOW: [f64; 3] = [0.25, 0.5, 0.75];
 const EXTREME: [f64; 4] = [0.9, 0.95, 0.98, 0.99];
 
 /// Colour index of each method (dense is black); registered methods get distinct colours.
-fn method_colour(method: &str) -> usize {
+pub fn method_colour(method: &str) -> usize {
     match method {
         "dense" => usize::MAX,
         "set" => 0,
         "static" => 1,
         "rigl" => 2,
         "mest" => 3,
-        other => 4 + other.bytes().map(usize::from).sum::<usize>() % 2,
+        "snfs" => 4,
+        "dsr" => 5,
+        "deepr" => 6,
+        "gmp" => 7,
+        other => other.bytes().map(usize::from).sum::<usize>(),
     }
 }
 
@@ -81,6 +85,7 @@ pub fn draw(
             FigureKind::Heatmap => out.extend(heatmaps(&fig_dir, paired)?),
             FigureKind::Mechanisms => out.extend(mechanisms(&fig_dir, runs)?),
             FigureKind::AccuracyVsCost => out.extend(accuracy_vs_cost(&fig_dir, runs)?),
+            FigureKind::DegreeVsMissingness => out.extend(crate::degree::analyse(dir, runs)?),
         }
     }
     Ok(out)

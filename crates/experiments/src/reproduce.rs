@@ -219,6 +219,137 @@ fn pivot_table(rows: &[RunRow]) -> String {
     t
 }
 
+/// Every method x sparsity at the study's lowest missing rate (first mechanism and imputation):
+/// accuracy mean ± 95% CI and the paired difference to dense over seeds.
+fn methods_table(rows: &[RunRow], paired: &[PairedRow]) -> Option<String> {
+    let methods: Vec<&str> = crate::registry::names()
+        .into_iter()
+        .filter(|m| rows.iter().any(|r| r.method == *m))
+        .collect();
+    if methods.len() < 3 {
+        return None;
+    }
+    let rate = rows
+        .iter()
+        .map(|r| r.missing_rate)
+        .fold(f64::INFINITY, f64::min);
+    let first = rows.iter().find(|r| r.missing_rate == rate)?;
+    let (mech, imp) = (first.missing_mechanism.clone(), first.imputation.clone());
+    let base =
+        |r: &RunRow| r.missing_rate == rate && r.missing_mechanism == mech && r.imputation == imp;
+    let mut levels: Vec<f64> = rows
+        .iter()
+        .filter(|r| base(r) && r.method != "dense")
+        .map(|r| r.sparsity)
+        .collect();
+    levels.sort_by(f64::total_cmp);
+    levels.dedup();
+    let mut t = format!(
+        "Every method at missing rate {rate} ({mech}, {imp}): test accuracy mean ± 95% CI over \
+         seeds, and in brackets the paired difference to dense (mean ± 95% CI; **bold** where \
+         the CI excludes 0). Dense: "
+    );
+    let acc = |v: Vec<f64>| -> (f64, f64) {
+        let n = v.len();
+        let m = v.iter().sum::<f64>() / n as f64;
+        let sd = if n > 1 {
+            (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
+        } else {
+            f64::NAN
+        };
+        (m, crate::summary::ci95_half_width(sd, n))
+    };
+    let (dm, dc) = acc(rows
+        .iter()
+        .filter(|r| base(r) && r.method == "dense")
+        .map(|r| r.test_accuracy)
+        .collect());
+    let _ = writeln!(t, "{dm:.3} ± {dc:.3}.\n");
+    t.push_str("| method |");
+    for l in &levels {
+        let _ = write!(t, " sparsity {l} |");
+    }
+    t.push_str("\n|---|");
+    t.push_str(&"---|".repeat(levels.len()));
+    t.push('\n');
+    for m in methods.iter().filter(|m| **m != "dense") {
+        let _ = write!(t, "| {m} |");
+        for &l in &levels {
+            let v: Vec<f64> = rows
+                .iter()
+                .filter(|r| base(r) && r.method == *m && r.sparsity == l)
+                .map(|r| r.test_accuracy)
+                .collect();
+            if v.is_empty() {
+                t.push_str(" – |");
+                continue;
+            }
+            let (am, ac) = acc(v);
+            let p = paired.iter().find(|p| {
+                p.method == *m
+                    && p.sparsity == l
+                    && p.missing_rate == rate
+                    && p.missing_mechanism == mech
+                    && p.imputation == imp
+            });
+            match p {
+                Some(p) if p.n > 1 => {
+                    let sig =
+                        (p.diff_mean - p.diff_ci95 > 0.0) || (p.diff_mean + p.diff_ci95 < 0.0);
+                    let d = format!("{:+.3} ± {:.3}", p.diff_mean, p.diff_ci95);
+                    let _ = write!(
+                        t,
+                        " {am:.3} ± {ac:.3} ({}) |",
+                        if sig { format!("**{d}**") } else { d }
+                    );
+                }
+                _ => {
+                    let _ = write!(t, " {am:.3} ± {ac:.3} |");
+                }
+            }
+        }
+        t.push('\n');
+    }
+    Some(t)
+}
+
+/// The degree-vs-missingness correlations of a study, when it wrote them.
+fn degree_table(dir: &Path) -> Result<Option<String>> {
+    let path = dir.join("degree_vs_missingness.csv");
+    if !path.exists() {
+        return Ok(None);
+    }
+    let rows: Vec<crate::degree::DegreeCorrelation> = read_rows(&path)?;
+    let mut t = String::from(
+        "Spearman correlation between input-neuron degree after training and the feature's \
+         missing rate (mean ± 95% CI over seeds; negative: often-missing features lose \
+         connections), from [`degree_vs_missingness.csv`](",
+    );
+    let _ = writeln!(
+        t,
+        "{}/degree_vs_missingness.csv):\n",
+        dir.file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    );
+    t.push_str("| method | sparsity | mechanism | rate | imputation | n | rho |\n|---|---|---|---|---|---|---|\n");
+    for r in rows {
+        let _ = writeln!(
+            t,
+            "| {} | {} | {} | {} | {} | {} | {:+.3} ± {:.3} |",
+            r.method,
+            r.sparsity,
+            r.missing_mechanism,
+            r.missing_rate,
+            r.imputation,
+            r.n,
+            r.spearman_mean,
+            r.spearman_ci95
+        );
+    }
+    Ok(Some(t))
+}
+
 fn render_readme(outcomes: &[StudyOutcome], opts: &ReproduceOptions, total: f64) -> Result<String> {
     let base = &opts.out;
     let mut s = String::new();
@@ -269,6 +400,14 @@ fn render_readme(outcomes: &[StudyOutcome], opts: &ReproduceOptions, total: f64)
         );
         s.push_str(&pivot_table(&o.rows));
         s.push('\n');
+        if let Some(t) = methods_table(&o.rows, &o.paired) {
+            s.push_str(&t);
+            s.push('\n');
+        }
+        if let Some(t) = degree_table(&o.dir)? {
+            s.push_str(&t);
+            s.push('\n');
+        }
         let better: Vec<&PairedRow> = o
             .paired
             .iter()
