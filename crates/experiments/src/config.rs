@@ -8,6 +8,7 @@ use crate::error::ConfigError;
 use data::imputation::Imputation;
 use data::missingness::{AmputationParams, Mechanism};
 use data::ScalingKind;
+use models::Activation;
 use serde::{Deserialize, Serialize};
 use sparse_core::{DensityDistribution, FanMode, WeightInit};
 use std::path::{Path, PathBuf};
@@ -188,6 +189,15 @@ pub struct ModelConfig {
     /// How a target sparsity is spread over the sparse layers.
     #[serde(default)]
     pub distribution: DensityDistribution,
+    /// Hidden-layer activation: `{ kind = "relu" }` (default) or
+    /// `{ kind = "all-relu", alpha = 0.6 }` (Curci et al. 2021). Left out of the run key when
+    /// it is the default, so results from before the option existed still resume.
+    #[serde(default, skip_serializing_if = "is_default_activation")]
+    pub activation: Activation,
+}
+
+fn is_default_activation(a: &Activation) -> bool {
+    *a == Activation::default()
 }
 
 /// Optimizer and schedule.
@@ -367,6 +377,9 @@ impl ExperimentConfig {
                 "name",
                 format!("`{}` must be a non-empty name without slashes", self.name),
             );
+        }
+        if let Err(r) = self.model.activation.validate() {
+            return fail("model.activation", r);
         }
         let d = &self.data;
         if !(d.test_fraction > 0.0 && d.test_fraction < 1.0) {

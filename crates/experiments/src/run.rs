@@ -220,13 +220,13 @@ pub fn build_model(
         sgd,
         &mut stream(spec.seed, "topology-init"),
         &mut stream(spec.seed, "weight-init"),
-    )?;
+    )?
+    .with_activation(cfg.model.activation);
     Ok(match kind {
-        MethodKind::Dense => Box::new(DenseMlp::from_params(
-            &mlp.to_dense_params(),
-            cfg.model.dropout,
-            sgd,
-        )),
+        MethodKind::Dense => Box::new(
+            DenseMlp::from_params(&mlp.to_dense_params(), cfg.model.dropout, sgd)
+                .with_activation(cfg.model.activation),
+        ),
         MethodKind::Sparse(method) => Box::new(SparseNetwork { mlp, method }),
     })
 }

@@ -12,6 +12,7 @@
 //! All tensors are row-major `f32`: inputs `[batch][n_in]`, probabilities `[batch][n_classes]`,
 //! weights `[n_in][n_out]` (burn's `Linear` layout: `y = x·W + b`).
 
+use crate::activation::Activation;
 use burn::module::{Module, Param};
 use burn::nn::Linear;
 use burn::optim::decay::WeightDecayConfig;
@@ -58,14 +59,20 @@ struct Net {
 }
 
 impl Net {
-    /// Logits of the network; `masks` (possibly empty) multiply the hidden activations after ReLU.
-    fn forward(&self, x: Tensor<2>, masks: &[Tensor<2>]) -> Tensor<2> {
+    /// Logits of the network; `masks` (possibly empty) multiply the hidden activations after
+    /// the activation, whose negative-side slope for hidden layer `k` is `slopes[k]`.
+    fn forward(&self, x: Tensor<2>, masks: &[Tensor<2>], activation: Activation) -> Tensor<2> {
         let last = self.layers.len() - 1;
         let mut h = x;
         for (k, layer) in self.layers.iter().enumerate() {
             h = layer.forward(h);
             if k < last {
-                h = relu(h);
+                let slope = activation.negative_slope(k);
+                h = if slope == 0.0 {
+                    relu(h)
+                } else {
+                    h.clone().clamp_min(0.0) + h.clamp_max(0.0).mul_scalar(slope)
+                };
                 if let Some(mask) = masks.get(k) {
                     h = h * mask.clone();
                 }
@@ -88,6 +95,7 @@ pub struct DenseMlp {
     dropout: f32,
     sgd: SgdParams,
     sizes: Vec<usize>,
+    activation: Activation,
 }
 
 impl std::fmt::Debug for DenseMlp {
@@ -169,7 +177,14 @@ impl DenseMlp {
             dropout,
             sgd,
             sizes,
+            activation: Activation::Relu,
         }
+    }
+
+    /// The network with `activation` in its hidden layers (ReLU by default).
+    pub fn with_activation(mut self, activation: Activation) -> Self {
+        self.activation = activation;
+        self
     }
 
     /// Layer widths `[n_in, hidden..., n_classes]`.
@@ -254,7 +269,7 @@ impl DenseMlp {
         }
         let targets = Tensor::<2>::from_data(TensorData::new(one_hot, [batch, n_classes]), &device);
 
-        let logits = self.net.forward(xt, &masks);
+        let logits = self.net.forward(xt, &masks, self.activation);
         let log_probs = log_softmax(logits, 1);
         let probs = to_vec(log_probs.clone().inner().exp());
         let loss = (log_probs * targets).sum().neg().div_scalar(batch as f32);
@@ -274,7 +289,7 @@ impl DenseMlp {
         let net = self.net.valid();
         let device = self.device.clone().inner();
         let xt = self.input(x, batch, &device);
-        to_vec(softmax(net.forward(xt, &[]), 1))
+        to_vec(softmax(net.forward(xt, &[], self.activation), 1))
     }
 
     /// Current parameters of every layer, in the [`LayerParams`] layout (for saving, inspection and

@@ -2,6 +2,7 @@
 //! dense MLP on burn ([`DenseMlp`]) with the same hyper-parameters and update rule, and the
 //! training loop that drives either through the [`Classifier`] trait.
 
+pub mod activation;
 pub mod batch;
 pub mod classifier;
 pub mod dense;
@@ -11,6 +12,7 @@ pub mod rngs;
 pub mod sparse_mlp;
 pub mod train;
 
+pub use activation::Activation;
 pub use batch::Batch;
 pub use classifier::{Classifier, RunRngs, SparseNetwork};
 pub use dense::DenseMlp;

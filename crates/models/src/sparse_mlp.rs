@@ -5,6 +5,7 @@
 //! the non-zeros), and per-layer activation buffers reused from batch to batch. Time per step is
 //! `O(batch x nnz)`, or `O(observed x fan-out)` in the first layer when inputs are absent.
 
+use crate::activation::Activation;
 use crate::batch::{argmax_rows, cross_entropy, fill_dropout_mask_transposed, Batch};
 use crate::error::ModelError;
 use crate::optim::SgdParams;
@@ -60,6 +61,8 @@ struct Workspace {
 pub struct SparseMlp {
     layers: Vec<SparseLayer>,
     dropout: f32,
+    #[serde(default)]
+    activation: Activation,
     sgd: SgdParams,
     #[serde(skip)]
     ws: Workspace,
@@ -147,6 +150,7 @@ impl SparseMlp {
         let mut m = SparseMlp {
             layers,
             dropout,
+            activation: Activation::Relu,
             sgd,
             ws: Workspace::default(),
         };
@@ -154,6 +158,17 @@ impl SparseMlp {
             l.ensure_buffers();
         }
         Ok(m)
+    }
+
+    /// The network with `activation` in its hidden layers (ReLU by default).
+    pub fn with_activation(mut self, activation: Activation) -> Self {
+        self.activation = activation;
+        self
+    }
+
+    /// The hidden-layer activation.
+    pub fn activation(&self) -> Activation {
+        self.activation
     }
 
     /// Layer widths, input first.
@@ -260,8 +275,15 @@ impl SparseMlp {
             }
             if l + 1 < n {
                 let (pre, next) = (&ws.pre[l], &mut ws.acts[l + 1]);
-                for (a, &z) in next.iter_mut().zip(pre) {
-                    *a = z.max(0.0);
+                let slope = self.activation.negative_slope(l);
+                if slope == 0.0 {
+                    for (a, &z) in next.iter_mut().zip(pre) {
+                        *a = z.max(0.0);
+                    }
+                } else {
+                    for (a, &z) in next.iter_mut().zip(pre) {
+                        *a = if z > 0.0 { z } else { slope * z };
+                    }
                 }
                 match rng.as_deref_mut() {
                     Some(r) if self.dropout > 0.0 => {
@@ -335,13 +357,17 @@ impl SparseMlp {
                 flops += (rows * layer.nnz()) as u64;
                 let pre = &ws.pre[l - 1];
                 let mask = &ws.masks[l - 1];
+                // Derivative of the activation: 1 above 0, the negative slope (0 for ReLU)
+                // below; then the dropout mask.
+                let slope = self.activation.negative_slope(l - 1);
+                let below = |d: f32| if slope == 0.0 { 0.0 } else { d * slope };
                 if mask.is_empty() {
                     for (d, &z) in prev.iter_mut().zip(pre) {
-                        *d = if z > 0.0 { *d } else { 0.0 };
+                        *d = if z > 0.0 { *d } else { below(*d) };
                     }
                 } else {
                     for ((d, &z), &m) in prev.iter_mut().zip(pre).zip(mask) {
-                        *d = if z > 0.0 { *d * m } else { 0.0 };
+                        *d = if z > 0.0 { *d * m } else { below(*d * m) };
                     }
                 }
             }
@@ -460,7 +486,7 @@ impl SparseMlp {
     /// Loads a model saved by [`SparseMlp::to_json`], re-validating every matrix.
     pub fn from_json(s: &str) -> Result<Self, ModelError> {
         let m: SparseMlp = serde_json::from_str(s)?;
-        Self::from_layers(m.layers, m.dropout, m.sgd)
+        Ok(Self::from_layers(m.layers, m.dropout, m.sgd)?.with_activation(m.activation))
     }
 }
 

@@ -7,25 +7,35 @@ use common::{sparse_mlp, toy_data};
 use dst_set::StaticSparse;
 use models::batch::cross_entropy;
 use models::rngs::stream;
-use models::{Batch, DenseMlp, SgdParams};
+use models::{Activation, Batch, DenseMlp, SgdParams};
 use sparse_core::TrainingClock;
 
 #[test]
 fn sparse_at_density_one_matches_burn_for_20_steps() {
+    crosscheck(Activation::Relu);
+}
+
+#[test]
+fn sparse_at_density_one_matches_burn_with_all_relu() {
+    crosscheck(Activation::AllRelu { alpha: 0.6 });
+}
+
+fn crosscheck(activation: Activation) {
     let sgd = SgdParams {
         learning_rate: 0.05,
         momentum: 0.9,
         weight_decay: 0.001,
     };
     let sizes = [30, 100, 100, 100, 2];
-    let mut sparse = sparse_mlp(&sizes, &[1.0; 4], 0.0, sgd, 7);
+    let mut sparse = sparse_mlp(&sizes, &[1.0; 4], 0.0, sgd, 7).with_activation(activation);
     // Non-zero biases so that their update is checked too.
     for (l, layer) in sparse.layers_mut().iter_mut().enumerate() {
         for (j, b) in layer.bias.iter_mut().enumerate() {
             *b = 0.01 * ((j + l) % 5) as f32 - 0.02;
         }
     }
-    let mut dense = DenseMlp::from_params(&sparse.to_dense_params(), 0.0, sgd);
+    let mut dense =
+        DenseMlp::from_params(&sparse.to_dense_params(), 0.0, sgd).with_activation(activation);
     let (x, y) = toy_data(200, 30, 2, 5);
     let mut method = StaticSparse;
     let (mut d_rng, mut t_rng) = (stream(0, "dropout"), stream(0, "topology"));

@@ -3,12 +3,12 @@
 mod common;
 
 use common::{sparse_mlp, toy_data};
-use models::{Batch, SgdParams};
+use models::{Activation, Batch, SgdParams};
 
 /// Compares every analytic weight and bias gradient with a central difference of the
 /// evaluation-mode loss. An entry whose differences at two step sizes disagree crosses a ReLU
 /// kink (the loss is only piecewise smooth) and is skipped; there must be few of those.
-fn check(observed: Option<&[bool]>) {
+fn check(observed: Option<&[bool]>, activation: Activation) {
     let (x, y) = toy_data(6, 5, 3, 11);
     let mut x = x;
     if let Some(obs) = observed {
@@ -29,7 +29,8 @@ fn check(observed: Option<&[bool]>) {
         0.0,
         SgdParams::default(),
         3,
-    );
+    )
+    .with_activation(activation);
     // Non-zero biases: with zero biases a unit without inputs sits exactly on the ReLU kink,
     // where a central difference measures half a one-sided derivative.
     for (l, layer) in mlp.layers_mut().iter_mut().enumerate() {
@@ -86,13 +87,18 @@ fn check(observed: Option<&[bool]>) {
 
 #[test]
 fn gradients_match_finite_differences() {
-    check(None);
+    check(None, Activation::Relu);
+}
+
+#[test]
+fn gradients_match_finite_differences_with_all_relu() {
+    check(None, Activation::AllRelu { alpha: 0.6 });
 }
 
 #[test]
 fn gradients_match_finite_differences_with_absent_inputs() {
     let obs: Vec<bool> = (0..30).map(|i| i % 3 != 1).collect();
-    check(Some(&obs));
+    check(Some(&obs), Activation::Relu);
 }
 
 #[test]

@@ -68,7 +68,13 @@ fn strip_time(mut o: models::TrainOutcome) -> models::TrainOutcome {
 #[test]
 fn set_learns_and_keeps_nnz_constant() {
     let (out, net) = run(
-        Box::new(Set::new(SetConfig { zeta: 0.3 }).unwrap()),
+        Box::new(
+            Set::new(SetConfig {
+                zeta: 0.3,
+                ..SetConfig::default()
+            })
+            .unwrap(),
+        ),
         None,
         4,
     );

@@ -35,7 +35,11 @@ pub enum DensityDistribution {
     Uniform,
     /// Densities proportional to `(n_in + n_out) / (n_in n_out)`, scaled so the sparse layers
     /// together hold exactly the target share of weights; layers that would exceed density 1
-    /// are made dense and the rest re-solved.
+    /// are made dense, their weights taken off the budget, and the rest re-solved until no
+    /// layer exceeds 1. This is Evci et al.'s ERK (RigL, ICML 2020, §4.1; `erk` in configs)
+    /// for fully connected layers, whose kernel dimensions are 1; SET's fixed-epsilon rule is
+    /// the `epsilon` grid axis instead.
+    #[serde(alias = "erk")]
     ErdosRenyi,
 }
 
@@ -309,6 +313,54 @@ mod tests {
         // At 25% sparsity the 30x100 layer would exceed density 1 and is capped.
         let d = layer_densities(&shapes, &sparse, 0.25, DensityDistribution::ErdosRenyi).unwrap();
         assert_eq!(d[0], 1.0);
+    }
+
+    /// ERK as the RigL reference code solves it (`get_sparsities_erdos_renyi`): one epsilon
+    /// for the layers not yet dense, any layer pushed above 1 made dense and the solve
+    /// repeated, written independently here.
+    #[test]
+    fn erk_matches_the_reference_formulation() {
+        let parsed: DensityDistribution = serde_json::from_str("\"erk\"").unwrap();
+        assert_eq!(parsed, DensityDistribution::ErdosRenyi);
+        let shapes = [(784, 300), (300, 100), (100, 50), (50, 10)];
+        let sparse = [true, true, true, true];
+        for s in [0.1, 0.5, 0.8, 0.95, 0.99] {
+            let n: Vec<f64> = shapes.iter().map(|&(a, b)| (a * b) as f64).collect();
+            let raw: Vec<f64> = shapes
+                .iter()
+                .map(|&(a, b)| (a + b) as f64 / (a * b) as f64)
+                .collect();
+            let mut dense = [false; 4];
+            let eps = loop {
+                let rhs: f64 = (0..4)
+                    .map(|l| {
+                        if dense[l] {
+                            -n[l] * s
+                        } else {
+                            n[l] * (1.0 - s)
+                        }
+                    })
+                    .sum();
+                let divisor: f64 = (0..4).filter(|&l| !dense[l]).map(|l| raw[l] * n[l]).sum();
+                let eps = rhs / divisor;
+                let over = (0..4).find(|&l| !dense[l] && eps * raw[l] > 1.0);
+                match over {
+                    Some(l) => dense[l] = true,
+                    None => break eps,
+                }
+            };
+            let want: Vec<f64> = (0..4)
+                .map(|l| if dense[l] { 1.0 } else { eps * raw[l] })
+                .collect();
+            let got =
+                layer_densities(&shapes, &sparse, s, DensityDistribution::ErdosRenyi).unwrap();
+            for l in 0..4 {
+                assert!(
+                    (got[l] - want[l]).abs() < 1e-9,
+                    "s={s} layer {l}: {got:?} vs {want:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -118,6 +118,8 @@ pub fn bench(opts: &BenchOptions) -> Result<()> {
         .filter(|s| opts.only.is_empty() || opts.only.iter().any(|o| o == s))
         .collect();
     let started = Instant::now();
+    // The code being measured is the binary's, so its commit is taken once, at the start.
+    let commit = git_commit();
     for (i, &section) in selected.iter().enumerate() {
         eprintln!("bench [{}/{}] {section} ...", i + 1, selected.len());
         let t = Instant::now();
@@ -171,7 +173,7 @@ pub fn bench(opts: &BenchOptions) -> Result<()> {
         meta.retain(|m| m.section != section);
         meta.push(SectionMeta {
             section: section.into(),
-            commit: git_commit(),
+            commit: commit.clone(),
             quick: opts.quick,
             cpu: cpu_model(),
             threads: rayon::current_num_threads(),

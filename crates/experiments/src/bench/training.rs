@@ -163,7 +163,10 @@ pub fn dense_model(sizes: &[usize]) -> Result<DenseMlp> {
 }
 
 fn set_network(sizes: &[usize], density: f64, zeta: f64) -> Result<SparseNetwork> {
-    let method: Box<dyn DstMethod> = Box::new(Set::new(SetConfig { zeta })?);
+    let method: Box<dyn DstMethod> = Box::new(Set::new(SetConfig {
+        zeta,
+        ..SetConfig::default()
+    })?);
     Ok(SparseNetwork {
         mlp: sparse_model(sizes, Density::Uniform(density), 1)?,
         method,
