@@ -87,6 +87,9 @@ pub enum FigureKind {
     /// Input-neuron degree after training vs each feature's missing rate, one line per
     /// method, with the Spearman correlations in `degree_vs_missingness.csv`.
     DegreeVsMissingness,
+    /// Part II: forgetting-event histograms, dataset cartography per method, and the
+    /// `forgetting_summary.csv` / `hardness_overlap.csv` tables (needs `tracking.examples`).
+    Forgetting,
 }
 
 /// What `reproduce` produces for a study.

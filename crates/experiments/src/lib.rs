@@ -8,6 +8,7 @@ pub mod datasets;
 pub mod degree;
 pub mod error;
 pub mod figures;
+pub mod forgetting;
 pub mod grid;
 pub mod paired;
 pub mod plots;

@@ -86,6 +86,7 @@ pub fn draw(
             FigureKind::Mechanisms => out.extend(mechanisms(&fig_dir, runs)?),
             FigureKind::AccuracyVsCost => out.extend(accuracy_vs_cost(&fig_dir, runs)?),
             FigureKind::DegreeVsMissingness => out.extend(crate::degree::analyse(dir, runs)?),
+            FigureKind::Forgetting => out.extend(crate::forgetting::analyse(dir, runs)?),
         }
     }
     Ok(out)

@@ -68,14 +68,16 @@ pub fn reproduce(opts: &ReproduceOptions) -> Result<()> {
     let started = Instant::now();
     let studies = discover(&studies_dir())?;
     let names: Vec<&str> = studies.iter().map(|(_, c)| c.name.as_str()).collect();
+    // `--only part2-forgetting` selects `part2-forgetting` and `part2-forgetting-<dataset>`.
+    let selects = |o: &str, name: &str| name == o || name.starts_with(&format!("{o}-"));
     for o in &opts.only {
-        if !names.contains(&o.as_str()) {
+        if !names.iter().any(|n| selects(o, n)) {
             bail!("--only {o}: no such study; studies: {}", names.join(", "));
         }
     }
     let mut outcomes = Vec::new();
     for (path, cfg) in studies {
-        if !opts.only.is_empty() && !opts.only.contains(&cfg.name) {
+        if !opts.only.is_empty() && !opts.only.iter().any(|o| selects(o, &cfg.name)) {
             continue;
         }
         let cfg = if opts.quick { cfg.quick() } else { cfg };
@@ -321,6 +323,59 @@ fn methods_table(rows: &[RunRow], paired: &[PairedRow]) -> Option<String> {
     Some(t)
 }
 
+/// The forgetting summary of a Part II study, joined with the hardness overlap, when written.
+fn forgetting_table(dir: &Path) -> Result<Option<String>> {
+    use crate::forgetting::{ForgettingSummary, HardnessOverlap};
+    let path = dir.join("forgetting_summary.csv");
+    if !path.exists() {
+        return Ok(None);
+    }
+    let rows: Vec<ForgettingSummary> = read_rows(&path)?;
+    let overlap: Vec<HardnessOverlap> = read_rows(&dir.join("hardness_overlap.csv"))?;
+    let name = dir
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut t = format!(
+        "Per-example statistics of the training passes (mean ± 95% CI over seeds) from \
+         [`forgetting_summary.csv`]({name}/forgetting_summary.csv): share of unforgettable and \
+         never-learned training examples, forgetting events per example, the stability of the \
+         hardness ranking across seeds (mean pairwise Spearman), and the Jaccard overlap of the \
+         hardest 10% with dense's ([`hardness_overlap.csv`]({name}/hardness_overlap.csv)):\n\n"
+    );
+    t.push_str("| method | sparsity | missing | n | unforgettable | never learned | forgetting events | rank stability | hardest 10% vs dense |\n|---|---|---|---|---|---|---|---|---|\n");
+    for r in &rows {
+        let j = overlap
+            .iter()
+            .find(|o| {
+                o.method == r.method
+                    && o.sparsity == r.sparsity
+                    && o.missing_mechanism == r.missing_mechanism
+                    && o.missing_rate == r.missing_rate
+                    && o.imputation == r.imputation
+            })
+            .map_or("–".to_string(), |o| format!("{:.2}", o.jaccard_vs_dense));
+        let _ = writeln!(
+            t,
+            "| {} | {} | {} {} | {} | {:.3} ± {:.3} | {:.3} ± {:.3} | {:.2} ± {:.2} | {:.2} | {} |",
+            r.method,
+            r.sparsity,
+            r.missing_mechanism,
+            r.missing_rate,
+            r.n,
+            r.unforgettable_mean,
+            r.unforgettable_ci95,
+            r.never_learned_mean,
+            r.never_learned_ci95,
+            r.forgetting_events_mean,
+            r.forgetting_events_ci95,
+            r.rank_stability,
+            j
+        );
+    }
+    Ok(Some(t))
+}
+
 /// The degree-vs-missingness correlations of a study, when it wrote them.
 fn degree_table(dir: &Path) -> Result<Option<String>> {
     let path = dir.join("degree_vs_missingness.csv");
@@ -413,6 +468,10 @@ fn render_readme(outcomes: &[StudyOutcome], opts: &ReproduceOptions, total: f64)
             s.push('\n');
         }
         if let Some(t) = degree_table(&o.dir)? {
+            s.push_str(&t);
+            s.push('\n');
+        }
+        if let Some(t) = forgetting_table(&o.dir)? {
             s.push_str(&t);
             s.push('\n');
         }

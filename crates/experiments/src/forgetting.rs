@@ -1,0 +1,444 @@
+//! Part II, hard-to-memorize and easy-to-forget examples: per-example statistics of every run
+//! (`examples.csv`, Toneva et al. 2019; Swayamdipta et al. 2020; Paul et al. 2021) summarised
+//! per grid cell and compared between methods.
+//!
+//! Writes, into a study's folder:
+//! - `forgetting_summary.csv`: per cell, the share of unforgettable and never-learned examples
+//!   and the mean forgetting events (mean and 95% CI over seeds), and how stable the hardness
+//!   ranking is across seeds (mean pairwise Spearman of the forgetting rank);
+//! - `hardness_overlap.csv`: per cell, the Jaccard overlap of its hardest 10% of examples
+//!   (highest mean forgetting rank over seeds) with dense's at the same missing data;
+//! - figures: histograms of forgetting events per method and sparsity, and one dataset
+//!   cartography (confidence against variability, coloured by correctness) per method.
+
+use crate::degree::spearman;
+use crate::figures::{line_panels, scatter, Panel, Series};
+use crate::results::{read_rows, RunRow, EXAMPLES};
+use crate::summary::ci95_half_width;
+use anyhow::Result;
+use data::dynamics::ExampleRow;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+/// A grid cell without its seed: method, sparsity, mechanism, rate, imputation.
+type Cell = (String, String, String, String, String);
+
+fn cell_of(r: &RunRow) -> Cell {
+    (
+        r.method.clone(),
+        format!("{:.4}", r.sparsity),
+        r.missing_mechanism.clone(),
+        format!("{:.4}", r.missing_rate),
+        r.imputation.clone(),
+    )
+}
+
+/// One cell of `forgetting_summary.csv`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForgettingSummary {
+    /// Method.
+    pub method: String,
+    /// Model sparsity.
+    pub sparsity: f64,
+    /// Missingness mechanism.
+    pub missing_mechanism: String,
+    /// Missing rate.
+    pub missing_rate: f64,
+    /// Imputation.
+    pub imputation: String,
+    /// Seeds.
+    pub n: usize,
+    /// Share of training examples learned and never forgotten (mean over seeds).
+    pub unforgettable_mean: f64,
+    /// 95% CI half-width of `unforgettable_mean`.
+    pub unforgettable_ci95: f64,
+    /// Share of training examples never learned.
+    pub never_learned_mean: f64,
+    /// 95% CI half-width of `never_learned_mean`.
+    pub never_learned_ci95: f64,
+    /// Mean forgetting events per example.
+    pub forgetting_events_mean: f64,
+    /// 95% CI half-width of `forgetting_events_mean`.
+    pub forgetting_events_ci95: f64,
+    /// Mean over pairs of seeds of the Spearman correlation of the forgetting ranks of the
+    /// examples both seeds trained on (NaN with one seed).
+    pub rank_stability: f64,
+}
+
+/// One row of `hardness_overlap.csv`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HardnessOverlap {
+    /// Method.
+    pub method: String,
+    /// Model sparsity.
+    pub sparsity: f64,
+    /// Missingness mechanism.
+    pub missing_mechanism: String,
+    /// Missing rate.
+    pub missing_rate: f64,
+    /// Imputation.
+    pub imputation: String,
+    /// Examples in each hardest set.
+    pub k: usize,
+    /// `|A ∩ B| / |A ∪ B|` of this method's and dense's hardest 10%.
+    pub jaccard_vs_dense: f64,
+}
+
+fn mean_ci(v: &[f64]) -> (f64, f64) {
+    let n = v.len();
+    if n == 0 {
+        return (f64::NAN, f64::NAN);
+    }
+    let m = v.iter().sum::<f64>() / n as f64;
+    let sd = if n > 1 {
+        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
+    } else {
+        f64::NAN
+    };
+    (m, ci95_half_width(sd, n))
+}
+
+/// Jaccard index of two sets.
+pub fn jaccard(a: &BTreeSet<usize>, b: &BTreeSet<usize>) -> f64 {
+    let union = a.union(b).count();
+    if union == 0 {
+        return f64::NAN;
+    }
+    a.intersection(b).count() as f64 / union as f64
+}
+
+/// The `k` examples with the highest mean forgetting rank (ties: smaller id first).
+pub fn hardest(ranks: &BTreeMap<usize, f64>, k: usize) -> BTreeSet<usize> {
+    let mut v: Vec<(usize, f64)> = ranks.iter().map(|(&i, &r)| (i, r)).collect();
+    v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    v.into_iter().take(k).map(|(i, _)| i).collect()
+}
+
+/// Mean over seed pairs of the Spearman correlation of forgetting ranks on shared examples.
+fn rank_stability(per_seed: &[HashMap<usize, f64>]) -> f64 {
+    let mut rhos = Vec::new();
+    for a in 0..per_seed.len() {
+        for b in a + 1..per_seed.len() {
+            let shared: Vec<usize> = per_seed[a]
+                .keys()
+                .filter(|k| per_seed[b].contains_key(k))
+                .copied()
+                .collect();
+            if shared.len() < 3 {
+                continue;
+            }
+            let x: Vec<f64> = shared.iter().map(|k| per_seed[a][k]).collect();
+            let y: Vec<f64> = shared.iter().map(|k| per_seed[b][k]).collect();
+            let r = spearman(&x, &y);
+            if r.is_finite() {
+                rhos.push(r);
+            }
+        }
+    }
+    mean_ci(&rhos).0
+}
+
+/// Reads the study's `examples.csv` and writes the summaries and figures; returns the
+/// figures with captions (nothing when the study did not track examples).
+pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, String)>> {
+    let path = dir.join(EXAMPLES);
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let examples: Vec<ExampleRow> = read_rows(&path)?;
+    let mut by_run: HashMap<&str, Vec<&ExampleRow>> = HashMap::new();
+    for e in &examples {
+        by_run.entry(e.run_id.as_str()).or_default().push(e);
+    }
+    let mut cells: BTreeMap<Cell, Vec<&RunRow>> = BTreeMap::new();
+    for r in runs {
+        if by_run.contains_key(r.run_id.as_str()) {
+            cells.entry(cell_of(r)).or_default().push(r);
+        }
+    }
+    let mut summary = Vec::new();
+    let mut mean_ranks: BTreeMap<Cell, BTreeMap<usize, f64>> = BTreeMap::new();
+    for (cell, rs) in &cells {
+        let (mut unf, mut never, mut events) = (Vec::new(), Vec::new(), Vec::new());
+        let mut per_seed = Vec::new();
+        let mut sums: BTreeMap<usize, (f64, usize)> = BTreeMap::new();
+        for r in rs {
+            let ex = &by_run[r.run_id.as_str()];
+            let n = ex.len().max(1) as f64;
+            unf.push(ex.iter().filter(|e| e.unforgettable).count() as f64 / n);
+            never.push(ex.iter().filter(|e| e.never_learned).count() as f64 / n);
+            events.push(
+                ex.iter()
+                    .map(|e| f64::from(e.forgetting_events))
+                    .sum::<f64>()
+                    / n,
+            );
+            per_seed.push(
+                ex.iter()
+                    .map(|e| (e.example_id, f64::from(e.forgetting_rank)))
+                    .collect::<HashMap<_, _>>(),
+            );
+            for e in ex.iter() {
+                let s = sums.entry(e.example_id).or_default();
+                s.0 += f64::from(e.forgetting_rank);
+                s.1 += 1;
+            }
+        }
+        mean_ranks.insert(
+            cell.clone(),
+            sums.into_iter()
+                .map(|(k, (s, c))| (k, s / c as f64))
+                .collect(),
+        );
+        let ((um, uc), (nm, nc), (em, ec)) = (mean_ci(&unf), mean_ci(&never), mean_ci(&events));
+        summary.push(ForgettingSummary {
+            method: cell.0.clone(),
+            sparsity: cell.1.parse().expect("formatted"),
+            missing_mechanism: cell.2.clone(),
+            missing_rate: cell.3.parse().expect("formatted"),
+            imputation: cell.4.clone(),
+            n: rs.len(),
+            unforgettable_mean: um,
+            unforgettable_ci95: uc,
+            never_learned_mean: nm,
+            never_learned_ci95: nc,
+            forgetting_events_mean: em,
+            forgetting_events_ci95: ec,
+            rank_stability: rank_stability(&per_seed),
+        });
+    }
+    write_csv(&dir.join("forgetting_summary.csv"), &summary)?;
+    let mut overlap = Vec::new();
+    for (cell, ranks) in &mean_ranks {
+        let dense_cell: Cell = (
+            "dense".into(),
+            format!("{:.4}", 0.0),
+            cell.2.clone(),
+            cell.3.clone(),
+            cell.4.clone(),
+        );
+        let (Some(dense), true) = (mean_ranks.get(&dense_cell), cell.0 != "dense") else {
+            continue;
+        };
+        let k = (ranks.len() / 10).max(1);
+        overlap.push(HardnessOverlap {
+            method: cell.0.clone(),
+            sparsity: cell.1.parse().expect("formatted"),
+            missing_mechanism: cell.2.clone(),
+            missing_rate: cell.3.parse().expect("formatted"),
+            imputation: cell.4.clone(),
+            k,
+            jaccard_vs_dense: jaccard(&hardest(ranks, k), &hardest(dense, k)),
+        });
+    }
+    write_csv(&dir.join("hardness_overlap.csv"), &overlap)?;
+    let fig_dir = dir.join("figures");
+    std::fs::create_dir_all(&fig_dir)?;
+    let mut figures = histograms(&fig_dir, &cells, &by_run)?;
+    figures.extend(cartography(&fig_dir, &cells, &by_run)?);
+    Ok(figures)
+}
+
+/// "no missing values" or "mcar 30% missing", from a cell's mechanism and formatted rate.
+fn missing_label(mechanism: &str, rate: &str) -> String {
+    if mechanism == "none" {
+        "no missing values".into()
+    } else {
+        let r: f64 = rate.parse().unwrap_or(f64::NAN);
+        format!("{mechanism} {:.0}% missing", 100.0 * r)
+    }
+}
+
+/// A formatted sparsity without trailing zeros.
+fn level(sparsity: &str) -> String {
+    let v: f64 = sparsity.parse().unwrap_or(f64::NAN);
+    format!("{v}")
+}
+
+fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
+    let mut w = csv::Writer::from_path(path)?;
+    for r in rows {
+        w.serialize(r)?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// Share of examples with 0, 1, ..., 9 and 10+ forgetting events, per method, one panel per
+/// (sparsity, missing data).
+fn histograms(
+    dir: &Path,
+    cells: &BTreeMap<Cell, Vec<&RunRow>>,
+    by_run: &HashMap<&str, Vec<&ExampleRow>>,
+) -> Result<Vec<(PathBuf, String)>> {
+    const TOP: u32 = 10;
+    let mut panels: BTreeMap<String, Vec<Series>> = BTreeMap::new();
+    for (cell, rs) in cells {
+        let mut counts = [0f64; TOP as usize + 1];
+        let mut total = 0.0f64;
+        for r in rs {
+            for e in &by_run[r.run_id.as_str()] {
+                counts[e.forgetting_events.min(TOP) as usize] += 1.0;
+                total += 1.0;
+            }
+        }
+        let title = format!(
+            "sparsity {}, {}",
+            level(&cell.1),
+            missing_label(&cell.2, &cell.3)
+        );
+        // Dense has sparsity 0: it joins every panel of the same missing data below.
+        let pts = counts
+            .iter()
+            .enumerate()
+            .map(|(k, &c)| {
+                let y = c / total.max(1.0);
+                (k as f64, y, y, y)
+            })
+            .collect();
+        panels.entry(title).or_default().push(Series {
+            label: cell.0.clone(),
+            color: crate::plots::method_colour(&cell.0),
+            dashed: cell.0 == "static",
+            band: false,
+            points: pts,
+        });
+    }
+    // Copy dense's curve into the sparse panels with the same missing data.
+    let dense: Vec<(String, Series)> = panels
+        .iter()
+        .filter(|(t, _)| t.starts_with("sparsity 0,") || t.starts_with("sparsity 0 "))
+        .flat_map(|(t, s)| s.iter().map(move |x| (t.clone(), x.clone())))
+        .collect();
+    let mut panels: Vec<Panel> = panels
+        .into_iter()
+        .filter(|(t, _)| !t.starts_with("sparsity 0,") && !t.starts_with("sparsity 0 "))
+        .map(|(title, mut series)| {
+            let missing = title.split_once(", ").map(|x| x.1).unwrap_or("");
+            for (t, s) in &dense {
+                if t.ends_with(missing) {
+                    series.insert(0, s.clone());
+                }
+            }
+            Panel {
+                title,
+                x_label: "forgetting events (10 = 10 or more)".into(),
+                y_label: "share of training examples".into(),
+                series,
+                x_log: false,
+                y_range: None,
+            }
+        })
+        .collect();
+    if panels.is_empty() {
+        panels = dense
+            .into_iter()
+            .map(|(t, s)| Panel {
+                title: t,
+                x_label: "forgetting events".into(),
+                y_label: "share of training examples".into(),
+                series: vec![s],
+                x_log: false,
+                y_range: None,
+            })
+            .collect();
+    }
+    let path = dir.join("forgetting_events");
+    let columns = panels.len().clamp(1, 3);
+    line_panels(&path, "Forgetting events per example", &panels, columns)?;
+    Ok(vec![(
+        path,
+        "Share of training examples by number of forgetting events (Toneva et al. 2019: a correct-to-incorrect transition between presentations), pooled over seeds, dense in black.".into(),
+    )])
+}
+
+/// Dataset cartography (Swayamdipta et al. 2020) per method, at its highest sparsity and the
+/// study's first missing-data setting: each example's confidence (mean probability of its
+/// label) against variability (its standard deviation), means over seeds, in three groups of
+/// correctness.
+fn cartography(
+    dir: &Path,
+    cells: &BTreeMap<Cell, Vec<&RunRow>>,
+    by_run: &HashMap<&str, Vec<&ExampleRow>>,
+) -> Result<Vec<(PathBuf, String)>> {
+    // Per method: the lowest missing rate, then the highest sparsity.
+    let mut chosen: BTreeMap<String, &Cell> = BTreeMap::new();
+    for cell in cells.keys() {
+        let better = |c: &Cell| cell.3 < c.3 || (cell.3 == c.3 && cell.1 > c.1);
+        if chosen.get(&cell.0).is_none_or(|c| better(c)) {
+            chosen.insert(cell.0.clone(), cell);
+        }
+    }
+    let mut out = Vec::new();
+    for (method, cell) in chosen {
+        let mut acc: BTreeMap<usize, (f64, f64, f64, usize)> = BTreeMap::new();
+        for r in &cells[cell] {
+            for e in &by_run[r.run_id.as_str()] {
+                let a = acc.entry(e.example_id).or_default();
+                a.0 += e.confidence;
+                a.1 += e.variability;
+                a.2 += e.correctness;
+                a.3 += 1;
+            }
+        }
+        let mut groups = vec![
+            ("correctness < 1/3".to_string(), Vec::new()),
+            ("1/3 to 2/3".to_string(), Vec::new()),
+            ("> 2/3".to_string(), Vec::new()),
+        ];
+        for (c, v, k, n) in acc.values() {
+            let n = *n as f64;
+            let g = if k / n < 1.0 / 3.0 {
+                0
+            } else if k / n <= 2.0 / 3.0 {
+                1
+            } else {
+                2
+            };
+            groups[g].1.push((v / n, c / n));
+        }
+        let path = dir.join(format!("cartography_{method}"));
+        scatter(
+            &path,
+            &format!(
+                "{method}, sparsity {}, {}",
+                level(&cell.1),
+                missing_label(&cell.2, &cell.3)
+            ),
+            "variability",
+            "confidence",
+            &groups,
+        )?;
+        out.push((
+            path,
+            format!("Dataset cartography of {method}: each training example's confidence against variability over the epochs (means over seeds), by correctness."),
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hardest_and_jaccard_by_hand() {
+        let ranks: BTreeMap<usize, f64> = [(0, 1.0), (1, 5.0), (2, 3.0), (3, 5.0), (4, 2.0)]
+            .into_iter()
+            .collect();
+        let h = hardest(&ranks, 2);
+        assert_eq!(h, [1, 3].into_iter().collect());
+        let other: BTreeSet<usize> = [3, 2].into_iter().collect();
+        assert!((jaccard(&h, &other) - 1.0 / 3.0).abs() < 1e-12);
+        assert!(jaccard(&BTreeSet::new(), &BTreeSet::new()).is_nan());
+    }
+
+    #[test]
+    fn rank_stability_is_one_for_identical_seeds() {
+        let a: HashMap<usize, f64> = (0..10).map(|i| (i, (i * 7 % 10) as f64)).collect();
+        assert!((rank_stability(&[a.clone(), a.clone()]) - 1.0).abs() < 1e-12);
+        let b: HashMap<usize, f64> = a.iter().map(|(&k, &v)| (k, -v)).collect();
+        assert!((rank_stability(&[a, b]) + 1.0).abs() < 1e-12);
+    }
+}
