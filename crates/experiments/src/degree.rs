@@ -102,6 +102,9 @@ fn final_degrees(rows: &[DegreeRow]) -> HashMap<&str, Vec<&DegreeRow>> {
 pub fn correlations(runs: &[RunRow], degrees: &[DegreeRow]) -> Vec<DegreeCorrelation> {
     let by_run = final_degrees(degrees);
     let mut cells: BTreeMap<CellKey, Vec<f64>> = BTreeMap::new();
+    // Seed order, not the order runs finished in, so the means are the same bits every time.
+    let mut runs: Vec<&RunRow> = runs.iter().collect();
+    runs.sort_by_key(|r| r.seed);
     for r in runs {
         let Some(d) = by_run.get(r.run_id.as_str()) else {
             continue;

@@ -157,6 +157,10 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, String)>> {
             cells.entry(cell_of(r)).or_default().push(r);
         }
     }
+    // Seed order, not the order runs finished in, so the means are the same bits every time.
+    for rs in cells.values_mut() {
+        rs.sort_by_key(|r| r.seed);
+    }
     let mut summary = Vec::new();
     let mut mean_ranks: BTreeMap<Cell, BTreeMap<usize, f64>> = BTreeMap::new();
     for (cell, rs) in &cells {

@@ -247,14 +247,17 @@ pub fn threads(quick: bool) -> Result<Vec<EpochBenchRow>> {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()?;
+            // The fastest of three fresh runs: one epoch is short enough to be disturbed.
             let t = pool.install(|| -> Result<(f64, f64)> {
-                Ok(first_epoch(
-                    &mut set_network(&sizes, d, 0.3)?,
-                    &x,
-                    &y,
-                    784,
-                    batch,
-                ))
+                let mut best = (f64::INFINITY, 0.0);
+                for _ in 0..3 {
+                    let mut net = set_network(&sizes, d, 0.3)?;
+                    let t = first_epoch(&mut net, &x, &y, 784, batch);
+                    if t.0 < best.0 {
+                        best = t;
+                    }
+                }
+                Ok(best)
             })?;
             if threads == 1 {
                 one = t.0;
