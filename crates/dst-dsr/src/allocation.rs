@@ -29,9 +29,13 @@ pub fn proportional_allocation(total: usize, weights: &[usize], caps: &[usize]) 
             w = open.iter().map(|&l| caps[l] as u128).collect();
         }
         let quotas = largest_remainder(total - placed, &w);
+        // A layer is capped when its exact share, not its rounded quota, exceeds its room
+        // (water-filling on the real shares, then rounding once).
+        let sum: u128 = w.iter().sum();
+        let rest = (total - placed) as u128;
         let mut over = false;
-        for (q, &l) in quotas.iter().zip(&open) {
-            if *q > caps[l] {
+        for (k, &l) in open.iter().enumerate() {
+            if sum > 0 && rest * w[k] > caps[l] as u128 * sum {
                 fixed[l] = Some(caps[l]);
                 over = true;
             }
@@ -81,6 +85,12 @@ mod tests {
         assert_eq!(proportional_allocation(10, &[3, 1], &[2, 20]), vec![2, 8]);
         // No room at all for more than the sum of caps.
         assert_eq!(proportional_allocation(10, &[1, 1], &[2, 3]), vec![2, 3]);
+        // Exact share 2/9 exceeds a cap of 0 (the rounded quota, 0, would not): the two are
+        // re-split over the others, 1.5 and 0.5, the tie going to the lower index.
+        assert_eq!(
+            proportional_allocation(2, &[1, 6, 2], &[0, 2, 1]),
+            vec![0, 2, 0]
+        );
         // Every connection pruned: split by room instead.
         assert_eq!(proportional_allocation(4, &[0, 0], &[1, 3]), vec![1, 3]);
         // A layer with no survivors gets nothing while others have room.
