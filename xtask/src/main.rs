@@ -40,8 +40,18 @@ enum Command {
         /// Results folder [default: results/runs/<config name>].
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Run only shard I of N of the grid (0-based), into OUT/shards/I-of-N/; merge the
+        /// shards with `cargo xtask collect OUT`.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<experiments::runner::Shard>,
         #[command(flatten)]
         exec: Execution,
+    },
+    /// Merge the shards of a grid (OUT/shards/*) into OUT's results files, summary and figures;
+    /// refuses duplicate runs and names the runs no shard finished.
+    Collect {
+        /// The experiment's results folder (the `--out` of its shards).
+        dir: PathBuf,
     },
     /// Run every study in experiments/studies/ and regenerate tables, figures and README.md.
     Reproduce {
@@ -92,7 +102,21 @@ fn main() {
 
 fn real_main() -> Result<()> {
     match Cli::parse().command {
-        Command::Run { config, out, exec } => {
+        Command::Collect { dir } => {
+            let c = experiments::collect::collect(&dir)?;
+            println!(
+                "collect: {} runs from {} shards -> {}",
+                c.runs,
+                c.shards.len(),
+                dir.display()
+            );
+        }
+        Command::Run {
+            config,
+            out,
+            shard,
+            exec,
+        } => {
             run_experiment(
                 &config,
                 &RunOptions {
@@ -100,6 +124,7 @@ fn real_main() -> Result<()> {
                     jobs: exec.jobs,
                     fresh: exec.fresh,
                     quiet: exec.quiet,
+                    shard,
                 },
             )?;
         }

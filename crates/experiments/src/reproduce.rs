@@ -94,6 +94,7 @@ pub fn reproduce(opts: &ReproduceOptions) -> Result<()> {
                 jobs: opts.jobs,
                 fresh: opts.fresh,
                 quiet: opts.quiet,
+                shard: None,
             },
         )
         .with_context(|| format!("study {}", path.display()))?;

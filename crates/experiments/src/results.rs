@@ -166,6 +166,12 @@ pub trait RunKeyed: Serialize + for<'de> Deserialize<'de> {
     fn run_id(&self) -> &str;
 }
 
+impl RunKeyed for RunRow {
+    fn run_id(&self) -> &str {
+        &self.run_id
+    }
+}
+
 impl RunKeyed for EpochRow {
     fn run_id(&self) -> &str {
         &self.run_id

@@ -23,6 +23,57 @@ pub struct RunOptions {
     pub fresh: bool,
     /// No progress bars and no table on stdout.
     pub quiet: bool,
+    /// Run only one shard of the grid, into its own folder (see [`Shard`]).
+    pub shard: Option<Shard>,
+}
+
+/// One of `count` disjoint parts of a grid: the runs, ordered by their key (`run_id`), taken
+/// round-robin (run `k` belongs to shard `k % count`), so every shard gets a similar mix of
+/// methods and sizes. A shard writes its own files under `DIR/shards/<index>-of-<count>/`, so
+/// no two processes ever append to the same file; `cargo xtask collect DIR` merges them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// 0-based index of this shard.
+    pub index: usize,
+    /// Number of shards.
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    /// Parses `I/N` with `0 <= I < N`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("`{s}` is not I/N with 0 <= I < N (e.g. 0/4)");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count): (usize, usize) = (
+            i.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl Shard {
+    /// The shard's folder inside the experiment's results folder.
+    pub fn dir(&self, experiment_dir: &Path) -> PathBuf {
+        experiment_dir
+            .join("shards")
+            .join(format!("{}-of-{}", self.index, self.count))
+    }
+
+    /// The runs of this shard, from the whole grid.
+    pub fn select(&self, runs: Vec<RunSpec>) -> Vec<RunSpec> {
+        let mut runs = runs;
+        runs.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+        runs.into_iter()
+            .enumerate()
+            .filter(|(k, _)| k % self.count == self.index)
+            .map(|(_, r)| r)
+            .collect()
+    }
 }
 
 /// What a finished `run` did.
@@ -93,17 +144,26 @@ pub fn run_config(
     let full = datasets::load(&cfg.data, config_dir)?;
     // Check the architecture against the data before any run starts.
     run::layer_sizes(&cfg, &full, full.n_features())?;
-    let dir = opts
+    let experiment_dir = opts
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("results/runs").join(&cfg.name));
+    let dir = match opts.shard {
+        Some(shard) => shard.dir(&experiment_dir),
+        None => experiment_dir.clone(),
+    };
     let store = ResultStore::open(&dir, opts.fresh)?;
-    // The resolved config beside its results, so `figures DIR` can redraw from the folder.
-    std::fs::write(
-        dir.join("config.toml"),
-        toml::to_string(&cfg).context("serialising the config")?,
-    )?;
-    let runs = expand(&cfg);
+    // The resolved config beside its results, so `figures DIR` can redraw from the folder
+    // (and `collect` can check a sharded grid for missing cells).
+    let config_text = toml::to_string(&cfg).context("serialising the config")?;
+    std::fs::write(dir.join("config.toml"), &config_text)?;
+    if opts.shard.is_some() {
+        std::fs::write(experiment_dir.join("config.toml"), &config_text)?;
+    }
+    let runs = match opts.shard {
+        Some(shard) => shard.select(expand(&cfg)),
+        None => expand(&cfg),
+    };
     let pending: Vec<&RunSpec> = runs.iter().filter(|r| !store.is_done(&r.run_id)).collect();
     let commit = git_commit();
     let jobs = opts

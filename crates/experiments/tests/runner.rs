@@ -41,6 +41,7 @@ fn opts(out: &Path, jobs: usize) -> RunOptions {
         jobs: Some(jobs),
         fresh: false,
         quiet: true,
+        shard: None,
     }
 }
 
@@ -238,4 +239,71 @@ fn absent_inputs_give_the_numbers_of_zero_imputation_and_examples_are_tracked() 
     let train_rows = 569 - (212f64 * 0.2).round() as usize - (357f64 * 0.2).round() as usize;
     assert_eq!(examples.lines().count(), 1 + 16 * train_rows);
     assert!(examples.starts_with("run_id,example_id,label,source,presentations,forgetting_events"));
+}
+
+/// A grid split into shards, run in any order and collected, equals the unsharded run row
+/// for row (timings and commit aside); collect names missing runs and refuses duplicates.
+#[test]
+fn sharded_runs_collect_to_the_unsharded_result() {
+    use experiments::collect::collect;
+    use experiments::results::EpochRow;
+    use experiments::runner::Shard;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(
+        dir.path(),
+        "tiny.toml",
+        &config(WDBC, "[30, 8, 2]", r#"["dense", "static", "set"]"#, "3"),
+    );
+    let whole = dir.path().join("whole");
+    run_experiment(&cfg, &opts(&whole, 2)).unwrap();
+    let sharded = dir.path().join("sharded");
+    let shard = |s: &str| {
+        let mut o = opts(&sharded, 1);
+        o.shard = Some(s.parse::<Shard>().unwrap());
+        run_experiment(&cfg, &o).unwrap();
+    };
+    shard("2/3");
+    shard("0/3");
+    let err = format!("{:#}", collect(&sharded).unwrap_err());
+    assert!(err.contains("not finished in any shard"), "{err}");
+    shard("1/3");
+    let c = collect(&sharded).unwrap();
+    assert_eq!((c.shards.len(), c.runs), (3, 9));
+    let sorted = |p: &Path| {
+        let mut r = without_timing(read_rows::<RunRow>(&p.join("runs.csv")).unwrap());
+        r.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+        r
+    };
+    assert_eq!(sorted(&whole), sorted(&sharded));
+    let epochs = |p: &Path| {
+        let mut e: Vec<EpochRow> = read_rows(&p.join("epochs.csv")).unwrap();
+        for r in &mut e {
+            r.seconds = 0.0;
+        }
+        e.sort_by(|a, b| (&a.run_id, a.epoch).cmp(&(&b.run_id, b.epoch)));
+        e
+    };
+    assert_eq!(epochs(&whole), epochs(&sharded));
+    assert!(sharded.join("summary.csv").exists());
+
+    // A run finished by two shards is refused, naming both.
+    let one = sharded.join("shards/0-of-3/runs.csv");
+    let row = std::fs::read_to_string(&one)
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let two = sharded.join("shards/1-of-3/runs.csv");
+    let mut text = std::fs::read_to_string(&two).unwrap();
+    text.push_str(&row);
+    text.push('\n');
+    std::fs::write(&two, text).unwrap();
+    let err = format!("{:#}", collect(&sharded).unwrap_err());
+    assert!(
+        err.contains("two shards") && err.contains("0-of-3") && err.contains("1-of-3"),
+        "{err}"
+    );
+
+    assert!("3/3".parse::<Shard>().is_err() && "1-3".parse::<Shard>().is_err());
 }
