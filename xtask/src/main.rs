@@ -47,6 +47,32 @@ enum Command {
         #[command(flatten)]
         exec: Execution,
     },
+    /// Hand a grid to Slurm: a job array of N shards running this binary, then a collect job.
+    Slurm {
+        /// The experiment's TOML file.
+        config: PathBuf,
+        /// Number of array tasks (shards).
+        #[arg(long)]
+        array: usize,
+        /// Results folder [default: results/runs/<config name>].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Slurm partition.
+        #[arg(long)]
+        partition: Option<String>,
+        /// Time limit per task.
+        #[arg(long, default_value = "04:00:00")]
+        time: String,
+        /// CPUs per task (also the runs each task executes at once).
+        #[arg(long, default_value_t = 2)]
+        cpus: usize,
+        /// Memory per task.
+        #[arg(long, default_value = "8G")]
+        mem: String,
+        /// Write and print the scripts without submitting them.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Merge the shards of a grid (OUT/shards/*) into OUT's results files, summary and figures;
     /// refuses duplicate runs and names the runs no shard finished.
     Collect {
@@ -102,6 +128,36 @@ fn main() {
 
 fn real_main() -> Result<()> {
     match Cli::parse().command {
+        Command::Slurm {
+            config,
+            array,
+            out,
+            partition,
+            time,
+            cpus,
+            mem,
+            dry_run,
+        } => {
+            let scripts = experiments::slurm::write_scripts(&experiments::slurm::SlurmOptions {
+                config,
+                array,
+                out,
+                partition,
+                time,
+                cpus,
+                mem,
+                binary: std::env::current_exe()?,
+            })?;
+            if dry_run {
+                for p in [&scripts.array, &scripts.collect] {
+                    println!("# {}\n{}", p.display(), std::fs::read_to_string(p)?);
+                }
+                print!("# submit with:\n{}", scripts.submit);
+            } else {
+                let (a, c) = experiments::slurm::submit(&scripts)?;
+                println!("submitted array job {a} and collect job {c} (after the array)");
+            }
+        }
         Command::Collect { dir } => {
             let c = experiments::collect::collect(&dir)?;
             println!(

@@ -18,6 +18,7 @@ pub mod reproduce;
 pub mod results;
 pub mod run;
 pub mod runner;
+pub mod slurm;
 pub mod summary;
 
 pub use config::ExperimentConfig;
