@@ -58,6 +58,8 @@ struct StudyOutcome {
     dir: PathBuf,
     seconds: f64,
     executed: usize,
+    /// Whether this call ran the study (false: not selected by `--only`, shown from its files).
+    ran: bool,
     rows: Vec<RunRow>,
     paired: Vec<PairedRow>,
     figures: Vec<(PathBuf, String)>,
@@ -77,10 +79,28 @@ pub fn reproduce(opts: &ReproduceOptions) -> Result<()> {
     }
     let mut outcomes = Vec::new();
     for (path, cfg) in studies {
+        let cfg = if opts.quick { cfg.quick() } else { cfg };
         if !opts.only.is_empty() && !opts.only.iter().any(|o| selects(o, &cfg.name)) {
+            // Not run now; its results from earlier calls stay in the README.
+            let dir = opts.out.join(&cfg.name);
+            if dir.join("runs.csv").exists() && dir.join("config.toml").exists() {
+                let rows: Vec<RunRow> = read_rows(&dir.join("runs.csv"))?;
+                let figures = redraw(&dir)
+                    .with_context(|| format!("redrawing the figures of {}", cfg.name))?;
+                outcomes.push(StudyOutcome {
+                    paired: paired_vs_dense(&rows),
+                    path,
+                    cfg,
+                    dir,
+                    seconds: 0.0,
+                    executed: 0,
+                    ran: false,
+                    rows,
+                    figures,
+                });
+            }
             continue;
         }
-        let cfg = if opts.quick { cfg.quick() } else { cfg };
         cfg.validate().map_err(|(f, r)| {
             anyhow::anyhow!("{}: [quick] gives field `{f}`: {r}", path.display())
         })?;
@@ -109,6 +129,7 @@ pub fn reproduce(opts: &ReproduceOptions) -> Result<()> {
             dir,
             seconds: report.seconds,
             executed: report.executed,
+            ran: true,
             rows: report.rows,
             paired,
             figures,
@@ -435,7 +456,7 @@ fn render_readme(outcomes: &[StudyOutcome], opts: &ReproduceOptions, total: f64)
         let _ = writeln!(s, "{}\n", o.cfg.description.trim());
         let _ = writeln!(
             s,
-            "- config: `{}`{}; {} runs ({} seeds per cell, {} executed in this call, {:.0} s)",
+            "- config: `{}`{}; {} runs ({} seeds per cell, {})",
             o.path
                 .file_name()
                 .map(|f| format!("experiments/studies/{}", f.to_string_lossy()))
@@ -447,8 +468,13 @@ fn render_readme(outcomes: &[StudyOutcome], opts: &ReproduceOptions, total: f64)
             },
             o.rows.len(),
             seeds,
-            o.executed,
-            o.seconds
+            if o.ran {
+                format!("{} executed in this call, {:.0} s", o.executed, o.seconds)
+            } else {
+                "not run in this call: shown from the files of earlier calls, whose commits \
+                 `runs.csv` records"
+                    .to_string()
+            }
         );
         let _ = writeln!(
             s,
