@@ -342,6 +342,11 @@ pub fn weight_grad_at(
     let (row_ptr, col_idx) = (w.row_ptr(), w.col_idx());
     let work = batch * w.nnz();
     let block = |(rows, g): (std::ops::Range<usize>, &mut [f32])| {
+        #[cfg(target_arch = "x86_64")]
+        if simd::supported(level) == SimdLevel::Avx512 {
+            // SAFETY: the CPU supports AVX-512 (`supported` checked it).
+            return unsafe { avx512::weight_grad_rows(g, rows, batch, xt, dzt, row_ptr, col_idx) };
+        }
         weight_grad_rows_at(level, g, rows, batch, xt, dzt, row_ptr, col_idx)
     };
     if work < PAR_THRESHOLD {
@@ -413,6 +418,11 @@ pub fn dense_scores(
     let level = simd::level();
     let first = rows.start;
     for_row_chunks(out, n_out, batch * rows.len() * n_out, |r0, chunk| {
+        #[cfg(target_arch = "x86_64")]
+        if simd::supported(level) == SimdLevel::Avx512 {
+            // SAFETY: the CPU supports AVX-512 (`supported` checked it).
+            return unsafe { avx512::dense_score_rows(chunk, first + r0, batch, xt, dzt) };
+        }
         dense_score_rows_at(level, chunk, first + r0, batch, xt, dzt)
     });
 }
@@ -545,6 +555,96 @@ pub fn weight_grad_sparse_input(x: &Csr, dzt: &[f32], w: &Csr, grad: &mut [f32])
         row_blocks(w, grad, per_block)
             .into_par_iter()
             .for_each(block);
+    }
+}
+
+/// The dot-product kernels with explicit AVX-512 instructions. The portable [`dot`] compiles
+/// to 2-lane operations (the compiler splits its 16-lane partial sums), a quarter of the width
+/// of the other kernels; these compute the same sums in the same order (lane `l` over
+/// `t ≡ l (mod 16)`, separate multiply and add, masked tail, then the pairwise tree), so every
+/// result is bit-identical to the portable one (tested across levels).
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    /// [`super::dot`] with 512-bit vectors. Needs `a.len() >= n` and `b.len() >= n`.
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn dot(a: &[f32], b: &[f32], n: usize) -> f32 {
+        assert!(a.len() >= n && b.len() >= n, "dot over {n} values");
+        let mut acc = _mm512_setzero_ps();
+        let mut t0 = 0;
+        while t0 + 16 <= n {
+            // SAFETY: t0 + 16 <= n <= len of both slices.
+            let (x, y) = unsafe {
+                (
+                    _mm512_loadu_ps(a.as_ptr().add(t0)),
+                    _mm512_loadu_ps(b.as_ptr().add(t0)),
+                )
+            };
+            acc = _mm512_add_ps(acc, _mm512_mul_ps(x, y));
+            t0 += 16;
+        }
+        let rem = n - t0;
+        if rem > 0 {
+            let m: __mmask16 = ((1u32 << rem) - 1) as u16;
+            // SAFETY: masked-off lanes are not read (AVX-512 suppresses their faults); the
+            // `rem` read lanes are within both slices.
+            let (x, y) = unsafe {
+                (
+                    _mm512_maskz_loadu_ps(m, a.as_ptr().add(t0)),
+                    _mm512_maskz_loadu_ps(m, b.as_ptr().add(t0)),
+                )
+            };
+            acc = _mm512_add_ps(acc, _mm512_mul_ps(x, y));
+        }
+        // Lanes l + 8, then l + 4, l + 2, l + 1: the portable tree.
+        let lo = _mm512_castps512_ps256(acc);
+        let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(acc)));
+        let h8 = _mm256_add_ps(lo, hi);
+        let h4 = _mm_add_ps(_mm256_castps256_ps128(h8), _mm256_extractf128_ps::<1>(h8));
+        let h2 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
+        let h1 = _mm_add_ss(h2, _mm_shuffle_ps::<0b01>(h2, h2));
+        _mm_cvtss_f32(h1)
+    }
+
+    /// [`super::weight_grad_rows`] over [`dot`].
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn weight_grad_rows(
+        grad: &mut [f32],
+        rows: std::ops::Range<usize>,
+        batch: usize,
+        xt: &[f32],
+        dzt: &[f32],
+        row_ptr: &[usize],
+        col_idx: &[u32],
+    ) {
+        let base = row_ptr[rows.start];
+        for i in rows {
+            let x = &xt[i * batch..];
+            for k in row_ptr[i]..row_ptr[i + 1] {
+                let j = col_idx[k] as usize;
+                grad[k - base] = dot(x, &dzt[j * batch..], batch);
+            }
+        }
+    }
+
+    /// [`super::dense_score_rows`] over [`dot`].
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn dense_score_rows(
+        out: &mut [f32],
+        first: usize,
+        batch: usize,
+        xt: &[f32],
+        dzt: &[f32],
+    ) {
+        let n_out = dzt.len() / batch;
+        for (r, orow) in out.chunks_exact_mut(n_out).enumerate() {
+            let x = &xt[(first + r) * batch..];
+            for (j, o) in orow.iter_mut().enumerate() {
+                *o = dot(x, &dzt[j * batch..], batch).abs();
+            }
+        }
     }
 }
 
