@@ -289,8 +289,12 @@ pub fn input_grad_at(level: SimdLevel, dzt: &[f32], batch: usize, w: &Csr, dxt: 
     });
 }
 
+/// The SDDMM over whole rows `rows` of `W`, each entry one `dot` (the portable [`dot`] or
+/// its AVX-512 twin, which give the same bits).
 #[inline(always)]
-fn weight_grad_rows(
+#[allow(clippy::too_many_arguments)]
+fn weight_grad_rows_by(
+    dot: impl Fn(&[f32], &[f32], usize) -> f32,
     grad: &mut [f32],
     rows: std::ops::Range<usize>,
     batch: usize,
@@ -307,6 +311,19 @@ fn weight_grad_rows(
             grad[k - base] = dot(x, &dzt[j * batch..], batch);
         }
     }
+}
+
+#[inline(always)]
+fn weight_grad_rows(
+    grad: &mut [f32],
+    rows: std::ops::Range<usize>,
+    batch: usize,
+    xt: &[f32],
+    dzt: &[f32],
+    row_ptr: &[usize],
+    col_idx: &[u32],
+) {
+    weight_grad_rows_by(dot, grad, rows, batch, xt, dzt, row_ptr, col_idx)
 }
 multiversion!(weight_grad_rows_at => weight_grad_rows(
     grad: &mut [f32], rows: std::ops::Range<usize>, batch: usize, xt: &[f32], dzt: &[f32],
@@ -341,9 +358,11 @@ pub fn weight_grad_at(
     );
     let (row_ptr, col_idx) = (w.row_ptr(), w.col_idx());
     let work = batch * w.nnz();
+    #[cfg(target_arch = "x86_64")]
+    let avx512 = simd::supported(level) == SimdLevel::Avx512;
     let block = |(rows, g): (std::ops::Range<usize>, &mut [f32])| {
         #[cfg(target_arch = "x86_64")]
-        if simd::supported(level) == SimdLevel::Avx512 {
+        if avx512 {
             // SAFETY: the CPU supports AVX-512 (`supported` checked it).
             return unsafe { avx512::weight_grad_rows(g, rows, batch, xt, dzt, row_ptr, col_idx) };
         }
@@ -383,8 +402,16 @@ fn row_blocks<'a>(
     blocks
 }
 
+/// `|Xᵀ dZ|` for the rows of `out`, each entry one `dot` (see [`weight_grad_rows_by`]).
 #[inline(always)]
-fn dense_score_rows(out: &mut [f32], first: usize, batch: usize, xt: &[f32], dzt: &[f32]) {
+fn dense_score_rows_by(
+    dot: impl Fn(&[f32], &[f32], usize) -> f32,
+    out: &mut [f32],
+    first: usize,
+    batch: usize,
+    xt: &[f32],
+    dzt: &[f32],
+) {
     let n_out = dzt.len() / batch;
     for (r, orow) in out.chunks_exact_mut(n_out).enumerate() {
         let x = &xt[(first + r) * batch..];
@@ -392,6 +419,11 @@ fn dense_score_rows(out: &mut [f32], first: usize, batch: usize, xt: &[f32], dzt
             *o = dot(x, &dzt[j * batch..], batch).abs();
         }
     }
+}
+
+#[inline(always)]
+fn dense_score_rows(out: &mut [f32], first: usize, batch: usize, xt: &[f32], dzt: &[f32]) {
+    dense_score_rows_by(dot, out, first, batch, xt, dzt)
 }
 multiversion!(dense_score_rows_at => dense_score_rows(
     out: &mut [f32], first: usize, batch: usize, xt: &[f32], dzt: &[f32]
@@ -417,9 +449,11 @@ pub fn dense_scores(
     assert!(rows.end * batch <= xt.len(), "rows beyond the input");
     let level = simd::level();
     let first = rows.start;
+    #[cfg(target_arch = "x86_64")]
+    let avx512 = simd::supported(level) == SimdLevel::Avx512;
     for_row_chunks(out, n_out, batch * rows.len() * n_out, |r0, chunk| {
         #[cfg(target_arch = "x86_64")]
-        if simd::supported(level) == SimdLevel::Avx512 {
+        if avx512 {
             // SAFETY: the CPU supports AVX-512 (`supported` checked it).
             return unsafe { avx512::dense_score_rows(chunk, first + r0, batch, xt, dzt) };
         }
@@ -619,14 +653,16 @@ mod avx512 {
         row_ptr: &[usize],
         col_idx: &[u32],
     ) {
-        let base = row_ptr[rows.start];
-        for i in rows {
-            let x = &xt[i * batch..];
-            for k in row_ptr[i]..row_ptr[i + 1] {
-                let j = col_idx[k] as usize;
-                grad[k - base] = dot(x, &dzt[j * batch..], batch);
-            }
-        }
+        super::weight_grad_rows_by(
+            |a, b, n| dot(a, b, n),
+            grad,
+            rows,
+            batch,
+            xt,
+            dzt,
+            row_ptr,
+            col_idx,
+        )
     }
 
     /// [`super::dense_score_rows`] over [`dot`].
@@ -638,13 +674,7 @@ mod avx512 {
         xt: &[f32],
         dzt: &[f32],
     ) {
-        let n_out = dzt.len() / batch;
-        for (r, orow) in out.chunks_exact_mut(n_out).enumerate() {
-            let x = &xt[(first + r) * batch..];
-            for (j, o) in orow.iter_mut().enumerate() {
-                *o = dot(x, &dzt[j * batch..], batch).abs();
-            }
-        }
+        super::dense_score_rows_by(|a, b, n| dot(a, b, n), out, first, batch, xt, dzt)
     }
 }
 
