@@ -11,11 +11,11 @@
 use crate::config::ExperimentConfig;
 use crate::grid::expand;
 use crate::results::{
-    read_rows, DegreeRow, EpochRow, RunKeyed, RunRow, TopologyRow, EXAMPLES, INPUT_DEGREE, TOPOLOGY,
+    read_rows, write_all_rows, DegreeRow, EpochRow, RunKeyed, RunRow, TopologyRow, EXAMPLES,
+    INPUT_DEGREE, TOPOLOGY,
 };
 use anyhow::{bail, Context, Result};
 use data::dynamics::ExampleRow;
-use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -28,20 +28,10 @@ pub struct Collected {
     pub runs: usize,
 }
 
-fn write_sorted<T: Serialize + RunKeyed>(path: &Path, mut rows: Vec<T>) -> Result<()> {
+fn write_sorted<T: RunKeyed>(path: &Path, mut rows: Vec<T>) -> Result<()> {
     // Stable sort: rows of one run keep their order (epochs, examples).
     rows.sort_by(|a, b| a.run_id().cmp(b.run_id()));
-    let tmp = path.with_extension("csv.tmp");
-    {
-        let mut w =
-            csv::Writer::from_path(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
-        for r in &rows {
-            w.serialize(r)?;
-        }
-        w.flush()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    Ok(())
+    write_all_rows(path, &rows)
 }
 
 /// Reads one kind of file from every shard.

@@ -4,8 +4,8 @@
 //! grid cell (mean and Student-t 95% CI), written to `degree_vs_missingness.csv` and drawn.
 
 use crate::figures::{line_panels, Panel, Series};
-use crate::results::{read_rows, DegreeRow, RunRow, INPUT_DEGREE};
-use crate::summary::ci95_half_width;
+use crate::results::{read_rows, write_all_rows, DegreeRow, RunRow, INPUT_DEGREE};
+use crate::summary::mean_ci95;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -70,9 +70,12 @@ pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
     }
 }
 
-type CellKey = (String, String, String, String, String);
+/// A grid cell without its seed: method, sparsity, mechanism, rate, imputation (numbers
+/// formatted, so equal cells compare equal).
+pub(crate) type CellKey = (String, String, String, String, String);
 
-fn key(r: &RunRow) -> CellKey {
+/// The cell of a run.
+pub(crate) fn key(r: &RunRow) -> CellKey {
     (
         r.method.clone(),
         format!("{:.4}", r.sparsity),
@@ -121,22 +124,16 @@ pub fn correlations(runs: &[RunRow], degrees: &[DegreeRow]) -> Vec<DegreeCorrela
         .into_iter()
         .filter(|(_, v)| !v.is_empty())
         .map(|((method, sp, mech, rate, imp), v)| {
-            let n = v.len();
-            let m = v.iter().sum::<f64>() / n as f64;
-            let sd = if n > 1 {
-                (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
-            } else {
-                f64::NAN
-            };
+            let (m, ci) = mean_ci95(&v);
             DegreeCorrelation {
                 method,
                 sparsity: sp.parse().expect("formatted"),
                 missing_mechanism: mech,
                 missing_rate: rate.parse().expect("formatted"),
                 imputation: imp,
-                n,
+                n: v.len(),
                 spearman_mean: m,
-                spearman_ci95: ci95_half_width(sd, n),
+                spearman_ci95: ci,
             }
         })
         .collect()
@@ -152,11 +149,7 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, String)>> {
     }
     let degrees: Vec<DegreeRow> = read_rows(&path)?;
     let corr = correlations(runs, &degrees);
-    let mut w = csv::Writer::from_path(dir.join("degree_vs_missingness.csv"))?;
-    for c in &corr {
-        w.serialize(c)?;
-    }
-    w.flush()?;
+    write_all_rows(&dir.join("degree_vs_missingness.csv"), &corr)?;
     let by_run = final_degrees(&degrees);
     // (mechanism rate imputation) -> method -> feature index -> (missing rate, relative degrees)
     type Curves = BTreeMap<String, BTreeMap<usize, (Vec<f64>, Vec<f64>)>>;

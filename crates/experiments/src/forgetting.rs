@@ -11,28 +11,15 @@
 //! - figures: histograms of forgetting events per method and sparsity, and one dataset
 //!   cartography (confidence against variability, coloured by correctness) per method.
 
-use crate::degree::spearman;
+use crate::degree::{key as cell_key, spearman, CellKey as Cell};
 use crate::figures::{line_panels, scatter, Panel, Series};
-use crate::results::{read_rows, RunRow, EXAMPLES};
-use crate::summary::ci95_half_width;
+use crate::results::{read_rows, write_all_rows, RunRow, EXAMPLES};
+use crate::summary::mean_ci95;
 use anyhow::Result;
 use data::dynamics::ExampleRow;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-
-/// A grid cell without its seed: method, sparsity, mechanism, rate, imputation.
-type Cell = (String, String, String, String, String);
-
-fn cell_of(r: &RunRow) -> Cell {
-    (
-        r.method.clone(),
-        format!("{:.4}", r.sparsity),
-        r.missing_mechanism.clone(),
-        format!("{:.4}", r.missing_rate),
-        r.imputation.clone(),
-    )
-}
 
 /// One cell of `forgetting_summary.csv`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,20 +72,6 @@ pub struct HardnessOverlap {
     pub jaccard_vs_dense: f64,
 }
 
-fn mean_ci(v: &[f64]) -> (f64, f64) {
-    let n = v.len();
-    if n == 0 {
-        return (f64::NAN, f64::NAN);
-    }
-    let m = v.iter().sum::<f64>() / n as f64;
-    let sd = if n > 1 {
-        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
-    } else {
-        f64::NAN
-    };
-    (m, ci95_half_width(sd, n))
-}
-
 /// Jaccard index of two sets.
 pub fn jaccard(a: &BTreeSet<usize>, b: &BTreeSet<usize>) -> f64 {
     let union = a.union(b).count();
@@ -136,7 +109,7 @@ fn rank_stability(per_seed: &[HashMap<usize, f64>]) -> f64 {
             }
         }
     }
-    mean_ci(&rhos).0
+    mean_ci95(&rhos).0
 }
 
 /// Reads the study's `examples.csv` and writes the summaries and figures; returns the
@@ -154,7 +127,7 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, String)>> {
     let mut cells: BTreeMap<Cell, Vec<&RunRow>> = BTreeMap::new();
     for r in runs {
         if by_run.contains_key(r.run_id.as_str()) {
-            cells.entry(cell_of(r)).or_default().push(r);
+            cells.entry(cell_key(r)).or_default().push(r);
         }
     }
     // Seed order, not the order runs finished in, so the means are the same bits every time.
@@ -195,7 +168,8 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, String)>> {
                 .map(|(k, (s, c))| (k, s / c as f64))
                 .collect(),
         );
-        let ((um, uc), (nm, nc), (em, ec)) = (mean_ci(&unf), mean_ci(&never), mean_ci(&events));
+        let ((um, uc), (nm, nc), (em, ec)) =
+            (mean_ci95(&unf), mean_ci95(&never), mean_ci95(&events));
         summary.push(ForgettingSummary {
             method: cell.0.clone(),
             sparsity: cell.1.parse().expect("formatted"),
@@ -212,7 +186,7 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, String)>> {
             rank_stability: rank_stability(&per_seed),
         });
     }
-    write_csv(&dir.join("forgetting_summary.csv"), &summary)?;
+    write_all_rows(&dir.join("forgetting_summary.csv"), &summary)?;
     let mut overlap = Vec::new();
     for (cell, ranks) in &mean_ranks {
         let dense_cell: Cell = (
@@ -236,7 +210,7 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, String)>> {
             jaccard_vs_dense: jaccard(&hardest(ranks, k), &hardest(dense, k)),
         });
     }
-    write_csv(&dir.join("hardness_overlap.csv"), &overlap)?;
+    write_all_rows(&dir.join("hardness_overlap.csv"), &overlap)?;
     let fig_dir = dir.join("figures");
     std::fs::create_dir_all(&fig_dir)?;
     let mut figures = histograms(&fig_dir, &cells, &by_run)?;
@@ -258,15 +232,6 @@ fn missing_label(mechanism: &str, rate: &str) -> String {
 fn level(sparsity: &str) -> String {
     let v: f64 = sparsity.parse().unwrap_or(f64::NAN);
     format!("{v}")
-}
-
-fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
-    let mut w = csv::Writer::from_path(path)?;
-    for r in rows {
-        w.serialize(r)?;
-    }
-    w.flush()?;
-    Ok(())
 }
 
 /// Share of examples with 0, 1, ..., 9 and 10+ forgetting events, per method, one panel per

@@ -4,7 +4,7 @@
 //! seeds. "More accurate than dense" is then a measured claim, not an eyeballed one.
 
 use crate::results::RunRow;
-use crate::summary::ci95_half_width;
+use crate::summary::{ci95_half_width, mean_std, CELL_KEYS};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -87,12 +87,7 @@ pub fn paired_vs_dense(rows: &[RunRow]) -> Vec<PairedRow> {
         .map(
             |((experiment, dataset, method, sp, mech, rate, imp), diffs)| {
                 let n = diffs.len();
-                let mean = diffs.iter().sum::<f64>() / n as f64;
-                let std = if n > 1 {
-                    (diffs.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
-                } else {
-                    f64::NAN
-                };
+                let (mean, std) = mean_std(&diffs);
                 PairedRow {
                     experiment,
                     dataset,
@@ -120,21 +115,8 @@ pub fn write_paired(dir: &Path, rows: &[PairedRow]) -> Result<()> {
         csv::Writer::from_path(&path).with_context(|| format!("writing {}", path.display()))?;
     if rows.is_empty() {
         // No dense runs to pair with: the header alone, so readers still find the columns.
-        w.write_record([
-            "experiment",
-            "dataset",
-            "method",
-            "sparsity",
-            "missing_mechanism",
-            "missing_rate",
-            "imputation",
-            "n",
-            "diff_mean",
-            "diff_std",
-            "diff_ci95",
-            "wins",
-            "losses",
-        ])?;
+        let stats = ["n", "diff_mean", "diff_std", "diff_ci95", "wins", "losses"];
+        w.write_record(CELL_KEYS.iter().chain(&stats))?;
     }
     for r in rows {
         w.serialize(r)?;

@@ -30,15 +30,10 @@ pub fn method_colour(method: &str) -> usize {
     }
 }
 
+/// Mean and standard deviation, 0 for a single value (a band of no width).
 fn mean_std(v: &[f64]) -> (f64, f64) {
-    let n = v.len() as f64;
-    let m = v.iter().sum::<f64>() / n;
-    let s = if v.len() > 1 {
-        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
-    } else {
-        0.0
-    };
-    (m, s)
+    let (m, s) = crate::summary::mean_std(v);
+    (m, if v.len() > 1 { s } else { 0.0 })
 }
 
 fn pct(x: f64) -> String {

@@ -6,6 +6,7 @@ use crate::config::ExperimentConfig;
 use crate::paired::{paired_vs_dense, write_paired, PairedRow};
 use crate::results::{read_rows, EpochRow, RunRow};
 use crate::runner::{git_commit, run_config, RunOptions};
+use crate::summary::mean_ci95;
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -163,15 +164,7 @@ pub fn redraw(dir: &Path) -> Result<Vec<(PathBuf, String)>> {
 }
 
 fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
+    let cpu = crate::bench::measure::cpu_model();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     format!("{cpu}, {cores} threads available")
 }
@@ -221,14 +214,7 @@ fn pivot_table(rows: &[RunRow]) -> String {
         for c in &cols {
             match by_col.get(c) {
                 Some(v) => {
-                    let n = v.len();
-                    let m = v.iter().sum::<f64>() / n as f64;
-                    let sd = if n > 1 {
-                        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
-                    } else {
-                        f64::NAN
-                    };
-                    let ci = crate::summary::ci95_half_width(sd, n);
+                    let (m, ci) = mean_ci95(v);
                     if ci.is_nan() {
                         let _ = write!(t, " {m:.3} |");
                     } else {
@@ -279,16 +265,7 @@ fn methods_table(rows: &[RunRow], paired: &[PairedRow]) -> Option<String> {
             ".\n"
         }
     );
-    let acc = |v: Vec<f64>| -> (f64, f64) {
-        let n = v.len();
-        let m = v.iter().sum::<f64>() / n as f64;
-        let sd = if n > 1 {
-            (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
-        } else {
-            f64::NAN
-        };
-        (m, crate::summary::ci95_half_width(sd, n))
-    };
+    let acc = |v: Vec<f64>| mean_ci95(&v);
     if has_dense {
         let (dm, dc) = acc(rows
             .iter()

@@ -241,7 +241,9 @@ pub fn read_rows<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>> {
     Ok(rows)
 }
 
-fn write_all_rows<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
+/// Writes `rows` (with a header) to `path` atomically: a temporary file, synced, then renamed
+/// over `path`, so a reader or an interrupted process never sees half a file.
+pub fn write_all_rows<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
     let tmp = path.with_extension("csv.tmp");
     {
         let mut w =

@@ -19,6 +19,25 @@ pub const CELL_KEYS: &[&str] = &[
     "imputation",
 ];
 
+/// Mean and sample standard deviation (`n - 1` in the denominator; NaN with fewer than two
+/// values).
+pub fn mean_std(v: &[f64]) -> (f64, f64) {
+    let n = v.len();
+    let m = v.iter().sum::<f64>() / n as f64;
+    let sd = if n > 1 {
+        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
+    } else {
+        f64::NAN
+    };
+    (m, sd)
+}
+
+/// Mean and the half-width of its Student-t 95% confidence interval (NaN below two values).
+pub fn mean_ci95(v: &[f64]) -> (f64, f64) {
+    let (m, sd) = mean_std(v);
+    (m, ci95_half_width(sd, v.len()))
+}
+
 /// Half-width of the two-sided 95% confidence interval of a mean of `n` values with sample
 /// standard deviation `std`: Student's t with `n - 1` degrees of freedom (2.776 at `n = 5`).
 /// Undefined (NaN) for fewer than two values.

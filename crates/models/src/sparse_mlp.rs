@@ -53,6 +53,9 @@ struct Workspace {
     probs: Vec<f32>,
     /// The batch's observed entries when inputs are absent.
     sparse_input: Option<Csr>,
+    /// Multiply-adds of one first-layer product with `sparse_input` (counted in the forward
+    /// pass; the weight gradient of the same batch does as many).
+    sparse_input_macs: u64,
     rows: usize,
 }
 
@@ -260,7 +263,8 @@ impl SparseMlp {
             match (&ws.sparse_input, l) {
                 (Some(xs), 0) => {
                     kernels::forward_sparse_input(xs, &layer.weights, &mut ws.pre[0]);
-                    flops += kernels::sparse_input_work(xs, &layer.weights) as u64;
+                    ws.sparse_input_macs = kernels::sparse_input_work(xs, &layer.weights) as u64;
+                    flops += ws.sparse_input_macs;
                 }
                 _ => {
                     kernels::forward(&ws.acts[l], rows, &layer.weights, &mut ws.pre[l]);
@@ -336,7 +340,7 @@ impl SparseMlp {
                         &layer.weights,
                         &mut layer.grad,
                     );
-                    flops += kernels::sparse_input_work(xs, &layer.weights) as u64;
+                    flops += ws.sparse_input_macs;
                 }
                 _ => {
                     kernels::weight_grad(

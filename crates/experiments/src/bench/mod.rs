@@ -20,6 +20,7 @@ pub mod memory;
 pub mod training;
 
 use crate::figures::{line_panels, Panel, Series};
+use crate::results::{read_rows, write_all_rows};
 use crate::runner::git_commit;
 use anyhow::{bail, Context, Result};
 use kernels::KernelRow;
@@ -77,25 +78,13 @@ struct SectionMeta {
     seconds: f64,
 }
 
-fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
-    let mut w = csv::Writer::from_path(path)?;
-    for r in rows {
-        w.serialize(r)?;
-    }
-    w.flush()?;
-    Ok(())
-}
-
+/// A section's rows, or `None` when the folder has no file for it.
 fn read_csv<T: DeserializeOwned>(path: &Path) -> Result<Option<Vec<T>>> {
-    if !path.exists() {
-        return Ok(None);
-    }
-    let mut r = csv::Reader::from_path(path)?;
-    let rows = r
-        .deserialize()
-        .collect::<Result<Vec<T>, _>>()
-        .with_context(|| format!("reading {}", path.display()))?;
-    Ok(Some(rows))
+    Ok(if path.exists() {
+        Some(read_rows(path)?)
+    } else {
+        None
+    })
 }
 
 /// Runs the requested sections, then regenerates the README and figures from the folder.
@@ -138,11 +127,11 @@ pub fn bench(opts: &BenchOptions) -> Result<()> {
                 .collect()
         };
         match section {
-            "kernels" => write_csv(&path, &kernels::kernels(opts.quick, budget))?,
-            "sparse-input" => write_csv(&path, &kernels::sparse_input(opts.quick, budget))?,
-            "wdbc" => write_csv(&path, &training::wdbc_network()?)?,
-            "epochs" => write_csv(&path, &training::epochs_vs_density(opts.quick)?)?,
-            "threads" => write_csv(&path, &training::threads(opts.quick)?)?,
+            "kernels" => write_all_rows(&path, &kernels::kernels(opts.quick, budget))?,
+            "sparse-input" => write_all_rows(&path, &kernels::sparse_input(opts.quick, budget))?,
+            "wdbc" => write_all_rows(&path, &training::wdbc_network()?)?,
+            "epochs" => write_all_rows(&path, &training::epochs_vs_density(opts.quick)?)?,
+            "threads" => write_all_rows(&path, &training::threads(opts.quick)?)?,
             "memory" | "scale" => {
                 let probes = if section == "memory" {
                     memory::memory_probes(opts.quick)
@@ -156,7 +145,7 @@ pub fn bench(opts: &BenchOptions) -> Result<()> {
                         ProbeResult::Update(_) => None,
                     })
                     .collect();
-                write_csv(&path, &rows)?;
+                write_all_rows(&path, &rows)?;
             }
             "updates" => {
                 let rows: Vec<UpdateRow> = probe(memory::update_probes(opts.quick))?
@@ -166,7 +155,7 @@ pub fn bench(opts: &BenchOptions) -> Result<()> {
                         ProbeResult::Train(_) => None,
                     })
                     .collect();
-                write_csv(&path, &rows)?;
+                write_all_rows(&path, &rows)?;
             }
             _ => unreachable!("checked above"),
         }
@@ -180,7 +169,7 @@ pub fn bench(opts: &BenchOptions) -> Result<()> {
             seconds: t.elapsed().as_secs_f64(),
         });
         meta.sort_by_key(|m| SECTIONS.iter().position(|s| *s == m.section));
-        write_csv(&meta_path, &meta)?;
+        write_all_rows(&meta_path, &meta)?;
     }
     let readme = report(&opts.out)?;
     println!(
