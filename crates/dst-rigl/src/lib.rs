@@ -114,6 +114,10 @@ impl DstMethod for RigL {
         self.is_update_step(clock)
     }
 
+    fn grows_by_gradient(&self) -> bool {
+        true
+    }
+
     fn after_backward(&mut self, ctx: &mut DstContext<'_>) -> HookOutcome {
         if !self.is_update_step(&ctx.clock) {
             return HookOutcome::none();

@@ -230,6 +230,10 @@ impl DstMethod for StaticSparse {
     fn name(&self) -> &'static str {
         "static"
     }
+
+    fn rewires(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]

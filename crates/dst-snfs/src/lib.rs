@@ -165,6 +165,10 @@ impl DstMethod for Snfs {
         self.is_update_step(clock)
     }
 
+    fn grows_by_gradient(&self) -> bool {
+        true
+    }
+
     fn after_step(&mut self, ctx: &mut DstContext<'_>) -> HookOutcome {
         if !self.is_update_step(&ctx.clock) {
             return HookOutcome::none();

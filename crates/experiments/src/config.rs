@@ -4,6 +4,7 @@
 //! A config fixes the dataset, model, optimizer and methods' hyper-parameters, and lists the
 //! values of the grid axes (methods, sparsities, seeds); the runner expands the lists into runs.
 
+use crate::data_aware::DataAwareConfig;
 use crate::error::ConfigError;
 use data::imputation::Imputation;
 use data::missingness::{AmputationParams, Mechanism};
@@ -45,6 +46,9 @@ pub struct ExperimentConfig {
     /// What `reproduce` draws and tabulates for this study.
     #[serde(default)]
     pub report: ReportConfig,
+    /// Data-aware DST options compared as a grid axis (part2-data-aware).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_aware: Option<DataAwareConfig>,
 }
 
 /// Overrides applied by `cargo xtask reproduce --quick`: fewer epochs, seeds and grid points,
@@ -144,6 +148,11 @@ pub struct DataConfig {
     /// Fraction of each class held out for testing.
     #[serde(default = "DataConfig::default_test_fraction")]
     pub test_fraction: f64,
+    /// Seed of the train/test split for every run, instead of each run's own seed: Part II
+    /// compares populations of models on the same test examples (sparsity-identified
+    /// exemplars need a modal label over seeds per example). Default: the run's seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split_seed: Option<u64>,
     /// Fraction of each class of the training split held out for validation (evaluated after
     /// every epoch, `validation_accuracy` in `epochs.csv`); 0 = none.
     #[serde(default)]
@@ -326,6 +335,10 @@ pub struct TrackingConfig {
     /// Input-neuron degrees go to `input_degree.csv` every this many epochs and at the last.
     #[serde(default = "TrackingConfig::default_degree_every")]
     pub degree_every: usize,
+    /// Write every test example's prediction after the last epoch to `predictions.csv` (for
+    /// sparsity-identified exemplars and accuracy on the hardest examples).
+    #[serde(default)]
+    pub predictions: bool,
 }
 
 impl TrackingConfig {
@@ -344,6 +357,7 @@ impl Default for TrackingConfig {
             examples: true,
             el2n_epochs: Self::default_el2n_epochs(),
             degree_every: Self::default_degree_every(),
+            predictions: false,
         }
     }
 }
@@ -507,6 +521,9 @@ impl ExperimentConfig {
             );
         }
         crate::registry::validate(&self.methods)?;
+        if let Some(d) = &self.data_aware {
+            d.validate()?;
+        }
         Ok(())
     }
 }

@@ -70,9 +70,9 @@ pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
     }
 }
 
-/// A grid cell without its seed: method, sparsity, mechanism, rate, imputation (numbers
-/// formatted, so equal cells compare equal).
-pub(crate) type CellKey = (String, String, String, String, String);
+/// A grid cell without its seed: method, sparsity, mechanism, rate, imputation, variant
+/// (numbers formatted, so equal cells compare equal).
+pub(crate) type CellKey = (String, String, String, String, String, String);
 
 /// The cell of a run.
 pub(crate) fn key(r: &RunRow) -> CellKey {
@@ -82,6 +82,7 @@ pub(crate) fn key(r: &RunRow) -> CellKey {
         r.missing_mechanism.clone(),
         format!("{:.4}", r.missing_rate),
         r.imputation.clone(),
+        r.variant.clone(),
     )
 }
 
@@ -123,7 +124,7 @@ pub fn correlations(runs: &[RunRow], degrees: &[DegreeRow]) -> Vec<DegreeCorrela
     cells
         .into_iter()
         .filter(|(_, v)| !v.is_empty())
-        .map(|((method, sp, mech, rate, imp), v)| {
+        .map(|((method, sp, mech, rate, imp, _variant), v)| {
             let (m, ci) = mean_ci95(&v);
             DegreeCorrelation {
                 method,

@@ -34,6 +34,9 @@ pub struct ForgettingSummary {
     pub missing_rate: f64,
     /// Imputation.
     pub imputation: String,
+    /// Protocol variant (empty for plain training).
+    #[serde(default)]
+    pub variant: String,
     /// Seeds.
     pub n: usize,
     /// Share of training examples learned and never forgotten (mean over seeds).
@@ -66,6 +69,9 @@ pub struct HardnessOverlap {
     pub missing_rate: f64,
     /// Imputation.
     pub imputation: String,
+    /// Protocol variant (empty for plain training).
+    #[serde(default)]
+    pub variant: String,
     /// Examples in each hardest set.
     pub k: usize,
     /// `|A ∩ B| / |A ∪ B|` of this method's and dense's hardest 10%.
@@ -176,6 +182,7 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, String)>> {
             missing_mechanism: cell.2.clone(),
             missing_rate: cell.3.parse().expect("formatted"),
             imputation: cell.4.clone(),
+            variant: cell.5.clone(),
             n: rs.len(),
             unforgettable_mean: um,
             unforgettable_ci95: uc,
@@ -195,6 +202,7 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, String)>> {
             cell.2.clone(),
             cell.3.clone(),
             cell.4.clone(),
+            cell.5.clone(),
         );
         let (Some(dense), true) = (mean_ranks.get(&dense_cell), cell.0 != "dense") else {
             continue;
@@ -206,6 +214,7 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, String)>> {
             missing_mechanism: cell.2.clone(),
             missing_rate: cell.3.parse().expect("formatted"),
             imputation: cell.4.clone(),
+            variant: cell.5.clone(),
             k,
             jaccard_vs_dense: jaccard(&hardest(ranks, k), &hardest(dense, k)),
         });

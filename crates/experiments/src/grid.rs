@@ -6,6 +6,7 @@
 //! new keys, so stale results are never reused.
 
 use crate::config::ExperimentConfig;
+use crate::protocol::{self, Protocol};
 use crate::registry;
 use data::imputation::Imputation;
 use data::missingness::Mechanism;
@@ -30,6 +31,8 @@ pub struct RunSpec {
     pub imputation: Imputation,
     /// The run's seed.
     pub seed: u64,
+    /// How the run uses its data (plain training, or a Part II variant).
+    pub protocol: Protocol,
     /// Hash of the settings that are not grid axes.
     pub config_hash: String,
 }
@@ -53,6 +56,8 @@ pub fn fixed_settings_hash(cfg: &ExperimentConfig, method: &str) -> String {
         training: &'a crate::config::TrainingConfig,
         missing: &'a crate::config::MissingConfig,
         method: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        data_aware: Option<&'a crate::data_aware::DataAwareConfig>,
     }
     let fixed = Fixed {
         data: &cfg.data,
@@ -60,6 +65,7 @@ pub fn fixed_settings_hash(cfg: &ExperimentConfig, method: &str) -> String {
         training: &cfg.training,
         missing: &cfg.missing,
         method: registry::params_json(method, &cfg.methods),
+        data_aware: cfg.data_aware.as_ref(),
     };
     let json = serde_json::to_string(&fixed).expect("plain structs serialise");
     format!("{:08x}", fnv1a(json.as_bytes()) as u32)
@@ -81,9 +87,10 @@ fn missingness_levels(cfg: &ExperimentConfig) -> Vec<(Mechanism, f64)> {
 }
 
 /// Every run of `cfg`, in a deterministic order (method, sparsity, missingness, imputation,
-/// seed).
+/// protocol variant, seed). Variants that change nothing for a method are left out.
 pub fn expand(cfg: &ExperimentConfig) -> Vec<RunSpec> {
     let mut runs = Vec::new();
+    let variants = protocol::variants(cfg);
     for method in &cfg.grid.methods {
         let hash = fixed_settings_hash(cfg, method);
         // (sparsity, epsilon) pairs of this method; dense has exactly one.
@@ -101,26 +108,36 @@ pub fn expand(cfg: &ExperimentConfig) -> Vec<RunSpec> {
         for (sparsity, epsilon) in levels {
             for (mechanism, rate) in missingness_levels(cfg) {
                 for imputation in &cfg.grid.imputation {
-                    for seed in cfg.grid.seeds.to_vec() {
-                        let level = match epsilon {
-                            Some(e) => format!("epsilon={e}"),
-                            None => format!("sparsity={sparsity}"),
+                    for protocol in &variants {
+                        if !protocol.applies_to(method, &cfg.methods) {
+                            continue;
+                        }
+                        let variant = match protocol.name() {
+                            v if v.is_empty() => v,
+                            v => format!("/variant={v}"),
                         };
-                        runs.push(RunSpec {
-                            run_id: format!(
-                                "{}/{method}/{level}/missing={}:{rate}/imputation={imputation}/seed={seed}/{hash}",
-                                cfg.name,
-                                mechanism.name()
-                            ),
-                            method: method.clone(),
-                            sparsity,
-                            epsilon,
-                            missing_mechanism: mechanism,
-                            missing_rate: rate,
-                            imputation: imputation.clone(),
-                            seed,
-                            config_hash: hash.clone(),
-                        });
+                        for seed in cfg.grid.seeds.to_vec() {
+                            let level = match epsilon {
+                                Some(e) => format!("epsilon={e}"),
+                                None => format!("sparsity={sparsity}"),
+                            };
+                            runs.push(RunSpec {
+                                run_id: format!(
+                                    "{}/{method}/{level}/missing={}:{rate}/imputation={imputation}{variant}/seed={seed}/{hash}",
+                                    cfg.name,
+                                    mechanism.name()
+                                ),
+                                method: method.clone(),
+                                sparsity,
+                                epsilon,
+                                missing_mechanism: mechanism,
+                                missing_rate: rate,
+                                imputation: imputation.clone(),
+                                seed,
+                                protocol: protocol.clone(),
+                                config_hash: hash.clone(),
+                            });
+                        }
                     }
                 }
             }

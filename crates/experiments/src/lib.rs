@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod collect;
 pub mod config;
+pub mod data_aware;
 pub mod datasets;
 pub mod degree;
 pub mod error;
@@ -13,6 +14,7 @@ pub mod forgetting;
 pub mod grid;
 pub mod paired;
 pub mod plots;
+pub mod protocol;
 pub mod registry;
 pub mod reproduce;
 pub mod results;

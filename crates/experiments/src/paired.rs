@@ -27,6 +27,8 @@ pub struct PairedRow {
     pub missing_rate: f64,
     /// Imputation.
     pub imputation: String,
+    /// Protocol variant (paired with dense runs of the same variant).
+    pub variant: String,
     /// Seeds with both a sparse and a dense run.
     pub n: usize,
     /// Mean of (method - dense) test accuracy over those seeds.
@@ -41,11 +43,20 @@ pub struct PairedRow {
     pub losses: usize,
 }
 
-type Key = (String, String, String, String, String, u64);
+type Key = (String, String, String, String, String, String, u64);
 
-/// (experiment, dataset, method, sparsity, mechanism, rate, imputation), numbers formatted so
-/// that they sort numerically.
-type CellKey = (String, String, String, String, String, String, String);
+/// (experiment, dataset, method, sparsity, mechanism, rate, imputation, variant), numbers
+/// formatted so that they sort numerically.
+type CellKey = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+);
 
 fn data_key(r: &RunRow) -> Key {
     (
@@ -54,6 +65,7 @@ fn data_key(r: &RunRow) -> Key {
         r.missing_mechanism.clone(),
         format!("{}", r.missing_rate),
         r.imputation.clone(),
+        r.variant.clone(),
         r.seed,
     )
 }
@@ -77,6 +89,7 @@ pub fn paired_vs_dense(rows: &[RunRow]) -> Vec<PairedRow> {
                     r.missing_mechanism.clone(),
                     format!("{:020.6}", r.missing_rate),
                     r.imputation.clone(),
+                    r.variant.clone(),
                 ))
                 .or_default()
                 .push(r.test_accuracy - d);
@@ -85,7 +98,7 @@ pub fn paired_vs_dense(rows: &[RunRow]) -> Vec<PairedRow> {
     cells
         .into_iter()
         .map(
-            |((experiment, dataset, method, sp, mech, rate, imp), diffs)| {
+            |((experiment, dataset, method, sp, mech, rate, imp, variant), diffs)| {
                 let n = diffs.len();
                 let (mean, std) = mean_std(&diffs);
                 PairedRow {
@@ -96,6 +109,7 @@ pub fn paired_vs_dense(rows: &[RunRow]) -> Vec<PairedRow> {
                     missing_mechanism: mech,
                     missing_rate: rate.parse().expect("formatted above"),
                     imputation: imp,
+                    variant,
                     n,
                     diff_mean: mean,
                     diff_std: std,

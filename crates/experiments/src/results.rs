@@ -37,6 +37,10 @@ pub struct RunRow {
     pub missing_rate_realized: f64,
     /// How missing values were fed.
     pub imputation: String,
+    /// The Part II protocol variant (a data-aware option, a subset rule, ...); empty for
+    /// plain training. Files written before the column existed read as empty.
+    #[serde(default)]
+    pub variant: String,
     /// The run's seed.
     pub seed: u64,
     /// Epochs trained.
@@ -202,17 +206,31 @@ fn prune<T: RunKeyed>(path: &Path, done: &HashSet<String>) -> Result<()> {
     if !path.exists() {
         return Ok(());
     }
-    let torn = !std::fs::read_to_string(path)?.ends_with('\n');
+    let text = std::fs::read_to_string(path)?;
+    let torn = !text.ends_with('\n');
     let rows: Vec<T> = read_rows(path)?;
     let had = rows.len();
     let kept: Vec<T> = rows
         .into_iter()
         .filter(|r| done.contains(r.run_id()))
         .collect();
-    if torn || kept.len() != had {
+    if torn || kept.len() != had || !current_header(&text, &kept)? {
         write_all_rows(path, &kept)?;
     }
     Ok(())
+}
+
+/// Whether `text` (a results file) starts with the header `rows` are written with now, so that
+/// appending to it keeps one format; a file from before a column was added is rewritten.
+fn current_header<T: Serialize>(text: &str, rows: &[T]) -> Result<bool> {
+    let Some(first) = rows.first() else {
+        return Ok(true);
+    };
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.serialize(first)?;
+    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let written = String::from_utf8(bytes)?;
+    Ok(text.lines().next() == written.lines().next())
 }
 
 /// Reads the rows of a results CSV, dropping a torn (unterminated) last line.
@@ -328,8 +346,11 @@ impl ResultStore {
         prune::<ExampleRow>(&dir.join(EXAMPLES), &done)?;
         prune::<TopologyRow>(&dir.join(TOPOLOGY), &done)?;
         prune::<DegreeRow>(&dir.join(INPUT_DEGREE), &done)?;
-        if runs_path.exists() && !std::fs::read_to_string(&runs_path)?.ends_with('\n') {
-            write_all_rows(&runs_path, &runs)?;
+        if runs_path.exists() {
+            let text = std::fs::read_to_string(&runs_path)?;
+            if !text.ends_with('\n') || !current_header(&text, &runs)? {
+                write_all_rows(&runs_path, &runs)?;
+            }
         }
         Ok(ResultStore {
             dir: dir.to_path_buf(),
@@ -391,6 +412,7 @@ pub(crate) fn sample_row(method: &str, seed: u64, acc: f64) -> RunRow {
         missing_rate: 0.0,
         missing_rate_realized: 0.0,
         imputation: "none".into(),
+        variant: String::new(),
         seed,
         epochs: 2,
         test_accuracy: acc,

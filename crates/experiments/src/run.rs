@@ -2,7 +2,9 @@
 //! for, train it, and turn the outcome into result rows.
 
 use crate::config::ExperimentConfig;
+use crate::data_aware::{DataAwareOption, DataAwareSampler, HardGrowth};
 use crate::grid::RunSpec;
+use crate::protocol::Protocol;
 use crate::registry::{self, MethodKind};
 use crate::results::{DegreeRow, EpochRow, RunFiles, RunRow, TopologyRow};
 use anyhow::{Context, Result};
@@ -14,8 +16,8 @@ use data::{stratified_split, Dataset, Scaler};
 use models::rngs::stream;
 use models::train::TrainObserver;
 use models::{
-    Classifier, DenseMlp, EpochRecord, Examples, RunData, RunRngs, SgdParams, SparseInit,
-    SparseMlp, SparseNetwork, TrainOptions,
+    Classifier, DataPolicies, DenseMlp, EpochRecord, Examples, RunData, RunRngs, SgdParams,
+    SparseInit, SparseMlp, SparseNetwork, TrainOptions,
 };
 use sparse_core::init::{erdos_renyi_density, layer_densities};
 
@@ -40,11 +42,12 @@ pub struct PreparedData {
 /// one-hot encoding with the training levels, scaling fitted on observed training values,
 /// imputation fitted on the training split (`absent` keeps the mask for the sparse-input layer).
 pub fn prepare(full: &Dataset, cfg: &ExperimentConfig, spec: &RunSpec) -> Result<PreparedData> {
+    let split_seed = cfg.data.split_seed.unwrap_or(spec.seed);
     let split = stratified_split(
         &full.labels,
         full.n_classes(),
         cfg.data.test_fraction,
-        &mut stream(spec.seed, "split"),
+        &mut stream(split_seed, "split"),
     )?;
     let mut train = full.subset(&split.train);
     let mut test = full.subset(&split.test);
@@ -54,7 +57,7 @@ pub fn prepare(full: &Dataset, cfg: &ExperimentConfig, spec: &RunSpec) -> Result
             &train.labels,
             train.n_classes(),
             cfg.data.validation_fraction,
-            &mut stream(spec.seed, "validation-split"),
+            &mut stream(split_seed, "validation-split"),
         )?;
         validation = Some(train.subset(&inner.test));
         train = train.subset(&inner.train);
@@ -306,7 +309,24 @@ pub fn execute(
         labels: &v.labels,
         n_features: v.n_features(),
     });
-    let outcome = models::train(
+    let option = match &spec.protocol {
+        Protocol::DataAware(o) => *o,
+        Protocol::Plain => DataAwareOption::Plain,
+    };
+    let data_aware = cfg.data_aware.clone().unwrap_or_default();
+    let mut sampler = DataAwareSampler::new(
+        option,
+        &data_aware,
+        opts.epochs,
+        stream(spec.seed, "data-sampler"),
+    );
+    let mut growth = HardGrowth::new(
+        option,
+        &data_aware,
+        opts.batch_size,
+        stream(spec.seed, "growth-batch"),
+    );
+    let outcome = models::train_with(
         model.as_mut(),
         &RunData {
             train: train_set,
@@ -317,6 +337,10 @@ pub fn execute(
         opts,
         &mut RunRngs::from_seed(spec.seed),
         &mut observer,
+        &mut DataPolicies {
+            sampler: &mut sampler,
+            growth: &mut growth,
+        },
     );
     let examples = observer
         .tracker
@@ -355,6 +379,7 @@ pub fn execute(
         missing_rate: spec.missing_rate,
         missing_rate_realized: prepared.missing_rate_realized,
         imputation: spec.imputation.to_string(),
+        variant: spec.protocol.name(),
         seed: spec.seed,
         epochs: outcome.epochs.len(),
         test_accuracy: last.test_accuracy,

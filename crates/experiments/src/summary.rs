@@ -17,6 +17,7 @@ pub const CELL_KEYS: &[&str] = &[
     "missing_mechanism",
     "missing_rate",
     "imputation",
+    "variant",
 ];
 
 /// Mean and sample standard deviation (`n - 1` in the denominator; NaN with fewer than two
@@ -62,6 +63,7 @@ pub fn runs_frame(rows: &[RunRow]) -> Result<DataFrame> {
         "missing_mechanism" => col_s(|r| &r.missing_mechanism),
         "missing_rate" => rows.iter().map(|r| r.missing_rate).collect::<Vec<_>>(),
         "imputation" => col_s(|r| &r.imputation),
+        "variant" => col_s(|r| &r.variant),
         "seed" => rows.iter().map(|r| r.seed).collect::<Vec<_>>(),
         "test_accuracy" => rows.iter().map(|r| r.test_accuracy).collect::<Vec<_>>(),
         "nnz" => rows.iter().map(|r| r.nnz as f64).collect::<Vec<_>>(),
@@ -91,15 +93,7 @@ pub fn summarise(rows: &[RunRow]) -> Result<DataFrame> {
             col("layer_density").first().alias("layer_density"),
         ])
         .sort(
-            [
-                "experiment",
-                "dataset",
-                "method",
-                "sparsity",
-                "missing_mechanism",
-                "missing_rate",
-                "imputation",
-            ],
+            CELL_KEYS.to_vec(),
             SortMultipleOptions::default().with_maintain_order(true),
         )
         .collect()?;
@@ -178,6 +172,7 @@ pub fn format_table(df: &DataFrame) -> Result<String> {
         get_f("train_seconds_mean")?,
     );
     let densities = get_s("layer_density")?;
+    let variant = get_s("variant")?;
     let mut out = format!(
         "{:<8} {:>8} {:>24} {:>16} {:>3} {:>9} {:>7} {:>8} {:>11} {:>9}  {}\n",
         "method",
@@ -198,7 +193,10 @@ pub fn format_table(df: &DataFrame) -> Result<String> {
             method[i],
             sp[i],
             format!("{}:{}", mech[i], rate[i]),
-            imp[i],
+            match variant[i].as_str() {
+                "" => imp[i].clone(),
+                v => format!("{} {v}", imp[i]),
+            },
             n[i],
             mean[i],
             std[i],

@@ -29,18 +29,37 @@ impl RunRngs {
     }
 }
 
+/// The examples (and their labels) on which a gradient-growing method scores growth at a step,
+/// when a [`GrowthBatchSource`](crate::policy::GrowthBatchSource) chose them.
+#[derive(Debug, Clone, Copy)]
+pub struct GrowthBatch<'a> {
+    /// The examples.
+    pub batch: Batch<'a>,
+    /// Their classes.
+    pub labels: &'a [u32],
+}
+
 /// A model the training loop can drive.
 pub trait Classifier: Send {
     /// Number of output classes.
     fn n_classes(&self) -> usize;
     /// One optimizer step on a batch (dropout on); returns the training forward pass outputs.
+    /// With `growth`, a gradient-growing method scores growth on those examples instead of
+    /// the batch (only at steps where [`wants_gradients`](Self::wants_gradients) is true).
     fn train_step(
         &mut self,
         batch: &Batch,
         labels: &[u32],
         clock: TrainingClock,
         rngs: &mut RunRngs,
+        growth: Option<GrowthBatch>,
     ) -> StepReport;
+
+    /// Whether the step at `clock` computes dense-gradient growth scores (RigL's and SNFS's
+    /// update steps).
+    fn wants_gradients(&self, _clock: &TrainingClock) -> bool {
+        false
+    }
     /// Work at the end of an epoch (topology evolution); returns the edits made.
     fn end_of_epoch(&mut self, clock: TrainingClock, rngs: &mut RunRngs) -> Vec<EditStats>;
     /// Softmax outputs in evaluation mode, `rows x n_classes`.
@@ -76,15 +95,21 @@ impl Classifier for SparseNetwork {
         labels: &[u32],
         clock: TrainingClock,
         rngs: &mut RunRngs,
+        growth: Option<GrowthBatch>,
     ) -> StepReport {
-        self.mlp.train_step(
+        self.mlp.train_step_scored(
             batch,
             labels,
             self.method.as_mut(),
             clock,
             &mut rngs.dropout,
             &mut rngs.topology,
+            growth,
         )
+    }
+
+    fn wants_gradients(&self, clock: &TrainingClock) -> bool {
+        self.method.wants_gradients(clock)
     }
 
     fn end_of_epoch(&mut self, clock: TrainingClock, rngs: &mut RunRngs) -> Vec<EditStats> {
@@ -121,6 +146,7 @@ impl Classifier for DenseMlp {
         labels: &[u32],
         _clock: TrainingClock,
         rngs: &mut RunRngs,
+        _growth: Option<GrowthBatch>,
     ) -> StepReport {
         let sizes = self.sizes();
         // Masks drawn layer by layer, row-major: the same order as the sparse MLP, so both

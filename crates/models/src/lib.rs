@@ -8,17 +8,20 @@ pub mod classifier;
 pub mod dense;
 pub mod error;
 pub mod optim;
+pub mod policy;
 pub mod rngs;
 pub mod sparse_mlp;
 pub mod train;
 
 pub use activation::Activation;
 pub use batch::Batch;
-pub use classifier::{Classifier, RunRngs, SparseNetwork};
+pub use classifier::{Classifier, GrowthBatch, RunRngs, SparseNetwork};
 pub use dense::DenseMlp;
 pub use error::ModelError;
 pub use optim::SgdParams;
+pub use policy::{DataSampler, GrowthBatchSource, OnlineForgetting, PlainData};
 pub use sparse_mlp::{SparseInit, SparseMlp, StepReport};
 pub use train::{
-    evaluate, train, EpochRecord, Examples, RunData, TrainObserver, TrainOptions, TrainOutcome,
+    evaluate, train, train_with, DataPolicies, EpochRecord, Examples, RunData, TrainObserver,
+    TrainOptions, TrainOutcome,
 };

@@ -7,6 +7,7 @@
 
 use crate::activation::Activation;
 use crate::batch::{argmax_rows, cross_entropy, fill_dropout_mask_transposed, Batch};
+use crate::classifier::GrowthBatch;
 use crate::error::ModelError;
 use crate::optim::SgdParams;
 use rand::RngCore;
@@ -390,14 +391,59 @@ impl SparseMlp {
         dropout_rng: &mut dyn RngCore,
         topology_rng: &mut dyn RngCore,
     ) -> StepReport {
-        let mut flops = self.forward(input, Some(dropout_rng));
+        self.train_step_scored(
+            input,
+            labels,
+            method,
+            clock,
+            dropout_rng,
+            topology_rng,
+            None,
+        )
+    }
+
+    /// [`train_step`](Self::train_step), with growth scores taken on `growth` instead of the
+    /// batch when the method wants gradients at this step: an evaluation-mode forward and
+    /// backward pass on those examples (no dropout, so the dropout stream is untouched) fills
+    /// the activations and deltas the scores are streamed from; the batch's own pass then
+    /// computes the update exactly as without `growth`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn train_step_scored(
+        &mut self,
+        input: &Batch,
+        labels: &[u32],
+        method: &mut dyn DstMethod,
+        clock: TrainingClock,
+        dropout_rng: &mut dyn RngCore,
+        topology_rng: &mut dyn RngCore,
+        growth: Option<GrowthBatch>,
+    ) -> StepReport {
+        let wants = method.wants_gradients(&clock);
+        let mut flops = 0u64;
+        let mut scored = None;
+        if let (true, Some(g)) = (wants, growth) {
+            flops += self.forward(&g.batch, None);
+            flops += self.backward(g.labels);
+            scored = Some(ScoreBuffers {
+                acts: std::mem::take(&mut self.ws.acts),
+                deltas: std::mem::take(&mut self.ws.deltas),
+                rows: self.ws.rows,
+            });
+        }
+        flops += self.forward(input, Some(dropout_rng));
         let probs = self.ws.probs.clone();
         flops += self.backward(labels);
         let mut edits = Vec::new();
-        let wants = method.wants_gradients(&clock);
         let outcome = {
             let (layers, ws) = (&mut self.layers, &self.ws);
-            let mut source = BatchGradients { ws };
+            let mut source = match &scored {
+                Some(s) => BatchGradients {
+                    acts: &s.acts,
+                    deltas: &s.deltas,
+                    rows: s.rows,
+                },
+                None => BatchGradients::of(ws),
+            };
             let mut ctx = DstContext {
                 layers,
                 clock,
@@ -535,16 +581,37 @@ fn softmax_rows(z: &mut [f32], width: usize) {
     }
 }
 
-/// Streams `|Σ_b A_l[b, i] dZ_l[b, j]|` of the current batch, a block of rows at a time (the
-/// dense-gradient magnitude RigL grows by), from the workspace of the last backward pass.
+/// The activations and deltas of a growth batch's pass, kept aside while the training batch
+/// reuses the workspace.
+struct ScoreBuffers {
+    acts: Vec<Vec<f32>>,
+    deltas: Vec<Vec<f32>>,
+    rows: usize,
+}
+
+/// Streams `|Σ_b A_l[b, i] dZ_l[b, j]|` of a batch, a block of rows at a time (the
+/// dense-gradient magnitude RigL grows by), from the activations and deltas of its backward
+/// pass.
 struct BatchGradients<'a> {
-    ws: &'a Workspace,
+    acts: &'a [Vec<f32>],
+    deltas: &'a [Vec<f32>],
+    rows: usize,
+}
+
+impl<'a> BatchGradients<'a> {
+    fn of(ws: &'a Workspace) -> Self {
+        BatchGradients {
+            acts: &ws.acts,
+            deltas: &ws.deltas,
+            rows: ws.rows,
+        }
+    }
 }
 
 impl GradientSource for BatchGradients<'_> {
     fn fill_rows(&mut self, layer: usize, rows: Range<usize>, out: &mut [f32]) {
-        let (a, d, b) = (&self.ws.acts[layer], &self.ws.deltas[layer], self.ws.rows);
-        kernels::dense_scores(a, d, b, rows, out);
+        let (a, d) = (&self.acts[layer], &self.deltas[layer]);
+        kernels::dense_scores(a, d, self.rows, rows, out);
     }
 }
 
@@ -552,6 +619,92 @@ impl GradientSource for BatchGradients<'_> {
 mod tests {
     use super::*;
     use crate::rngs::stream;
+
+    /// Records the growth scores of layer 0 it is offered; never edits.
+    #[derive(Debug, Default)]
+    struct ScoreRecorder {
+        scores: Vec<f32>,
+    }
+
+    impl DstMethod for ScoreRecorder {
+        fn name(&self) -> &'static str {
+            "score-recorder"
+        }
+        fn wants_gradients(&self, _clock: &TrainingClock) -> bool {
+            true
+        }
+        fn after_backward(&mut self, ctx: &mut sparse_core::DstContext<'_>) -> HookOutcome {
+            let (n_in, n_out) = (ctx.layers[0].n_in(), ctx.layers[0].n_out());
+            self.scores = vec![0.0; n_in * n_out];
+            let source = ctx.gradients.as_mut().expect("asked for gradients");
+            source.fill_rows(0, 0..n_in, &mut self.scores);
+            HookOutcome::none()
+        }
+    }
+
+    /// A growth batch changes the scores the method sees, to those of the growth examples,
+    /// and nothing else: the weights after the step equal those of a plain step.
+    #[test]
+    fn growth_batch_changes_only_the_scores() {
+        let init = SparseInit {
+            densities: vec![0.5, 1.0],
+            dynamic: vec![true, false],
+            init: WeightInit::HeUniform,
+            fan: FanMode::Sparse,
+        };
+        let mlp = SparseMlp::new(
+            &[5, 8, 3],
+            &init,
+            0.2,
+            SgdParams::default(),
+            &mut stream(2, "t"),
+            &mut stream(2, "w"),
+        )
+        .unwrap();
+        let xa: Vec<f32> = (0..4 * 5)
+            .map(|v| ((v * 5) % 7) as f32 / 3.0 - 1.0)
+            .collect();
+        let xg: Vec<f32> = (0..3 * 5)
+            .map(|v| ((v * 3) % 11) as f32 / 4.0 - 1.2)
+            .collect();
+        let (ya, yg) = ([0u32, 1, 2, 1], [2u32, 0, 1]);
+        let clock = TrainingClock {
+            epoch: 0,
+            epochs: 1,
+            step: 0,
+            steps_per_epoch: 1,
+        };
+        let step = |growth: Option<GrowthBatch>| {
+            let (mut m, mut method) = (mlp.clone(), ScoreRecorder::default());
+            m.train_step_scored(
+                &Batch::dense(&xa, 4),
+                &ya,
+                &mut method,
+                clock,
+                &mut stream(2, "d"),
+                &mut stream(2, "topo"),
+                growth,
+            );
+            (m, method.scores)
+        };
+        let (plain, plain_scores) = step(None);
+        let g = GrowthBatch {
+            batch: Batch::dense(&xg, 3),
+            labels: &yg,
+        };
+        let (scored, scores) = step(Some(g));
+        for (a, b) in plain.layers.iter().zip(&scored.layers) {
+            assert_eq!(a.weights.values(), b.weights.values());
+            assert_eq!(a.bias, b.bias);
+        }
+        // The scores are the growth batch's evaluation-mode |Xᵀ dZ|.
+        let mut probe = mlp.clone();
+        probe.compute_gradients(&Batch::dense(&xg, 3), &yg);
+        let mut want = vec![0.0; scores.len()];
+        BatchGradients::of(&probe.ws).fill_rows(0, 0..5, &mut want);
+        assert_eq!(scores, want);
+        assert_ne!(scores, plain_scores);
+    }
 
     /// The streamed dense-gradient scores equal a brute-force `|Xᵀ dZ|`, and at the stored
     /// connections they equal the magnitude of the SDDMM gradient.
@@ -582,7 +735,7 @@ mod tests {
             let mut got = vec![0.0f32; n_in * n_out];
             // Two blocks of rows, as a streaming caller would ask.
             let half = n_in / 2;
-            let mut src = BatchGradients { ws: &mlp.ws };
+            let mut src = BatchGradients::of(&mlp.ws);
             src.fill_rows(l, 0..half, &mut got[..half * n_out]);
             src.fill_rows(l, half..n_in, &mut got[half * n_out..]);
             let (a, d) = (&mlp.ws.acts[l], &mlp.ws.deltas[l]);

@@ -2,7 +2,8 @@
 //! trained (not dropped), evaluation on every test row after each epoch.
 
 use crate::batch::{argmax_rows, cross_entropy, Batch};
-use crate::classifier::{Classifier, RunRngs};
+use crate::classifier::{Classifier, GrowthBatch, RunRngs};
+use crate::policy::{DataSampler, GrowthBatchSource, OnlineForgetting, PlainData};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 use sparse_core::telemetry::{LayerTopology, TopologyTracker};
@@ -83,6 +84,17 @@ pub trait TrainObserver {
     /// After each step: the dataset row ids of the batch, their labels and the softmax outputs
     /// of the training forward pass.
     fn on_batch(&mut self, _epoch: usize, _ids: &[usize], _labels: &[u32], _probs: &[f32]) {}
+    /// After each step, with where training stands and how many of the batch's presentations
+    /// were forgetting events (correct at the example's previous presentation, wrong now).
+    fn on_step(
+        &mut self,
+        _clock: &TrainingClock,
+        _presentations: usize,
+        _forgetting_events: usize,
+    ) {
+    }
+    /// The topology changed; `step` is the index of the first step that trains the new one.
+    fn on_topology_update(&mut self, _step: usize) {}
     /// After each epoch.
     fn on_epoch(&mut self, _record: &EpochRecord) {}
 }
@@ -155,13 +167,65 @@ pub struct RunData<'a> {
 }
 
 /// Trains `model` for `opts.epochs` epochs on `data.train`, evaluating the test (and
-/// validation) examples after each epoch.
+/// validation) examples after each epoch: every row once per epoch, growth scored on the
+/// step's batch ([`PlainData`]).
 pub fn train(
     model: &mut dyn Classifier,
     data: &RunData,
     opts: TrainOptions,
     rngs: &mut RunRngs,
     observer: &mut dyn TrainObserver,
+) -> TrainOutcome {
+    let policies = &mut DataPolicies {
+        sampler: &mut PlainData,
+        growth: &mut PlainData,
+    };
+    train_with(model, data, opts, rngs, observer, policies)
+}
+
+/// The data policies of a run: which rows each epoch presents (and what steps add), and on
+/// which rows growth is scored.
+pub struct DataPolicies<'a> {
+    /// Epoch rows and extra batch rows.
+    pub sampler: &'a mut dyn DataSampler,
+    /// Rows that score gradient growth.
+    pub growth: &'a mut dyn GrowthBatchSource,
+}
+
+/// Copies rows `rows` of `set` (with their ids) into the batch buffers.
+fn gather(
+    set: &Examples,
+    ids: &[usize],
+    rows: &[usize],
+    x: &mut Vec<f32>,
+    observed: &mut Vec<bool>,
+    labels: &mut Vec<u32>,
+    row_ids: &mut Vec<usize>,
+) {
+    let d = set.n_features;
+    x.clear();
+    observed.clear();
+    labels.clear();
+    row_ids.clear();
+    for &r in rows {
+        x.extend_from_slice(&set.x[r * d..(r + 1) * d]);
+        if let Some(o) = set.observed {
+            observed.extend_from_slice(&o[r * d..(r + 1) * d]);
+        }
+        labels.push(set.labels[r]);
+        row_ids.push(ids[r]);
+    }
+}
+
+/// [`train`] with data policies: data-aware training (in-run removal, rehearsal, growth
+/// scored on chosen rows) swaps them, the loop stays the same.
+pub fn train_with(
+    model: &mut dyn Classifier,
+    data: &RunData,
+    opts: TrainOptions,
+    rngs: &mut RunRngs,
+    observer: &mut dyn TrainObserver,
+    policies: &mut DataPolicies,
 ) -> TrainOutcome {
     let (train, ids, test) = (&data.train, data.ids, &data.test);
     let (n, d, k) = (train.rows(), train.n_features, model.n_classes());
@@ -180,48 +244,76 @@ pub fn train(
     } else {
         None
     };
+    let mut stats = OnlineForgetting::new(n);
+    let (mut gx, mut go, mut gy, mut gid) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for epoch in 0..opts.epochs {
         let start = Instant::now();
         order.shuffle(&mut rngs.shuffle);
-        let (mut loss_sum, mut correct, mut flops) = (0.0f64, 0usize, 0u64);
+        // The sampler filters a copy: the permutation itself carries over to the next
+        // epoch's shuffle, so a sampler never shifts the order of later epochs.
+        let mut rows = order.clone();
+        policies.sampler.epoch_rows(epoch, &mut rows, &stats);
+        let (mut loss_sum, mut correct, mut flops, mut seen) = (0.0f64, 0usize, 0u64, 0usize);
         let mut edits = Vec::new();
-        for chunk in order.chunks(bs) {
-            xb.clear();
-            ob.clear();
-            yb.clear();
-            idb.clear();
-            for &r in chunk {
-                xb.extend_from_slice(&train.x[r * d..(r + 1) * d]);
-                if let Some(o) = train.observed {
-                    ob.extend_from_slice(&o[r * d..(r + 1) * d]);
-                }
-                yb.push(train.labels[r]);
-                idb.push(ids[r]);
-            }
-            let batch = Batch {
-                x: &xb,
-                rows: chunk.len(),
-                observed: train.observed.map(|_| ob.as_slice()),
-            };
+        for chunk in rows.chunks(bs) {
             let clock = TrainingClock {
                 epoch,
                 epochs: opts.epochs,
                 step,
                 steps_per_epoch,
             };
-            let report = model.train_step(&batch, &yb, clock, rngs);
-            loss_sum += cross_entropy(&report.probs, &yb, k) * chunk.len() as f64;
-            correct += argmax_rows(&report.probs, k)
-                .iter()
-                .zip(&yb)
-                .filter(|(p, y)| p == y)
-                .count();
+            let extra = policies.sampler.extra_rows(&clock, &stats);
+            let batch_rows: Vec<usize> = chunk.iter().chain(&extra).copied().collect();
+            gather(train, ids, &batch_rows, &mut xb, &mut ob, &mut yb, &mut idb);
+            let batch = Batch {
+                x: &xb,
+                rows: batch_rows.len(),
+                observed: train.observed.map(|_| ob.as_slice()),
+            };
+            let growth_rows = if model.wants_gradients(&clock) {
+                policies.growth.growth_rows(&clock, &stats)
+            } else {
+                None
+            };
+            if let Some(g) = &growth_rows {
+                gather(train, ids, g, &mut gx, &mut go, &mut gy, &mut gid);
+            }
+            let growth = growth_rows.as_ref().map(|g| GrowthBatch {
+                batch: Batch {
+                    x: &gx,
+                    rows: g.len(),
+                    observed: train.observed.map(|_| go.as_slice()),
+                },
+                labels: &gy,
+            });
+            let report = model.train_step(&batch, &yb, clock, rngs, growth);
+            loss_sum += cross_entropy(&report.probs, &yb, k) * batch_rows.len() as f64;
+            let predicted = argmax_rows(&report.probs, k);
+            let mut events = 0usize;
+            for (i, (&r, (&p, &y))) in batch_rows.iter().zip(predicted.iter().zip(&yb)).enumerate()
+            {
+                let probs = &report.probs[i * k..(i + 1) * k];
+                let el2n = probs
+                    .iter()
+                    .enumerate()
+                    .map(|(c, &q)| (q - (c == y as usize) as u8 as f32).powi(2))
+                    .sum::<f32>()
+                    .sqrt();
+                correct += (p == y) as usize;
+                events += stats.record(r, p == y, el2n) as usize;
+            }
+            seen += batch_rows.len();
             flops += report.flops;
             merge_edits(&mut edits, &report.edits);
-            if let (Some(t), false) = (&mut tracker, report.edits.is_empty()) {
-                t.observe(model.sparse_layers().expect("sparse"), &report.edits);
+            if !report.edits.is_empty() {
+                if let Some(t) = &mut tracker {
+                    t.observe(model.sparse_layers().expect("sparse"), &report.edits);
+                }
+                policies.sampler.on_topology_update(step + 1);
+                observer.on_topology_update(step + 1);
             }
             observer.on_batch(epoch + 1, &idb, &yb, &report.probs);
+            observer.on_step(&clock, batch_rows.len(), events);
             step += 1;
         }
         let clock = TrainingClock {
@@ -235,6 +327,10 @@ pub fn train(
         let topology_seconds = topology_start.elapsed().as_secs_f64();
         let seconds = start.elapsed().as_secs_f64();
         merge_edits(&mut edits, &epoch_edits);
+        if !epoch_edits.is_empty() {
+            policies.sampler.on_topology_update(step);
+            observer.on_topology_update(step);
+        }
         let (topology, input_degree) = match (&mut tracker, model.sparse_layers()) {
             (Some(t), Some(layers)) => {
                 t.observe(layers, &epoch_edits);
@@ -246,8 +342,8 @@ pub fn train(
         let validation_accuracy = data.validation.map(|v| evaluate(model, &v).0);
         let record = EpochRecord {
             epoch: epoch + 1,
-            train_loss: loss_sum / n.max(1) as f64,
-            train_accuracy: correct as f64 / n.max(1) as f64,
+            train_loss: loss_sum / seen.max(1) as f64,
+            train_accuracy: correct as f64 / seen.max(1) as f64,
             test_loss,
             test_accuracy,
             validation_accuracy,

@@ -113,6 +113,18 @@ pub trait DstMethod: Send + std::fmt::Debug {
         false
     }
 
+    /// Whether the method ever edits the topology (false for static sparse training), so
+    /// that data-aware options tied to topology updates can tell it apart.
+    fn rewires(&self) -> bool {
+        true
+    }
+
+    /// Whether the method grows connections by dense-gradient scores (RigL, SNFS), so that
+    /// the examples those scores are computed on can change what it grows.
+    fn grows_by_gradient(&self) -> bool {
+        false
+    }
+
     /// After the backward pass of a step, before the optimizer update.
     fn after_backward(&mut self, _ctx: &mut DstContext<'_>) -> HookOutcome {
         HookOutcome::none()
