@@ -87,8 +87,9 @@ enum Command {
         /// Results folder.
         #[arg(long, default_value = "results")]
         out: PathBuf,
-        /// Only these studies (repeatable).
-        #[arg(long)]
+        /// Only these studies or families of studies (`--only part2-forgetting part2-subsets`,
+        /// or repeated; `part2-forgetting` selects every `part2-forgetting-*`).
+        #[arg(long, num_args = 1.., value_delimiter = ',')]
         only: Vec<String>,
         #[command(flatten)]
         exec: Execution,
@@ -103,7 +104,7 @@ enum Command {
         out: PathBuf,
         /// Run only these sections (kernels, sparse-input, wdbc, epochs, threads, updates,
         /// memory, scale); the folder keeps the others' files.
-        #[arg(long, value_delimiter = ',')]
+        #[arg(long, num_args = 1.., value_delimiter = ',')]
         only: Vec<String>,
     },
     /// One memory measurement in a fresh process (used by `bench`).

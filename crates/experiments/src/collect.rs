@@ -11,8 +11,8 @@
 use crate::config::ExperimentConfig;
 use crate::grid::expand;
 use crate::results::{
-    read_rows, write_all_rows, DegreeRow, EpochRow, RunKeyed, RunRow, TopologyRow, EXAMPLES,
-    INPUT_DEGREE, TOPOLOGY,
+    read_rows, write_all_rows, DegreeRow, EpochRow, PredictionRow, RunKeyed, RunRow,
+    StepForgettingRow, TopologyRow, EXAMPLES, INPUT_DEGREE, PREDICTIONS, STEP_FORGETTING, TOPOLOGY,
 };
 use anyhow::{bail, Context, Result};
 use data::dynamics::ExampleRow;
@@ -43,6 +43,25 @@ fn gather<T: RunKeyed>(shards: &[PathBuf], name: &str, done: &HashSet<String>) -
         all.extend(rows.into_iter().filter(|r| done.contains(r.run_id())));
     }
     Ok(all)
+}
+
+/// Merges one kind of file of every shard into `dir`, sorted by run; a kind no shard wrote is
+/// removed from `dir` (so a stale file from an earlier collect does not linger).
+fn merge<T: RunKeyed>(
+    shards: &[PathBuf],
+    name: &str,
+    done: &HashSet<String>,
+    dir: &Path,
+) -> Result<()> {
+    let rows: Vec<T> = gather(shards, name, done)?;
+    let path = dir.join(name);
+    if rows.is_empty() {
+        if path.exists() {
+            std::fs::remove_file(&path)?;
+        }
+        return Ok(());
+    }
+    write_sorted(&path, rows)
 }
 
 /// Merges the shards of `dir` (see the module docs).
@@ -106,30 +125,14 @@ pub fn collect(dir: &Path) -> Result<Collected> {
         );
     }
     let done: HashSet<String> = owner.keys().cloned().collect();
-    let epochs: Vec<EpochRow> = gather(&shards, "epochs.csv", &done)?;
-    let examples: Vec<ExampleRow> = gather(&shards, EXAMPLES, &done)?;
-    let topology: Vec<TopologyRow> = gather(&shards, TOPOLOGY, &done)?;
-    let degrees: Vec<DegreeRow> = gather(&shards, INPUT_DEGREE, &done)?;
     let n = runs.len();
     write_sorted(&dir.join("runs.csv"), runs)?;
-    write_sorted(&dir.join("epochs.csv"), epochs)?;
-    for (name, empty) in [
-        (EXAMPLES, examples.is_empty()),
-        (TOPOLOGY, topology.is_empty()),
-    ] {
-        if empty {
-            let _ = std::fs::remove_file(dir.join(name));
-        }
-    }
-    if !examples.is_empty() {
-        write_sorted(&dir.join(EXAMPLES), examples)?;
-    }
-    if !topology.is_empty() {
-        write_sorted(&dir.join(TOPOLOGY), topology)?;
-    }
-    if !degrees.is_empty() {
-        write_sorted(&dir.join(INPUT_DEGREE), degrees)?;
-    }
+    merge::<EpochRow>(&shards, "epochs.csv", &done, dir)?;
+    merge::<ExampleRow>(&shards, EXAMPLES, &done, dir)?;
+    merge::<TopologyRow>(&shards, TOPOLOGY, &done, dir)?;
+    merge::<DegreeRow>(&shards, INPUT_DEGREE, &done, dir)?;
+    merge::<PredictionRow>(&shards, PREDICTIONS, &done, dir)?;
+    merge::<StepForgettingRow>(&shards, STEP_FORGETTING, &done, dir)?;
     let rows: Vec<RunRow> = read_rows(&dir.join("runs.csv"))?;
     crate::summary::write_summary(dir, &rows)?;
     crate::reproduce::redraw(dir)?;

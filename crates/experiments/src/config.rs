@@ -92,8 +92,13 @@ pub enum FigureKind {
     /// method, with the Spearman correlations in `degree_vs_missingness.csv`.
     DegreeVsMissingness,
     /// Part II: forgetting-event histograms, dataset cartography per method, and the
-    /// `forgetting_summary.csv` / `hardness_overlap.csv` tables (needs `tracking.examples`).
+    /// `forgetting_summary.csv` / `hardness_overlap.csv` tables (needs `tracking.examples`),
+    /// sparsity-identified exemplars (`exemplars.csv`, needs `tracking.predictions`) and
+    /// forgetting right after topology updates (`update_forgetting.csv`).
     Forgetting,
+    /// Part II data-aware DST: `data_aware.csv` and option-minus-plain heat maps (needs
+    /// `tracking.predictions`).
+    DataAware,
 }
 
 /// What `reproduce` produces for a study.

@@ -72,10 +72,10 @@ pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
 
 /// A grid cell without its seed: method, sparsity, mechanism, rate, imputation, variant
 /// (numbers formatted, so equal cells compare equal).
-pub(crate) type CellKey = (String, String, String, String, String, String);
+pub type CellKey = (String, String, String, String, String, String);
 
 /// The cell of a run.
-pub(crate) fn key(r: &RunRow) -> CellKey {
+pub fn key(r: &RunRow) -> CellKey {
     (
         r.method.clone(),
         format!("{:.4}", r.sparsity),

@@ -9,6 +9,7 @@ pub mod data_aware;
 pub mod datasets;
 pub mod degree;
 pub mod error;
+pub mod exemplars;
 pub mod figures;
 pub mod forgetting;
 pub mod grid;
@@ -22,6 +23,7 @@ pub mod run;
 pub mod runner;
 pub mod slurm;
 pub mod summary;
+pub mod update_forgetting;
 
 pub use config::ExperimentConfig;
 pub use error::ConfigError;

@@ -81,7 +81,16 @@ pub fn draw(
             FigureKind::Mechanisms => out.extend(mechanisms(&fig_dir, runs)?),
             FigureKind::AccuracyVsCost => out.extend(accuracy_vs_cost(&fig_dir, runs)?),
             FigureKind::DegreeVsMissingness => out.extend(crate::degree::analyse(dir, runs)?),
-            FigureKind::Forgetting => out.extend(crate::forgetting::analyse(dir, runs)?),
+            FigureKind::Forgetting => {
+                out.extend(crate::forgetting::analyse(dir, runs)?);
+                crate::exemplars::analyse(dir, runs)?;
+                let updates = crate::update_forgetting::analyse(dir, runs)?;
+                out.extend(crate::update_forgetting::figure(dir, &updates)?);
+            }
+            FigureKind::DataAware => {
+                let rows = crate::data_aware::report::analyse(dir, runs)?;
+                out.extend(crate::data_aware::report::figures(dir, &rows)?);
+            }
         }
     }
     Ok(out)

@@ -176,8 +176,8 @@ fn rel(path: &Path, base: &Path) -> String {
         .replace('\\', "/")
 }
 
-/// Mean ± 95% CI of test accuracy, pivoted: rows (method, sparsity, imputation), columns
-/// (mechanism, rate).
+/// Mean ± 95% CI of test accuracy, pivoted: rows (method, sparsity, imputation and protocol
+/// variant), columns (mechanism, rate).
 fn pivot_table(rows: &[RunRow]) -> String {
     type RowKey = (String, String, String);
     let mut cols: Vec<(String, String)> = Vec::new();
@@ -190,12 +190,12 @@ fn pivot_table(rows: &[RunRow]) -> String {
         if !cols.contains(&col) {
             cols.push(col.clone());
         }
+        let imputation = match r.variant.as_str() {
+            "" => r.imputation.clone(),
+            v => format!("{}, {v}", r.imputation),
+        };
         cells
-            .entry((
-                r.method.clone(),
-                format!("{:.2}", r.sparsity),
-                r.imputation.clone(),
-            ))
+            .entry((r.method.clone(), format!("{:.2}", r.sparsity), imputation))
             .or_default()
             .entry(col)
             .or_default()
@@ -412,6 +412,153 @@ fn degree_table(dir: &Path) -> Result<Option<String>> {
     Ok(Some(t))
 }
 
+/// The folder name of a study, for links.
+fn study_name(dir: &Path) -> String {
+    dir.file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// "none" or "mcar 0.3".
+fn missing_cell(mechanism: &str, rate: f64) -> String {
+    if mechanism == "none" {
+        "none".into()
+    } else {
+        format!("{mechanism} {rate}")
+    }
+}
+
+/// The sparsity-identified exemplars of a study, when it recorded predictions.
+fn exemplar_table(dir: &Path) -> Result<Option<String>> {
+    let path = dir.join("exemplars.csv");
+    if !path.exists() {
+        return Ok(None);
+    }
+    let rows: Vec<crate::exemplars::ExemplarSummary> = read_rows(&path)?;
+    let name = study_name(dir);
+    let mut t = format!(
+        "Sparsity-identified exemplars (test examples whose modal label over the seeds differs \
+         from the dense models'; Hooker et al.'s PIE) from [`exemplars.csv`]({name}/exemplars.csv) \
+         (each exemplar by example id in [`exemplar_examples.csv`]({name}/exemplar_examples.csv)): \
+         how many, how many dense gets right and the sparse method wrong, their classes, missing \
+         features and dense-population probability of the true class against all test \
+         examples':\n\n"
+    );
+    t.push_str("| method | sparsity | missing | test examples | exemplars | dense right, sparse wrong | classes | missing features (all) | dense p(true) (all) |\n|---|---|---|---|---|---|---|---|---|\n");
+    for r in &rows {
+        let _ = writeln!(
+            t,
+            "| {} | {} | {} | {} | {} ({:.1}%) | {} | {} | {:.1} ({:.1}) | {:.2} ({:.2}) |",
+            r.method,
+            r.sparsity,
+            missing_cell(&r.missing_mechanism, r.missing_rate),
+            r.test_examples,
+            r.exemplars,
+            100.0 * r.exemplar_share,
+            r.dense_right_sparse_wrong,
+            if r.exemplar_classes.is_empty() {
+                "–"
+            } else {
+                &r.exemplar_classes
+            },
+            r.exemplar_missing_mean,
+            r.all_missing_mean,
+            r.exemplar_dense_p_true,
+            r.all_dense_p_true
+        );
+    }
+    Ok(Some(t))
+}
+
+/// Forgetting right after topology updates against static, when the study recorded steps.
+fn update_forgetting_table(dir: &Path) -> Result<Option<String>> {
+    let path = dir.join("update_forgetting.csv");
+    if !path.exists() {
+        return Ok(None);
+    }
+    let rows: Vec<crate::update_forgetting::UpdateForgetting> = read_rows(&path)?;
+    let name = study_name(dir);
+    let mut t = format!(
+        "Forgetting events per 100 presentations in the epoch after each topology update, \
+         against static sparse training from the same initial topology and seed at the same \
+         steps (paired over seeds, mean ± 95% CI) and the method's own steps away from updates; \
+         then the examples forgotten right after updates: how many per run and their mean \
+         forgetting events over the run against every forgotten example's, from \
+         [`update_forgetting.csv`]({name}/update_forgetting.csv):\n\n"
+    );
+    t.push_str("| method | sparsity | missing | n | updates | after update | static, same steps | difference | between updates | examples forgotten after updates | their events (all forgotten) |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for r in &rows {
+        let _ = writeln!(
+            t,
+            "| {} | {} | {} | {} | {:.0} | {:.2} ± {:.2} | {:.2} ± {:.2} | {:+.2} ± {:.2} | {} | {:.1} | {:.2} ({:.2}) |",
+            r.method,
+            r.sparsity,
+            missing_cell(&r.missing_mechanism, r.missing_rate),
+            r.n,
+            r.updates_mean,
+            100.0 * r.after_update_rate_mean,
+            100.0 * r.after_update_rate_ci95,
+            100.0 * r.static_rate_mean,
+            100.0 * r.static_rate_ci95,
+            100.0 * r.diff_vs_static_mean,
+            100.0 * r.diff_vs_static_ci95,
+            if r.between_updates_rate_mean.is_nan() {
+                "–".to_string()
+            } else {
+                format!("{:.2}", 100.0 * r.between_updates_rate_mean)
+            },
+            r.after_update_examples_mean,
+            r.after_update_examples_events,
+            r.forgotten_examples_events
+        );
+    }
+    Ok(Some(t))
+}
+
+/// The data-aware options against their plain methods, when the study wrote them.
+fn data_aware_table(dir: &Path) -> Result<Option<String>> {
+    let path = dir.join("data_aware.csv");
+    if !path.exists() {
+        return Ok(None);
+    }
+    let rows: Vec<crate::data_aware::report::DataAwareSummary> = read_rows(&path)?;
+    let name = study_name(dir);
+    let mut t = format!(
+        "Data-aware options against the plain method (mean ± 95% CI over seeds) from \
+         [`data_aware.csv`]({name}/data_aware.csv): test accuracy, accuracy on the hardest 10% \
+         of the test examples (lowest dense-population probability of the true class), on the \
+         plain method's sparsity-identified exemplars, and training multiply-adds relative to \
+         the plain method:\n\n"
+    );
+    t.push_str("| method | sparsity | missing | option | n | accuracy | hardest 10% | exemplars (count) | cost vs plain |\n|---|---|---|---|---|---|---|---|---|\n");
+    let pm = |m: f64, c: f64| {
+        if m.is_nan() {
+            "–".to_string()
+        } else if c.is_nan() {
+            format!("{m:.3}")
+        } else {
+            format!("{m:.3} ± {c:.3}")
+        }
+    };
+    for r in &rows {
+        let _ = writeln!(
+            t,
+            "| {} | {} | {} | {} | {} | {} | {} | {} ({}) | {:.2} |",
+            r.method,
+            r.sparsity,
+            missing_cell(&r.missing_mechanism, r.missing_rate),
+            r.option,
+            r.n,
+            pm(r.accuracy_mean, r.accuracy_ci95),
+            pm(r.hardest_accuracy_mean, r.hardest_accuracy_ci95),
+            pm(r.exemplar_accuracy_mean, r.exemplar_accuracy_ci95),
+            r.exemplars,
+            r.cost_vs_plain
+        );
+    }
+    Ok(Some(t))
+}
+
 fn render_readme(outcomes: &[StudyOutcome], opts: &ReproduceOptions, total: f64) -> Result<String> {
     let base = &opts.out;
     let mut s = String::new();
@@ -475,8 +622,16 @@ fn render_readme(outcomes: &[StudyOutcome], opts: &ReproduceOptions, total: f64)
             s.push_str(&t);
             s.push('\n');
         }
-        if let Some(t) = forgetting_table(&o.dir)? {
-            s.push_str(&t);
+        for table in [
+            forgetting_table(&o.dir)?,
+            exemplar_table(&o.dir)?,
+            update_forgetting_table(&o.dir)?,
+            data_aware_table(&o.dir)?,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            s.push_str(&table);
             s.push('\n');
         }
         let better: Vec<&PairedRow> = o

@@ -155,6 +155,53 @@ pub struct DegreeRow {
     pub missing_rate: f64,
 }
 
+/// One row of `predictions.csv`: one test example's prediction after a run's last epoch
+/// (evaluation mode), for sparsity-identified exemplars and accuracy on the hardest examples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictionRow {
+    /// The run's key.
+    pub run_id: String,
+    /// Stable id of the test example (0-based data row of the dataset file).
+    pub example_id: usize,
+    /// Its class.
+    pub label: u32,
+    /// The predicted class (argmax, ties to the lower class).
+    pub predicted: u32,
+    /// Softmax probability of the true class.
+    pub p_true: f64,
+    /// Feature values missing in this example as the run saw it (real and simulated).
+    pub missing_features: usize,
+}
+
+/// One row of `step_forgetting.csv`: when in a run's training the forgetting events fell, step
+/// by step, and when its topology changed (for "does rewiring make a network forget?").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepForgettingRow {
+    /// The run's key.
+    pub run_id: String,
+    /// Steps per epoch (the after-update window of the analysis).
+    pub steps_per_epoch: usize,
+    /// Forgetting events of every step (`;`-separated, step 0 first).
+    pub events: String,
+    /// Presentations of every step (`;`-separated).
+    pub presentations: String,
+    /// Steps that trained a new topology first (`;`-separated; empty for static and dense).
+    pub updates: String,
+    /// Distinct examples with a forgetting event within `steps_per_epoch` steps after an
+    /// update.
+    pub after_update_examples: usize,
+    /// Their mean forgetting events over the whole run.
+    pub after_update_mean_events: f64,
+    /// Mean forgetting events of every example forgotten at least once.
+    pub forgotten_mean_events: f64,
+}
+
+/// File of the test predictions of every run (`tracking.predictions`).
+pub const PREDICTIONS: &str = "predictions.csv";
+
+/// File of the per-step forgetting events of every run (with `tracking.examples`).
+pub const STEP_FORGETTING: &str = "step_forgetting.csv";
+
 /// File of the topology telemetry of every DST run.
 pub const TOPOLOGY: &str = "topology.csv";
 
@@ -189,6 +236,18 @@ impl RunKeyed for ExampleRow {
 }
 
 impl RunKeyed for TopologyRow {
+    fn run_id(&self) -> &str {
+        &self.run_id
+    }
+}
+
+impl RunKeyed for PredictionRow {
+    fn run_id(&self) -> &str {
+        &self.run_id
+    }
+}
+
+impl RunKeyed for StepForgettingRow {
     fn run_id(&self) -> &str {
         &self.run_id
     }
@@ -306,6 +365,10 @@ pub struct RunFiles {
     pub topology: Vec<TopologyRow>,
     /// `input_degree.csv` rows (DST runs).
     pub input_degree: Vec<DegreeRow>,
+    /// `predictions.csv` rows (with `tracking.predictions`).
+    pub predictions: Vec<PredictionRow>,
+    /// The `step_forgetting.csv` row (with `tracking.examples`).
+    pub step_forgetting: Vec<StepForgettingRow>,
 }
 
 /// The results folder of one experiment.
@@ -328,6 +391,8 @@ impl ResultStore {
                 &dir.join(EXAMPLES),
                 &dir.join(TOPOLOGY),
                 &dir.join(INPUT_DEGREE),
+                &dir.join(PREDICTIONS),
+                &dir.join(STEP_FORGETTING),
                 &dir.join("summary.csv"),
             ] {
                 if p.exists() {
@@ -346,6 +411,8 @@ impl ResultStore {
         prune::<ExampleRow>(&dir.join(EXAMPLES), &done)?;
         prune::<TopologyRow>(&dir.join(TOPOLOGY), &done)?;
         prune::<DegreeRow>(&dir.join(INPUT_DEGREE), &done)?;
+        prune::<PredictionRow>(&dir.join(PREDICTIONS), &done)?;
+        prune::<StepForgettingRow>(&dir.join(STEP_FORGETTING), &done)?;
         if runs_path.exists() {
             let text = std::fs::read_to_string(&runs_path)?;
             if !text.ends_with('\n') || !current_header(&text, &runs)? {
@@ -380,6 +447,12 @@ impl ResultStore {
         }
         if !files.input_degree.is_empty() {
             append_rows(&self.dir.join(INPUT_DEGREE), &files.input_degree)?;
+        }
+        if !files.predictions.is_empty() {
+            append_rows(&self.dir.join(PREDICTIONS), &files.predictions)?;
+        }
+        if !files.step_forgetting.is_empty() {
+            append_rows(&self.dir.join(STEP_FORGETTING), &files.step_forgetting)?;
         }
         append_rows(&self.dir.join("runs.csv"), std::slice::from_ref(row))?;
         self.done.insert(row.run_id.clone());

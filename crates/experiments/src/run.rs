@@ -6,13 +6,16 @@ use crate::data_aware::{DataAwareOption, DataAwareSampler, HardGrowth};
 use crate::grid::RunSpec;
 use crate::protocol::Protocol;
 use crate::registry::{self, MethodKind};
-use crate::results::{DegreeRow, EpochRow, RunFiles, RunRow, TopologyRow};
+use crate::results::{
+    DegreeRow, EpochRow, PredictionRow, RunFiles, RunRow, StepForgettingRow, TopologyRow,
+};
 use anyhow::{Context, Result};
 use data::dynamics::{ExampleTracker, Source};
 use data::encoding::OneHotEncoder;
 use data::imputation::{Imputer, ImputerParams, Strategy};
 use data::missingness::{self, ampute, Mechanism};
 use data::{stratified_split, Dataset, Scaler};
+use models::policy::OnlineForgetting;
 use models::rngs::stream;
 use models::train::TrainObserver;
 use models::{
@@ -20,6 +23,8 @@ use models::{
     SparseInit, SparseMlp, SparseNetwork, TrainOptions,
 };
 use sparse_core::init::{erdos_renyi_density, layer_densities};
+use sparse_core::TrainingClock;
+use std::collections::HashMap;
 
 /// Train and test sets of one run, ready for the model.
 #[derive(Debug, Clone)]
@@ -35,6 +40,8 @@ pub struct PreparedData {
     /// Fraction of the training rows in which each model input was missing (one per
     /// feature of `train`, after encoding; 0 for missing-indicator features).
     pub feature_missing: Vec<f64>,
+    /// Feature values missing in each test row (real and simulated, before encoding).
+    pub test_missing: Vec<usize>,
 }
 
 /// The data pipeline of a run, in the order that keeps every statistic on the training split:
@@ -96,6 +103,11 @@ pub fn prepare(full: &Dataset, cfg: &ExperimentConfig, spec: &RunSpec) -> Result
         rows += part.n_rows() as f64;
     }
     let missing_rate_realized = missing / rows.max(1.0);
+    let test_missing: Vec<usize> = test
+        .observed
+        .chunks(test.n_features().max(1))
+        .map(|row| row.iter().filter(|o| !**o).count())
+        .collect();
     let encoder = OneHotEncoder::fit(&train);
     if !encoder.is_identity() {
         train = encoder.transform(&train);
@@ -134,6 +146,7 @@ pub fn prepare(full: &Dataset, cfg: &ExperimentConfig, spec: &RunSpec) -> Result
         validation,
         missing_rate_realized,
         feature_missing,
+        test_missing,
     })
 }
 
@@ -244,11 +257,93 @@ pub struct RunResult {
 }
 
 /// Forwards epoch records to a callback (the progress display) and, when tracking, every
-/// training forward pass to the per-example tracker.
+/// training forward pass to the per-example tracker, and the steps' forgetting events and
+/// topology updates to the step record.
 struct RunObserver<'a> {
     on_epoch: &'a mut dyn FnMut(&EpochRecord),
     tracker: Option<ExampleTracker>,
+    steps: Option<StepRecord>,
     n_classes: usize,
+}
+
+/// What the step-level forgetting analysis needs of a run: forgetting events and presentations
+/// per step, the steps after topology updates, and which examples were forgotten within
+/// `window` steps after an update.
+struct StepRecord {
+    window: usize,
+    events: Vec<usize>,
+    presentations: Vec<usize>,
+    updates: Vec<usize>,
+    /// Position of each example id in `forgetting`.
+    position: HashMap<usize, usize>,
+    forgetting: OnlineForgetting,
+    forgotten_after_update: Vec<bool>,
+}
+
+impl StepRecord {
+    fn new(example_ids: &[usize], window: usize) -> Self {
+        StepRecord {
+            window,
+            events: Vec::new(),
+            presentations: Vec::new(),
+            updates: Vec::new(),
+            position: example_ids
+                .iter()
+                .enumerate()
+                .map(|(p, &id)| (id, p))
+                .collect(),
+            forgetting: OnlineForgetting::new(example_ids.len()),
+            forgotten_after_update: vec![false; example_ids.len()],
+        }
+    }
+
+    /// Whether the step being trained falls within `window` steps after an update.
+    fn in_window(&self) -> bool {
+        let step = self.events.len();
+        self.updates
+            .last()
+            .is_some_and(|&u| step >= u && step < u + self.window)
+    }
+
+    fn on_batch(&mut self, ids: &[usize], labels: &[u32], probs: &[f32], k: usize) {
+        let in_window = self.in_window();
+        for (i, (id, &y)) in ids.iter().zip(labels).enumerate() {
+            let p = &probs[i * k..(i + 1) * k];
+            let predicted = models::batch::argmax_rows(p, k)[0];
+            let el2n = p
+                .iter()
+                .enumerate()
+                .map(|(c, &q)| (q - (c == y as usize) as u8 as f32).powi(2))
+                .sum::<f32>()
+                .sqrt();
+            let pos = self.position[id];
+            if self.forgetting.record(pos, predicted == y, el2n) && in_window {
+                self.forgotten_after_update[pos] = true;
+            }
+        }
+    }
+
+    fn row(&self, run_id: &str) -> StepForgettingRow {
+        let join = |v: &[usize]| v.iter().map(usize::to_string).collect::<Vec<_>>().join(";");
+        let n = self.forgetting.len();
+        let mean_events = |keep: &dyn Fn(usize) -> bool| {
+            let chosen: Vec<f64> = (0..n)
+                .filter(|&p| keep(p))
+                .map(|p| f64::from(self.forgetting.events(p)))
+                .collect();
+            crate::summary::mean_std(&chosen).0
+        };
+        StepForgettingRow {
+            run_id: run_id.to_string(),
+            steps_per_epoch: self.window,
+            events: join(&self.events),
+            presentations: join(&self.presentations),
+            updates: join(&self.updates),
+            after_update_examples: self.forgotten_after_update.iter().filter(|&&f| f).count(),
+            after_update_mean_events: mean_events(&|p| self.forgotten_after_update[p]),
+            forgotten_mean_events: mean_events(&|p| self.forgetting.events(p) > 0),
+        }
+    }
 }
 
 impl TrainObserver for RunObserver<'_> {
@@ -256,11 +351,62 @@ impl TrainObserver for RunObserver<'_> {
         if let Some(t) = &mut self.tracker {
             t.record(epoch, ids, labels, probs, self.n_classes);
         }
+        if let Some(s) = &mut self.steps {
+            s.on_batch(ids, labels, probs, self.n_classes);
+        }
+    }
+
+    fn on_step(&mut self, _clock: &TrainingClock, presentations: usize, events: usize) {
+        if let Some(s) = &mut self.steps {
+            s.events.push(events);
+            s.presentations.push(presentations);
+        }
+    }
+
+    fn on_topology_update(&mut self, step: usize) {
+        if let Some(s) = &mut self.steps {
+            s.updates.push(step);
+        }
     }
 
     fn on_epoch(&mut self, record: &EpochRecord) {
         (self.on_epoch)(record)
     }
+}
+
+/// Every test example's evaluation-mode prediction by the trained model.
+fn predictions(
+    model: &mut dyn Classifier,
+    test: &Examples,
+    ids: &[usize],
+    missing: &[usize],
+    run_id: &str,
+) -> Vec<PredictionRow> {
+    const CHUNK: usize = 512;
+    let (n, d, k) = (test.rows(), test.n_features, model.n_classes());
+    let mut rows = Vec::with_capacity(n);
+    for start in (0..n).step_by(CHUNK) {
+        let end = (start + CHUNK).min(n);
+        let batch = models::Batch {
+            x: &test.x[start * d..end * d],
+            rows: end - start,
+            observed: test.observed.map(|o| &o[start * d..end * d]),
+        };
+        let probs = model.predict_proba(&batch);
+        let predicted = models::batch::argmax_rows(&probs, k);
+        for (i, r) in (start..end).enumerate() {
+            let label = test.labels[r];
+            rows.push(PredictionRow {
+                run_id: run_id.to_string(),
+                example_id: ids[r],
+                label,
+                predicted: predicted[i],
+                p_true: f64::from(probs[i * k + label as usize]),
+                missing_features: missing.get(r).copied().unwrap_or(0),
+            });
+        }
+    }
+    rows
 }
 
 /// Runs `spec` to the end on `full`.
@@ -296,6 +442,12 @@ pub fn execute(
             .tracking
             .examples
             .then(|| ExampleTracker::new(&tr.row_ids, &cfg.tracking.el2n_epochs)),
+        steps: cfg.tracking.examples.then(|| {
+            StepRecord::new(
+                &tr.row_ids,
+                tr.n_rows().div_ceil(cfg.training.batch_size.max(1)),
+            )
+        }),
         n_classes: tr.n_classes(),
     };
     let opts = TrainOptions {
@@ -346,6 +498,19 @@ pub fn execute(
         .tracker
         .map(|t| t.rows(&spec.run_id, Source::TrainPass))
         .unwrap_or_default();
+    let step_forgetting: Vec<StepForgettingRow> =
+        observer.steps.iter().map(|s| s.row(&spec.run_id)).collect();
+    let predictions = if cfg.tracking.predictions {
+        predictions(
+            model.as_mut(),
+            &test_set,
+            &te.row_ids,
+            &prepared.test_missing,
+            &spec.run_id,
+        )
+    } else {
+        Vec::new()
+    };
     let last = outcome.epochs.last().expect("at least one epoch");
     // Realised densities at the end (a dense-to-sparse method starts denser).
     let densities = model.layer_densities();
@@ -458,6 +623,8 @@ pub fn execute(
             examples,
             topology,
             input_degree,
+            predictions,
+            step_forgetting,
         },
     })
 }

@@ -1,0 +1,374 @@
+//! `data_aware.csv`: each data-aware option against its plain method: test accuracy, accuracy
+//! on the hardest tenth of the test examples (lowest probability of the true class under the
+//! plain dense models) and on the plain method's sparsity-identified exemplars, and training
+//! cost (multiply-adds, relative to the plain method). Both example sets are defined
+//! leave-one-seed-out (see [`Folds`]).
+
+use super::DataAwareOption;
+use crate::degree::{key as cell_key, CellKey};
+use crate::exemplars::{self, Population};
+use crate::results::{read_rows, write_all_rows, PredictionRow, RunRow, PREDICTIONS};
+use crate::summary::mean_ci95;
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+/// Share of the test examples in the hardest set.
+pub const HARDEST_SHARE: f64 = 0.1;
+
+/// One row of `data_aware.csv`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataAwareSummary {
+    /// Method.
+    pub method: String,
+    /// Model sparsity.
+    pub sparsity: f64,
+    /// Missingness mechanism.
+    pub missing_mechanism: String,
+    /// Missing rate.
+    pub missing_rate: f64,
+    /// Imputation.
+    pub imputation: String,
+    /// Data-aware option.
+    pub option: String,
+    /// Seeds.
+    pub n: usize,
+    /// Test accuracy.
+    pub accuracy_mean: f64,
+    /// 95% CI half-width.
+    pub accuracy_ci95: f64,
+    /// Accuracy on the hardest tenth of the test examples.
+    pub hardest_accuracy_mean: f64,
+    /// 95% CI half-width.
+    pub hardest_accuracy_ci95: f64,
+    /// Test examples in the hardest set (mean over the leave-one-seed-out folds).
+    pub hardest_examples: f64,
+    /// Accuracy on the plain method's sparsity-identified exemplars (NaN when it has none).
+    pub exemplar_accuracy_mean: f64,
+    /// 95% CI half-width.
+    pub exemplar_accuracy_ci95: f64,
+    /// The plain method's exemplars (mean over the leave-one-seed-out folds).
+    pub exemplars: f64,
+    /// Training multiply-adds.
+    pub train_flops_mean: f64,
+    /// `train_flops_mean` over the plain method's.
+    pub cost_vs_plain: f64,
+}
+
+/// Accuracy of one run on `ids` (NaN when `ids` is empty).
+fn accuracy_on(preds: &HashMap<usize, &PredictionRow>, ids: &BTreeSet<usize>) -> f64 {
+    let hits: Vec<f64> = ids
+        .iter()
+        .filter_map(|id| preds.get(id))
+        .map(|p| (p.predicted == p.label) as u8 as f64)
+        .collect();
+    crate::summary::mean_std(&hits).0
+}
+
+/// The cell of `cell` with another method and option.
+fn with(cell: &CellKey, method: &str, sparsity: &str, option: DataAwareOption) -> CellKey {
+    let mut c = cell.clone();
+    c.0 = method.into();
+    c.1 = sparsity.into();
+    c.5 = option.name().into();
+    c
+}
+
+/// The reference sets one run is scored on: the hardest tenth under the plain dense models and
+/// the plain method's exemplars, both from the populations of the *other* seeds
+/// (leave-one-seed-out), so the plain method is not scored on the very predictions that
+/// defined its own exemplars (which would favour every other option by regression to the
+/// mean).
+struct Folds {
+    /// Seed -> cell -> population of the runs of every other seed.
+    without: BTreeMap<u64, BTreeMap<CellKey, Population>>,
+}
+
+impl Folds {
+    fn new(runs: &[RunRow], preds: &[PredictionRow]) -> Self {
+        let seeds: BTreeSet<u64> = runs.iter().map(|r| r.seed).collect();
+        let without = seeds
+            .iter()
+            .map(|&s| {
+                let others: Vec<RunRow> = runs.iter().filter(|r| r.seed != s).cloned().collect();
+                (s, exemplars::populations(&others, preds))
+            })
+            .collect();
+        Folds { without }
+    }
+
+    /// (hardest, exemplars) for a run of `cell` with `seed`.
+    fn sets(&self, cell: &CellKey, seed: u64) -> (BTreeSet<usize>, BTreeSet<usize>) {
+        let Some(pops) = self.without.get(&seed) else {
+            return Default::default();
+        };
+        let zero = format!("{:.4}", 0.0);
+        let dense = pops.get(&with(cell, "dense", &zero, DataAwareOption::Plain));
+        let hardest = dense
+            .map(|d| exemplars::hardest(d, HARDEST_SHARE).into_iter().collect())
+            .unwrap_or_default();
+        let plain = pops.get(&with(cell, &cell.0, &cell.1, DataAwareOption::Plain));
+        let pie = match (plain, dense) {
+            (Some(p), Some(d)) if cell.0 != "dense" => {
+                exemplars::exemplars(p, d).into_iter().collect()
+            }
+            _ => BTreeSet::new(),
+        };
+        (hardest, pie)
+    }
+}
+
+/// Writes `data_aware.csv` into `dir` (needs `predictions.csv`); returns its rows.
+pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<DataAwareSummary>> {
+    let preds: Vec<PredictionRow> = read_rows(&dir.join(PREDICTIONS))?;
+    if preds.is_empty() {
+        return Ok(Vec::new());
+    }
+    let folds = Folds::new(runs, &preds);
+    let mut by_run: HashMap<&str, HashMap<usize, &PredictionRow>> = HashMap::new();
+    for p in &preds {
+        by_run
+            .entry(p.run_id.as_str())
+            .or_default()
+            .insert(p.example_id, p);
+    }
+    let mut cells: BTreeMap<CellKey, Vec<&RunRow>> = BTreeMap::new();
+    for r in runs {
+        cells.entry(cell_key(r)).or_default().push(r);
+    }
+    let mut out = Vec::new();
+    for (cell, rs) in &cells {
+        let mut rs = rs.clone();
+        rs.sort_by_key(|r| r.seed);
+        let (mut hard_acc, mut pie_acc, mut hard_n, mut pie_n) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for r in &rs {
+            let Some(p) = by_run.get(r.run_id.as_str()) else {
+                continue;
+            };
+            let (hardest, pie) = folds.sets(cell, r.seed);
+            hard_acc.push(accuracy_on(p, &hardest));
+            pie_acc.push(accuracy_on(p, &pie));
+            hard_n.push(hardest.len() as f64);
+            pie_n.push(pie.len() as f64);
+        }
+        let finite =
+            |v: Vec<f64>| -> Vec<f64> { v.into_iter().filter(|x| x.is_finite()).collect() };
+        let plain_cell = with(cell, &cell.0, &cell.1, DataAwareOption::Plain);
+        let acc: Vec<f64> = rs.iter().map(|r| r.test_accuracy).collect();
+        let flops: Vec<f64> = rs.iter().map(|r| r.train_flops as f64).collect();
+        let plain_flops: Vec<f64> = cells
+            .get(&plain_cell)
+            .map(|p| p.iter().map(|r| r.train_flops as f64).collect())
+            .unwrap_or_default();
+        let ((am, ac), (hm, hc), (em, ec)) = (
+            mean_ci95(&acc),
+            mean_ci95(&finite(hard_acc)),
+            mean_ci95(&finite(pie_acc)),
+        );
+        let flops_mean = mean_ci95(&flops).0;
+        out.push(DataAwareSummary {
+            method: cell.0.clone(),
+            sparsity: cell.1.parse().expect("formatted"),
+            missing_mechanism: cell.2.clone(),
+            missing_rate: cell.3.parse().expect("formatted"),
+            imputation: cell.4.clone(),
+            option: cell.5.clone(),
+            n: rs.len(),
+            accuracy_mean: am,
+            accuracy_ci95: ac,
+            hardest_accuracy_mean: hm,
+            hardest_accuracy_ci95: hc,
+            hardest_examples: mean_ci95(&hard_n).0,
+            exemplar_accuracy_mean: em,
+            exemplar_accuracy_ci95: ec,
+            exemplars: mean_ci95(&pie_n).0,
+            train_flops_mean: flops_mean,
+            cost_vs_plain: flops_mean / mean_ci95(&plain_flops).0,
+        });
+    }
+    write_all_rows(&dir.join("data_aware.csv"), &out)?;
+    Ok(out)
+}
+
+/// A heat map per measure (test accuracy, hardest tenth, the plain method's exemplars) of
+/// option minus plain, in percentage points: rows are method, sparsity and missing data,
+/// columns the options.
+pub fn figures(dir: &Path, rows: &[DataAwareSummary]) -> Result<Vec<(PathBuf, String)>> {
+    let options: Vec<&str> = DataAwareOption::ALL
+        .iter()
+        .map(|o| o.name())
+        .filter(|&o| o != "plain" && rows.iter().any(|r| r.option == o))
+        .collect();
+    if options.is_empty() {
+        return Ok(Vec::new());
+    }
+    let key = |r: &DataAwareSummary| {
+        let missing = if r.missing_mechanism == "none" {
+            "complete".to_string()
+        } else {
+            format!("{} {:.0}%", r.missing_mechanism, 100.0 * r.missing_rate)
+        };
+        format!("{} {} ({missing})", r.method, r.sparsity)
+    };
+    let mut labels: Vec<String> = Vec::new();
+    for r in rows {
+        if !labels.contains(&key(r)) {
+            labels.push(key(r));
+        }
+    }
+    let fig_dir = dir.join("figures");
+    std::fs::create_dir_all(&fig_dir)?;
+    type Measure = (
+        &'static str,
+        &'static str,
+        &'static str,
+        fn(&DataAwareSummary) -> f64,
+    );
+    let measures: [Measure; 3] = [
+        ("accuracy", "Test accuracy", "test accuracy", |r| {
+            r.accuracy_mean
+        }),
+        (
+            "hardest",
+            "Hardest-10% accuracy",
+            "accuracy on the hardest 10% of test examples",
+            |r| r.hardest_accuracy_mean,
+        ),
+        (
+            "exemplars",
+            "Exemplar accuracy",
+            "accuracy on the plain method's sparsity-identified exemplars",
+            |r| r.exemplar_accuracy_mean,
+        ),
+    ];
+    let mut out = Vec::new();
+    for (file, short, what, get) in measures {
+        let values: Vec<Vec<f64>> = labels
+            .iter()
+            .map(|l| {
+                let plain = rows
+                    .iter()
+                    .find(|r| &key(r) == l && r.option == "plain")
+                    .map_or(f64::NAN, get);
+                options
+                    .iter()
+                    .map(|o| {
+                        rows.iter()
+                            .find(|r| &key(r) == l && r.option == *o)
+                            .map_or(f64::NAN, |r| 100.0 * (get(r) - plain))
+                    })
+                    .collect()
+            })
+            .collect();
+        let path = fig_dir.join(format!("data_aware_{file}"));
+        crate::figures::heatmap(
+            &path,
+            &format!("{short}: option minus plain method (points)"),
+            "data-aware option",
+            "method, sparsity (missing data)",
+            &options.iter().map(|o| o.to_string()).collect::<Vec<_>>(),
+            &labels,
+            &values,
+        )?;
+        out.push((
+            path,
+            format!(
+                "Data-aware DST: {what} of each option minus that of the plain method (mean over \
+                 seeds, percentage points; grey: the option does not apply). Numbers with CIs \
+                 in data_aware.csv."
+            ),
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Dense gets example 1 right, plain SET gets it wrong (an exemplar), rehearsal SET gets
+    /// it right again; example 0 is the hardest for dense.
+    #[test]
+    fn options_are_scored_on_the_plain_methods_exemplars_and_the_hardest_examples() {
+        let mut runs = Vec::new();
+        let mut preds = Vec::new();
+        for seed in 1..=2 {
+            for (method, option, flops, p1) in [
+                ("dense", "plain", 100, 1),
+                ("set", "plain", 50, 0),
+                ("set", "rehearsal", 60, 1),
+            ] {
+                let mut r = crate::results::sample_row(method, seed, 0.5);
+                r.variant = option.into();
+                r.train_flops = flops;
+                r.run_id = format!("{method}-{option}-{seed}");
+                for (id, label, predicted, p) in [
+                    (0, 0, 1, 0.1),
+                    (1, 1, p1, 0.6),
+                    (2, 0, 0, 0.9),
+                    (3, 1, 1, 0.8),
+                ] {
+                    preds.push(PredictionRow {
+                        run_id: r.run_id.clone(),
+                        example_id: id,
+                        label,
+                        predicted,
+                        p_true: p,
+                        missing_features: 0,
+                    });
+                }
+                runs.push(r);
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        write_all_rows(&dir.path().join(PREDICTIONS), &preds).unwrap();
+        let out = analyse(dir.path(), &runs).unwrap();
+        let get = |m: &str, o: &str| out.iter().find(|r| r.method == m && r.option == o).unwrap();
+        let (plain, rehearsal) = (get("set", "plain"), get("set", "rehearsal"));
+        assert_eq!((plain.exemplars, rehearsal.exemplars), (1.0, 1.0));
+        assert_eq!(plain.exemplar_accuracy_mean, 0.0);
+        assert_eq!(rehearsal.exemplar_accuracy_mean, 1.0);
+        // Hardest tenth of 4 examples: example 0, wrong for everyone.
+        assert_eq!(rehearsal.hardest_examples, 1.0);
+        assert_eq!(rehearsal.hardest_accuracy_mean, 0.0);
+        assert!((rehearsal.cost_vs_plain - 1.2).abs() < 1e-12);
+        assert!(get("dense", "plain").exemplar_accuracy_mean.is_nan());
+    }
+
+    /// The plain method's exemplars come from the other seeds: a run is never scored on an
+    /// exemplar set its own predictions defined.
+    #[test]
+    fn exemplar_sets_are_left_one_seed_out() {
+        let mut runs = Vec::new();
+        let mut preds = Vec::new();
+        // Dense always right on example 0; plain SET wrong on seed 1 only.
+        for (method, seed, predicted) in [
+            ("dense", 1, 1),
+            ("dense", 2, 1),
+            ("set", 1, 0),
+            ("set", 2, 1),
+        ] {
+            let mut r = crate::results::sample_row(method, seed, 0.5);
+            r.variant = "plain".into();
+            preds.push(PredictionRow {
+                run_id: r.run_id.clone(),
+                example_id: 0,
+                label: 1,
+                predicted,
+                p_true: 0.5,
+                missing_features: 0,
+            });
+            runs.push(r);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        write_all_rows(&dir.path().join(PREDICTIONS), &preds).unwrap();
+        let out = analyse(dir.path(), &runs).unwrap();
+        let set = out.iter().find(|r| r.method == "set").unwrap();
+        // Seed 1's fold (from seed 2) has no exemplar; seed 2's fold (from seed 1) has example
+        // 0, on which seed 2 is right: 1.0, where in-sample scoring would give 0.0.
+        assert_eq!(set.exemplars, 0.5);
+        assert_eq!(set.exemplar_accuracy_mean, 1.0);
+    }
+}
