@@ -44,6 +44,10 @@ enum Command {
         /// shards with `cargo xtask collect OUT`.
         #[arg(long, value_name = "I/N")]
         shard: Option<experiments::runner::Shard>,
+        /// Checkpoint every run after every K epochs (OUT/checkpoints/); a run killed and
+        /// started again continues from its last checkpoint with identical results.
+        #[arg(long, value_name = "K")]
+        checkpoint_every: Option<usize>,
         #[command(flatten)]
         exec: Execution,
     },
@@ -69,6 +73,10 @@ enum Command {
         /// Memory per task.
         #[arg(long, default_value = "8G")]
         mem: String,
+        /// Tasks checkpoint their runs every K epochs, so a requeued task continues a run
+        /// from its last checkpoint.
+        #[arg(long, value_name = "K")]
+        checkpoint_every: Option<usize>,
         /// Write and print the scripts without submitting them.
         #[arg(long)]
         dry_run: bool,
@@ -137,6 +145,7 @@ fn real_main() -> Result<()> {
             time,
             cpus,
             mem,
+            checkpoint_every,
             dry_run,
         } => {
             let scripts = experiments::slurm::write_scripts(&experiments::slurm::SlurmOptions {
@@ -148,6 +157,7 @@ fn real_main() -> Result<()> {
                 cpus,
                 mem,
                 binary: std::env::current_exe()?,
+                checkpoint_every,
             })?;
             if dry_run {
                 for p in [&scripts.array, &scripts.collect] {
@@ -172,6 +182,7 @@ fn real_main() -> Result<()> {
             config,
             out,
             shard,
+            checkpoint_every,
             exec,
         } => {
             run_experiment(
@@ -182,6 +193,7 @@ fn real_main() -> Result<()> {
                     fresh: exec.fresh,
                     quiet: exec.quiet,
                     shard,
+                    checkpoint_every,
                 },
             )?;
         }

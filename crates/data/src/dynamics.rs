@@ -225,7 +225,7 @@ pub fn read_examples_csv<R: Read>(r: R) -> csv::Result<Vec<ExampleRow>> {
 }
 
 /// The history of one example.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 struct Slot {
     /// The class, fixed by the first `record` that presents the example.
     label: Option<u32>,
@@ -250,7 +250,9 @@ struct Slot {
 /// Memory: per presentation, one bit of correctness (packed in `u64` words) and one `f32` for
 /// the probability of the true class, i.e. about 4.1 bytes; per example, a fixed ~80 bytes
 /// plus 8 bytes per chosen EL2N epoch. 10⁵ examples × 200 epochs take about 83 MB.
-#[derive(Clone, Debug)]
+///
+/// Serialisable, so a run's checkpoint can carry the histories recorded so far.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ExampleTracker {
     /// Example ids, ascending; `slots[i]` holds the history of `ids[i]`.
     ids: Vec<usize>,

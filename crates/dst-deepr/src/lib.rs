@@ -106,6 +106,17 @@ impl DstMethod for DeepR {
         <Self as sparse_core::NamedMethod>::NAME
     }
 
+    /// The sign record. Between steps (where the training loop checkpoints) it is empty, but
+    /// saving it keeps a state taken between `after_backward` and `after_step` exact too.
+    fn save_state(&self) -> Vec<u8> {
+        sparse_core::state::encode(&self.signs)
+    }
+
+    fn load_state(&mut self, state: &[u8]) -> Result<(), SparseError> {
+        self.signs = sparse_core::state::decode(state, "deepr sign record")?;
+        Ok(())
+    }
+
     /// Records the sign of every connection of each dynamic layer, before the optimizer step
     /// can flip it.
     fn after_backward(&mut self, ctx: &mut DstContext<'_>) -> HookOutcome {

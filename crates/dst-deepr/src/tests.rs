@@ -66,6 +66,48 @@ fn step(
     })
 }
 
+/// A method restored from the state saved between `after_backward` and `after_step` (its
+/// sign record) continues exactly like the one that kept running, noise included.
+#[test]
+fn restored_mid_run_state_continues_identically() {
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let mut layers = vec![
+        layer(&mut rng, 8, 6, 20, true),
+        layer(&mut rng, 6, 3, 10, false),
+    ];
+    let mut m = DeepR::new(DeepRConfig::default()).unwrap();
+    let mut topo = ChaCha8Rng::seed_from_u64(9);
+    for t in 0..3 {
+        backward(&mut m, &mut layers, t, &mut topo);
+        step(&mut m, &mut layers, t, &mut topo);
+    }
+    backward(&mut m, &mut layers, 3, &mut topo);
+    // Flip every sign after the record: only the record can tell they crossed zero.
+    for v in layers[0].weights.values_mut() {
+        *v = -*v;
+    }
+    let mut restored = DeepR::new(DeepRConfig::default()).unwrap();
+    restored.load_state(&m.save_state()).unwrap();
+    let (mut b, mut topo_b) = (layers.clone(), topo.clone());
+    for t in 3..6 {
+        if t > 3 {
+            backward(&mut m, &mut layers, t, &mut topo);
+            backward(&mut restored, &mut b, t, &mut topo_b);
+        }
+        let ea = step(&mut m, &mut layers, t, &mut topo);
+        let eb = step(&mut restored, &mut b, t, &mut topo_b);
+        assert_eq!(ea, eb, "step {t}");
+        if t == 3 {
+            assert!(
+                !ea.edits.is_empty(),
+                "the recorded signs removed the flipped weights"
+            );
+        }
+    }
+    assert_eq!(layers, b);
+    assert!(restored.load_state(&[0x01]).is_err());
+}
+
 #[test]
 fn sign_flips_are_removed_and_regrown_like_brute_force() {
     let (rows, cols, nnz) = (7usize, 6usize, 15usize);

@@ -285,9 +285,30 @@ impl sparse_core::NamedMethod for Dsr {
     }
 }
 
+/// What a DSR run carries between steps: the adapted threshold and the fixed target.
+#[derive(Debug, Serialize, Deserialize)]
+struct DsrState {
+    threshold: f64,
+    target: Option<f64>,
+}
+
 impl DstMethod for Dsr {
     fn name(&self) -> &'static str {
         <Self as sparse_core::NamedMethod>::NAME
+    }
+
+    fn save_state(&self) -> Vec<u8> {
+        sparse_core::state::encode(&DsrState {
+            threshold: self.threshold,
+            target: self.target,
+        })
+    }
+
+    fn load_state(&mut self, state: &[u8]) -> Result<(), SparseError> {
+        let s: DsrState = sparse_core::state::decode(state, "dsr state")?;
+        self.threshold = s.threshold;
+        self.target = s.target;
+        Ok(())
     }
 
     /// Rewires after the optimizer update: DSR needs no gradient, and pruning the updated

@@ -431,6 +431,42 @@ fn no_edit_between_rewires_and_target_fixed_from_the_start() {
     assert!(!absolute.wants_gradients(&clock(3, 10, 100)));
 }
 
+/// A method restored from mid-run state (threshold and target adapted by earlier rewires)
+/// continues exactly like the one that kept running; a fresh method does not.
+#[test]
+fn restored_mid_run_state_continues_identically() {
+    let mut layers = network(5, 4e-3);
+    let mut dsr = Dsr::new(every_step(None)).unwrap();
+    for t in 0..3 {
+        rewire_at(&mut dsr, &mut layers, clock(t, 1, 10), 42 + t as u64);
+    }
+    assert_ne!(dsr.threshold(), DsrConfig::default().initial_threshold);
+    let mut restored = Dsr::new(every_step(None)).unwrap();
+    restored.load_state(&dsr.save_state()).unwrap();
+    let mut fresh = Dsr::new(every_step(None)).unwrap();
+    let (mut a, mut b, mut c) = (layers.clone(), layers.clone(), layers);
+    let (mut kept, mut restarted) = (Vec::new(), Vec::new());
+    for t in 3..6 {
+        let c_t = clock(t, 1, 10);
+        let ea = rewire_at(&mut dsr, &mut a, c_t, 42 + t as u64);
+        let eb = rewire_at(&mut restored, &mut b, c_t, 42 + t as u64);
+        rewire_at(&mut fresh, &mut c, c_t, 42 + t as u64);
+        assert_eq!(ea, eb, "step {t}");
+        assert_eq!(dsr.threshold().to_bits(), restored.threshold().to_bits());
+        kept.push(dsr.threshold());
+        restarted.push(fresh.threshold());
+    }
+    assert_eq!(a, b);
+    assert_ne!(
+        kept, restarted,
+        "the state matters: a fresh method adapts differently"
+    );
+    assert!(Dsr::new(every_step(None))
+        .unwrap()
+        .load_state(&[1, 2])
+        .is_err());
+}
+
 #[test]
 fn same_seed_same_topology() {
     let mut a = network(5, 4e-3);

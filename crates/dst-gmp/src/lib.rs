@@ -173,6 +173,17 @@ impl DstMethod for Gmp {
         <Self as sparse_core::NamedMethod>::NAME
     }
 
+    /// The per-layer `(initial, target)` densities: a checkpoint restores them even where the
+    /// resumed run would not call `initial_densities` again.
+    fn save_state(&self) -> Vec<u8> {
+        sparse_core::state::encode(&self.layers)
+    }
+
+    fn load_state(&mut self, state: &[u8]) -> Result<(), SparseError> {
+        self.layers = sparse_core::state::decode(state, "gmp state")?;
+        Ok(())
+    }
+
     /// Remembers the targets and starts every layer with a target below 1 at
     /// `max(initial_density, target)`; layers at density 1 stay dense.
     fn initial_densities(&mut self, targets: &[f64]) -> Vec<f64> {

@@ -202,6 +202,38 @@ fn whole_run_matches_a_dense_brute_force() {
     }
 }
 
+/// A method restored from mid-run state prunes the rest of the schedule exactly like the one
+/// that kept running; without the state it would not know its targets.
+#[test]
+fn restored_mid_run_state_continues_identically() {
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    let config = GmpConfig {
+        delta_t: 3,
+        ..GmpConfig::default()
+    };
+    let mut gmp = Gmp::new(config).unwrap();
+    gmp.initial_densities(&[0.2, 0.4]);
+    let mut layers = vec![
+        layer(10, 5, 50, true, &mut rng),
+        layer(5, 4, 20, true, &mut rng),
+    ];
+    for t in 0..20 {
+        run_step(&mut gmp, &mut layers, clock(t, 5, 10));
+    }
+    let mut restored = Gmp::new(config).unwrap();
+    restored.load_state(&gmp.save_state()).unwrap();
+    let mut b = layers.clone();
+    for t in 20..50 {
+        let ea = run_step(&mut gmp, &mut layers, clock(t, 5, 10));
+        let eb = run_step(&mut restored, &mut b, clock(t, 5, 10));
+        assert_eq!(ea, eb, "step {t}");
+    }
+    assert_eq!(layers, b);
+    assert_eq!((b[0].nnz(), b[1].nnz()), (10, 8));
+    let mut bad = Gmp::new(config).unwrap();
+    assert!(bad.load_state(&[0xff]).is_err());
+}
+
 #[test]
 fn delta_t_longer_than_the_run_still_reaches_the_target() {
     let mut rng = ChaCha8Rng::seed_from_u64(3);

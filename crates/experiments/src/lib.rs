@@ -3,6 +3,7 @@
 //! ([`registry`]), so a new DST method is registered here and nowhere else.
 
 pub mod bench;
+pub mod checkpoint;
 pub mod collect;
 pub mod config;
 pub mod data_aware;

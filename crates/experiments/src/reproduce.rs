@@ -116,6 +116,7 @@ pub fn reproduce(opts: &ReproduceOptions) -> Result<()> {
                 fresh: opts.fresh,
                 quiet: opts.quiet,
                 shard: None,
+                checkpoint_every: None,
             },
         )
         .with_context(|| format!("study {}", path.display()))?;

@@ -1,6 +1,7 @@
 //! Executing one run: prepare the seed's split of the data, build the model the method asks
 //! for, train it, and turn the outcome into result rows.
 
+use crate::checkpoint::{self, CheckpointPolicy, CheckpointRef, RunCheckpoint};
 use crate::config::ExperimentConfig;
 use crate::data_aware::{DataAwareOption, DataAwareSampler, HardGrowth};
 use crate::grid::RunSpec;
@@ -19,9 +20,10 @@ use models::policy::OnlineForgetting;
 use models::rngs::stream;
 use models::train::TrainObserver;
 use models::{
-    Classifier, DataPolicies, DenseMlp, EpochRecord, Examples, RunData, RunRngs, SgdParams,
-    SparseInit, SparseMlp, SparseNetwork, TrainOptions,
+    Classifier, DataPolicies, DenseMlp, EpochRecord, Examples, LoopState, RunData, RunRngs,
+    SgdParams, SparseInit, SparseMlp, SparseNetwork, TrainOptions,
 };
+use serde::{Deserialize, Serialize};
 use sparse_core::init::{erdos_renyi_density, layer_densities};
 use sparse_core::TrainingClock;
 use std::collections::HashMap;
@@ -257,18 +259,21 @@ pub struct RunResult {
 }
 
 /// Forwards epoch records to a callback (the progress display) and, when tracking, every
-/// training forward pass to the per-example tracker, and the steps' forgetting events and
-/// topology updates to the step record.
+/// training forward pass to the per-example tracker and the steps' forgetting events and
+/// topology updates to the step record; writes the run's checkpoints.
 struct RunObserver<'a> {
     on_epoch: &'a mut dyn FnMut(&EpochRecord),
     tracker: Option<ExampleTracker>,
     steps: Option<StepRecord>,
     n_classes: usize,
+    checkpoints: Option<(&'a CheckpointPolicy, &'a RunSpec)>,
+    epochs: usize,
 }
 
 /// What the step-level forgetting analysis needs of a run: forgetting events and presentations
 /// per step, the steps after topology updates, and which examples were forgotten within
 /// `window` steps after an update.
+#[derive(Debug, Serialize, Deserialize)]
 struct StepRecord {
     window: usize,
     events: Vec<usize>,
@@ -372,6 +377,41 @@ impl TrainObserver for RunObserver<'_> {
     fn on_epoch(&mut self, record: &EpochRecord) {
         (self.on_epoch)(record)
     }
+
+    fn checkpoint_due(&mut self, epochs_done: usize) -> bool {
+        self.checkpoints
+            .is_some_and(|(policy, _)| policy.due(epochs_done, self.epochs))
+    }
+
+    /// A failed write costs only the ability to resume from here: the run goes on.
+    fn on_checkpoint(&mut self, state: &LoopState, model: &dyn Classifier, rngs: &RunRngs) {
+        let Some((policy, spec)) = self.checkpoints else {
+            return;
+        };
+        let path = policy.path(&spec.run_id);
+        let written = checkpoint::write(
+            &path,
+            &CheckpointRef {
+                run_id: &spec.run_id,
+                config_hash: &spec.config_hash,
+                loop_state: state,
+                rngs: rngs.positions(),
+                model: &model.save_state(),
+                examples: self.tracker.as_ref(),
+                steps: &self
+                    .steps
+                    .as_ref()
+                    .map(sparse_core::state::encode)
+                    .unwrap_or_default(),
+            },
+        );
+        if let Err(e) = written {
+            eprintln!(
+                "warning: run {}: checkpoint after epoch {} not written: {e:#}",
+                spec.run_id, state.epochs_done
+            );
+        }
+    }
 }
 
 /// Every test example's evaluation-mode prediction by the trained model.
@@ -409,13 +449,53 @@ fn predictions(
     rows
 }
 
-/// Runs `spec` to the end on `full`.
+/// Restores `model`, `rngs` and `tracker` from `ckpt` and returns the loop state to continue
+/// from, or why the checkpoint does not fit this run (then nothing was changed).
+fn restore(
+    ckpt: RunCheckpoint,
+    model: &mut dyn Classifier,
+    rngs: &mut RunRngs,
+    tracker: &mut Option<ExampleTracker>,
+    steps: &mut Option<StepRecord>,
+    rows: usize,
+    opts: &TrainOptions,
+) -> Result<LoopState> {
+    ckpt.loop_state
+        .check(model, rows, opts)
+        .map_err(anyhow::Error::msg)?;
+    let same_tracking = match (&ckpt.examples, &*tracker) {
+        (None, None) => true,
+        (Some(saved), Some(fresh)) => {
+            saved.example_ids() == fresh.example_ids() && saved.el2n_epochs() == fresh.el2n_epochs()
+        }
+        _ => false,
+    };
+    if !same_tracking || ckpt.steps.is_empty() != steps.is_none() {
+        anyhow::bail!("its per-example tracking differs from the config's `tracking`");
+    }
+    let saved_steps: Option<StepRecord> = match steps {
+        Some(_) => Some(sparse_core::state::decode(&ckpt.steps, "step record")?),
+        None => None,
+    };
+    let mut restored = rngs.clone();
+    restored.restore(&ckpt.rngs)?;
+    // Last: on error it leaves the model as it was.
+    model.load_state(&ckpt.model)?;
+    *rngs = restored;
+    *tracker = ckpt.examples;
+    *steps = saved_steps;
+    Ok(ckpt.loop_state)
+}
+
+/// Runs `spec` to the end on `full`. With `checkpoints`, the run checkpoints on that policy
+/// and, if it finds a checkpoint of its own, continues from it (see [`checkpoint`]).
 pub fn execute(
     cfg: &ExperimentConfig,
     spec: &RunSpec,
     full: &Dataset,
     commit: &str,
     on_epoch: &mut dyn FnMut(&EpochRecord),
+    checkpoints: Option<&CheckpointPolicy>,
 ) -> Result<RunResult> {
     let prepared = prepare(full, cfg, spec)
         .with_context(|| format!("preparing data for run {}", spec.run_id))?;
@@ -449,12 +529,41 @@ pub fn execute(
             )
         }),
         n_classes: tr.n_classes(),
+        checkpoints: checkpoints.map(|p| (p, spec)),
+        epochs: cfg.training.epochs,
     };
     let opts = TrainOptions {
         epochs: cfg.training.epochs,
         batch_size: cfg.training.batch_size,
         track_topology: true,
     };
+    let mut rngs = RunRngs::from_seed(spec.seed);
+    let mut resume = None;
+    if let Some(ckpt) = checkpoints.and_then(|p| checkpoint::find(p, spec)) {
+        let rows = train_set.rows();
+        match restore(
+            ckpt,
+            model.as_mut(),
+            &mut rngs,
+            &mut observer.tracker,
+            &mut observer.steps,
+            rows,
+            &opts,
+        ) {
+            Ok(state) => {
+                eprintln!(
+                    "run {}: resuming from its checkpoint after epoch {}/{}",
+                    spec.run_id, state.epochs_done, opts.epochs
+                );
+                resume = Some(state);
+            }
+            Err(e) => eprintln!(
+                "warning: the checkpoint of run {} does not fit it ({e:#}); ignored, the run \
+                 starts from epoch 1",
+                spec.run_id
+            ),
+        }
+    }
     let validation_set = prepared.validation.as_ref().map(|v| Examples {
         x: &v.values,
         observed: absent.then_some(v.observed.as_slice()),
@@ -487,12 +596,13 @@ pub fn execute(
             validation: validation_set,
         },
         opts,
-        &mut RunRngs::from_seed(spec.seed),
+        &mut rngs,
         &mut observer,
         &mut DataPolicies {
             sampler: &mut sampler,
             growth: &mut growth,
         },
+        resume,
     );
     let examples = observer
         .tracker

@@ -1,6 +1,7 @@
 //! Running every pending run of an experiment in parallel, with progress bars, durable results
 //! and a summary at the end.
 
+use crate::checkpoint::{self, CheckpointPolicy};
 use crate::config::ExperimentConfig;
 use crate::grid::{expand, RunSpec};
 use crate::results::ResultStore;
@@ -25,6 +26,10 @@ pub struct RunOptions {
     pub quiet: bool,
     /// Run only one shard of the grid, into its own folder (see [`Shard`]).
     pub shard: Option<Shard>,
+    /// Checkpoint every run after every this many epochs into `<folder>/checkpoints/`, and
+    /// resume runs from their checkpoints (see [`crate::checkpoint`]). Not part of any run
+    /// key: results are the same with and without it.
+    pub checkpoint_every: Option<usize>,
 }
 
 /// One of `count` disjoint parts of a grid: the runs, ordered by their key (`run_id`), taken
@@ -165,6 +170,19 @@ pub fn run_config(
         None => expand(&cfg),
     };
     let pending: Vec<&RunSpec> = runs.iter().filter(|r| !store.is_done(&r.run_id)).collect();
+    let checkpoints = opts
+        .checkpoint_every
+        .filter(|&k| k > 0)
+        .map(|k| CheckpointPolicy::new(&dir, k));
+    let checkpoint_dir = dir.join(checkpoint::DIR);
+    if opts.fresh && checkpoint_dir.exists() {
+        std::fs::remove_dir_all(&checkpoint_dir)
+            .with_context(|| format!("deleting {}", checkpoint_dir.display()))?;
+    }
+    // Killed between recording a run and deleting its checkpoint: delete it now.
+    for r in runs.iter().filter(|r| store.is_done(&r.run_id)) {
+        checkpoint::remove(&checkpoint_dir, &r.run_id)?;
+    }
     let commit = git_commit();
     let jobs = opts
         .jobs
@@ -215,13 +233,22 @@ pub fn run_config(
                     bar.set_position(e.epoch as u64);
                     bar.set_message(format!("test acc {:.3}", e.test_accuracy));
                 };
-                let result =
-                    run::execute(&cfg, spec, &full, &commit, &mut on_epoch).and_then(|r| {
-                        store
-                            .lock()
-                            .expect("no panic while holding the store")
-                            .record(&r.row, &r.files)
-                    });
+                let result = run::execute(
+                    &cfg,
+                    spec,
+                    &full,
+                    &commit,
+                    &mut on_epoch,
+                    checkpoints.as_ref(),
+                )
+                .and_then(|r| {
+                    store
+                        .lock()
+                        .expect("no panic while holding the store")
+                        .record(&r.row, &r.files)
+                })
+                // The run's row is durable: its checkpoint is no longer needed.
+                .and_then(|()| checkpoint::remove(&checkpoint_dir, &spec.run_id));
                 bar.finish_and_clear();
                 multi.remove(&bar);
                 overall.inc(1);
@@ -230,6 +257,8 @@ pub fn run_config(
             .collect()
     });
     overall.finish_and_clear();
+    // Gone when every run finished (fails, as it should, while any checkpoint is left).
+    let _ = std::fs::remove_dir(&checkpoint_dir);
     let store = store
         .into_inner()
         .expect("no panic while holding the store");

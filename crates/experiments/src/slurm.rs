@@ -4,7 +4,9 @@
 //!
 //! Tasks are `--requeue`able: a pre-empted or timed-out task that Slurm restarts resumes its
 //! shard where it stopped (finished runs are kept; see the runner), so resubmitting a lost
-//! task completes the grid without lost or duplicate rows.
+//! task completes the grid without lost or duplicate rows. With `--checkpoint-every K` the
+//! tasks also checkpoint their runs every K epochs, so a requeued task continues a long run
+//! from its last checkpoint instead of its first epoch ([`crate::checkpoint`]).
 
 use crate::config::ExperimentConfig;
 use anyhow::{bail, Context, Result};
@@ -29,6 +31,8 @@ pub struct SlurmOptions {
     pub mem: String,
     /// The binary the tasks run (the xtask release binary).
     pub binary: PathBuf,
+    /// `--checkpoint-every K` passed to every task (see [`crate::checkpoint`]).
+    pub checkpoint_every: Option<usize>,
 }
 
 /// The two scripts and how to submit them.
@@ -85,12 +89,15 @@ pub fn write_scripts(opts: &SlurmOptions) -> Result<SlurmScripts> {
             slurm_dir.display()
         ),
     ) + &format!(
-        "exec '{}' run '{}' --out '{}' --shard \"${{SLURM_ARRAY_TASK_ID}}/{}\" --jobs {} --quiet\n",
+        "exec '{}' run '{}' --out '{}' --shard \"${{SLURM_ARRAY_TASK_ID}}/{}\" --jobs {}{} --quiet\n",
         binary.display(),
         config.display(),
         out.display(),
         opts.array,
-        opts.cpus
+        opts.cpus,
+        opts.checkpoint_every
+            .map(|k| format!(" --checkpoint-every {k}"))
+            .unwrap_or_default()
     );
     let collect = header(
         &format!("{}-collect", cfg.name),
@@ -171,6 +178,7 @@ mod tests {
             cpus: 2,
             mem: "4G".into(),
             binary: PathBuf::from("/opt/xtask"),
+            checkpoint_every: Some(5),
         })
         .unwrap();
         let array = std::fs::read_to_string(&s.array).unwrap();
@@ -178,7 +186,9 @@ mod tests {
         assert!(array.contains("#SBATCH --partition=short"));
         assert!(array.contains("#SBATCH --requeue"));
         assert!(array.contains("'/opt/xtask' run "));
-        assert!(array.contains("--shard \"${SLURM_ARRAY_TASK_ID}/4\" --jobs 2"));
+        assert!(array.contains(
+            "--shard \"${SLURM_ARRAY_TASK_ID}/4\" --jobs 2 --checkpoint-every 5 --quiet"
+        ));
         let collect = std::fs::read_to_string(&s.collect).unwrap();
         assert!(collect.contains("'/opt/xtask' collect"));
         assert!(s.submit.contains("--dependency=afterok:"));
@@ -192,6 +202,7 @@ mod tests {
             cpus: 1,
             mem: "1G".into(),
             binary: PathBuf::from("x"),
+            checkpoint_every: None,
         };
         assert!(write_scripts(&bad).is_err());
         bad.array = 2;

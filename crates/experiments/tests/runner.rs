@@ -42,6 +42,7 @@ fn opts(out: &Path, jobs: usize) -> RunOptions {
         fresh: false,
         quiet: true,
         shard: None,
+        checkpoint_every: None,
     }
 }
 

@@ -3,8 +3,11 @@
 
 use crate::batch::{fill_dropout_mask, Batch};
 use crate::dense::DenseMlp;
+use crate::error::ModelError;
 use crate::sparse_mlp::{SparseMlp, StepReport};
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use sparse_core::state::{decode, encode};
 use sparse_core::{DstMethod, EditStats, SparseLayer, TrainingClock};
 
 /// The random streams a training run consumes, each derived from the run seed by name.
@@ -27,6 +30,70 @@ impl RunRngs {
             topology: crate::rngs::stream(seed, "topology"),
         }
     }
+
+    /// Where each stream stands, for a checkpoint (reading it draws nothing).
+    pub fn positions(&self) -> RngPositions {
+        RngPositions {
+            shuffle: StreamPosition::of(&self.shuffle),
+            dropout: StreamPosition::of(&self.dropout),
+            topology: StreamPosition::of(&self.topology),
+        }
+    }
+
+    /// Moves every stream to a saved position. The streams must be those of the same run
+    /// seed ([`RunRngs::from_seed`]): a position of another seed or stream is refused.
+    pub fn restore(&mut self, saved: &RngPositions) -> Result<(), ModelError> {
+        for (name, rng, pos) in [
+            ("shuffle", &mut self.shuffle, &saved.shuffle),
+            ("dropout", &mut self.dropout, &saved.dropout),
+            ("topology", &mut self.topology, &saved.topology),
+        ] {
+            if rng.get_seed() != pos.seed || rng.get_stream() != pos.stream {
+                return Err(ModelError::State(format!(
+                    "the saved `{name}` random stream belongs to another seed"
+                )));
+            }
+            rng.set_word_pos(u128::from(pos.word_hi) << 64 | u128::from(pos.word_lo));
+        }
+        Ok(())
+    }
+}
+
+/// Where one ChaCha stream stands: its key, its stream id and its offset in 32-bit words (as
+/// two halves, since not every format holds a `u128`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamPosition {
+    /// The stream's 256-bit key.
+    pub seed: [u8; 32],
+    /// The stream id.
+    pub stream: u64,
+    /// High 64 bits of the word offset.
+    pub word_hi: u64,
+    /// Low 64 bits of the word offset.
+    pub word_lo: u64,
+}
+
+impl StreamPosition {
+    fn of(rng: &ChaCha8Rng) -> Self {
+        let word = rng.get_word_pos();
+        StreamPosition {
+            seed: rng.get_seed(),
+            stream: rng.get_stream(),
+            word_hi: (word >> 64) as u64,
+            word_lo: word as u64,
+        }
+    }
+}
+
+/// The positions of a run's streams ([`RunRngs::positions`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RngPositions {
+    /// The `shuffle` stream.
+    pub shuffle: StreamPosition,
+    /// The `dropout` stream.
+    pub dropout: StreamPosition,
+    /// The `topology` stream.
+    pub topology: StreamPosition,
 }
 
 /// The examples (and their labels) on which a gradient-growing method scores growth at a step,
@@ -73,6 +140,34 @@ pub trait Classifier: Send {
     fn sparse_layers(&self) -> Option<&[SparseLayer]> {
         None
     }
+
+    /// The complete training state (topology, weights, biases, optimizer momentum and, for a
+    /// sparse model, its DST method's state) as bytes, for a checkpoint. Floats are stored
+    /// exactly ([`sparse_core::state`]).
+    fn save_state(&self) -> Vec<u8>;
+
+    /// Restores a state saved by [`Classifier::save_state`] into a model built from the same
+    /// configuration (same layer sizes and method); anything else is an error naming what
+    /// differs, and leaves the model unchanged.
+    fn load_state(&mut self, state: &[u8]) -> Result<(), ModelError>;
+}
+
+/// The saved state of a [`SparseNetwork`].
+#[derive(Serialize)]
+struct SavedNetwork<'a> {
+    method: &'a str,
+    mlp: &'a SparseMlp,
+    #[serde(with = "sparse_core::state::bytes")]
+    method_state: Vec<u8>,
+}
+
+/// [`SavedNetwork`] read back.
+#[derive(Deserialize)]
+struct LoadedNetwork {
+    method: String,
+    mlp: SparseMlp,
+    #[serde(with = "sparse_core::state::bytes")]
+    method_state: Vec<u8>,
 }
 
 /// A sparse MLP trained by a DST method.
@@ -133,6 +228,29 @@ impl Classifier for SparseNetwork {
     fn sparse_layers(&self) -> Option<&[SparseLayer]> {
         Some(self.mlp.layers())
     }
+
+    fn save_state(&self) -> Vec<u8> {
+        encode(&SavedNetwork {
+            method: self.method.name(),
+            mlp: &self.mlp,
+            method_state: self.method.save_state(),
+        })
+    }
+
+    fn load_state(&mut self, state: &[u8]) -> Result<(), ModelError> {
+        let saved: LoadedNetwork = decode(state, "sparse model state")?;
+        if saved.method != self.method.name() {
+            return Err(ModelError::State(format!(
+                "the state is of method `{}`, the model's method is `{}`",
+                saved.method,
+                self.method.name()
+            )));
+        }
+        let mlp = self.mlp.restored(saved.mlp)?;
+        self.method.load_state(&saved.method_state)?;
+        self.mlp = mlp;
+        Ok(())
+    }
 }
 
 impl Classifier for DenseMlp {
@@ -190,5 +308,13 @@ impl Classifier for DenseMlp {
 
     fn layer_densities(&self) -> Vec<f64> {
         vec![1.0; self.sizes().len() - 1]
+    }
+
+    fn save_state(&self) -> Vec<u8> {
+        self.to_state()
+    }
+
+    fn load_state(&mut self, state: &[u8]) -> Result<(), ModelError> {
+        self.restore_state(state)
     }
 }

@@ -13,13 +13,16 @@
 //! weights `[n_in][n_out]` (burn's `Linear` layout: `y = x·W + b`).
 
 use crate::activation::Activation;
-use burn::module::{Module, Param};
+use crate::error::ModelError;
+use burn::module::{Module, Param, ParamId};
 use burn::nn::Linear;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::activation::{log_softmax, relu, softmax};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Bytes, Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+use sparse_core::state::{decode, encode};
 
 pub use crate::optim::SgdParams;
 
@@ -106,6 +109,20 @@ impl std::fmt::Debug for DenseMlp {
             .field("sgd", &self.sgd)
             .finish_non_exhaustive()
     }
+}
+
+/// The saved state of a [`DenseMlp`]: parameters, the ids burn's optimizer keys their
+/// momentum by, and the optimizer's record.
+#[derive(Serialize, Deserialize)]
+struct DenseState {
+    sizes: Vec<usize>,
+    /// Per layer: row-major weights, bias.
+    params: Vec<(Vec<f32>, Vec<f32>)>,
+    /// Per layer: the weight's and the bias's parameter id.
+    ids: Vec<(u64, u64)>,
+    /// `ModuleOptimizer::into_bytes` (burn's own format; momentum kept exactly).
+    #[serde(with = "sparse_core::state::bytes")]
+    optimizer: Vec<u8>,
 }
 
 /// Converts a burn tensor to a host `Vec<f32>`.
@@ -290,6 +307,76 @@ impl DenseMlp {
         let device = self.device.clone().inner();
         let xt = self.input(x, batch, &device);
         to_vec(softmax(net.forward(xt, &[], self.activation), 1))
+    }
+
+    /// The complete training state (weights, biases, momentum) as bytes, for a checkpoint.
+    pub fn to_state(&self) -> Vec<u8> {
+        let optimizer = self
+            .optim
+            .into_bytes()
+            .expect("burn writes an optimizer record to memory")
+            .to_vec();
+        let ids = self
+            .net
+            .layers
+            .iter()
+            .map(|l| {
+                let bias = l.bias.as_ref().expect("every layer has a bias");
+                (l.weight.id.val(), bias.id.val())
+            })
+            .collect();
+        encode(&DenseState {
+            sizes: self.sizes.clone(),
+            params: self
+                .params()
+                .into_iter()
+                .map(|p| (p.weights, p.bias))
+                .collect(),
+            ids,
+            optimizer,
+        })
+    }
+
+    /// Restores a state saved by [`DenseMlp::to_state`] into a model of the same sizes and
+    /// hyper-parameters. The parameters get back their saved ids, so the restored optimizer
+    /// record finds the momentum of each.
+    pub fn restore_state(&mut self, state: &[u8]) -> Result<(), ModelError> {
+        let s: DenseState = decode(state, "dense model state")?;
+        if s.sizes != self.sizes || s.params.len() != self.sizes.len() - 1 {
+            return Err(ModelError::State(format!(
+                "layer sizes {:?}, the model's are {:?}",
+                s.sizes, self.sizes
+            )));
+        }
+        let mut layers = Vec::with_capacity(s.params.len());
+        for (k, ((w, b), (w_id, b_id))) in s.params.into_iter().zip(s.ids).enumerate() {
+            let (n_in, n_out) = (self.sizes[k], self.sizes[k + 1]);
+            if w.len() != n_in * n_out || b.len() != n_out {
+                return Err(ModelError::State(format!("layer {k}: parameter lengths")));
+            }
+            let mut weight = Param::from_tensor(Tensor::<2>::from_data(
+                TensorData::new(w, [n_in, n_out]),
+                &self.device,
+            ));
+            weight.id = ParamId::from(w_id);
+            let mut bias = Param::from_tensor(Tensor::<1>::from_data(
+                TensorData::new(b, [n_out]),
+                &self.device,
+            ));
+            bias.id = ParamId::from(b_id);
+            layers.push(Linear {
+                weight,
+                bias: Some(bias),
+            });
+        }
+        let optim = self
+            .optim
+            .clone()
+            .from_bytes(Bytes::from_bytes_vec(s.optimizer))
+            .map_err(|e| ModelError::State(format!("optimizer record: {e:?}")))?;
+        self.net = Net { layers };
+        self.optim = optim;
+        Ok(())
     }
 
     /// Current parameters of every layer, in the [`LayerParams`] layout (for saving, inspection and

@@ -14,4 +14,7 @@ pub enum ModelError {
     /// A saved model that cannot be read.
     #[error("cannot read saved model: {0}")]
     Load(#[from] serde_json::Error),
+    /// A checkpointed state that does not fit the model or the run it is restored into.
+    #[error("cannot restore saved state: {0}")]
+    State(String),
 }

@@ -15,13 +15,15 @@ pub mod train;
 
 pub use activation::Activation;
 pub use batch::Batch;
-pub use classifier::{Classifier, GrowthBatch, RunRngs, SparseNetwork};
+pub use classifier::{
+    Classifier, GrowthBatch, RngPositions, RunRngs, SparseNetwork, StreamPosition,
+};
 pub use dense::DenseMlp;
 pub use error::ModelError;
 pub use optim::SgdParams;
 pub use policy::{DataSampler, GrowthBatchSource, OnlineForgetting, PlainData};
 pub use sparse_mlp::{SparseInit, SparseMlp, StepReport};
 pub use train::{
-    evaluate, train, train_with, DataPolicies, EpochRecord, Examples, RunData, TrainObserver,
-    TrainOptions, TrainOutcome,
+    evaluate, train, train_from, train_with, DataPolicies, EpochRecord, Examples, LoopState,
+    RunData, TrainObserver, TrainOptions, TrainOutcome,
 };

@@ -8,12 +8,13 @@
 //! swaps these policies. Both see [`OnlineForgetting`], the per-row forgetting statistics the
 //! loop keeps from the training forward passes (Toneva et al. 2019's definition).
 
+use serde::{Deserialize, Serialize};
 use sparse_core::TrainingClock;
 
 /// Per-row training dynamics so far, kept by the loop from every training forward pass
 /// (dropout on, before the step: Toneva et al.'s definition, as in DECISIONS). Indexed by
 /// training-row position, not example id.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OnlineForgetting {
     presentations: Vec<u32>,
     events: Vec<u32>,
@@ -114,6 +115,28 @@ pub trait DataSampler: Send {
     /// Told that the topology changed; `step` is the index of the first step that trains the
     /// new topology.
     fn on_topology_update(&mut self, _step: usize) {}
+
+    /// The sampler's state between epochs, for a checkpoint (empty: stateless).
+    fn save_state(&self) -> Vec<u8> {
+        Vec::new()
+    }
+
+    /// Restores a state saved by [`save_state`](Self::save_state).
+    fn load_state(&mut self, state: &[u8]) -> Result<(), String> {
+        refuse_state(state)
+    }
+}
+
+/// The default `load_state` of a stateless policy: only an empty state fits.
+fn refuse_state(state: &[u8]) -> Result<(), String> {
+    if state.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "a stateless policy got {} bytes of state",
+            state.len()
+        ))
+    }
 }
 
 /// On which rows a gradient-growing method (RigL, SNFS) scores the positions it may grow.
@@ -127,6 +150,16 @@ pub trait GrowthBatchSource: Send {
         _stats: &OnlineForgetting,
     ) -> Option<Vec<usize>> {
         None
+    }
+
+    /// The source's state between epochs, for a checkpoint (empty: stateless).
+    fn save_state(&self) -> Vec<u8> {
+        Vec::new()
+    }
+
+    /// Restores a state saved by [`save_state`](Self::save_state).
+    fn load_state(&mut self, state: &[u8]) -> Result<(), String> {
+        refuse_state(state)
     }
 }
 

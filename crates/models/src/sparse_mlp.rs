@@ -533,6 +533,40 @@ impl SparseMlp {
         Ok(serde_json::to_string(self)?)
     }
 
+    /// `saved` (a model of a checkpoint) validated against this one: the same layer sizes,
+    /// dynamic flags, dropout, activation and optimizer, every per-connection array aligned
+    /// with its layer. Its topology, weights, biases and momentum are the state to continue
+    /// from; gradients and workspace start empty, as every step recomputes them.
+    pub fn restored(&self, saved: SparseMlp) -> Result<SparseMlp, ModelError> {
+        let bad = |what: String| Err(ModelError::State(what));
+        if saved.sizes() != self.sizes() {
+            return bad(format!(
+                "layer sizes {:?}, the model's are {:?}",
+                saved.sizes(),
+                self.sizes()
+            ));
+        }
+        if (saved.dropout, saved.activation, saved.sgd) != (self.dropout, self.activation, self.sgd)
+        {
+            return bad("dropout, activation or optimizer differ from the model's".into());
+        }
+        for (l, (a, b)) in saved.layers.iter().zip(&self.layers).enumerate() {
+            if a.dynamic != b.dynamic {
+                return bad(format!(
+                    "layer {l} is dynamic in one and static in the other"
+                ));
+            }
+            if a.momentum.len() != a.nnz()
+                || a.bias.len() != a.n_out()
+                || a.bias_momentum.len() != a.n_out()
+            {
+                return bad(format!("layer {l}: momentum or bias not aligned"));
+            }
+        }
+        Ok(Self::from_layers(saved.layers, saved.dropout, saved.sgd)?
+            .with_activation(saved.activation))
+    }
+
     /// Loads a model saved by [`SparseMlp::to_json`], re-validating every matrix.
     pub fn from_json(s: &str) -> Result<Self, ModelError> {
         let m: SparseMlp = serde_json::from_str(s)?;

@@ -1,5 +1,9 @@
 //! The minibatch training loop shared by every model: shuffled epochs, the last partial batch
 //! trained (not dropped), evaluation on every test row after each epoch.
+//!
+//! Between epochs the observer may take a checkpoint ([`TrainObserver::on_checkpoint`]: the
+//! [`LoopState`], the model and the random streams); [`train_from`] continues a run from one,
+//! bit for bit.
 
 use crate::batch::{argmax_rows, cross_entropy, Batch};
 use crate::classifier::{Classifier, GrowthBatch, RunRngs};
@@ -79,7 +83,7 @@ pub struct EpochRecord {
 }
 
 /// Receives what the loop sees, for statistics beyond the epoch records (Part II tracks every
-/// example's correctness at every presentation).
+/// example's correctness at every presentation), and decides when to checkpoint.
 pub trait TrainObserver {
     /// After each step: the dataset row ids of the batch, their labels and the softmax outputs
     /// of the training forward pass.
@@ -97,6 +101,15 @@ pub trait TrainObserver {
     fn on_topology_update(&mut self, _step: usize) {}
     /// After each epoch.
     fn on_epoch(&mut self, _record: &EpochRecord) {}
+    /// Whether to checkpoint now, after `epochs_done` whole epochs (default: never).
+    fn checkpoint_due(&mut self, _epochs_done: usize) -> bool {
+        false
+    }
+    /// A checkpoint: the loop's state, the model and the random streams after a whole epoch
+    /// (its evaluation and record included), before the next epoch draws anything. Saving
+    /// them, and the observer's own state, lets [`train_from`] continue the run bit for bit.
+    /// Reading them draws nothing, so checkpointing never changes a run's numbers.
+    fn on_checkpoint(&mut self, _state: &LoopState, _model: &dyn Classifier, _rngs: &RunRngs) {}
 }
 
 /// An observer that ignores everything.
@@ -166,6 +179,96 @@ pub struct RunData<'a> {
     pub validation: Option<Examples<'a>>,
 }
 
+/// Where the epoch loop stands between two epochs: everything the remaining epochs depend on
+/// besides the model and the random streams. A checkpoint saves it (see
+/// [`TrainObserver::on_checkpoint`]); [`train_from`] continues from it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoopState {
+    /// Whole epochs trained so far (the next epoch's 0-based index).
+    pub epochs_done: usize,
+    /// Optimizer steps taken so far.
+    pub step: usize,
+    /// The last epoch's example order: each epoch shuffles the previous permutation in place,
+    /// so the next order depends on it.
+    pub order: Vec<usize>,
+    /// The records of the epochs done.
+    pub records: Vec<EpochRecord>,
+    /// The topology telemetry (ever-active positions), when tracked.
+    pub topology: Option<TopologyTracker>,
+    /// The online forgetting statistics the data policies read.
+    pub forgetting: OnlineForgetting,
+    /// The data sampler's own state ([`DataSampler::save_state`]).
+    #[serde(with = "sparse_core::state::bytes")]
+    pub sampler: Vec<u8>,
+    /// The growth-batch source's own state ([`GrowthBatchSource::save_state`]).
+    #[serde(with = "sparse_core::state::bytes")]
+    pub growth: Vec<u8>,
+}
+
+impl LoopState {
+    /// The state before the first epoch.
+    fn start(model: &dyn Classifier, rows: usize, opts: &TrainOptions) -> Self {
+        LoopState {
+            epochs_done: 0,
+            step: 0,
+            order: (0..rows).collect(),
+            records: Vec::with_capacity(opts.epochs),
+            topology: if opts.track_topology {
+                model.sparse_layers().map(TopologyTracker::new)
+            } else {
+                None
+            },
+            forgetting: OnlineForgetting::new(rows),
+            sampler: Vec::new(),
+            growth: Vec::new(),
+        }
+    }
+
+    /// Whether this state can continue a run of `model` on `rows` training rows with `opts`;
+    /// the error says what does not fit.
+    pub fn check(
+        &self,
+        model: &dyn Classifier,
+        rows: usize,
+        opts: &TrainOptions,
+    ) -> Result<(), String> {
+        let mut sorted = self.order.clone();
+        sorted.sort_unstable();
+        if !sorted.iter().copied().eq(0..rows) {
+            return Err(format!(
+                "the saved example order is not a permutation of the {rows} training rows"
+            ));
+        }
+        if self.epochs_done > opts.epochs || self.records.len() != self.epochs_done {
+            return Err(format!(
+                "{} epochs done with {} records, of a run of {} epochs",
+                self.epochs_done,
+                self.records.len(),
+                opts.epochs
+            ));
+        }
+        // A data sampler may present fewer rows per epoch (removal), so steps can fall short
+        // of whole epochs, never exceed them.
+        if self.step > self.epochs_done * rows.div_ceil(opts.batch_size.max(1)) {
+            return Err(format!(
+                "step {} does not follow {} epochs",
+                self.step, self.epochs_done
+            ));
+        }
+        if self.forgetting.len() != rows {
+            return Err(format!(
+                "forgetting statistics of {} rows for {rows} training rows",
+                self.forgetting.len()
+            ));
+        }
+        let tracked = opts.track_topology && model.sparse_layers().is_some();
+        if self.topology.is_some() != tracked {
+            return Err("topology telemetry saved for a run without it, or the reverse".into());
+        }
+        Ok(())
+    }
+}
+
 /// Trains `model` for `opts.epochs` epochs on `data.train`, evaluating the test (and
 /// validation) examples after each epoch: every row once per epoch, growth scored on the
 /// step's batch ([`PlainData`]).
@@ -176,11 +279,28 @@ pub fn train(
     rngs: &mut RunRngs,
     observer: &mut dyn TrainObserver,
 ) -> TrainOutcome {
+    train_from(model, data, opts, rngs, observer, None)
+}
+
+/// [`train`], continuing from `resume` when given: a [`LoopState`] saved by a checkpoint, with
+/// `model` and `rngs` restored from the same checkpoint. The outcome then equals that of the
+/// uninterrupted run, bit for bit (timings aside).
+///
+/// # Panics
+/// If `resume` does not fit the run ([`LoopState::check`]).
+pub fn train_from(
+    model: &mut dyn Classifier,
+    data: &RunData,
+    opts: TrainOptions,
+    rngs: &mut RunRngs,
+    observer: &mut dyn TrainObserver,
+    resume: Option<LoopState>,
+) -> TrainOutcome {
     let policies = &mut DataPolicies {
         sampler: &mut PlainData,
         growth: &mut PlainData,
     };
-    train_with(model, data, opts, rngs, observer, policies)
+    train_with(model, data, opts, rngs, observer, policies, resume)
 }
 
 /// The data policies of a run: which rows each epoch presents (and what steps add), and on
@@ -217,8 +337,12 @@ fn gather(
     }
 }
 
-/// [`train`] with data policies: data-aware training (in-run removal, rehearsal, growth
-/// scored on chosen rows) swaps them, the loop stays the same.
+/// [`train_from`] with data policies: data-aware training (in-run removal, rehearsal, growth
+/// scored on chosen rows) swaps them, the loop stays the same. The policies' states travel in
+/// the [`LoopState`] of a checkpoint.
+///
+/// # Panics
+/// If `resume` does not fit the run ([`LoopState::check`]) or a policy refuses its saved state.
 pub fn train_with(
     model: &mut dyn Classifier,
     data: &RunData,
@@ -226,27 +350,44 @@ pub fn train_with(
     rngs: &mut RunRngs,
     observer: &mut dyn TrainObserver,
     policies: &mut DataPolicies,
+    resume: Option<LoopState>,
 ) -> TrainOutcome {
     let (train, ids, test) = (&data.train, data.ids, &data.test);
     let (n, d, k) = (train.rows(), train.n_features, model.n_classes());
     assert_eq!(ids.len(), n, "one id per training row");
     let bs = opts.batch_size.max(1);
     let steps_per_epoch = n.div_ceil(bs);
-    let mut order: Vec<usize> = (0..n).collect();
+    let state = match resume {
+        Some(s) => {
+            if let Err(e) = s.check(model, n, &opts) {
+                panic!("cannot resume training: {e}");
+            }
+            s
+        }
+        None => LoopState::start(model, n, &opts),
+    };
+    let LoopState {
+        epochs_done,
+        mut step,
+        mut order,
+        mut records,
+        topology: mut tracker,
+        forgetting: mut stats,
+        sampler: sampler_state,
+        growth: growth_state,
+    } = state;
+    if let Err(e) = policies.sampler.load_state(&sampler_state) {
+        panic!("cannot resume the data sampler: {e}");
+    }
+    if let Err(e) = policies.growth.load_state(&growth_state) {
+        panic!("cannot resume the growth-batch source: {e}");
+    }
+    let (mut gx, mut go, mut gy, mut gid) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut xb = Vec::with_capacity(bs * d);
     let mut ob = Vec::with_capacity(bs * d);
     let mut yb = Vec::with_capacity(bs);
     let mut idb = Vec::with_capacity(bs);
-    let mut records = Vec::with_capacity(opts.epochs);
-    let mut step = 0usize;
-    let mut tracker = if opts.track_topology {
-        model.sparse_layers().map(TopologyTracker::new)
-    } else {
-        None
-    };
-    let mut stats = OnlineForgetting::new(n);
-    let (mut gx, mut go, mut gy, mut gid) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for epoch in 0..opts.epochs {
+    for epoch in epochs_done..opts.epochs {
         let start = Instant::now();
         order.shuffle(&mut rngs.shuffle);
         // The sampler filters a copy: the permutation itself carries over to the next
@@ -357,6 +498,27 @@ pub fn train_with(
         };
         observer.on_epoch(&record);
         records.push(record);
+        if observer.checkpoint_due(epoch + 1) {
+            // Moved into the state and back: a checkpoint copies nothing it does not write.
+            let state = LoopState {
+                epochs_done: epoch + 1,
+                step,
+                order,
+                records,
+                topology: tracker,
+                forgetting: stats,
+                sampler: policies.sampler.save_state(),
+                growth: policies.growth.save_state(),
+            };
+            observer.on_checkpoint(&state, &*model, rngs);
+            LoopState {
+                order,
+                records,
+                topology: tracker,
+                forgetting: stats,
+                ..
+            } = state;
+        }
     }
     TrainOutcome {
         train_seconds: records.iter().map(|r| r.seconds).sum(),

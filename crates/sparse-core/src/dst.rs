@@ -139,6 +139,28 @@ pub trait DstMethod: Send + std::fmt::Debug {
     fn end_of_epoch(&mut self, _ctx: &mut DstContext<'_>) -> HookOutcome {
         HookOutcome::none()
     }
+
+    /// What the method carries from one step to the next beyond its configuration (DSR's
+    /// threshold, GMP's targets, ...), for a checkpoint; empty for a method without such
+    /// state (the default). Encode it with [`crate::state::encode`] so floats round-trip
+    /// exactly: a run resumed from a checkpoint must continue bit for bit.
+    fn save_state(&self) -> Vec<u8> {
+        Vec::new()
+    }
+
+    /// Restores what [`DstMethod::save_state`] returned, on a method built from the same
+    /// configuration. The default accepts only the empty state of a stateless method.
+    fn load_state(&mut self, state: &[u8]) -> Result<(), SparseError> {
+        if state.is_empty() {
+            Ok(())
+        } else {
+            Err(SparseError::State(format!(
+                "method `{}` keeps no state but was given {} bytes of it",
+                self.name(),
+                state.len()
+            )))
+        }
+    }
 }
 
 /// A method that experiment configs can name: its name, its hyper-parameters (the

@@ -19,4 +19,7 @@ pub enum SparseError {
         /// Why the value is not accepted.
         reason: String,
     },
+    /// Saved training state (a checkpoint) that cannot be read back.
+    #[error("unreadable saved state: {0}")]
+    State(String),
 }

@@ -14,6 +14,7 @@ pub mod init;
 pub mod kernels;
 pub mod layer;
 pub mod simd;
+pub mod state;
 pub mod telemetry;
 pub mod topology;
 

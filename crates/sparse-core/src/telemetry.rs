@@ -29,7 +29,8 @@ pub struct LayerTopology {
 }
 
 /// Tracks the ever-active positions of every layer and the edits of the current epoch.
-#[derive(Debug, Clone)]
+/// Serialisable, so a checkpoint can carry it (the ITOP rate depends on the whole history).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TopologyTracker {
     ever: Vec<Vec<u64>>,
     nnz_at_start: Vec<usize>,
