@@ -32,6 +32,7 @@ momentum = 0.9
 el2n_epochs = [2, 30]
 degree_every = 5
 predictions = true
+epoch_eval = true
 [data_aware]
 options = ["rehearsal"]
 rehearsal_steps = 30

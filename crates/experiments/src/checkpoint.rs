@@ -76,9 +76,10 @@ pub struct RunCheckpoint {
     pub model: Vec<u8>,
     /// Per-example histories, when the run tracks them.
     pub examples: Option<ExampleTracker>,
-    /// The run's per-step forgetting record (opaque to this module; empty when not tracked).
+    /// The run's other records (per-step forgetting, end-of-epoch evaluation), encoded by
+    /// the run (opaque to this module).
     #[serde(default, with = "sparse_core::state::bytes")]
-    pub steps: Vec<u8>,
+    pub records: Vec<u8>,
 }
 
 /// A checkpoint to write, borrowing the run's state (serialised like [`RunCheckpoint`]).
@@ -97,9 +98,9 @@ pub struct CheckpointRef<'a> {
     pub model: &'a [u8],
     /// Per-example histories, when the run tracks them.
     pub examples: Option<&'a ExampleTracker>,
-    /// The run's per-step forgetting record, encoded.
+    /// The run's other records, encoded.
     #[serde(with = "sparse_core::state::bytes")]
-    pub steps: &'a [u8],
+    pub records: &'a [u8],
 }
 
 /// Writes `ckpt` to `path` atomically (temporary file, fsync, rename, fsync of the folder).
@@ -217,7 +218,7 @@ mod tests {
                 rngs: RunRngs::from_seed(3).positions(),
                 model: &[1, 2, 3, 200],
                 examples,
-                steps: &[9, 8],
+                records: &[9, 8],
             },
         )
         .unwrap();

@@ -344,6 +344,12 @@ pub struct TrackingConfig {
     /// sparsity-identified exemplars and accuracy on the hardest examples).
     #[serde(default)]
     pub predictions: bool,
+    /// Also record every training example's correctness in an evaluation pass after each
+    /// epoch (dropout off): the second source of forgetting statistics DECISIONS asks for,
+    /// written to `examples.csv` with `source = epoch-eval`. Costs one pass over the training
+    /// set per epoch.
+    #[serde(default)]
+    pub epoch_eval: bool,
 }
 
 impl TrackingConfig {
@@ -363,6 +369,7 @@ impl Default for TrackingConfig {
             el2n_epochs: Self::default_el2n_epochs(),
             degree_every: Self::default_degree_every(),
             predictions: false,
+            epoch_eval: false,
         }
     }
 }

@@ -16,7 +16,7 @@ use crate::figures::{line_panels, scatter, Panel, Series};
 use crate::results::{read_rows, write_all_rows, RunRow, EXAMPLES};
 use crate::summary::mean_ci95;
 use anyhow::Result;
-use data::dynamics::ExampleRow;
+use data::dynamics::{ExampleRow, Source};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -54,6 +54,14 @@ pub struct ForgettingSummary {
     /// Mean over pairs of seeds of the Spearman correlation of the forgetting ranks of the
     /// examples both seeds trained on (NaN with one seed).
     pub rank_stability: f64,
+    /// `unforgettable_mean` from the end-of-epoch evaluation passes instead (the second
+    /// source; NaN when not recorded).
+    #[serde(default)]
+    pub unforgettable_epoch_eval_mean: f64,
+    /// `forgetting_events_mean` from the end-of-epoch evaluation passes (NaN when not
+    /// recorded).
+    #[serde(default)]
+    pub forgetting_events_epoch_eval_mean: f64,
 }
 
 /// One row of `hardness_overlap.csv`.
@@ -77,6 +85,9 @@ pub struct HardnessOverlap {
     /// `|A ∩ B| / |A ∪ B|` of this method's and dense's hardest 10%.
     pub jaccard_vs_dense: f64,
 }
+
+/// Each run's example rows, by run id.
+type ByRun<'a> = HashMap<&'a str, Vec<&'a ExampleRow>>;
 
 /// Jaccard index of two sets.
 pub fn jaccard(a: &BTreeSet<usize>, b: &BTreeSet<usize>) -> f64 {
@@ -126,9 +137,16 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, String)>> {
         return Ok(Vec::new());
     }
     let examples: Vec<ExampleRow> = read_rows(&path)?;
-    let mut by_run: HashMap<&str, Vec<&ExampleRow>> = HashMap::new();
+    // The training passes are the primary source (Toneva's definition); the end-of-epoch
+    // evaluation, when recorded, is reported beside it.
+    let (mut by_run, mut eval_by_run): (ByRun, ByRun) = (HashMap::new(), HashMap::new());
     for e in &examples {
-        by_run.entry(e.run_id.as_str()).or_default().push(e);
+        let map = if e.source == Source::EpochEval.as_str() {
+            &mut eval_by_run
+        } else {
+            &mut by_run
+        };
+        map.entry(e.run_id.as_str()).or_default().push(e);
     }
     let mut cells: BTreeMap<Cell, Vec<&RunRow>> = BTreeMap::new();
     for r in runs {
@@ -144,9 +162,20 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, String)>> {
     let mut mean_ranks: BTreeMap<Cell, BTreeMap<usize, f64>> = BTreeMap::new();
     for (cell, rs) in &cells {
         let (mut unf, mut never, mut events) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut eval_unf, mut eval_events) = (Vec::new(), Vec::new());
         let mut per_seed = Vec::new();
         let mut sums: BTreeMap<usize, (f64, usize)> = BTreeMap::new();
         for r in rs {
+            if let Some(ev) = eval_by_run.get(r.run_id.as_str()) {
+                let n = ev.len().max(1) as f64;
+                eval_unf.push(ev.iter().filter(|e| e.unforgettable).count() as f64 / n);
+                eval_events.push(
+                    ev.iter()
+                        .map(|e| f64::from(e.forgetting_events))
+                        .sum::<f64>()
+                        / n,
+                );
+            }
             let ex = &by_run[r.run_id.as_str()];
             let n = ex.len().max(1) as f64;
             unf.push(ex.iter().filter(|e| e.unforgettable).count() as f64 / n);
@@ -191,6 +220,8 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, String)>> {
             forgetting_events_mean: em,
             forgetting_events_ci95: ec,
             rank_stability: rank_stability(&per_seed),
+            unforgettable_epoch_eval_mean: mean_ci95(&eval_unf).0,
+            forgetting_events_epoch_eval_mean: mean_ci95(&eval_events).0,
         });
     }
     write_all_rows(&dir.join("forgetting_summary.csv"), &summary)?;

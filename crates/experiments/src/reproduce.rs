@@ -341,9 +341,11 @@ fn forgetting_table(dir: &Path) -> Result<Option<String>> {
          [`forgetting_summary.csv`]({name}/forgetting_summary.csv): share of unforgettable and \
          never-learned training examples, forgetting events per example, the stability of the \
          hardness ranking across seeds (mean pairwise Spearman), and the Jaccard overlap of the \
-         hardest 10% with dense's ([`hardness_overlap.csv`]({name}/hardness_overlap.csv)):\n\n"
+         hardest 10% with dense's ([`hardness_overlap.csv`]({name}/hardness_overlap.csv)); \
+         `eval` is the unforgettable share from the end-of-epoch evaluation passes (dropout \
+         off), the second source, where recorded:\n\n"
     );
-    t.push_str("| method | sparsity | missing | n | unforgettable | never learned | forgetting events | rank stability | hardest 10% vs dense |\n|---|---|---|---|---|---|---|---|---|\n");
+    t.push_str("| method | sparsity | missing | n | unforgettable | eval | never learned | forgetting events | rank stability | hardest 10% vs dense |\n|---|---|---|---|---|---|---|---|---|---|\n");
     for r in &rows {
         let j = overlap
             .iter()
@@ -357,7 +359,7 @@ fn forgetting_table(dir: &Path) -> Result<Option<String>> {
             .map_or("–".to_string(), |o| format!("{:.2}", o.jaccard_vs_dense));
         let _ = writeln!(
             t,
-            "| {} | {} | {} {} | {} | {:.3} ± {:.3} | {:.3} ± {:.3} | {:.2} ± {:.2} | {:.2} | {} |",
+            "| {} | {} | {} {} | {} | {:.3} ± {:.3} | {} | {:.3} ± {:.3} | {:.2} ± {:.2} | {:.2} | {} |",
             r.method,
             r.sparsity,
             r.missing_mechanism,
@@ -365,6 +367,11 @@ fn forgetting_table(dir: &Path) -> Result<Option<String>> {
             r.n,
             r.unforgettable_mean,
             r.unforgettable_ci95,
+            if r.unforgettable_epoch_eval_mean.is_finite() {
+                format!("{:.3}", r.unforgettable_epoch_eval_mean)
+            } else {
+                "–".into()
+            },
             r.never_learned_mean,
             r.never_learned_ci95,
             r.forgetting_events_mean,

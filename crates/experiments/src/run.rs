@@ -264,6 +264,8 @@ pub struct RunResult {
 struct RunObserver<'a> {
     on_epoch: &'a mut dyn FnMut(&EpochRecord),
     tracker: Option<ExampleTracker>,
+    /// The second source: end-of-epoch evaluation passes over `train` (`tracking.epoch_eval`).
+    eval: Option<(ExampleTracker, Examples<'a>)>,
     steps: Option<StepRecord>,
     n_classes: usize,
     checkpoints: Option<(&'a CheckpointPolicy, &'a RunSpec)>,
@@ -273,6 +275,20 @@ struct RunObserver<'a> {
 /// What the step-level forgetting analysis needs of a run: forgetting events and presentations
 /// per step, the steps after topology updates, and which examples were forgotten within
 /// `window` steps after an update.
+/// The observer's records beyond the per-example tracker, as a checkpoint stores them.
+#[derive(Serialize)]
+struct ObserverRecords<'a> {
+    steps: Option<&'a StepRecord>,
+    eval: Option<&'a ExampleTracker>,
+}
+
+/// [`ObserverRecords`] read back.
+#[derive(Deserialize)]
+struct SavedRecords {
+    steps: Option<StepRecord>,
+    eval: Option<ExampleTracker>,
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct StepRecord {
     window: usize,
@@ -378,6 +394,31 @@ impl TrainObserver for RunObserver<'_> {
         (self.on_epoch)(record)
     }
 
+    fn after_epoch(&mut self, epoch: usize, model: &mut dyn Classifier) {
+        let Some((tracker, train)) = &mut self.eval else {
+            return;
+        };
+        const CHUNK: usize = 512;
+        let (n, d) = (train.rows(), train.n_features);
+        let ids = tracker.example_ids().to_vec();
+        for start in (0..n).step_by(CHUNK) {
+            let end = (start + CHUNK).min(n);
+            let batch = models::Batch {
+                x: &train.x[start * d..end * d],
+                rows: end - start,
+                observed: train.observed.map(|o| &o[start * d..end * d]),
+            };
+            let probs = model.predict_proba(&batch);
+            tracker.record(
+                epoch,
+                &ids[start..end],
+                &train.labels[start..end],
+                &probs,
+                self.n_classes,
+            );
+        }
+    }
+
     fn checkpoint_due(&mut self, epochs_done: usize) -> bool {
         self.checkpoints
             .is_some_and(|(policy, _)| policy.due(epochs_done, self.epochs))
@@ -398,11 +439,10 @@ impl TrainObserver for RunObserver<'_> {
                 rngs: rngs.positions(),
                 model: &model.save_state(),
                 examples: self.tracker.as_ref(),
-                steps: &self
-                    .steps
-                    .as_ref()
-                    .map(sparse_core::state::encode)
-                    .unwrap_or_default(),
+                records: &sparse_core::state::encode(&ObserverRecords {
+                    steps: self.steps.as_ref(),
+                    eval: self.eval.as_ref().map(|(t, _)| t),
+                }),
             },
         );
         if let Err(e) = written {
@@ -449,41 +489,43 @@ fn predictions(
     rows
 }
 
-/// Restores `model`, `rngs` and `tracker` from `ckpt` and returns the loop state to continue
+/// Restores `model`, `rngs` and the observer's records from `ckpt` and returns the loop state to continue
 /// from, or why the checkpoint does not fit this run (then nothing was changed).
 fn restore(
     ckpt: RunCheckpoint,
     model: &mut dyn Classifier,
     rngs: &mut RunRngs,
-    tracker: &mut Option<ExampleTracker>,
-    steps: &mut Option<StepRecord>,
+    observer: &mut RunObserver,
     rows: usize,
     opts: &TrainOptions,
 ) -> Result<LoopState> {
     ckpt.loop_state
         .check(model, rows, opts)
         .map_err(anyhow::Error::msg)?;
-    let same_tracking = match (&ckpt.examples, &*tracker) {
+    let same_tracking = match (&ckpt.examples, &observer.tracker) {
         (None, None) => true,
         (Some(saved), Some(fresh)) => {
             saved.example_ids() == fresh.example_ids() && saved.el2n_epochs() == fresh.el2n_epochs()
         }
         _ => false,
     };
-    if !same_tracking || ckpt.steps.is_empty() != steps.is_none() {
+    let saved: SavedRecords = sparse_core::state::decode(&ckpt.records, "observer records")?;
+    if !same_tracking
+        || saved.steps.is_some() != observer.steps.is_some()
+        || saved.eval.is_some() != observer.eval.is_some()
+    {
         anyhow::bail!("its per-example tracking differs from the config's `tracking`");
     }
-    let saved_steps: Option<StepRecord> = match steps {
-        Some(_) => Some(sparse_core::state::decode(&ckpt.steps, "step record")?),
-        None => None,
-    };
     let mut restored = rngs.clone();
     restored.restore(&ckpt.rngs)?;
     // Last: on error it leaves the model as it was.
     model.load_state(&ckpt.model)?;
     *rngs = restored;
-    *tracker = ckpt.examples;
-    *steps = saved_steps;
+    observer.tracker = ckpt.examples;
+    observer.steps = saved.steps;
+    if let (Some((e, _)), Some(saved)) = (&mut observer.eval, saved.eval) {
+        *e = saved;
+    }
     Ok(ckpt.loop_state)
 }
 
@@ -522,6 +564,12 @@ pub fn execute(
             .tracking
             .examples
             .then(|| ExampleTracker::new(&tr.row_ids, &cfg.tracking.el2n_epochs)),
+        eval: cfg.tracking.epoch_eval.then(|| {
+            (
+                ExampleTracker::new(&tr.row_ids, &cfg.tracking.el2n_epochs),
+                train_set,
+            )
+        }),
         steps: cfg.tracking.examples.then(|| {
             StepRecord::new(
                 &tr.row_ids,
@@ -541,15 +589,7 @@ pub fn execute(
     let mut resume = None;
     if let Some(ckpt) = checkpoints.and_then(|p| checkpoint::find(p, spec)) {
         let rows = train_set.rows();
-        match restore(
-            ckpt,
-            model.as_mut(),
-            &mut rngs,
-            &mut observer.tracker,
-            &mut observer.steps,
-            rows,
-            &opts,
-        ) {
+        match restore(ckpt, model.as_mut(), &mut rngs, &mut observer, rows, &opts) {
             Ok(state) => {
                 eprintln!(
                     "run {}: resuming from its checkpoint after epoch {}/{}",
@@ -604,10 +644,13 @@ pub fn execute(
         },
         resume,
     );
-    let examples = observer
+    let mut examples = observer
         .tracker
         .map(|t| t.rows(&spec.run_id, Source::TrainPass))
         .unwrap_or_default();
+    if let Some((t, _)) = &observer.eval {
+        examples.extend(t.rows(&spec.run_id, Source::EpochEval));
+    }
     let step_forgetting: Vec<StepForgettingRow> =
         observer.steps.iter().map(|s| s.row(&spec.run_id)).collect();
     let predictions = if cfg.tracking.predictions {

@@ -101,6 +101,9 @@ pub trait TrainObserver {
     fn on_topology_update(&mut self, _step: usize) {}
     /// After each epoch.
     fn on_epoch(&mut self, _record: &EpochRecord) {}
+    /// After each epoch's record, with the model (for statistics that need an extra
+    /// evaluation pass, such as the end-of-epoch correctness of every training example).
+    fn after_epoch(&mut self, _epoch: usize, _model: &mut dyn Classifier) {}
     /// Whether to checkpoint now, after `epochs_done` whole epochs (default: never).
     fn checkpoint_due(&mut self, _epochs_done: usize) -> bool {
         false
@@ -497,6 +500,7 @@ pub fn train_with(
             input_degree,
         };
         observer.on_epoch(&record);
+        observer.after_epoch(epoch + 1, model);
         records.push(record);
         if observer.checkpoint_due(epoch + 1) {
             // Moved into the state and back: a checkpoint copies nothing it does not write.
