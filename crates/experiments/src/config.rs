@@ -4,6 +4,7 @@
 //! A config fixes the dataset, model, optimizer and methods' hyper-parameters, and lists the
 //! values of the grid axes (methods, sparsities, seeds); the runner expands the lists into runs.
 
+use crate::continual::ContinualConfig;
 use crate::data_aware::DataAwareConfig;
 use crate::error::ConfigError;
 use data::imputation::Imputation;
@@ -49,6 +50,10 @@ pub struct ExperimentConfig {
     /// Data-aware DST options compared as a grid axis (part2-data-aware).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_aware: Option<DataAwareConfig>,
+    /// Continual-learning scenarios, regimes and memories compared as a grid axis
+    /// (part2-continual).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continual: Option<ContinualConfig>,
 }
 
 /// Overrides applied by `cargo xtask reproduce --quick`: fewer epochs, seeds and grid points,
@@ -99,6 +104,9 @@ pub enum FigureKind {
     /// Part II data-aware DST: `data_aware.csv` and option-minus-plain heat maps (needs
     /// `tracking.predictions`).
     DataAware,
+    /// Part II continual learning: accuracy-matrix heat maps, average accuracy over tasks and
+    /// `continual_summary.csv` (needs a `[continual]` section).
+    Continual,
 }
 
 /// What `reproduce` produces for a study.
@@ -535,6 +543,15 @@ impl ExperimentConfig {
         crate::registry::validate(&self.methods)?;
         if let Some(d) = &self.data_aware {
             d.validate()?;
+        }
+        if let Some(c) = &self.continual {
+            if self.data_aware.is_some() {
+                return fail(
+                    "continual",
+                    "a study has [continual] or [data_aware], not both".into(),
+                );
+            }
+            c.validate()?;
         }
         Ok(())
     }

@@ -58,6 +58,8 @@ pub fn fixed_settings_hash(cfg: &ExperimentConfig, method: &str) -> String {
         method: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         data_aware: Option<&'a crate::data_aware::DataAwareConfig>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        continual: Option<&'a crate::continual::ContinualConfig>,
     }
     let fixed = Fixed {
         data: &cfg.data,
@@ -66,6 +68,7 @@ pub fn fixed_settings_hash(cfg: &ExperimentConfig, method: &str) -> String {
         missing: &cfg.missing,
         method: registry::params_json(method, &cfg.methods),
         data_aware: cfg.data_aware.as_ref(),
+        continual: cfg.continual.as_ref(),
     };
     let json = serde_json::to_string(&fixed).expect("plain structs serialise");
     format!("{:08x}", fnv1a(json.as_bytes()) as u32)

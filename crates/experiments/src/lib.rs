@@ -6,6 +6,7 @@ pub mod bench;
 pub mod checkpoint;
 pub mod collect;
 pub mod config;
+pub mod continual;
 pub mod data_aware;
 pub mod datasets;
 pub mod degree;

@@ -7,6 +7,7 @@
 //! Part I keys never change) and of the `variant` column of `runs.csv` and `summary.csv`.
 
 use crate::config::{ExperimentConfig, MethodsConfig};
+use crate::continual::ContinualOption;
 use crate::data_aware::DataAwareOption;
 use serde::Serialize;
 
@@ -17,6 +18,8 @@ pub enum Protocol {
     Plain,
     /// Data-aware dynamic sparse training (`[data_aware]`, part2-data-aware).
     DataAware(DataAwareOption),
+    /// A continual-learning scenario, regime and memory (`[continual]`, part2-continual).
+    Continual(ContinualOption),
 }
 
 impl Protocol {
@@ -25,6 +28,7 @@ impl Protocol {
         match self {
             Protocol::Plain => String::new(),
             Protocol::DataAware(o) => o.name().to_string(),
+            Protocol::Continual(o) => o.name(),
         }
     }
 
@@ -33,7 +37,7 @@ impl Protocol {
     /// hardness-driven growth for a method that never grows by gradient) are not run.
     pub fn applies_to(&self, method: &str, methods: &MethodsConfig) -> bool {
         match self {
-            Protocol::Plain => true,
+            Protocol::Plain | Protocol::Continual(_) => true,
             Protocol::DataAware(o) => o.applies_to(method, methods),
         }
     }
@@ -42,6 +46,9 @@ impl Protocol {
 /// The protocol variants of `cfg`, in config order: its Part II section's values, or plain
 /// training alone.
 pub fn variants(cfg: &ExperimentConfig) -> Vec<Protocol> {
+    if let Some(c) = &cfg.continual {
+        return c.options().into_iter().map(Protocol::Continual).collect();
+    }
     match &cfg.data_aware {
         Some(d) => d.options.iter().copied().map(Protocol::DataAware).collect(),
         None => vec![Protocol::Plain],

@@ -642,6 +642,10 @@ fn render_readme(outcomes: &[StudyOutcome], opts: &ReproduceOptions, total: f64)
             s.push_str(&table);
             s.push('\n');
         }
+        if let Some(t) = crate::continual::readme_table(&o.dir)? {
+            s.push_str(&t);
+            s.push('\n');
+        }
         let better: Vec<&PairedRow> = o
             .paired
             .iter()

@@ -369,6 +369,8 @@ pub struct RunFiles {
     pub predictions: Vec<PredictionRow>,
     /// The `step_forgetting.csv` row (with `tracking.examples`).
     pub step_forgetting: Vec<StepForgettingRow>,
+    /// `continual.csv` rows (continual runs: their accuracy matrix).
+    pub continual: Vec<crate::continual::ContinualRow>,
 }
 
 /// The results folder of one experiment.
@@ -393,6 +395,7 @@ impl ResultStore {
                 &dir.join(INPUT_DEGREE),
                 &dir.join(PREDICTIONS),
                 &dir.join(STEP_FORGETTING),
+                &dir.join(crate::continual::CONTINUAL),
                 &dir.join("summary.csv"),
             ] {
                 if p.exists() {
@@ -413,6 +416,7 @@ impl ResultStore {
         prune::<DegreeRow>(&dir.join(INPUT_DEGREE), &done)?;
         prune::<PredictionRow>(&dir.join(PREDICTIONS), &done)?;
         prune::<StepForgettingRow>(&dir.join(STEP_FORGETTING), &done)?;
+        prune::<crate::continual::ContinualRow>(&dir.join(crate::continual::CONTINUAL), &done)?;
         if runs_path.exists() {
             let text = std::fs::read_to_string(&runs_path)?;
             if !text.ends_with('\n') || !current_header(&text, &runs)? {
@@ -453,6 +457,12 @@ impl ResultStore {
         }
         if !files.step_forgetting.is_empty() {
             append_rows(&self.dir.join(STEP_FORGETTING), &files.step_forgetting)?;
+        }
+        if !files.continual.is_empty() {
+            append_rows(
+                &self.dir.join(crate::continual::CONTINUAL),
+                &files.continual,
+            )?;
         }
         append_rows(&self.dir.join("runs.csv"), std::slice::from_ref(row))?;
         self.done.insert(row.run_id.clone());

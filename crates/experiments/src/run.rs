@@ -539,6 +539,9 @@ pub fn execute(
     on_epoch: &mut dyn FnMut(&EpochRecord),
     checkpoints: Option<&CheckpointPolicy>,
 ) -> Result<RunResult> {
+    if let Protocol::Continual(option) = &spec.protocol {
+        return crate::continual::execute(cfg, spec, full, commit, on_epoch, option);
+    }
     let prepared = prepare(full, cfg, spec)
         .with_context(|| format!("preparing data for run {}", spec.run_id))?;
     let sizes = layer_sizes(cfg, full, prepared.train.n_features())?;
@@ -612,7 +615,7 @@ pub fn execute(
     });
     let option = match &spec.protocol {
         Protocol::DataAware(o) => *o,
-        Protocol::Plain => DataAwareOption::Plain,
+        Protocol::Plain | Protocol::Continual(_) => DataAwareOption::Plain,
     };
     let data_aware = cfg.data_aware.clone().unwrap_or_default();
     let mut sampler = DataAwareSampler::new(
@@ -778,6 +781,7 @@ pub fn execute(
             input_degree,
             predictions,
             step_forgetting,
+            ..RunFiles::default()
         },
     })
 }
