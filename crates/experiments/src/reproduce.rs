@@ -246,8 +246,14 @@ fn methods_table(rows: &[RunRow], paired: &[PairedRow]) -> Option<String> {
         .fold(f64::INFINITY, f64::min);
     let first = rows.iter().find(|r| r.missing_rate == rate)?;
     let (mech, imp) = (first.missing_mechanism.clone(), first.imputation.clone());
-    let base =
-        |r: &RunRow| r.missing_rate == rate && r.missing_mechanism == mech && r.imputation == imp;
+    // One protocol variant (the first), so Part II variants are never averaged together.
+    let variant = first.variant.clone();
+    let base = |r: &RunRow| {
+        r.missing_rate == rate
+            && r.missing_mechanism == mech
+            && r.imputation == imp
+            && r.variant == variant
+    };
     let mut levels: Vec<f64> = rows
         .iter()
         .filter(|r| base(r) && r.method != "dense")
@@ -257,8 +263,13 @@ fn methods_table(rows: &[RunRow], paired: &[PairedRow]) -> Option<String> {
     levels.dedup();
     let has_dense = rows.iter().any(|r| base(r) && r.method == "dense");
     let mut t = format!(
-        "Every method at missing rate {rate} ({mech}, {imp}): test accuracy mean ± 95% CI over \
-         seeds{}",
+        "Every method at missing rate {rate} ({mech}, {imp}{}): test accuracy mean ± 95% CI \
+         over seeds{}",
+        if variant.is_empty() {
+            String::new()
+        } else {
+            format!(", variant {variant}")
+        },
         if has_dense {
             ", and in brackets the paired difference to dense (mean ± 95% CI; **bold** where the \
              CI excludes 0). Dense: "
@@ -301,6 +312,7 @@ fn methods_table(rows: &[RunRow], paired: &[PairedRow]) -> Option<String> {
                     && p.missing_rate == rate
                     && p.missing_mechanism == mech
                     && p.imputation == imp
+                    && p.variant == variant
             });
             match p {
                 Some(p) if p.n > 1 => {
