@@ -54,6 +54,9 @@ pub struct ExperimentConfig {
     /// (part2-continual).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub continual: Option<ContinualConfig>,
+    /// Subset-selection rules x data fractions compared as a grid axis (part2-subsets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subsets: Option<crate::subsets::SubsetsConfig>,
 }
 
 /// Overrides applied by `cargo xtask reproduce --quick`: fewer epochs, seeds and grid points,
@@ -107,6 +110,9 @@ pub enum FigureKind {
     /// Part II continual learning: accuracy-matrix heat maps, average accuracy over tasks and
     /// `continual_summary.csv` (needs a `[continual]` section).
     Continual,
+    /// Part II: test accuracy vs data fraction per subset-selection rule, and `subsets.csv`
+    /// (needs `[subsets]`).
+    Subsets,
 }
 
 /// What `reproduce` produces for a study.
@@ -544,14 +550,22 @@ impl ExperimentConfig {
         if let Some(d) = &self.data_aware {
             d.validate()?;
         }
+        let sections = [
+            self.data_aware.is_some(),
+            self.continual.is_some(),
+            self.subsets.is_some(),
+        ];
+        if sections.iter().filter(|&&s| s).count() > 1 {
+            return fail(
+                "continual",
+                "give at most one Part II section of [data_aware], [continual], [subsets]".into(),
+            );
+        }
         if let Some(c) = &self.continual {
-            if self.data_aware.is_some() {
-                return fail(
-                    "continual",
-                    "a study has [continual] or [data_aware], not both".into(),
-                );
-            }
             c.validate()?;
+        }
+        if let Some(s) = &self.subsets {
+            s.validate()?;
         }
         Ok(())
     }

@@ -24,6 +24,7 @@ pub mod results;
 pub mod run;
 pub mod runner;
 pub mod slurm;
+pub mod subsets;
 pub mod summary;
 pub mod update_forgetting;
 

@@ -92,6 +92,7 @@ pub fn draw(
                 out.extend(crate::data_aware::report::figures(dir, &rows)?);
             }
             FigureKind::Continual => out.extend(crate::continual::analyse(dir, runs)?),
+            FigureKind::Subsets => out.extend(crate::subsets::analyse(dir, runs)?),
         }
     }
     Ok(out)

@@ -9,6 +9,7 @@
 use crate::config::{ExperimentConfig, MethodsConfig};
 use crate::continual::ContinualOption;
 use crate::data_aware::DataAwareOption;
+use crate::subsets::SubsetVariant;
 use serde::Serialize;
 
 /// One value of the protocol axis.
@@ -20,6 +21,8 @@ pub enum Protocol {
     DataAware(DataAwareOption),
     /// A continual-learning scenario, regime and memory (`[continual]`, part2-continual).
     Continual(ContinualOption),
+    /// Training on a subset of the data chosen by a rule (`[subsets]`, part2-subsets).
+    Subset(SubsetVariant),
 }
 
 impl Protocol {
@@ -29,6 +32,7 @@ impl Protocol {
             Protocol::Plain => String::new(),
             Protocol::DataAware(o) => o.name().to_string(),
             Protocol::Continual(o) => o.name(),
+            Protocol::Subset(v) => v.name(),
         }
     }
 
@@ -39,6 +43,7 @@ impl Protocol {
         match self {
             Protocol::Plain | Protocol::Continual(_) => true,
             Protocol::DataAware(o) => o.applies_to(method, methods),
+            Protocol::Subset(_) => true,
         }
     }
 }
@@ -48,6 +53,12 @@ impl Protocol {
 pub fn variants(cfg: &ExperimentConfig) -> Vec<Protocol> {
     if let Some(c) = &cfg.continual {
         return c.options().into_iter().map(Protocol::Continual).collect();
+    }
+    if let Some(s) = &cfg.subsets {
+        return crate::subsets::variants(s)
+            .into_iter()
+            .map(Protocol::Subset)
+            .collect();
     }
     match &cfg.data_aware {
         Some(d) => d.options.iter().copied().map(Protocol::DataAware).collect(),
