@@ -133,6 +133,8 @@ pub fn collect(dir: &Path) -> Result<Collected> {
     merge::<DegreeRow>(&shards, INPUT_DEGREE, &done, dir)?;
     merge::<PredictionRow>(&shards, PREDICTIONS, &done, dir)?;
     merge::<StepForgettingRow>(&shards, STEP_FORGETTING, &done, dir)?;
+    merge::<crate::continual::ContinualRow>(&shards, crate::continual::CONTINUAL, &done, dir)?;
+    merge::<crate::subsets::SubsetRunRow>(&shards, crate::subsets::SUBSET_RUNS, &done, dir)?;
     let rows: Vec<RunRow> = read_rows(&dir.join("runs.csv"))?;
     crate::summary::write_summary(dir, &rows)?;
     crate::reproduce::redraw(dir)?;

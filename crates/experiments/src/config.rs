@@ -4,6 +4,7 @@
 //! A config fixes the dataset, model, optimizer and methods' hyper-parameters, and lists the
 //! values of the grid axes (methods, sparsities, seeds); the runner expands the lists into runs.
 
+use crate::continual::ContinualConfig;
 use crate::data_aware::DataAwareConfig;
 use crate::error::ConfigError;
 use data::imputation::Imputation;
@@ -49,6 +50,13 @@ pub struct ExperimentConfig {
     /// Data-aware DST options compared as a grid axis (part2-data-aware).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_aware: Option<DataAwareConfig>,
+    /// Continual-learning scenarios, regimes and memories compared as a grid axis
+    /// (part2-continual).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continual: Option<ContinualConfig>,
+    /// Subset-selection rules x data fractions compared as a grid axis (part2-subsets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subsets: Option<crate::subsets::SubsetsConfig>,
 }
 
 /// Overrides applied by `cargo xtask reproduce --quick`: fewer epochs, seeds and grid points,
@@ -99,6 +107,12 @@ pub enum FigureKind {
     /// Part II data-aware DST: `data_aware.csv` and option-minus-plain heat maps (needs
     /// `tracking.predictions`).
     DataAware,
+    /// Part II continual learning: accuracy-matrix heat maps, average accuracy over tasks and
+    /// `continual_summary.csv` (needs a `[continual]` section).
+    Continual,
+    /// Part II: test accuracy vs data fraction per subset-selection rule, and `subsets.csv`
+    /// (needs `[subsets]`).
+    Subsets,
 }
 
 /// What `reproduce` produces for a study.
@@ -535,6 +549,23 @@ impl ExperimentConfig {
         crate::registry::validate(&self.methods)?;
         if let Some(d) = &self.data_aware {
             d.validate()?;
+        }
+        let sections = [
+            self.data_aware.is_some(),
+            self.continual.is_some(),
+            self.subsets.is_some(),
+        ];
+        if sections.iter().filter(|&&s| s).count() > 1 {
+            return fail(
+                "continual",
+                "give at most one Part II section of [data_aware], [continual], [subsets]".into(),
+            );
+        }
+        if let Some(c) = &self.continual {
+            c.validate()?;
+        }
+        if let Some(s) = &self.subsets {
+            s.validate()?;
         }
         Ok(())
     }

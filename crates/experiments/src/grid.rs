@@ -58,6 +58,9 @@ pub fn fixed_settings_hash(cfg: &ExperimentConfig, method: &str) -> String {
         method: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         data_aware: Option<&'a crate::data_aware::DataAwareConfig>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        continual: Option<&'a crate::continual::ContinualConfig>,
+        subset_scoring: Option<&'a crate::subsets::ScoringConfig>,
     }
     let fixed = Fixed {
         data: &cfg.data,
@@ -66,6 +69,9 @@ pub fn fixed_settings_hash(cfg: &ExperimentConfig, method: &str) -> String {
         missing: &cfg.missing,
         method: registry::params_json(method, &cfg.methods),
         data_aware: cfg.data_aware.as_ref(),
+        continual: cfg.continual.as_ref(),
+        // The scoring run only: rules and fractions are an axis, in the key as the variant.
+        subset_scoring: cfg.subsets.as_ref().map(|s| &s.scoring),
     };
     let json = serde_json::to_string(&fixed).expect("plain structs serialise");
     format!("{:08x}", fnv1a(json.as_bytes()) as u32)

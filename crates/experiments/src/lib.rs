@@ -6,6 +6,7 @@ pub mod bench;
 pub mod checkpoint;
 pub mod collect;
 pub mod config;
+pub mod continual;
 pub mod data_aware;
 pub mod datasets;
 pub mod degree;
@@ -23,6 +24,7 @@ pub mod results;
 pub mod run;
 pub mod runner;
 pub mod slurm;
+pub mod subsets;
 pub mod summary;
 pub mod update_forgetting;
 

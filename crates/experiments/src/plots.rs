@@ -91,6 +91,8 @@ pub fn draw(
                 let rows = crate::data_aware::report::analyse(dir, runs)?;
                 out.extend(crate::data_aware::report::figures(dir, &rows)?);
             }
+            FigureKind::Continual => out.extend(crate::continual::analyse(dir, runs)?),
+            FigureKind::Subsets => out.extend(crate::subsets::analyse(dir, runs)?),
         }
     }
     Ok(out)

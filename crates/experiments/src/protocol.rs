@@ -7,7 +7,9 @@
 //! Part I keys never change) and of the `variant` column of `runs.csv` and `summary.csv`.
 
 use crate::config::{ExperimentConfig, MethodsConfig};
+use crate::continual::ContinualOption;
 use crate::data_aware::DataAwareOption;
+use crate::subsets::SubsetVariant;
 use serde::Serialize;
 
 /// One value of the protocol axis.
@@ -17,6 +19,10 @@ pub enum Protocol {
     Plain,
     /// Data-aware dynamic sparse training (`[data_aware]`, part2-data-aware).
     DataAware(DataAwareOption),
+    /// A continual-learning scenario, regime and memory (`[continual]`, part2-continual).
+    Continual(ContinualOption),
+    /// Training on a subset of the data chosen by a rule (`[subsets]`, part2-subsets).
+    Subset(SubsetVariant),
 }
 
 impl Protocol {
@@ -25,6 +31,8 @@ impl Protocol {
         match self {
             Protocol::Plain => String::new(),
             Protocol::DataAware(o) => o.name().to_string(),
+            Protocol::Continual(o) => o.name(),
+            Protocol::Subset(v) => v.name(),
         }
     }
 
@@ -33,8 +41,9 @@ impl Protocol {
     /// hardness-driven growth for a method that never grows by gradient) are not run.
     pub fn applies_to(&self, method: &str, methods: &MethodsConfig) -> bool {
         match self {
-            Protocol::Plain => true,
+            Protocol::Plain | Protocol::Continual(_) => true,
             Protocol::DataAware(o) => o.applies_to(method, methods),
+            Protocol::Subset(_) => true,
         }
     }
 }
@@ -42,6 +51,15 @@ impl Protocol {
 /// The protocol variants of `cfg`, in config order: its Part II section's values, or plain
 /// training alone.
 pub fn variants(cfg: &ExperimentConfig) -> Vec<Protocol> {
+    if let Some(c) = &cfg.continual {
+        return c.options().into_iter().map(Protocol::Continual).collect();
+    }
+    if let Some(s) = &cfg.subsets {
+        return crate::subsets::variants(s)
+            .into_iter()
+            .map(Protocol::Subset)
+            .collect();
+    }
     match &cfg.data_aware {
         Some(d) => d.options.iter().copied().map(Protocol::DataAware).collect(),
         None => vec![Protocol::Plain],

@@ -369,6 +369,10 @@ pub struct RunFiles {
     pub predictions: Vec<PredictionRow>,
     /// The `step_forgetting.csv` row (with `tracking.examples`).
     pub step_forgetting: Vec<StepForgettingRow>,
+    /// `continual.csv` rows (continual runs: their accuracy matrix).
+    pub continual: Vec<crate::continual::ContinualRow>,
+    /// `subset_runs.csv` rows (subset-selection runs).
+    pub subsets: Vec<crate::subsets::SubsetRunRow>,
 }
 
 /// The results folder of one experiment.
@@ -393,6 +397,8 @@ impl ResultStore {
                 &dir.join(INPUT_DEGREE),
                 &dir.join(PREDICTIONS),
                 &dir.join(STEP_FORGETTING),
+                &dir.join(crate::continual::CONTINUAL),
+                &dir.join(crate::subsets::SUBSET_RUNS),
                 &dir.join("summary.csv"),
             ] {
                 if p.exists() {
@@ -413,6 +419,8 @@ impl ResultStore {
         prune::<DegreeRow>(&dir.join(INPUT_DEGREE), &done)?;
         prune::<PredictionRow>(&dir.join(PREDICTIONS), &done)?;
         prune::<StepForgettingRow>(&dir.join(STEP_FORGETTING), &done)?;
+        prune::<crate::continual::ContinualRow>(&dir.join(crate::continual::CONTINUAL), &done)?;
+        prune::<crate::subsets::SubsetRunRow>(&dir.join(crate::subsets::SUBSET_RUNS), &done)?;
         if runs_path.exists() {
             let text = std::fs::read_to_string(&runs_path)?;
             if !text.ends_with('\n') || !current_header(&text, &runs)? {
@@ -453,6 +461,15 @@ impl ResultStore {
         }
         if !files.step_forgetting.is_empty() {
             append_rows(&self.dir.join(STEP_FORGETTING), &files.step_forgetting)?;
+        }
+        if !files.continual.is_empty() {
+            append_rows(
+                &self.dir.join(crate::continual::CONTINUAL),
+                &files.continual,
+            )?;
+        }
+        if !files.subsets.is_empty() {
+            append_rows(&self.dir.join(crate::subsets::SUBSET_RUNS), &files.subsets)?;
         }
         append_rows(&self.dir.join("runs.csv"), std::slice::from_ref(row))?;
         self.done.insert(row.run_id.clone());

@@ -539,8 +539,21 @@ pub fn execute(
     on_epoch: &mut dyn FnMut(&EpochRecord),
     checkpoints: Option<&CheckpointPolicy>,
 ) -> Result<RunResult> {
-    let prepared = prepare(full, cfg, spec)
+    if let Protocol::Continual(option) = &spec.protocol {
+        return crate::continual::execute(cfg, spec, full, commit, on_epoch, option);
+    }
+    let mut prepared = prepare(full, cfg, spec)
         .with_context(|| format!("preparing data for run {}", spec.run_id))?;
+    let subset = match &spec.protocol {
+        Protocol::Subset(v) => Some(crate::subsets::restrict(
+            cfg,
+            spec,
+            *v,
+            full,
+            &mut prepared,
+        )?),
+        _ => None,
+    };
     let sizes = layer_sizes(cfg, full, prepared.train.n_features())?;
     let mut model = build_model(cfg, spec, &sizes)
         .with_context(|| format!("building the model of run {}", spec.run_id))?;
@@ -612,7 +625,7 @@ pub fn execute(
     });
     let option = match &spec.protocol {
         Protocol::DataAware(o) => *o,
-        Protocol::Plain => DataAwareOption::Plain,
+        Protocol::Plain | Protocol::Continual(_) | Protocol::Subset(_) => DataAwareOption::Plain,
     };
     let data_aware = cfg.data_aware.clone().unwrap_or_default();
     let mut sampler = DataAwareSampler::new(
@@ -778,6 +791,8 @@ pub fn execute(
             input_degree,
             predictions,
             step_forgetting,
+            subsets: subset.into_iter().collect(),
+            ..RunFiles::default()
         },
     })
 }

@@ -122,6 +122,17 @@ pub trait Classifier: Send {
         growth: Option<GrowthBatch>,
     ) -> StepReport;
 
+    /// Scores only `classes` from now on, in training and evaluation (task-incremental
+    /// learning, van de Ven's `allowed_classes`): the other outputs get probability 0 and
+    /// gradient 0. `None` (the state of a new model) scores every class.
+    fn set_active_classes(&mut self, classes: Option<&[u32]>);
+
+    /// In training, scores each example over the classes of its own label's group only
+    /// (`groups[c]` the group, or task, of class `c`): task-incremental replay, where each
+    /// replayed example is scored over its own task's classes. Prediction keeps the active
+    /// classes. `None` (the state of a new model): training scores the active classes.
+    fn set_class_groups(&mut self, groups: Option<&[u32]>);
+
     /// Whether the step at `clock` computes dense-gradient growth scores (RigL's and SNFS's
     /// update steps).
     fn wants_gradients(&self, _clock: &TrainingClock) -> bool {
@@ -201,6 +212,14 @@ impl Classifier for SparseNetwork {
             &mut rngs.topology,
             growth,
         )
+    }
+
+    fn set_active_classes(&mut self, classes: Option<&[u32]>) {
+        self.mlp.set_active_classes(classes)
+    }
+
+    fn set_class_groups(&mut self, groups: Option<&[u32]>) {
+        self.mlp.set_class_groups(groups)
     }
 
     fn wants_gradients(&self, clock: &TrainingClock) -> bool {
@@ -292,6 +311,14 @@ impl Classifier for DenseMlp {
             flops,
             edits: Vec::new(),
         }
+    }
+
+    fn set_active_classes(&mut self, classes: Option<&[u32]>) {
+        DenseMlp::set_active_classes(self, classes)
+    }
+
+    fn set_class_groups(&mut self, groups: Option<&[u32]>) {
+        DenseMlp::set_class_groups(self, groups)
     }
 
     fn end_of_epoch(&mut self, _clock: TrainingClock, _rngs: &mut RunRngs) -> Vec<EditStats> {

@@ -99,7 +99,16 @@ pub struct DenseMlp {
     sgd: SgdParams,
     sizes: Vec<usize>,
     activation: Activation,
+    /// Per class, 0 where the class is scored and [`MASKED_LOGIT`] where it is not (task-
+    /// incremental learning); `None`: every class.
+    logit_offsets: Option<Vec<f32>>,
+    /// Group (task) of each class for training steps; `None`: the active classes.
+    class_groups: Option<Vec<u32>>,
 }
+
+/// Added to the logit of an inactive class: its softmax output underflows to exactly 0, so its
+/// gradient is 0, while staying finite (an infinite logit would make `0 · log p` NaN).
+const MASKED_LOGIT: f32 = -1.0e30;
 
 impl std::fmt::Debug for DenseMlp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -195,7 +204,69 @@ impl DenseMlp {
             sgd,
             sizes,
             activation: Activation::Relu,
+            logit_offsets: None,
+            class_groups: None,
         }
+    }
+
+    /// Scores only `classes` from now on, in training and prediction (van de Ven's
+    /// `allowed_classes` of task-incremental learning): the other logits are pushed to
+    /// [`MASKED_LOGIT`] before the softmax, so their outputs and gradients are 0. `None`
+    /// scores every class again.
+    ///
+    /// # Panics
+    /// If a class is out of range.
+    pub fn set_active_classes(&mut self, classes: Option<&[u32]>) {
+        let k = self.n_classes();
+        self.logit_offsets = classes.map(|cs| {
+            let mut offsets = vec![MASKED_LOGIT; k];
+            for &c in cs {
+                assert!((c as usize) < k, "class {c} out of range 0..{k}");
+                offsets[c as usize] = 0.0;
+            }
+            offsets
+        });
+    }
+
+    /// In training steps, scores each example over the classes of its own label's group only
+    /// (`groups[c]` the group, or task, of class `c`), as
+    /// [`SparseMlp::set_class_groups`](crate::SparseMlp::set_class_groups) does; prediction
+    /// keeps the active classes. `None`: training scores the active classes too.
+    ///
+    /// # Panics
+    /// If `groups` does not name one group per class.
+    pub fn set_class_groups(&mut self, groups: Option<&[u32]>) {
+        if let Some(g) = groups {
+            assert_eq!(g.len(), self.n_classes(), "one group per class");
+        }
+        self.class_groups = groups.map(<[u32]>::to_vec);
+    }
+
+    /// `logits` with the classes not scored masked: per row by its label's group when
+    /// `labels` are given (training) and groups are set, else the inactive classes (unchanged
+    /// when every class is active).
+    fn mask_logits(
+        &self,
+        logits: Tensor<2>,
+        batch: usize,
+        labels: Option<&[u32]>,
+        device: &Device,
+    ) -> Tensor<2> {
+        let k = self.n_classes();
+        let offsets: Vec<f32> = match (&self.class_groups, labels, &self.logit_offsets) {
+            (Some(groups), Some(labels), _) => labels
+                .iter()
+                .flat_map(|&y| {
+                    let g = groups[y as usize];
+                    groups
+                        .iter()
+                        .map(move |&h| if h == g { 0.0 } else { MASKED_LOGIT })
+                })
+                .collect(),
+            (_, _, Some(offsets)) => (0..batch).flat_map(|_| offsets.iter().copied()).collect(),
+            _ => return logits,
+        };
+        logits + Tensor::<2>::from_data(TensorData::new(offsets, [batch, k]), device)
     }
 
     /// The network with `activation` in its hidden layers (ReLU by default).
@@ -287,6 +358,7 @@ impl DenseMlp {
         let targets = Tensor::<2>::from_data(TensorData::new(one_hot, [batch, n_classes]), &device);
 
         let logits = self.net.forward(xt, &masks, self.activation);
+        let logits = self.mask_logits(logits, batch, Some(labels), &device);
         let log_probs = log_softmax(logits, 1);
         let probs = to_vec(log_probs.clone().inner().exp());
         let loss = (log_probs * targets).sum().neg().div_scalar(batch as f32);
@@ -306,7 +378,8 @@ impl DenseMlp {
         let net = self.net.valid();
         let device = self.device.clone().inner();
         let xt = self.input(x, batch, &device);
-        to_vec(softmax(net.forward(xt, &[], self.activation), 1))
+        let logits = self.mask_logits(net.forward(xt, &[], self.activation), batch, None, &device);
+        to_vec(softmax(logits, 1))
     }
 
     /// The complete training state (weights, biases, momentum) as bytes, for a checkpoint.

@@ -57,6 +57,9 @@ struct Workspace {
     /// Multiply-adds of one first-layer product with `sparse_input` (counted in the forward
     /// pass; the weight gradient of the same batch does as many).
     sparse_input_macs: u64,
+    /// Per row and class, whether the class is scored for the next training pass (its label's
+    /// class group, see [`SparseMlp::set_class_groups`]); `None`: the active classes.
+    row_scope: Option<Vec<bool>>,
     rows: usize,
 }
 
@@ -68,6 +71,13 @@ pub struct SparseMlp {
     #[serde(default)]
     activation: Activation,
     sgd: SgdParams,
+    /// Whether each class is scored (task-incremental learning); `None`: every class. Not
+    /// saved: a setting of the current task, not of the model.
+    #[serde(skip)]
+    active: Option<Vec<bool>>,
+    /// Group (task) of each class for training passes; `None`: the active classes.
+    #[serde(skip)]
+    class_groups: Option<Vec<u32>>,
     #[serde(skip)]
     ws: Workspace,
 }
@@ -85,6 +95,24 @@ pub struct StepReport {
 }
 
 impl SparseMlp {
+    /// Scores only `classes` from now on, in training and prediction (van de Ven's
+    /// `allowed_classes` of task-incremental learning): the other logits are masked before the
+    /// softmax, so their outputs and gradients are 0. `None` scores every class again.
+    ///
+    /// # Panics
+    /// If a class is out of range.
+    pub fn set_active_classes(&mut self, classes: Option<&[u32]>) {
+        let k = self.n_classes();
+        self.active = classes.map(|cs| {
+            let mut active = vec![false; k];
+            for &c in cs {
+                assert!((c as usize) < k, "class {c} out of range 0..{k}");
+                active[c as usize] = true;
+            }
+            active
+        });
+    }
+
     /// Draws a network of layer widths `sizes` (input first): topology from `topology_rng`,
     /// weights from `weight_rng`, biases 0. Two calls with equal streams give equal networks,
     /// whatever the method that will train them.
@@ -156,6 +184,8 @@ impl SparseMlp {
             dropout,
             activation: Activation::Relu,
             sgd,
+            active: None,
+            class_groups: None,
             ws: Workspace::default(),
         };
         for l in &mut m.layers {
@@ -304,6 +334,11 @@ impl SparseMlp {
             } else {
                 ws.probs.resize(rows * width, 0.0);
                 kernels::transpose(&ws.pre[l], width, rows, &mut ws.probs);
+                match (&ws.row_scope, &self.active) {
+                    (Some(scope), _) => mask_inactive(&mut ws.probs, scope),
+                    (None, Some(active)) => mask_inactive(&mut ws.probs, active),
+                    (None, None) => {}
+                }
                 softmax_rows(&mut ws.probs, width);
             }
         }
@@ -422,6 +457,7 @@ impl SparseMlp {
         let mut flops = 0u64;
         let mut scored = None;
         if let (true, Some(g)) = (wants, growth) {
+            self.scope_rows(g.labels);
             flops += self.forward(&g.batch, None);
             flops += self.backward(g.labels);
             scored = Some(ScoreBuffers {
@@ -430,7 +466,9 @@ impl SparseMlp {
                 rows: self.ws.rows,
             });
         }
+        self.scope_rows(labels);
         flops += self.forward(input, Some(dropout_rng));
+        self.ws.row_scope = None;
         let probs = self.ws.probs.clone();
         flops += self.backward(labels);
         let mut edits = Vec::new();
@@ -504,8 +542,32 @@ impl SparseMlp {
     /// Evaluation-mode gradient of the mean cross-entropy (no dropout, no update): fills each
     /// layer's `grad` and `bias_grad`. For gradient checks and analysis tools.
     pub fn compute_gradients(&mut self, input: &Batch, labels: &[u32]) {
+        self.scope_rows(labels);
         self.forward(input, None);
+        self.ws.row_scope = None;
         self.backward(labels);
+    }
+
+    /// Scores each training example over the classes of its own label's group only:
+    /// `groups[c]` is the group (task) of class `c`. Replayed examples of earlier tasks are then
+    /// trained on their own task's classes, next to the current task's examples on the current
+    /// task's classes (van de Ven et al.'s task-incremental replay), while prediction keeps
+    /// the classes of [`set_active_classes`](Self::set_active_classes). `None`: training
+    /// scores the active classes too.
+    ///
+    /// # Panics
+    /// If `groups` does not name one group per class.
+    pub fn set_class_groups(&mut self, groups: Option<&[u32]>) {
+        let k = self.n_classes();
+        if let Some(g) = groups {
+            assert_eq!(g.len(), k, "one group per class");
+        }
+        self.class_groups = groups.map(<[u32]>::to_vec);
+    }
+
+    /// Prepares the per-row class scope of the next training pass over `labels`.
+    fn scope_rows(&mut self, labels: &[u32]) {
+        self.ws.row_scope = self.class_groups.as_deref().map(|g| label_scope(g, labels));
     }
 
     /// Applies one optimizer update with the gradients currently stored in the layers.
@@ -599,6 +661,29 @@ fn observed_entries(x: &[f32], observed: &[bool], rows: usize, n_in: usize) -> C
         row_ptr.push(cols.len());
     }
     Csr::try_from_parts(rows, n_in, row_ptr, cols, vals).expect("built sorted and in range")
+}
+
+/// Sets the logits of inactive classes to -inf, so that their softmax outputs, and with them
+/// their gradients `p - y`, are exactly 0. `active` is one row of flags for every row of `z`,
+/// or one row of flags per row of `z`.
+fn mask_inactive(z: &mut [f32], active: &[bool]) {
+    let flags = active.iter().cycle();
+    for (v, &on) in z.iter_mut().zip(flags) {
+        if !on {
+            *v = f32::NEG_INFINITY;
+        }
+    }
+}
+
+/// Per row of `labels` and class, whether the class is in the label's group.
+fn label_scope(groups: &[u32], labels: &[u32]) -> Vec<bool> {
+    labels
+        .iter()
+        .flat_map(|&y| {
+            let g = groups[y as usize];
+            groups.iter().map(move |&h| h == g)
+        })
+        .collect()
 }
 
 fn softmax_rows(z: &mut [f32], width: usize) {
