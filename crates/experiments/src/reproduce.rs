@@ -555,8 +555,9 @@ fn data_aware_table(dir: &Path) -> Result<Option<String>> {
         "Data-aware options against the plain method (mean ± 95% CI over seeds) from \
          [`data_aware.csv`]({name}/data_aware.csv): test accuracy, accuracy on the hardest 10% \
          of the test examples (lowest dense-population probability of the true class), on the \
-         plain method's sparsity-identified exemplars, and training multiply-adds relative to \
-         the plain method:\n\n"
+         plain method's sparsity-identified exemplars (both sets defined from the other seeds), \
+         each with the difference to the plain method paired by seed in brackets (**bold** where \
+         its CI excludes 0), and training multiply-adds relative to the plain method:\n\n"
     );
     t.push_str("| method | sparsity | missing | option | n | accuracy | hardest 10% | exemplars (count) | cost vs plain |\n|---|---|---|---|---|---|---|---|---|\n");
     let pm = |m: f64, c: f64| {
@@ -568,18 +569,41 @@ fn data_aware_table(dir: &Path) -> Result<Option<String>> {
             format!("{m:.3} ± {c:.3}")
         }
     };
+    let vs = |option: &str, m: f64, c: f64| {
+        if option == "plain" || m.is_nan() || c.is_nan() {
+            String::new()
+        } else {
+            let d = format!("{m:+.3} ± {c:.3}");
+            if m - c > 0.0 || m + c < 0.0 {
+                format!(" (**{d}**)")
+            } else {
+                format!(" ({d})")
+            }
+        }
+    };
     for r in &rows {
         let _ = writeln!(
             t,
-            "| {} | {} | {} | {} | {} | {} | {} | {} ({}) | {:.2} |",
+            "| {} | {} | {} | {} | {} | {}{} | {}{} | {}{} ({:.0}) | {:.2} |",
             r.method,
             r.sparsity,
             missing_cell(&r.missing_mechanism, r.missing_rate),
             r.option,
             r.n,
             pm(r.accuracy_mean, r.accuracy_ci95),
+            vs(
+                &r.option,
+                r.accuracy_vs_plain_mean,
+                r.accuracy_vs_plain_ci95
+            ),
             pm(r.hardest_accuracy_mean, r.hardest_accuracy_ci95),
+            vs(&r.option, r.hardest_vs_plain_mean, r.hardest_vs_plain_ci95),
             pm(r.exemplar_accuracy_mean, r.exemplar_accuracy_ci95),
+            vs(
+                &r.option,
+                r.exemplars_vs_plain_mean,
+                r.exemplars_vs_plain_ci95
+            ),
             r.exemplars,
             r.cost_vs_plain
         );

@@ -54,6 +54,18 @@ pub struct DataAwareSummary {
     pub train_flops_mean: f64,
     /// `train_flops_mean` over the plain method's.
     pub cost_vs_plain: f64,
+    /// Test accuracy minus the plain method's, paired by seed (0 for plain itself).
+    pub accuracy_vs_plain_mean: f64,
+    /// 95% CI half-width of the paired difference.
+    pub accuracy_vs_plain_ci95: f64,
+    /// Hardest-10% accuracy minus the plain method's, paired by seed.
+    pub hardest_vs_plain_mean: f64,
+    /// 95% CI half-width.
+    pub hardest_vs_plain_ci95: f64,
+    /// Exemplar accuracy minus the plain method's, paired by seed.
+    pub exemplars_vs_plain_mean: f64,
+    /// 95% CI half-width.
+    pub exemplars_vs_plain_ci95: f64,
 }
 
 /// Accuracy of one run on `ids` (NaN when `ids` is empty).
@@ -143,6 +155,10 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<DataAwareSummary>> {
         rs.sort_by_key(|r| r.seed);
         let (mut hard_acc, mut pie_acc, mut hard_n, mut pie_n) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        // Paired with the plain method's run of the same seed (same split, initial topology
+        // and weights): option minus plain.
+        let plain_cell = with(cell, &cell.0, &cell.1, DataAwareOption::Plain);
+        let (mut acc_d, mut hard_d, mut pie_d) = (Vec::new(), Vec::new(), Vec::new());
         for r in &rs {
             let Some(p) = by_run.get(r.run_id.as_str()) else {
                 continue;
@@ -152,10 +168,22 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<DataAwareSummary>> {
             pie_acc.push(accuracy_on(p, &pie));
             hard_n.push(hardest.len() as f64);
             pie_n.push(pie.len() as f64);
+            let plain = cells
+                .get(&plain_cell)
+                .and_then(|ps| ps.iter().find(|q| q.seed == r.seed));
+            if let Some(q) = plain {
+                acc_d.push(r.test_accuracy - q.test_accuracy);
+                if let Some(pp) = by_run.get(q.run_id.as_str()) {
+                    hard_d.push(accuracy_on(p, &hardest) - accuracy_on(pp, &hardest));
+                    pie_d.push(accuracy_on(p, &pie) - accuracy_on(pp, &pie));
+                }
+            }
         }
         let finite =
             |v: Vec<f64>| -> Vec<f64> { v.into_iter().filter(|x| x.is_finite()).collect() };
-        let plain_cell = with(cell, &cell.0, &cell.1, DataAwareOption::Plain);
+        let (acc_dm, acc_dc) = mean_ci95(&acc_d);
+        let (hard_dm, hard_dc) = mean_ci95(&finite(hard_d));
+        let (pie_dm, pie_dc) = mean_ci95(&finite(pie_d));
         let acc: Vec<f64> = rs.iter().map(|r| r.test_accuracy).collect();
         let flops: Vec<f64> = rs.iter().map(|r| r.train_flops as f64).collect();
         let plain_flops: Vec<f64> = cells
@@ -186,6 +214,12 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<DataAwareSummary>> {
             exemplars: mean_ci95(&pie_n).0,
             train_flops_mean: flops_mean,
             cost_vs_plain: flops_mean / mean_ci95(&plain_flops).0,
+            accuracy_vs_plain_mean: acc_dm,
+            accuracy_vs_plain_ci95: acc_dc,
+            hardest_vs_plain_mean: hard_dm,
+            hardest_vs_plain_ci95: hard_dc,
+            exemplars_vs_plain_mean: pie_dm,
+            exemplars_vs_plain_ci95: pie_dc,
         });
     }
     write_all_rows(&dir.join("data_aware.csv"), &out)?;
@@ -334,6 +368,9 @@ mod tests {
         assert_eq!(rehearsal.hardest_examples, 1.0);
         assert_eq!(rehearsal.hardest_accuracy_mean, 0.0);
         assert!((rehearsal.cost_vs_plain - 1.2).abs() < 1e-12);
+        // Paired by seed: rehearsal recovers the exemplar plain SET gets wrong.
+        assert_eq!(rehearsal.exemplars_vs_plain_mean, 1.0);
+        assert_eq!(rehearsal.accuracy_vs_plain_mean, 0.0);
         assert!(get("dense", "plain").exemplar_accuracy_mean.is_nan());
     }
 
