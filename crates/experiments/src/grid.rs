@@ -60,6 +60,7 @@ pub fn fixed_settings_hash(cfg: &ExperimentConfig, method: &str) -> String {
         data_aware: Option<&'a crate::data_aware::DataAwareConfig>,
         #[serde(skip_serializing_if = "Option::is_none")]
         continual: Option<&'a crate::continual::ContinualConfig>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         subset_scoring: Option<&'a crate::subsets::ScoringConfig>,
     }
     let fixed = Fixed {
@@ -187,6 +188,24 @@ mod tests {
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), runs.len());
+    }
+
+    /// The key of a run recorded in `results/part1-paper/runs.csv`: a config section added
+    /// for other studies (a Part II protocol, ...) must leave the keys of studies without it
+    /// unchanged, or every finished run would be redone.
+    #[test]
+    fn keys_of_committed_results_stay_stable() {
+        let path = std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../experiments/studies/part1-paper.toml"
+        ));
+        let (cfg, _) = ExperimentConfig::load(path).unwrap();
+        let want =
+            "part1-paper/mest/sparsity=0.99/missing=mcar:0.9/imputation=absent/seed=1/7aec7f7a";
+        assert!(
+            expand(&cfg).iter().any(|r| r.run_id == want),
+            "{want} is no longer a run of part1-paper"
+        );
     }
 
     #[test]
