@@ -423,15 +423,7 @@ impl TrainObserver for TaskObserver<'_> {
             let Some(&row) = self.position.get(id) else {
                 continue;
             };
-            let p = &probs[i * k..(i + 1) * k];
-            let predicted = models::batch::argmax_rows(p, k)[0];
-            let el2n = p
-                .iter()
-                .enumerate()
-                .map(|(c, &q)| (q - (c == y as usize) as u8 as f32).powi(2))
-                .sum::<f32>()
-                .sqrt();
-            self.stats.record(row, predicted == y, el2n);
+            self.stats.record_probs(row, &probs[i * k..(i + 1) * k], y);
         }
     }
 

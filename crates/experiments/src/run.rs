@@ -329,16 +329,12 @@ impl StepRecord {
     fn on_batch(&mut self, ids: &[usize], labels: &[u32], probs: &[f32], k: usize) {
         let in_window = self.in_window();
         for (i, (id, &y)) in ids.iter().zip(labels).enumerate() {
-            let p = &probs[i * k..(i + 1) * k];
-            let predicted = models::batch::argmax_rows(p, k)[0];
-            let el2n = p
-                .iter()
-                .enumerate()
-                .map(|(c, &q)| (q - (c == y as usize) as u8 as f32).powi(2))
-                .sum::<f32>()
-                .sqrt();
             let pos = self.position[id];
-            if self.forgetting.record(pos, predicted == y, el2n) && in_window {
+            if self
+                .forgetting
+                .record_probs(pos, &probs[i * k..(i + 1) * k], y)
+                && in_window
+            {
                 self.forgotten_after_update[pos] = true;
             }
         }

@@ -59,6 +59,20 @@ impl OnlineForgetting {
         forgot
     }
 
+    /// [`record`](Self::record) from the softmax outputs `probs` of one example (`n_classes`
+    /// values) and its class: correct when the argmax (ties to the lower class) is the class,
+    /// EL2N = `‖probs − onehot(label)‖₂` (Paul et al. 2021).
+    pub fn record_probs(&mut self, row: usize, probs: &[f32], label: u32) -> bool {
+        let predicted = crate::batch::argmax_rows(probs, probs.len())[0];
+        let el2n = probs
+            .iter()
+            .enumerate()
+            .map(|(c, &q)| (q - (c == label as usize) as u8 as f32).powi(2))
+            .sum::<f32>()
+            .sqrt();
+        self.record(row, predicted == label, el2n)
+    }
+
     /// Forgetting events of row `row` so far.
     pub fn events(&self, row: usize) -> u32 {
         self.events[row]

@@ -433,18 +433,10 @@ pub fn train_with(
             let report = model.train_step(&batch, &yb, clock, rngs, growth);
             loss_sum += cross_entropy(&report.probs, &yb, k) * batch_rows.len() as f64;
             let predicted = argmax_rows(&report.probs, k);
+            correct += predicted.iter().zip(&yb).filter(|(p, y)| p == y).count();
             let mut events = 0usize;
-            for (i, (&r, (&p, &y))) in batch_rows.iter().zip(predicted.iter().zip(&yb)).enumerate()
-            {
-                let probs = &report.probs[i * k..(i + 1) * k];
-                let el2n = probs
-                    .iter()
-                    .enumerate()
-                    .map(|(c, &q)| (q - (c == y as usize) as u8 as f32).powi(2))
-                    .sum::<f32>()
-                    .sqrt();
-                correct += (p == y) as usize;
-                events += stats.record(r, p == y, el2n) as usize;
+            for ((&r, &y), probs) in batch_rows.iter().zip(&yb).zip(report.probs.chunks_exact(k)) {
+                events += stats.record_probs(r, probs, y) as usize;
             }
             seen += batch_rows.len();
             flops += report.flops;
