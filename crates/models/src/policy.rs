@@ -115,6 +115,40 @@ impl OnlineForgetting {
 }
 
 /// Which rows each epoch presents, and which rows a step adds to its batch.
+///
+/// A new policy is one `impl`; the loop, the checkpoints and the results files stay as they
+/// are. For example, a curriculum that leaves out the rows never classified correctly so far
+/// for the first `warmup` epochs:
+///
+/// ```
+/// use models::policy::{DataSampler, OnlineForgetting};
+///
+/// struct LearnedFirst {
+///     warmup: usize,
+/// }
+///
+/// impl DataSampler for LearnedFirst {
+///     fn epoch_rows(&mut self, epoch: usize, order: &mut Vec<usize>, stats: &OnlineForgetting) {
+///         if epoch > 0 && epoch < self.warmup {
+///             // Never learned: presented, never correct (ranked above every forgotten row).
+///             let never = |r: usize| stats.score(r) > f64::from(stats.events(r));
+///             order.retain(|&r| !never(r));
+///         }
+///     }
+/// }
+///
+/// let mut stats = OnlineForgetting::new(3);
+/// stats.record(0, true, 0.1);
+/// stats.record(1, false, 0.9);
+/// stats.record(2, true, 0.2);
+/// let mut order = vec![2, 1, 0];
+/// LearnedFirst { warmup: 5 }.epoch_rows(1, &mut order, &stats);
+/// assert_eq!(order, vec![2, 0]);
+/// ```
+///
+/// It is then handed to [`train_with`](crate::train::train_with) in a
+/// [`DataPolicies`](crate::train::DataPolicies); the experiments crate wires its data-aware
+/// options the same way (`experiments::data_aware`).
 pub trait DataSampler: Send {
     /// Replaces `order` (this epoch's shuffled permutation of every training row, from the
     /// run's `shuffle` stream) with the rows the epoch presents, in order. Called before the
