@@ -626,6 +626,29 @@ fn render_readme(outcomes: &[StudyOutcome], opts: &ReproduceOptions, total: f64)
         machine(),
         total
     );
+    // What a fresh run costs, from the runs themselves (resumed studies included).
+    let runs: usize = outcomes.iter().map(|o| o.rows.len()).sum();
+    let training: f64 = outcomes
+        .iter()
+        .flat_map(|o| &o.rows)
+        .map(|r| r.train_seconds)
+        .sum();
+    let commits: std::collections::BTreeSet<&str> = outcomes
+        .iter()
+        .flat_map(|o| &o.rows)
+        .map(|r| r.commit.as_str())
+        .collect();
+    let _ = writeln!(
+        s,
+        "The {runs} runs shown took {:.0} s of training in total (the sum of `train_seconds`; \
+         evaluation, data preparation and analysis come on top), run at commit(s) {}.\n",
+        training,
+        commits
+            .iter()
+            .map(|c| format!("`{}`", &c[..c.len().min(7)]))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     for o in outcomes {
         let seeds = o.cfg.grid.seeds.to_vec().len();
         let _ = writeln!(s, "## {}\n", o.cfg.name);
