@@ -46,7 +46,7 @@ use models::{
 use rand::seq::index::sample;
 use serde::{Deserialize, Serialize};
 use sparse_core::{EditStats, SparseLayer, TrainingClock};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// File of the accuracy matrices of every continual run.
@@ -401,14 +401,9 @@ impl Classifier for SequenceClock<'_> {
     }
 }
 
-/// Keeps the forgetting statistics of the current task's own rows (replayed rows are not
-/// candidates for its memory) and forwards epochs to the progress display.
+/// Forwards epochs to the progress display, on the sequence's epoch scale.
 struct TaskObserver<'a> {
     on_epoch: &'a mut dyn FnMut(&EpochRecord),
-    /// Position among the task's rows of each example id of the task.
-    position: HashMap<usize, usize>,
-    stats: OnlineForgetting,
-    n_classes: usize,
     epoch_offset: usize,
     /// Epochs of the whole sequence and of the progress display (sized for
     /// `training.epochs`), so that the display fills once over every task.
@@ -417,16 +412,6 @@ struct TaskObserver<'a> {
 }
 
 impl TrainObserver for TaskObserver<'_> {
-    fn on_batch(&mut self, _epoch: usize, ids: &[usize], labels: &[u32], probs: &[f32]) {
-        let k = self.n_classes;
-        for (i, (id, &y)) in ids.iter().zip(labels).enumerate() {
-            let Some(&row) = self.position.get(id) else {
-                continue;
-            };
-            self.stats.record_probs(row, &probs[i * k..(i + 1) * k], y);
-        }
-    }
-
     fn on_epoch(&mut self, record: &EpochRecord) {
         let mut r = record.clone();
         r.epoch = ((r.epoch + self.epoch_offset) * self.display_epochs).div_ceil(self.total_epochs);
@@ -548,13 +533,6 @@ pub fn execute(
         }
         let mut observer = TaskObserver {
             on_epoch: &mut *on_epoch,
-            position: own
-                .iter()
-                .enumerate()
-                .map(|(p, &r)| (train.row_ids[r], p))
-                .collect(),
-            stats: OnlineForgetting::new(own.len()),
-            n_classes: k,
             epoch_offset: t * per_task,
             total_epochs: n_tasks * per_task,
             display_epochs: cfg.training.epochs,
@@ -607,7 +585,9 @@ pub fn execute(
         last_epoch = outcome.epochs.last().cloned();
         let picked = select_memory(
             option.memory,
-            &observer.stats,
+            // The task's own rows come first in its training set; replayed rows are not
+            // candidates for its memory.
+            &outcome.forgetting.head(own.len()),
             &own.iter().map(|&r| train.labels[r]).collect::<Vec<_>>(),
             c.memory_per_task,
             &mut memory_rng,

@@ -26,7 +26,6 @@ use models::{
 use serde::{Deserialize, Serialize};
 use sparse_core::init::{erdos_renyi_density, layer_densities};
 use sparse_core::TrainingClock;
-use std::collections::HashMap;
 
 /// Train and test sets of one run, ready for the model.
 #[derive(Debug, Clone)]
@@ -272,9 +271,6 @@ struct RunObserver<'a> {
     epochs: usize,
 }
 
-/// What the step-level forgetting analysis needs of a run: forgetting events and presentations
-/// per step, the steps after topology updates, and which examples were forgotten within
-/// `window` steps after an update.
 /// The observer's records beyond the per-example tracker, as a checkpoint stores them.
 #[derive(Serialize)]
 struct ObserverRecords<'a> {
@@ -289,32 +285,27 @@ struct SavedRecords {
     eval: Option<ExampleTracker>,
 }
 
+/// What the step-level forgetting analysis needs of a run: forgetting events and presentations
+/// per step, the steps after topology updates, and which training rows were forgotten within
+/// `window` steps after an update (the loop's own statistics give the rest at the end).
 #[derive(Debug, Serialize, Deserialize)]
 struct StepRecord {
     window: usize,
     events: Vec<usize>,
     presentations: Vec<usize>,
     updates: Vec<usize>,
-    /// Position of each example id in `forgetting`.
-    position: HashMap<usize, usize>,
-    forgetting: OnlineForgetting,
+    /// By training-row position.
     forgotten_after_update: Vec<bool>,
 }
 
 impl StepRecord {
-    fn new(example_ids: &[usize], window: usize) -> Self {
+    fn new(rows: usize, window: usize) -> Self {
         StepRecord {
             window,
             events: Vec::new(),
             presentations: Vec::new(),
             updates: Vec::new(),
-            position: example_ids
-                .iter()
-                .enumerate()
-                .map(|(p, &id)| (id, p))
-                .collect(),
-            forgetting: OnlineForgetting::new(example_ids.len()),
-            forgotten_after_update: vec![false; example_ids.len()],
+            forgotten_after_update: vec![false; rows],
         }
     }
 
@@ -326,27 +317,24 @@ impl StepRecord {
             .is_some_and(|&u| step >= u && step < u + self.window)
     }
 
-    fn on_batch(&mut self, ids: &[usize], labels: &[u32], probs: &[f32], k: usize) {
-        let in_window = self.in_window();
-        for (i, (id, &y)) in ids.iter().zip(labels).enumerate() {
-            let pos = self.position[id];
-            if self
-                .forgetting
-                .record_probs(pos, &probs[i * k..(i + 1) * k], y)
-                && in_window
-            {
-                self.forgotten_after_update[pos] = true;
+    fn on_step(&mut self, rows: &[usize], forgot: &[bool]) {
+        if self.in_window() {
+            for (&r, _) in rows.iter().zip(forgot).filter(|(_, &f)| f) {
+                self.forgotten_after_update[r] = true;
             }
         }
+        self.events.push(forgot.iter().filter(|&&f| f).count());
+        self.presentations.push(rows.len());
     }
 
-    fn row(&self, run_id: &str) -> StepForgettingRow {
+    /// The run's row; `forgetting` is the loop's final per-row statistics.
+    fn row(&self, run_id: &str, forgetting: &OnlineForgetting) -> StepForgettingRow {
         let join = |v: &[usize]| v.iter().map(usize::to_string).collect::<Vec<_>>().join(";");
-        let n = self.forgetting.len();
+        let n = forgetting.len();
         let mean_events = |keep: &dyn Fn(usize) -> bool| {
             let chosen: Vec<f64> = (0..n)
                 .filter(|&p| keep(p))
-                .map(|p| f64::from(self.forgetting.events(p)))
+                .map(|p| f64::from(forgetting.events(p)))
                 .collect();
             crate::summary::mean_std(&chosen).0
         };
@@ -358,7 +346,7 @@ impl StepRecord {
             updates: join(&self.updates),
             after_update_examples: self.forgotten_after_update.iter().filter(|&&f| f).count(),
             after_update_mean_events: mean_events(&|p| self.forgotten_after_update[p]),
-            forgotten_mean_events: mean_events(&|p| self.forgetting.events(p) > 0),
+            forgotten_mean_events: mean_events(&|p| forgetting.events(p) > 0),
         }
     }
 }
@@ -368,15 +356,11 @@ impl TrainObserver for RunObserver<'_> {
         if let Some(t) = &mut self.tracker {
             t.record(epoch, ids, labels, probs, self.n_classes);
         }
-        if let Some(s) = &mut self.steps {
-            s.on_batch(ids, labels, probs, self.n_classes);
-        }
     }
 
-    fn on_step(&mut self, _clock: &TrainingClock, presentations: usize, events: usize) {
+    fn on_step(&mut self, _clock: &TrainingClock, rows: &[usize], forgot: &[bool]) {
         if let Some(s) = &mut self.steps {
-            s.events.push(events);
-            s.presentations.push(presentations);
+            s.on_step(rows, forgot);
         }
     }
 
@@ -394,25 +378,9 @@ impl TrainObserver for RunObserver<'_> {
         let Some((tracker, train)) = &mut self.eval else {
             return;
         };
-        const CHUNK: usize = 512;
-        let (n, d) = (train.rows(), train.n_features);
+        let probs = models::predict_proba_all(model, train);
         let ids = tracker.example_ids().to_vec();
-        for start in (0..n).step_by(CHUNK) {
-            let end = (start + CHUNK).min(n);
-            let batch = models::Batch {
-                x: &train.x[start * d..end * d],
-                rows: end - start,
-                observed: train.observed.map(|o| &o[start * d..end * d]),
-            };
-            let probs = model.predict_proba(&batch);
-            tracker.record(
-                epoch,
-                &ids[start..end],
-                &train.labels[start..end],
-                &probs,
-                self.n_classes,
-            );
-        }
+        tracker.record(epoch, &ids, train.labels, &probs, self.n_classes);
     }
 
     fn checkpoint_due(&mut self, epochs_done: usize) -> bool {
@@ -458,31 +426,22 @@ fn predictions(
     missing: &[usize],
     run_id: &str,
 ) -> Vec<PredictionRow> {
-    const CHUNK: usize = 512;
-    let (n, d, k) = (test.rows(), test.n_features, model.n_classes());
-    let mut rows = Vec::with_capacity(n);
-    for start in (0..n).step_by(CHUNK) {
-        let end = (start + CHUNK).min(n);
-        let batch = models::Batch {
-            x: &test.x[start * d..end * d],
-            rows: end - start,
-            observed: test.observed.map(|o| &o[start * d..end * d]),
-        };
-        let probs = model.predict_proba(&batch);
-        let predicted = models::batch::argmax_rows(&probs, k);
-        for (i, r) in (start..end).enumerate() {
+    let k = model.n_classes();
+    let probs = models::predict_proba_all(model, test);
+    let predicted = models::batch::argmax_rows(&probs, k);
+    (0..test.rows())
+        .map(|r| {
             let label = test.labels[r];
-            rows.push(PredictionRow {
+            PredictionRow {
                 run_id: run_id.to_string(),
                 example_id: ids[r],
                 label,
-                predicted: predicted[i],
-                p_true: f64::from(probs[i * k + label as usize]),
+                predicted: predicted[r],
+                p_true: f64::from(probs[r * k + label as usize]),
                 missing_features: missing.get(r).copied().unwrap_or(0),
-            });
-        }
-    }
-    rows
+            }
+        })
+        .collect()
 }
 
 /// Restores `model`, `rngs` and the observer's records from `ckpt` and returns the loop state to continue
@@ -581,7 +540,7 @@ pub fn execute(
         }),
         steps: cfg.tracking.examples.then(|| {
             StepRecord::new(
-                &tr.row_ids,
+                tr.n_rows(),
                 tr.n_rows().div_ceil(cfg.training.batch_size.max(1)),
             )
         }),
@@ -660,8 +619,11 @@ pub fn execute(
     if let Some((t, _)) = &observer.eval {
         examples.extend(t.rows(&spec.run_id, Source::EpochEval));
     }
-    let step_forgetting: Vec<StepForgettingRow> =
-        observer.steps.iter().map(|s| s.row(&spec.run_id)).collect();
+    let step_forgetting: Vec<StepForgettingRow> = observer
+        .steps
+        .iter()
+        .map(|s| s.row(&spec.run_id, &outcome.forgetting))
+        .collect();
     let predictions = if cfg.tracking.predictions {
         predictions(
             model.as_mut(),

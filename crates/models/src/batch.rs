@@ -34,6 +34,16 @@ impl<'a> Batch<'a> {
     }
 }
 
+/// EL2N of one example (Paul et al. 2021): `‖probs − onehot(label)‖₂` of its softmax outputs.
+pub fn el2n(probs: &[f32], label: u32) -> f32 {
+    probs
+        .iter()
+        .enumerate()
+        .map(|(c, &q)| (q - (c == label as usize) as u8 as f32).powi(2))
+        .sum::<f32>()
+        .sqrt()
+}
+
 /// Fills `mask` with an inverted-dropout mask: each entry 0 with probability `p`, else
 /// `1 / (1 - p)`. One draw per entry, in order, so the sparse and the dense MLP consume the
 /// dropout stream identically.

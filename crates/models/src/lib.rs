@@ -24,6 +24,6 @@ pub use optim::SgdParams;
 pub use policy::{DataSampler, GrowthBatchSource, OnlineForgetting, PlainData};
 pub use sparse_mlp::{SparseInit, SparseMlp, StepReport};
 pub use train::{
-    evaluate, train, train_from, train_with, DataPolicies, EpochRecord, Examples, LoopState,
-    RunData, TrainObserver, TrainOptions, TrainOutcome,
+    evaluate, predict_proba_all, train, train_from, train_with, DataPolicies, EpochRecord,
+    Examples, LoopState, RunData, TrainObserver, TrainOptions, TrainOutcome,
 };

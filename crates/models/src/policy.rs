@@ -59,18 +59,17 @@ impl OnlineForgetting {
         forgot
     }
 
-    /// [`record`](Self::record) from the softmax outputs `probs` of one example (`n_classes`
-    /// values) and its class: correct when the argmax (ties to the lower class) is the class,
-    /// EL2N = `‖probs − onehot(label)‖₂` (Paul et al. 2021).
-    pub fn record_probs(&mut self, row: usize, probs: &[f32], label: u32) -> bool {
-        let predicted = crate::batch::argmax_rows(probs, probs.len())[0];
-        let el2n = probs
-            .iter()
-            .enumerate()
-            .map(|(c, &q)| (q - (c == label as usize) as u8 as f32).powi(2))
-            .sum::<f32>()
-            .sqrt();
-        self.record(row, predicted == label, el2n)
+    /// The statistics of the first `rows` rows only (a view for callers that trained on more
+    /// rows than they select from, such as a task's own rows before its replayed ones).
+    pub fn head(&self, rows: usize) -> OnlineForgetting {
+        let n = rows.min(self.len());
+        OnlineForgetting {
+            presentations: self.presentations[..n].to_vec(),
+            events: self.events[..n].to_vec(),
+            last: self.last[..n].to_vec(),
+            learned: self.learned[..n].to_vec(),
+            el2n: self.el2n[..n].to_vec(),
+        }
     }
 
     /// Forgetting events of row `row` so far.

@@ -5,7 +5,7 @@
 //! [`LoopState`], the model and the random streams); [`train_from`] continues a run from one,
 //! bit for bit.
 
-use crate::batch::{argmax_rows, cross_entropy, Batch};
+use crate::batch::{argmax_rows, cross_entropy, el2n, Batch};
 use crate::classifier::{Classifier, GrowthBatch, RunRngs};
 use crate::policy::{DataSampler, GrowthBatchSource, OnlineForgetting, PlainData};
 use rand::seq::SliceRandom;
@@ -88,15 +88,10 @@ pub trait TrainObserver {
     /// After each step: the dataset row ids of the batch, their labels and the softmax outputs
     /// of the training forward pass.
     fn on_batch(&mut self, _epoch: usize, _ids: &[usize], _labels: &[u32], _probs: &[f32]) {}
-    /// After each step, with where training stands and how many of the batch's presentations
-    /// were forgetting events (correct at the example's previous presentation, wrong now).
-    fn on_step(
-        &mut self,
-        _clock: &TrainingClock,
-        _presentations: usize,
-        _forgetting_events: usize,
-    ) {
-    }
+    /// After each step, with where training stands, the training rows the batch presented
+    /// (positions in the training set, added rows included) and which of those presentations
+    /// were forgetting events (correct at the row's previous presentation, wrong now).
+    fn on_step(&mut self, _clock: &TrainingClock, _rows: &[usize], _forgot: &[bool]) {}
     /// The topology changed; `step` is the index of the first step that trains the new one.
     fn on_topology_update(&mut self, _step: usize) {}
     /// After each epoch.
@@ -128,31 +123,49 @@ pub struct TrainOutcome {
     pub train_seconds: f64,
     /// Sum of the epochs' multiply-adds.
     pub train_flops: u64,
+    /// Every training row's forgetting statistics at the end (by row position).
+    pub forgetting: OnlineForgetting,
 }
 
-/// Test accuracy and loss of `model` on `data` in evaluation mode, in chunks.
-pub fn evaluate(model: &mut dyn Classifier, data: &Examples) -> (f64, f64) {
-    const CHUNK: usize = 512;
-    let (n, d, k) = (data.rows(), data.n_features, model.n_classes());
-    if n == 0 {
-        return (0.0, 0.0);
-    }
-    let (mut correct, mut loss) = (0usize, 0.0f64);
-    for start in (0..n).step_by(CHUNK) {
-        let end = (start + CHUNK).min(n);
+/// Rows per evaluation-mode forward pass: bounds the activations of a large set.
+const EVAL_CHUNK: usize = 512;
+
+/// Softmax outputs of `model` on every row of `data` in evaluation mode (`rows x n_classes`),
+/// computed [`EVAL_CHUNK`] rows at a time.
+pub fn predict_proba_all(model: &mut dyn Classifier, data: &Examples) -> Vec<f32> {
+    let (n, d) = (data.rows(), data.n_features);
+    let mut out = Vec::with_capacity(n * model.n_classes());
+    for start in (0..n).step_by(EVAL_CHUNK) {
+        let end = (start + EVAL_CHUNK).min(n);
         let batch = Batch {
             x: &data.x[start * d..end * d],
             rows: end - start,
             observed: data.observed.map(|o| &o[start * d..end * d]),
         };
-        let probs = model.predict_proba(&batch);
-        let labels = &data.labels[start..end];
-        correct += argmax_rows(&probs, k)
+        out.extend(model.predict_proba(&batch));
+    }
+    out
+}
+
+/// Test accuracy and loss of `model` on `data` in evaluation mode, in chunks.
+pub fn evaluate(model: &mut dyn Classifier, data: &Examples) -> (f64, f64) {
+    let (n, k) = (data.rows(), model.n_classes());
+    if n == 0 {
+        return (0.0, 0.0);
+    }
+    let all = predict_proba_all(model, data);
+    let (mut correct, mut loss) = (0usize, 0.0f64);
+    // Summed per chunk, as the chunks were predicted.
+    for (probs, labels) in all
+        .chunks(EVAL_CHUNK * k)
+        .zip(data.labels.chunks(EVAL_CHUNK))
+    {
+        correct += argmax_rows(probs, k)
             .iter()
             .zip(labels)
             .filter(|(p, y)| p == y)
             .count();
-        loss += cross_entropy(&probs, labels, k) * labels.len() as f64;
+        loss += cross_entropy(probs, labels, k) * labels.len() as f64;
     }
     (correct as f64 / n as f64, loss / n as f64)
 }
@@ -386,6 +399,7 @@ pub fn train_with(
         panic!("cannot resume the growth-batch source: {e}");
     }
     let (mut gx, mut go, mut gy, mut gid) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut batch_rows, mut forgot) = (Vec::with_capacity(bs), Vec::with_capacity(bs));
     let mut xb = Vec::with_capacity(bs * d);
     let mut ob = Vec::with_capacity(bs * d);
     let mut yb = Vec::with_capacity(bs);
@@ -407,7 +421,8 @@ pub fn train_with(
                 steps_per_epoch,
             };
             let extra = policies.sampler.extra_rows(&clock, &stats);
-            let batch_rows: Vec<usize> = chunk.iter().chain(&extra).copied().collect();
+            batch_rows.clear();
+            batch_rows.extend(chunk.iter().chain(&extra));
             gather(train, ids, &batch_rows, &mut xb, &mut ob, &mut yb, &mut idb);
             let batch = Batch {
                 x: &xb,
@@ -433,10 +448,15 @@ pub fn train_with(
             let report = model.train_step(&batch, &yb, clock, rngs, growth);
             loss_sum += cross_entropy(&report.probs, &yb, k) * batch_rows.len() as f64;
             let predicted = argmax_rows(&report.probs, k);
-            correct += predicted.iter().zip(&yb).filter(|(p, y)| p == y).count();
-            let mut events = 0usize;
-            for ((&r, &y), probs) in batch_rows.iter().zip(&yb).zip(report.probs.chunks_exact(k)) {
-                events += stats.record_probs(r, probs, y) as usize;
+            forgot.clear();
+            for (((&r, &y), &p), probs) in batch_rows
+                .iter()
+                .zip(&yb)
+                .zip(&predicted)
+                .zip(report.probs.chunks_exact(k))
+            {
+                correct += (p == y) as usize;
+                forgot.push(stats.record(r, p == y, el2n(probs, y)));
             }
             seen += batch_rows.len();
             flops += report.flops;
@@ -449,7 +469,7 @@ pub fn train_with(
                 observer.on_topology_update(step + 1);
             }
             observer.on_batch(epoch + 1, &idb, &yb, &report.probs);
-            observer.on_step(&clock, batch_rows.len(), events);
+            observer.on_step(&clock, &batch_rows, &forgot);
             step += 1;
         }
         let clock = TrainingClock {
@@ -520,5 +540,6 @@ pub fn train_with(
         train_seconds: records.iter().map(|r| r.seconds).sum(),
         train_flops: records.iter().map(|r| r.flops).sum(),
         epochs: records,
+        forgetting: stats,
     }
 }
