@@ -10,12 +10,8 @@
 
 use crate::config::ExperimentConfig;
 use crate::grid::expand;
-use crate::results::{
-    read_rows, write_all_rows, DegreeRow, EpochRow, PredictionRow, RunKeyed, RunRow,
-    StepForgettingRow, TopologyRow, EXAMPLES, INPUT_DEGREE, PREDICTIONS, STEP_FORGETTING, TOPOLOGY,
-};
+use crate::results::{read_rows, write_all_rows, RunFileVisitor, RunFiles, RunKeyed, RunRow};
 use anyhow::{bail, Context, Result};
-use data::dynamics::ExampleRow;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -127,14 +123,21 @@ pub fn collect(dir: &Path) -> Result<Collected> {
     let done: HashSet<String> = owner.keys().cloned().collect();
     let n = runs.len();
     write_sorted(&dir.join("runs.csv"), runs)?;
-    merge::<EpochRow>(&shards, "epochs.csv", &done, dir)?;
-    merge::<ExampleRow>(&shards, EXAMPLES, &done, dir)?;
-    merge::<TopologyRow>(&shards, TOPOLOGY, &done, dir)?;
-    merge::<DegreeRow>(&shards, INPUT_DEGREE, &done, dir)?;
-    merge::<PredictionRow>(&shards, PREDICTIONS, &done, dir)?;
-    merge::<StepForgettingRow>(&shards, STEP_FORGETTING, &done, dir)?;
-    merge::<crate::continual::ContinualRow>(&shards, crate::continual::CONTINUAL, &done, dir)?;
-    merge::<crate::subsets::SubsetRunRow>(&shards, crate::subsets::SUBSET_RUNS, &done, dir)?;
+    struct Merge<'a> {
+        shards: &'a [PathBuf],
+        done: &'a HashSet<String>,
+        dir: &'a Path,
+    }
+    impl RunFileVisitor for Merge<'_> {
+        fn visit<T: RunKeyed>(&mut self, name: &str, _: &[T]) -> Result<()> {
+            merge::<T>(self.shards, name, self.done, self.dir)
+        }
+    }
+    RunFiles::each_file(&mut Merge {
+        shards: &shards,
+        done: &done,
+        dir,
+    })?;
     let rows: Vec<RunRow> = read_rows(&dir.join("runs.csv"))?;
     crate::summary::write_summary(dir, &rows)?;
     crate::reproduce::redraw(dir)?;

@@ -259,6 +259,13 @@ impl RunKeyed for DegreeRow {
     }
 }
 
+fn remove_if_present(path: &Path) -> Result<()> {
+    if path.exists() {
+        std::fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
+    }
+    Ok(())
+}
+
 /// Drops the rows of unfinished runs and a torn last line from `path`, rewriting it
 /// atomically only when something must go.
 fn prune<T: RunKeyed>(path: &Path, done: &HashSet<String>) -> Result<()> {
@@ -375,6 +382,33 @@ pub struct RunFiles {
     pub subsets: Vec<crate::subsets::SubsetRunRow>,
 }
 
+/// Something done to every kind of per-run file beside `runs.csv` (recording, pruning,
+/// deleting, merging shards), with each kind's row type.
+pub trait RunFileVisitor {
+    /// One kind: its file name and, when visiting one run's files, that run's rows of it.
+    fn visit<T: RunKeyed>(&mut self, name: &str, rows: &[T]) -> Result<()>;
+}
+
+impl RunFiles {
+    /// Visits every kind of per-run file, in the order a run records them. The one list of
+    /// the kinds: a new kind of file is a field of [`RunFiles`] and a line here.
+    pub fn each_kind(&self, v: &mut impl RunFileVisitor) -> Result<()> {
+        v.visit("epochs.csv", &self.epochs)?;
+        v.visit(EXAMPLES, &self.examples)?;
+        v.visit(TOPOLOGY, &self.topology)?;
+        v.visit(INPUT_DEGREE, &self.input_degree)?;
+        v.visit(PREDICTIONS, &self.predictions)?;
+        v.visit(STEP_FORGETTING, &self.step_forgetting)?;
+        v.visit(crate::continual::CONTINUAL, &self.continual)?;
+        v.visit(crate::subsets::SUBSET_RUNS, &self.subsets)
+    }
+
+    /// Visits every kind of per-run file without rows (for work on whole files).
+    pub fn each_file(v: &mut impl RunFileVisitor) -> Result<()> {
+        RunFiles::default().each_kind(v)
+    }
+}
+
 /// The results folder of one experiment.
 #[derive(Debug)]
 pub struct ResultStore {
@@ -387,24 +421,17 @@ impl ResultStore {
     /// interrupted run may have left and remembers which runs are finished.
     pub fn open(dir: &Path, fresh: bool) -> Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let (runs_path, epochs_path) = (dir.join("runs.csv"), dir.join("epochs.csv"));
+        let runs_path = dir.join("runs.csv");
         if fresh {
-            for p in [
-                &runs_path,
-                &epochs_path,
-                &dir.join(EXAMPLES),
-                &dir.join(TOPOLOGY),
-                &dir.join(INPUT_DEGREE),
-                &dir.join(PREDICTIONS),
-                &dir.join(STEP_FORGETTING),
-                &dir.join(crate::continual::CONTINUAL),
-                &dir.join(crate::subsets::SUBSET_RUNS),
-                &dir.join("summary.csv"),
-            ] {
-                if p.exists() {
-                    std::fs::remove_file(p)?;
+            struct Delete<'a>(&'a Path);
+            impl RunFileVisitor for Delete<'_> {
+                fn visit<T: RunKeyed>(&mut self, name: &str, _: &[T]) -> Result<()> {
+                    remove_if_present(&self.0.join(name))
                 }
             }
+            RunFiles::each_file(&mut Delete(dir))?;
+            remove_if_present(&runs_path)?;
+            remove_if_present(&dir.join("summary.csv"))?;
         }
         let runs: Vec<RunRow> = read_rows(&runs_path)?;
         let done: HashSet<String> = runs.iter().map(|r| r.run_id.clone()).collect();
@@ -413,14 +440,13 @@ impl ResultStore {
         }
         // Rows of runs without a run row (interrupted between the writes) and torn last
         // lines must go before anything is appended.
-        prune::<EpochRow>(&epochs_path, &done)?;
-        prune::<ExampleRow>(&dir.join(EXAMPLES), &done)?;
-        prune::<TopologyRow>(&dir.join(TOPOLOGY), &done)?;
-        prune::<DegreeRow>(&dir.join(INPUT_DEGREE), &done)?;
-        prune::<PredictionRow>(&dir.join(PREDICTIONS), &done)?;
-        prune::<StepForgettingRow>(&dir.join(STEP_FORGETTING), &done)?;
-        prune::<crate::continual::ContinualRow>(&dir.join(crate::continual::CONTINUAL), &done)?;
-        prune::<crate::subsets::SubsetRunRow>(&dir.join(crate::subsets::SUBSET_RUNS), &done)?;
+        struct Prune<'a>(&'a Path, &'a HashSet<String>);
+        impl RunFileVisitor for Prune<'_> {
+            fn visit<T: RunKeyed>(&mut self, name: &str, _: &[T]) -> Result<()> {
+                prune::<T>(&self.0.join(name), self.1)
+            }
+        }
+        RunFiles::each_file(&mut Prune(dir, &done))?;
         if runs_path.exists() {
             let text = std::fs::read_to_string(&runs_path)?;
             if !text.ends_with('\n') || !current_header(&text, &runs)? {
@@ -443,34 +469,19 @@ impl ResultStore {
         self.done.contains(run_id)
     }
 
-    /// Records a finished run durably: its epoch, example, topology and degree rows first,
-    /// then the run row (which marks it finished).
+    /// Records a finished run durably: the rows of its other files first, then the run row
+    /// (which marks it finished).
     pub fn record(&mut self, row: &RunRow, files: &RunFiles) -> Result<()> {
-        append_rows(&self.dir.join("epochs.csv"), &files.epochs)?;
-        if !files.examples.is_empty() {
-            append_rows(&self.dir.join(EXAMPLES), &files.examples)?;
+        struct Append<'a>(&'a Path);
+        impl RunFileVisitor for Append<'_> {
+            fn visit<T: RunKeyed>(&mut self, name: &str, rows: &[T]) -> Result<()> {
+                if rows.is_empty() {
+                    return Ok(());
+                }
+                append_rows(&self.0.join(name), rows)
+            }
         }
-        if !files.topology.is_empty() {
-            append_rows(&self.dir.join(TOPOLOGY), &files.topology)?;
-        }
-        if !files.input_degree.is_empty() {
-            append_rows(&self.dir.join(INPUT_DEGREE), &files.input_degree)?;
-        }
-        if !files.predictions.is_empty() {
-            append_rows(&self.dir.join(PREDICTIONS), &files.predictions)?;
-        }
-        if !files.step_forgetting.is_empty() {
-            append_rows(&self.dir.join(STEP_FORGETTING), &files.step_forgetting)?;
-        }
-        if !files.continual.is_empty() {
-            append_rows(
-                &self.dir.join(crate::continual::CONTINUAL),
-                &files.continual,
-            )?;
-        }
-        if !files.subsets.is_empty() {
-            append_rows(&self.dir.join(crate::subsets::SUBSET_RUNS), &files.subsets)?;
-        }
+        files.each_kind(&mut Append(&self.dir))?;
         append_rows(&self.dir.join("runs.csv"), std::slice::from_ref(row))?;
         self.done.insert(row.run_id.clone());
         Ok(())
