@@ -377,6 +377,9 @@ impl Classifier for SequenceClock<'_> {
     fn wants_gradients(&self, clock: &TrainingClock) -> bool {
         self.inner.wants_gradients(&self.map(*clock))
     }
+    fn parameters_finite(&self) -> bool {
+        self.inner.parameters_finite()
+    }
     fn end_of_epoch(&mut self, clock: TrainingClock, rngs: &mut RunRngs) -> Vec<EditStats> {
         let clock = self.map(clock);
         self.inner.end_of_epoch(clock, rngs)
@@ -523,6 +526,9 @@ pub fn execute(
     let (mut epochs, mut matrix) = (Vec::new(), Vec::new());
     let (mut seconds, mut flops, mut steps) = (0.0, 0u64, 0usize);
     let mut last_epoch: Option<EpochRecord> = None;
+    // The first divergence, in epochs of the whole sequence. Later tasks still train (a
+    // diverged model stops at their first step), so the accuracy matrix stays complete.
+    let mut diverged_epoch = None;
     for (t, classes) in c.tasks.iter().enumerate() {
         let own = rows_of(train, classes);
         let rows: Vec<usize> = own.iter().chain(&memory).copied().collect();
@@ -560,6 +566,7 @@ pub fn execute(
             &mut rngs,
             &mut observer,
         );
+        diverged_epoch = diverged_epoch.or(outcome.diverged_epoch.map(|e| e + t * per_task));
         steps += per_task * task_train.labels.len().div_ceil(opts.batch_size.max(1));
         seconds += outcome.train_seconds;
         flops += outcome.train_flops;
@@ -629,6 +636,8 @@ pub fn execute(
         variant: variant.clone(),
         seed: spec.seed,
         epochs: n_tasks * per_task,
+        diverged: diverged_epoch.is_some(),
+        diverged_epoch,
         test_accuracy: acc(&accuracy),
         test_loss: final_loss,
         train_loss: last.train_loss,

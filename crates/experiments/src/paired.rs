@@ -41,6 +41,9 @@ pub struct PairedRow {
     pub wins: usize,
     /// Seeds on which dense beat the method.
     pub losses: usize,
+    /// Seeds left out because the method's run or its dense partner diverged.
+    #[serde(default)]
+    pub n_diverged: usize,
 }
 
 type Key = (String, String, String, String, String, String, u64);
@@ -70,17 +73,18 @@ fn data_key(r: &RunRow) -> Key {
     )
 }
 
-/// Paired differences of every non-dense cell against dense, in a stable order.
+/// Paired differences of every non-dense cell against dense, in a stable order. A seed whose
+/// run or dense partner diverged is left out of the pair, and counted.
 pub fn paired_vs_dense(rows: &[RunRow]) -> Vec<PairedRow> {
-    let dense: BTreeMap<Key, f64> = rows
+    let dense: BTreeMap<Key, &RunRow> = rows
         .iter()
         .filter(|r| r.method == "dense")
-        .map(|r| (data_key(r), r.test_accuracy))
+        .map(|r| (data_key(r), r))
         .collect();
-    let mut cells: BTreeMap<CellKey, Vec<f64>> = BTreeMap::new();
+    let mut cells: BTreeMap<CellKey, (Vec<f64>, usize)> = BTreeMap::new();
     for r in rows.iter().filter(|r| r.method != "dense") {
         if let Some(d) = dense.get(&data_key(r)) {
-            cells
+            let (diffs, diverged) = cells
                 .entry((
                     r.experiment.clone(),
                     r.dataset.clone(),
@@ -91,14 +95,18 @@ pub fn paired_vs_dense(rows: &[RunRow]) -> Vec<PairedRow> {
                     r.imputation.clone(),
                     r.variant.clone(),
                 ))
-                .or_default()
-                .push(r.test_accuracy - d);
+                .or_default();
+            if r.diverged || d.diverged {
+                *diverged += 1;
+            } else {
+                diffs.push(r.test_accuracy - d.test_accuracy);
+            }
         }
     }
     cells
         .into_iter()
         .map(
-            |((experiment, dataset, method, sp, mech, rate, imp, variant), diffs)| {
+            |((experiment, dataset, method, sp, mech, rate, imp, variant), (diffs, diverged))| {
                 let n = diffs.len();
                 let (mean, std) = mean_std(&diffs);
                 PairedRow {
@@ -116,6 +124,7 @@ pub fn paired_vs_dense(rows: &[RunRow]) -> Vec<PairedRow> {
                     diff_ci95: ci95_half_width(std, n),
                     wins: diffs.iter().filter(|d| **d > 0.0).count(),
                     losses: diffs.iter().filter(|d| **d < 0.0).count(),
+                    n_diverged: diverged,
                 }
             },
         )
@@ -129,7 +138,15 @@ pub fn write_paired(dir: &Path, rows: &[PairedRow]) -> Result<()> {
         csv::Writer::from_path(&path).with_context(|| format!("writing {}", path.display()))?;
     if rows.is_empty() {
         // No dense runs to pair with: the header alone, so readers still find the columns.
-        let stats = ["n", "diff_mean", "diff_std", "diff_ci95", "wins", "losses"];
+        let stats = [
+            "n",
+            "diff_mean",
+            "diff_std",
+            "diff_ci95",
+            "wins",
+            "losses",
+            "n_diverged",
+        ];
         w.write_record(CELL_KEYS.iter().chain(&stats))?;
     }
     for r in rows {
@@ -172,6 +189,27 @@ mod tests {
         assert!((r.diff_mean - 0.04 / 3.0).abs() < 1e-12);
         assert!((r.diff_std - 0.020816659994661).abs() < 1e-9);
         assert!((r.diff_ci95 - 4.302652729911275 * r.diff_std / 3f64.sqrt()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_seed_whose_run_or_dense_partner_diverged_is_left_out_and_counted() {
+        let diverged = |method, seed, acc| RunRow {
+            diverged: true,
+            diverged_epoch: Some(2),
+            ..row(method, seed, acc)
+        };
+        let rows = vec![
+            row("dense", 1, 0.90),
+            diverged("dense", 2, 0.33),
+            row("dense", 3, 0.85),
+            row("set", 1, 0.92),
+            row("set", 2, 0.83),
+            diverged("set", 3, 0.33),
+        ];
+        let p = paired_vs_dense(&rows);
+        let r = &p[0];
+        assert_eq!((r.n, r.n_diverged, r.wins, r.losses), (1, 2, 1, 0));
+        assert!((r.diff_mean - 0.02).abs() < 1e-12);
     }
 
     #[test]

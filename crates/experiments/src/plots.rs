@@ -61,8 +61,8 @@ fn curve(epochs_by_run: &HashMap<&str, Vec<&EpochRow>>, runs: &[&RunRow]) -> Poi
         .collect()
 }
 
-/// Draws the figures a study asks for into `dir/figures`; returns the files written (without
-/// extension), each with a caption.
+/// Draws the figures a study asks for into `dir/figures` and runs its analyses, leaving out
+/// diverged runs; returns the files written (without extension), each with a caption.
 pub fn draw(
     dir: &Path,
     kinds: &[FigureKind],
@@ -72,6 +72,10 @@ pub fn draw(
 ) -> Result<Vec<(PathBuf, String)>> {
     let fig_dir = dir.join("figures");
     std::fs::create_dir_all(&fig_dir)?;
+    // Every figure and analysis below reads the runs that trained to the end; their per-run
+    // files are joined through these rows, so a diverged run's files drop out with it.
+    let (converged, _) = crate::results::converged(runs);
+    let runs = converged.as_slice();
     let mut out = Vec::new();
     for kind in kinds {
         match kind {

@@ -43,8 +43,18 @@ pub struct RunRow {
     pub variant: String,
     /// The run's seed.
     pub seed: u64,
-    /// Epochs trained.
+    /// Epochs trained (up to and including the one it diverged in, for a diverged run).
     pub epochs: usize,
+    /// Whether training stopped because an output, weight or bias became non-finite. A
+    /// diverged run is left out of every mean, paired comparison and analysis, and counted
+    /// where it was left out (`n_diverged` in `summary.csv` and `paired_vs_dense.csv`). Files
+    /// written before the column existed read as false.
+    #[serde(default)]
+    pub diverged: bool,
+    /// The 1-based epoch of training in which it diverged; empty when it did not, or when
+    /// only a run it depended on diverged (the scoring run of a subset).
+    #[serde(default)]
+    pub diverged_epoch: Option<usize>,
     /// Test accuracy after the last epoch.
     pub test_accuracy: f64,
     /// Test cross-entropy after the last epoch.
@@ -361,6 +371,14 @@ fn append_rows<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
     Ok(())
 }
 
+/// The runs that trained to the end, and how many of `rows` diverged: every mean and
+/// analysis reads the first, and reports the second.
+pub fn converged(rows: &[RunRow]) -> (Vec<RunRow>, usize) {
+    let kept: Vec<RunRow> = rows.iter().filter(|r| !r.diverged).cloned().collect();
+    let diverged = rows.len() - kept.len();
+    (kept, diverged)
+}
+
 /// The rows one finished run adds to the files beside `runs.csv`.
 #[derive(Debug, Clone, Default)]
 pub struct RunFiles {
@@ -516,6 +534,8 @@ pub(crate) fn sample_row(method: &str, seed: u64, acc: f64) -> RunRow {
         variant: String::new(),
         seed,
         epochs: 2,
+        diverged: false,
+        diverged_epoch: None,
         test_accuracy: acc,
         test_loss: 0.3,
         train_loss: 0.2,

@@ -636,6 +636,7 @@ pub fn execute(
         Vec::new()
     };
     let last = outcome.epochs.last().expect("at least one epoch");
+    let scoring_diverged = subset.as_ref().is_some_and(|s| s.scoring_diverged);
     // Realised densities at the end (a dense-to-sparse method starts denser).
     let densities = model.layer_densities();
     let shapes: Vec<usize> = sizes.windows(2).map(|w| w[0] * w[1]).collect();
@@ -671,6 +672,8 @@ pub fn execute(
         variant: spec.protocol.name(),
         seed: spec.seed,
         epochs: outcome.epochs.len(),
+        diverged: outcome.diverged_epoch.is_some() || scoring_diverged,
+        diverged_epoch: outcome.diverged_epoch,
         test_accuracy: last.test_accuracy,
         test_loss: last.test_loss,
         train_loss: last.train_loss,

@@ -4,7 +4,7 @@
 use crate::checkpoint::{self, CheckpointPolicy};
 use crate::config::ExperimentConfig;
 use crate::grid::{expand, RunSpec};
-use crate::results::ResultStore;
+use crate::results::{ResultStore, RunRow};
 use crate::{datasets, run, summary};
 use anyhow::{Context, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -242,6 +242,10 @@ pub fn run_config(
                     checkpoints.as_ref(),
                 )
                 .and_then(|r| {
+                    if r.row.diverged {
+                        // Said even with --quiet: it changes what the means are over.
+                        multi.suspend(|| eprintln!("warning: {}", divergence(&r.row)));
+                    }
                     store
                         .lock()
                         .expect("no panic while holding the store")
@@ -281,6 +285,15 @@ pub fn run_config(
             commits
         );
     }
+    let diverged = rows.iter().filter(|r| r.diverged).count();
+    if diverged > 0 {
+        eprintln!(
+            "warning: {diverged} of the {} runs of {} diverged; they are marked `diverged` in \
+             runs.csv, counted in summary.csv's `n_diverged` and left out of its means",
+            rows.len(),
+            dir.display()
+        );
+    }
     let df = summary::write_summary(&dir, &rows)?;
     let table = summary::format_table(&df)?;
     if !opts.quiet {
@@ -303,6 +316,22 @@ pub fn run_config(
         seconds: started.elapsed().as_secs_f64(),
         rows,
     })
+}
+
+/// What happened to a diverged run, for the warning on stderr.
+fn divergence(row: &RunRow) -> String {
+    match row.diverged_epoch {
+        Some(e) => format!(
+            "run {} diverged in epoch {e} (a non-finite output, weight or bias): training \
+             stopped there; the run is marked `diverged` in runs.csv and left out of the means",
+            row.run_id
+        ),
+        None => format!(
+            "run {}: a scoring run it depends on diverged; the run is marked `diverged` in \
+             runs.csv and left out of the means",
+            row.run_id
+        ),
+    }
 }
 
 fn fmt_level(spec: &RunSpec) -> String {

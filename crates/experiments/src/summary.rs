@@ -65,6 +65,7 @@ pub fn runs_frame(rows: &[RunRow]) -> Result<DataFrame> {
         "imputation" => col_s(|r| &r.imputation),
         "variant" => col_s(|r| &r.variant),
         "seed" => rows.iter().map(|r| r.seed).collect::<Vec<_>>(),
+        "diverged" => rows.iter().map(|r| r.diverged).collect::<Vec<_>>(),
         "test_accuracy" => rows.iter().map(|r| r.test_accuracy).collect::<Vec<_>>(),
         "nnz" => rows.iter().map(|r| r.nnz as f64).collect::<Vec<_>>(),
         "params_dense" => rows.iter().map(|r| r.params_dense as f64).collect::<Vec<_>>(),
@@ -75,21 +76,24 @@ pub fn runs_frame(rows: &[RunRow]) -> Result<DataFrame> {
     Ok(df)
 }
 
-/// One row per grid cell: `n`, `test_accuracy_mean`, `test_accuracy_std`,
-/// `test_accuracy_ci95`, and means of `nnz`, `train_seconds` and `train_flops`.
+/// One row per grid cell: `n` (runs that trained to the end), `n_diverged` (runs left out
+/// because they diverged), `test_accuracy_mean`, `test_accuracy_std`, `test_accuracy_ci95`,
+/// and means of `nnz`, `train_seconds` and `train_flops`, all over the `n` runs.
 pub fn summarise(rows: &[RunRow]) -> Result<DataFrame> {
     let keys: Vec<Expr> = CELL_KEYS.iter().map(|k| col(*k)).collect();
+    let kept = |c: &str| col(c).filter(col("diverged").not());
     let mut df = runs_frame(rows)?
         .lazy()
         .group_by(keys)
         .agg([
-            len().alias("n"),
-            col("test_accuracy").mean().alias("test_accuracy_mean"),
-            col("test_accuracy").std(1).alias("test_accuracy_std"),
-            col("nnz").mean().alias("nnz_mean"),
+            col("diverged").not().sum().alias("n"),
+            col("diverged").sum().alias("n_diverged"),
+            kept("test_accuracy").mean().alias("test_accuracy_mean"),
+            kept("test_accuracy").std(1).alias("test_accuracy_std"),
+            kept("nnz").mean().alias("nnz_mean"),
             col("params_dense").first().alias("params_dense"),
-            col("train_seconds").mean().alias("train_seconds_mean"),
-            col("train_flops").mean().alias("train_flops_mean"),
+            kept("train_seconds").mean().alias("train_seconds_mean"),
+            kept("train_flops").mean().alias("train_flops_mean"),
             col("layer_density").first().alias("layer_density"),
         ])
         .sort(
@@ -161,6 +165,8 @@ pub fn format_table(df: &DataFrame) -> Result<String> {
         get_s("imputation")?,
     );
     let (sp, rate, n) = (get_f("sparsity")?, get_f("missing_rate")?, get_f("n")?);
+    // Runs left out of the means because they diverged.
+    let diverged = get_f("n_diverged")?;
     let (mean, std, ci) = (
         get_f("test_accuracy_mean")?,
         get_f("test_accuracy_std")?,
@@ -174,12 +180,13 @@ pub fn format_table(df: &DataFrame) -> Result<String> {
     let densities = get_s("layer_density")?;
     let variant = get_s("variant")?;
     let mut out = format!(
-        "{:<8} {:>8} {:>24} {:>16} {:>3} {:>9} {:>7} {:>8} {:>11} {:>9}  {}\n",
+        "{:<8} {:>8} {:>24} {:>16} {:>3} {:>3} {:>9} {:>7} {:>8} {:>11} {:>9}  {}\n",
         "method",
         "sparsity",
         "missing",
         "imputation",
         "n",
+        "div",
         "acc mean",
         "std",
         "ci95 ±",
@@ -189,7 +196,7 @@ pub fn format_table(df: &DataFrame) -> Result<String> {
     );
     for i in 0..df.height() {
         out.push_str(&format!(
-            "{:<8} {:>8.3} {:>24} {:>16} {:>3} {:>9.4} {:>7.4} {:>8.4} {:>11} {:>9.2}  {}\n",
+            "{:<8} {:>8.3} {:>24} {:>16} {:>3} {:>3} {:>9.4} {:>7.4} {:>8.4} {:>11} {:>9.2}  {}\n",
             method[i],
             sp[i],
             format!("{}:{}", mech[i], rate[i]),
@@ -198,6 +205,7 @@ pub fn format_table(df: &DataFrame) -> Result<String> {
                 v => format!("{} {v}", imp[i]),
             },
             n[i],
+            diverged[i],
             mean[i],
             std[i],
             ci[i],
@@ -261,5 +269,51 @@ mod tests {
         assert!((ci - 4.303 * 0.1 / 3f64.sqrt()).abs() < 1e-3);
         let table = format_table(&df).unwrap();
         assert!(table.contains("set") && table.contains("0.9000"), "{table}");
+    }
+
+    fn column_f64(df: &DataFrame, name: &str) -> Vec<f64> {
+        df.column(name)
+            .unwrap()
+            .cast(&DataType::Float64)
+            .unwrap()
+            .f64()
+            .unwrap()
+            .iter()
+            .map(|v| v.unwrap_or(f64::NAN))
+            .collect()
+    }
+
+    #[test]
+    fn diverged_runs_are_counted_and_left_out_of_every_mean() {
+        let diverged = |seed, acc| RunRow {
+            diverged: true,
+            diverged_epoch: Some(1),
+            nnz: 1_000,
+            train_seconds: 50.0,
+            ..row("set", seed, acc)
+        };
+        let rows = vec![
+            row("set", 1, 0.9),
+            row("set", 2, 0.8),
+            diverged(3, 0.33),
+            RunRow {
+                method: "static".into(),
+                ..diverged(1, 0.5)
+            },
+        ];
+        let df = summarise(&rows).unwrap();
+        assert_eq!(column_f64(&df, "n"), vec![2.0, 0.0]);
+        assert_eq!(column_f64(&df, "n_diverged"), vec![1.0, 1.0]);
+        let mean = column_f64(&df, "test_accuracy_mean");
+        assert!((mean[0] - 0.85).abs() < 1e-12, "{mean:?}");
+        assert!(
+            mean[1].is_nan(),
+            "a cell whose runs all diverged has no mean: {mean:?}"
+        );
+        assert_eq!(column_f64(&df, "nnz_mean")[0], 10.0);
+        assert!((column_f64(&df, "train_seconds_mean")[0] - 0.1).abs() < 1e-12);
+        let std = column_f64(&df, "test_accuracy_std")[0];
+        assert!((std - 0.1f64 / 2f64.sqrt()).abs() < 1e-12, "{std}");
+        format_table(&df).unwrap();
     }
 }

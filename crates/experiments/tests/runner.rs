@@ -308,3 +308,44 @@ fn sharded_runs_collect_to_the_unsharded_result() {
 
     assert!("3/3".parse::<Shard>().is_err() && "1-3".parse::<Shard>().is_err());
 }
+
+/// `learning_rate = 1e9`: every run diverges in its first epoch (the clamped loss alone would
+/// read 69.08 and pass unnoticed). Each run stops there and is marked in runs.csv, and
+/// summary.csv counts it and leaves it out of the means; a second call resumes nothing.
+#[test]
+fn diverged_runs_are_marked_counted_and_left_out_of_the_means() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let cfg = write(
+        dir.path(),
+        "diverge.toml",
+        &config(WDBC, "[30, 8, 2]", r#"["dense", "set"]"#, "[1, 2]")
+            .replace("learning_rate = 0.01", "learning_rate = 1e9"),
+    );
+    run_experiment(&cfg, &opts(&out, 2)).unwrap();
+    let runs: Vec<RunRow> = read_rows(&out.join("runs.csv")).unwrap();
+    assert_eq!(runs.len(), 4);
+    for r in &runs {
+        assert!(r.diverged, "{}", r.run_id);
+        assert_eq!((r.diverged_epoch, r.epochs), (Some(1), 1), "{}", r.run_id);
+    }
+    let epochs = std::fs::read_to_string(out.join("epochs.csv")).unwrap();
+    assert_eq!(epochs.lines().count(), 1 + 4, "one (partial) epoch per run");
+
+    let mut summary = csv::Reader::from_path(out.join("summary.csv")).unwrap();
+    let header = summary.headers().unwrap().clone();
+    let at = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let cells: Vec<csv::StringRecord> = summary.records().map(Result::unwrap).collect();
+    assert_eq!(cells.len(), 2);
+    for c in &cells {
+        assert_eq!((&c[at("n")], &c[at("n_diverged")]), ("0", "2"), "{c:?}");
+        assert_eq!(
+            &c[at("test_accuracy_mean")],
+            "",
+            "no mean over no runs: {c:?}"
+        );
+    }
+
+    let again = run_experiment(&cfg, &opts(&out, 1)).unwrap();
+    assert_eq!(again.executed, 0, "a diverged run is finished, not redone");
+}

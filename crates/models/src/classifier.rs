@@ -142,6 +142,10 @@ pub trait Classifier: Send {
     fn end_of_epoch(&mut self, clock: TrainingClock, rngs: &mut RunRngs) -> Vec<EditStats>;
     /// Softmax outputs in evaluation mode, `rows x n_classes`.
     fn predict_proba(&mut self, batch: &Batch) -> Vec<f32>;
+    /// Whether every weight and bias is finite. The loop checks it at the end of each epoch,
+    /// before the topology update; a step checks what it changed itself
+    /// ([`StepReport::diverged`]).
+    fn parameters_finite(&self) -> bool;
     /// Number of weights (biases excluded).
     fn nnz(&self) -> usize;
     /// Realised density of each weight layer, input side first.
@@ -236,6 +240,10 @@ impl Classifier for SparseNetwork {
         self.mlp.predict_proba(batch)
     }
 
+    fn parameters_finite(&self) -> bool {
+        self.mlp.is_finite()
+    }
+
     fn nnz(&self) -> usize {
         self.mlp.nnz()
     }
@@ -306,10 +314,14 @@ impl Classifier for DenseMlp {
         let first = sizes[0] * sizes[1];
         // Forward and weight gradient over all layers, input gradient of all but the first.
         let flops = (batch.rows * (3 * weights - first)) as u64;
+        // burn's ReLU keeps NaN, so non-finite weights reach the next step's outputs; those
+        // of the epoch's last step are caught by `parameters_finite` at its end.
+        let diverged = !probs.iter().all(|p| p.is_finite());
         StepReport {
             probs,
             flops,
             edits: Vec::new(),
+            diverged,
         }
     }
 
@@ -327,6 +339,12 @@ impl Classifier for DenseMlp {
 
     fn predict_proba(&mut self, batch: &Batch) -> Vec<f32> {
         DenseMlp::predict_proba(self, batch.x, batch.rows)
+    }
+
+    fn parameters_finite(&self) -> bool {
+        self.params()
+            .iter()
+            .all(|l| l.weights.iter().chain(&l.bias).all(|v| v.is_finite()))
     }
 
     fn nnz(&self) -> usize {

@@ -92,6 +92,10 @@ pub struct StepReport {
     pub flops: u64,
     /// Topology edits made during the step.
     pub edits: Vec<EditStats>,
+    /// The step left a non-finite output, weight or bias: the run has diverged and must
+    /// stop. A sparse model checks its weights after the update, before any later topology
+    /// edit could drop the bad ones unseen.
+    pub diverged: bool,
 }
 
 impl SparseMlp {
@@ -472,6 +476,7 @@ impl SparseMlp {
         let probs = self.ws.probs.clone();
         flops += self.backward(labels);
         let mut edits = Vec::new();
+        let diverged;
         let outcome = {
             let (layers, ws) = (&mut self.layers, &self.ws);
             let mut source = match &scored {
@@ -493,16 +498,30 @@ impl SparseMlp {
             if !out.skip_optimizer_step {
                 update_layers(&self.sgd, ctx.layers);
             }
-            // The batch's scores stay valid after the update: they depend on the activations
-            // and deltas of the batch only, not on the weights.
-            method.after_step(&mut ctx)
+            // Checked before the method's next hook: DeepR's rewiring after this step, or
+            // any method's topology update later, would drop non-finite weights unseen.
+            diverged = !probs.iter().all(|p| p.is_finite())
+                || !ctx.layers.iter().all(SparseLayer::is_finite);
+            if diverged {
+                HookOutcome::none()
+            } else {
+                // The batch's scores stay valid after the update: they depend on the
+                // activations and deltas of the batch only, not on the weights.
+                method.after_step(&mut ctx)
+            }
         };
         edits.extend(outcome.edits);
         StepReport {
             probs,
             flops,
             edits,
+            diverged,
         }
+    }
+
+    /// Whether every weight and bias is finite (see [`SparseLayer::is_finite`]).
+    pub fn is_finite(&self) -> bool {
+        self.layers.iter().all(SparseLayer::is_finite)
     }
 
     /// Calls the method's end-of-epoch hook (SET's evolution).

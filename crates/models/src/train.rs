@@ -1,6 +1,10 @@
 //! The minibatch training loop shared by every model: shuffled epochs, the last partial batch
 //! trained (not dropped), evaluation on every test row after each epoch.
 //!
+//! A run that diverges (a non-finite output, weight or bias) stops where it is detected and
+//! says so in its outcome, rather than training on NaN: the loss is clamped, so it would not
+//! show.
+//!
 //! Between epochs the observer may take a checkpoint ([`TrainObserver::on_checkpoint`]: the
 //! [`LoopState`], the model and the random streams); [`train_from`] continues a run from one,
 //! bit for bit.
@@ -125,6 +129,10 @@ pub struct TrainOutcome {
     pub train_flops: u64,
     /// Every training row's forgetting statistics at the end (by row position).
     pub forgetting: OnlineForgetting,
+    /// The 1-based epoch in which training diverged (a non-finite output, weight or bias),
+    /// when it did: training stopped there, and that epoch's record is the last, covering
+    /// the steps up to the divergence. `None` for a run that trained to the end.
+    pub diverged_epoch: Option<usize>,
 }
 
 /// Rows per evaluation-mode forward pass: bounds the activations of a large set.
@@ -287,7 +295,9 @@ impl LoopState {
 
 /// Trains `model` for `opts.epochs` epochs on `data.train`, evaluating the test (and
 /// validation) examples after each epoch: every row once per epoch, growth scored on the
-/// step's batch ([`PlainData`]).
+/// step's batch ([`PlainData`]). A run whose outputs, weights or biases become non-finite
+/// stops in that epoch ([`TrainOutcome::diverged_epoch`]) without a topology update or
+/// checkpoint after it.
 pub fn train(
     model: &mut dyn Classifier,
     data: &RunData,
@@ -404,6 +414,7 @@ pub fn train_with(
     let mut ob = Vec::with_capacity(bs * d);
     let mut yb = Vec::with_capacity(bs);
     let mut idb = Vec::with_capacity(bs);
+    let mut diverged_epoch = None;
     for epoch in epochs_done..opts.epochs {
         let start = Instant::now();
         order.shuffle(&mut rngs.shuffle);
@@ -471,6 +482,16 @@ pub fn train_with(
             observer.on_batch(epoch + 1, &idb, &yb, &report.probs);
             observer.on_step(&clock, &batch_rows, &forgot);
             step += 1;
+            if report.diverged {
+                diverged_epoch = Some(epoch + 1);
+                break;
+            }
+        }
+        // Before the end-of-epoch topology update, which would drop non-finite weights
+        // unseen (the steps checked what they changed; this covers models that check only
+        // their outputs per step).
+        if diverged_epoch.is_none() && !model.parameters_finite() {
+            diverged_epoch = Some(epoch + 1);
         }
         let clock = TrainingClock {
             epoch,
@@ -479,7 +500,10 @@ pub fn train_with(
             steps_per_epoch,
         };
         let topology_start = Instant::now();
-        let epoch_edits = model.end_of_epoch(clock, rngs);
+        let epoch_edits = match diverged_epoch {
+            None => model.end_of_epoch(clock, rngs),
+            Some(_) => Vec::new(),
+        };
         let topology_seconds = topology_start.elapsed().as_secs_f64();
         let seconds = start.elapsed().as_secs_f64();
         merge_edits(&mut edits, &epoch_edits);
@@ -514,6 +538,9 @@ pub fn train_with(
         observer.on_epoch(&record);
         observer.after_epoch(epoch + 1, model);
         records.push(record);
+        if diverged_epoch.is_some() {
+            break;
+        }
         if observer.checkpoint_due(epoch + 1) {
             // Moved into the state and back: a checkpoint copies nothing it does not write.
             let state = LoopState {
@@ -541,5 +568,6 @@ pub fn train_with(
         train_flops: records.iter().map(|r| r.flops).sum(),
         epochs: records,
         forgetting: stats,
+        diverged_epoch,
     }
 }

@@ -87,6 +87,14 @@ impl SparseLayer {
                 * size_of::<f32>()
     }
 
+    /// Whether every weight and bias is finite. A diverged run's NaN or infinite weights must
+    /// be caught before a topology update sees them: magnitude pruning drops NaN weights
+    /// silently (every comparison with NaN is false), and ReLU (`max(z, 0)`) turns a NaN
+    /// pre-activation into 0, so the outputs alone need not show them. `O(nnz)`.
+    pub fn is_finite(&self) -> bool {
+        all_finite(self.weights.values()) && all_finite(&self.bias)
+    }
+
     /// Restores the derived buffers after deserialisation (gradients are not saved).
     pub fn ensure_buffers(&mut self) {
         self.grad.resize(self.nnz(), 0.0);
@@ -245,9 +253,51 @@ impl SparseLayer {
     }
 }
 
+/// Whether no value is NaN or infinite: the largest magnitude, compared as bits (a
+/// non-finite `f32` has every exponent bit set), so the scan is an integer max that
+/// vectorises, with no branch per value.
+fn all_finite(values: &[f32]) -> bool {
+    const MAGNITUDE: u32 = 0x7fff_ffff;
+    let largest = values
+        .iter()
+        .map(|v| v.to_bits() & MAGNITUDE)
+        .max()
+        .unwrap_or(0);
+    largest < f32::INFINITY.to_bits()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn all_finite_agrees_with_is_finite(values in prop::collection::vec(
+            prop_oneof![
+                any::<f32>(),
+                Just(f32::NAN),
+                Just(f32::INFINITY),
+                Just(f32::NEG_INFINITY),
+                Just(f32::MAX),
+                Just(-0.0f32),
+            ],
+            0..40,
+        )) {
+            prop_assert_eq!(all_finite(&values), values.iter().all(|v| v.is_finite()));
+        }
+    }
+
+    #[test]
+    fn a_non_finite_weight_or_bias_is_found() {
+        let mut l = layer();
+        assert!(l.is_finite());
+        l.weights.values_mut()[1] = f32::NAN;
+        assert!(!l.is_finite());
+        let mut l = layer();
+        l.bias[2] = f32::NEG_INFINITY;
+        assert!(!l.is_finite());
+    }
 
     fn layer() -> SparseLayer {
         let w = Csr::from_triplets(2, 3, vec![(0, 1, 1.0), (1, 0, 2.0), (1, 2, 3.0)]).unwrap();

@@ -386,6 +386,7 @@ mod tests {
             prac_size: (rule == SubsetRule::Prac).then_some(40),
             scoring_test_accuracy: None,
             scoring_flops: None,
+            scoring_diverged: false,
         }
     }
 

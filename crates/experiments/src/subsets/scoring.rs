@@ -43,6 +43,11 @@ pub struct SubsetRunRow {
     /// Multiply-adds of the scoring runs (sparse, plus dense for `prac`): the selection's
     /// cost, on top of the run's own `train_flops`.
     pub scoring_flops: Option<u64>,
+    /// Whether a scoring run diverged: its scores chose the subset, so the run is marked
+    /// diverged too and left out of the analyses. Files written before the column existed
+    /// read as false.
+    #[serde(default)]
+    pub scoring_diverged: bool,
 }
 
 impl RunKeyed for SubsetRunRow {
@@ -81,6 +86,7 @@ struct ShortRun {
     predictions: Vec<u32>,
     test_accuracy: f64,
     flops: u64,
+    diverged: bool,
 }
 
 /// Trains `method` at `sparsity` for the scoring epochs on `prepared.train` with the run
@@ -151,6 +157,7 @@ fn short_run(
         predictions,
         test_accuracy: outcome.epochs.last().map_or(f64::NAN, |e| e.test_accuracy),
         flops: outcome.train_flops,
+        diverged: outcome.diverged_epoch.is_some(),
     })
 }
 
@@ -196,6 +203,7 @@ pub fn restrict(
         prac_size: None,
         scoring_test_accuracy: None,
         scoring_flops: None,
+        scoring_diverged: false,
     };
     if variant.rule.needs_scores() {
         let s = &subsets.scoring;
@@ -208,6 +216,7 @@ pub fn restrict(
         row.forgotten = Some(scores.iter().filter(|s| s.forgetting_rank > 0).count());
         row.scoring_test_accuracy = Some(sparse.test_accuracy);
         row.scoring_flops = Some(sparse.flops);
+        row.scoring_diverged = sparse.diverged;
         if variant.rule == SubsetRule::Prac {
             let dense = short_run(cfg, spec, full, prepared, crate::registry::DENSE, 0.0)
                 .with_context(|| format!("the dense scoring run of {}", spec.run_id))?;
@@ -217,6 +226,7 @@ pub fn restrict(
             row.disagreements = Some(scores.iter().filter(|s| s.disagrees).count());
             row.prac_size = Some(scores.iter().filter(|s| s.in_prac()).count());
             row.scoring_flops = Some(sparse.flops + dense.flops);
+            row.scoring_diverged |= dense.diverged;
         }
     }
     let rows = select(
