@@ -651,6 +651,7 @@ pub fn execute(
             .join(";"),
         run_id: spec.run_id.clone(),
         config_hash: spec.config_hash.clone(),
+        numerics: Some(crate::numerics::VERSION),
         commit: commit.to_string(),
     };
     let mut continual = Vec::with_capacity(n_tasks * n_tasks);

@@ -74,6 +74,10 @@ pub struct RunRow {
     /// Hash of the config's settings that are not grid axes (also the last part of `run_id`).
     #[serde(default)]
     pub config_hash: String,
+    /// The numerics fingerprint of the code that produced the row
+    /// ([`crate::numerics::VERSION`]); empty in rows written before it existed.
+    #[serde(default)]
+    pub numerics: Option<u32>,
     /// Git commit of the code that produced the row.
     pub commit: String,
 }
@@ -432,11 +436,16 @@ impl RunFiles {
 pub struct ResultStore {
     dir: PathBuf,
     done: HashSet<String>,
+    stale: Vec<(u32, usize)>,
+    unversioned: usize,
 }
 
 impl ResultStore {
     /// Opens (or creates) `dir`; with `fresh`, previous results are deleted. Repairs what an
-    /// interrupted run may have left and remembers which runs are finished.
+    /// interrupted run may have left and remembers which runs are finished. Runs computed by
+    /// another numerics version ([`crate::numerics::VERSION`]) are removed with their rows in
+    /// every file, so that they run again ([`ResultStore::stale`] says how many); rows from
+    /// before the fingerprint existed are kept ([`ResultStore::unversioned`]).
     pub fn open(dir: &Path, fresh: bool) -> Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let runs_path = dir.join("runs.csv");
@@ -451,11 +460,21 @@ impl ResultStore {
             remove_if_present(&runs_path)?;
             remove_if_present(&dir.join("summary.csv"))?;
         }
-        let runs: Vec<RunRow> = read_rows(&runs_path)?;
-        let done: HashSet<String> = runs.iter().map(|r| r.run_id.clone()).collect();
-        if done.len() != runs.len() {
+        let mut runs: Vec<RunRow> = read_rows(&runs_path)?;
+        let ids: HashSet<&str> = runs.iter().map(|r| r.run_id.as_str()).collect();
+        if ids.len() != runs.len() {
             bail!("{}: a run_id appears twice", runs_path.display());
         }
+        let mut stale = std::collections::BTreeMap::new();
+        runs.retain(|r| match r.numerics {
+            Some(v) if v != crate::numerics::VERSION => {
+                *stale.entry(v).or_insert(0) += 1;
+                false
+            }
+            _ => true,
+        });
+        let unversioned = runs.iter().filter(|r| r.numerics.is_none()).count();
+        let done: HashSet<String> = runs.iter().map(|r| r.run_id.clone()).collect();
         // Rows of runs without a run row (interrupted between the writes) and torn last
         // lines must go before anything is appended.
         struct Prune<'a>(&'a Path, &'a HashSet<String>);
@@ -467,14 +486,28 @@ impl ResultStore {
         RunFiles::each_file(&mut Prune(dir, &done))?;
         if runs_path.exists() {
             let text = std::fs::read_to_string(&runs_path)?;
-            if !text.ends_with('\n') || !current_header(&text, &runs)? {
+            if !text.ends_with('\n') || !current_header(&text, &runs)? || !stale.is_empty() {
                 write_all_rows(&runs_path, &runs)?;
             }
         }
         Ok(ResultStore {
             dir: dir.to_path_buf(),
             done,
+            stale: stale.into_iter().collect(),
+            unversioned,
         })
+    }
+
+    /// The runs removed on opening because another numerics version computed them: each
+    /// version with its number of runs.
+    pub fn stale(&self) -> &[(u32, usize)] {
+        &self.stale
+    }
+
+    /// Finished runs without a numerics fingerprint (written before it existed): kept, since
+    /// nothing tells whether this code would compute the same numbers.
+    pub fn unversioned(&self) -> usize {
+        self.unversioned
     }
 
     /// The folder.
@@ -545,6 +578,7 @@ pub(crate) fn sample_row(method: &str, seed: u64, acc: f64) -> RunRow {
         layer_density: "0.5;1".into(),
         run_id: format!("{method}{seed}"),
         config_hash: "h".into(),
+        numerics: Some(crate::numerics::VERSION),
         commit: "abc".into(),
     }
 }

@@ -687,6 +687,7 @@ pub fn execute(
             .join(";"),
         run_id: spec.run_id.clone(),
         config_hash: spec.config_hash.clone(),
+        numerics: Some(crate::numerics::VERSION),
         commit: commit.to_string(),
     };
     let epochs = outcome

@@ -158,6 +158,22 @@ pub fn run_config(
         None => experiment_dir.clone(),
     };
     let store = ResultStore::open(&dir, opts.fresh)?;
+    for (version, n) in store.stale() {
+        eprintln!(
+            "{}: {n} finished run(s) were computed by numerics version {version}, this code \
+             computes version {}: they run again",
+            dir.display(),
+            crate::numerics::VERSION
+        );
+    }
+    if store.unversioned() > 0 && !opts.quiet {
+        eprintln!(
+            "note: {}: {} finished run(s) predate the numerics fingerprint and are kept as \
+             they are; `--fresh` reruns them",
+            dir.display(),
+            store.unversioned()
+        );
+    }
     // The resolved config beside its results, so `figures DIR` can redraw from the folder
     // (and `collect` can check a sharded grid for missing cells).
     let config_text = toml::to_string(&cfg).context("serialising the config")?;

@@ -349,3 +349,46 @@ fn diverged_runs_are_marked_counted_and_left_out_of_the_means() {
     let again = run_experiment(&cfg, &opts(&out, 1)).unwrap();
     assert_eq!(again.executed, 0, "a diverged run is finished, not redone");
 }
+
+/// A run computed by another numerics version runs again, its old rows gone from every file;
+/// a run from before the fingerprint existed is kept as it is.
+#[test]
+fn runs_of_another_numerics_version_run_again() {
+    use experiments::numerics::VERSION;
+    use experiments::results::{write_all_rows, EpochRow};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let cfg = write(
+        dir.path(),
+        "tiny.toml",
+        &config(WDBC, "[30, 8, 2]", r#"["dense", "set"]"#, "[1, 2]"),
+    );
+    run_experiment(&cfg, &opts(&out, 2)).unwrap();
+    let first: Vec<RunRow> = read_rows(&out.join("runs.csv")).unwrap();
+    assert!(first.iter().all(|r| r.numerics == Some(VERSION)));
+
+    let mut edited = first.clone();
+    edited.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+    edited[0].numerics = Some(VERSION + 1);
+    edited[0].test_accuracy = -1.0;
+    edited[1].numerics = None;
+    let (stale, unversioned) = (edited[0].run_id.clone(), edited[1].run_id.clone());
+    write_all_rows(&out.join("runs.csv"), &edited).unwrap();
+
+    let again = run_experiment(&cfg, &opts(&out, 1)).unwrap();
+    assert_eq!(again.executed, 1, "only the run of another version");
+    let runs: Vec<RunRow> = read_rows(&out.join("runs.csv")).unwrap();
+    assert_eq!(runs.len(), 4);
+    let rerun = runs.iter().find(|r| r.run_id == stale).unwrap();
+    assert_eq!(rerun.numerics, Some(VERSION));
+    let original = first.iter().find(|r| r.run_id == stale).unwrap();
+    assert_eq!(rerun.test_accuracy, original.test_accuracy);
+    let kept = runs.iter().find(|r| r.run_id == unversioned).unwrap();
+    assert_eq!(kept.numerics, None, "a run without a fingerprint is kept");
+    let epochs: Vec<EpochRow> = read_rows(&out.join("epochs.csv")).unwrap();
+    assert_eq!(
+        epochs.iter().filter(|e| e.run_id == stale).count(),
+        3,
+        "the stale run's epochs are replaced, not added to"
+    );
+}
