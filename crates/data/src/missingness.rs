@@ -10,10 +10,13 @@
 //! alone rescale their rate on the touched ones), self-masking intercepts are fitted on the
 //! column itself, and constant columns do not produce NaN weights.
 //!
+//! A mechanism's random setup (column choice, logistic weights and intercepts, thresholds) is
+//! drawn and calibrated once, on a run's training split ([`MissingnessSetup::fit`]), and
+//! applied to every split ([`MissingnessSetup::draw`]), so train and test share one mechanism.
 //! Amputation acts on raw values and returns a mask; [`apply`] then writes it into a
-//! [`Dataset`]. Every mechanism but exact MCAR draws its setup (column choice, weights) and
-//! then exactly one uniform per cell, so the random stream never depends on the data values
-//! (which the MAR test relies on).
+//! [`Dataset`]. Every mechanism but exact MCAR draws its setup and then exactly one uniform
+//! per cell, so the random stream never depends on the data values (which the MAR test relies
+//! on).
 
 use std::fmt;
 
@@ -243,35 +246,188 @@ pub struct Amputation {
     pub per_column_rate: Vec<f64>,
 }
 
-/// Removes cells of a row-major `n_rows x n_cols` table under `mechanism`, so that the
-/// expected share of *all* cells removed is `rate` (DECISIONS, Data: `missing_rate`).
-///
-/// Works on raw values (MNAR depends on them). Cells already missing (`observed == false`)
-/// stay missing and are not counted as removed; the removal probabilities of the remaining
-/// cells are raised to make up for them, so the expected number removed is still
-/// `rate * cells` (with no prior missingness, MCAR removes each cell with probability exactly
-/// `rate`). A logistic input that is missing contributes its column's observed mean.
-/// Per mechanism, with `d = n_cols`:
-/// - MCAR: each observed cell independently, or an exact count when `params.exact_mcar`.
-/// - MAR: `max(floor(p_obs d), 1)` random columns stay observed; each other column j loses
-///   cells with P = σ(z_obs · w_j + b_j), z the standardised inputs, w_j ~ N(0, 1) scaled to a
-///   unit-variance logit, b_j bisected on [-50, 50] so the column's expected rate is
-///   `rate d / (d - d_obs)`.
-/// - `mnar`, `mnar-logistic`: as MAR with `max(floor(p_params d), 1)` input columns and the
-///   per-column rate `rate`; the inputs are then masked MCAR at `rate`.
-/// - `mnar-self-logistic`: P = σ(z_ij + b_j), z_ij the cell's own standardised value, so
-///   *large values are more likely removed*; b_j fitted on column j alone (the reference fits
-///   it on the whole matrix, pitfall 2, and draws a random-sign weight).
-/// - `mnar-quantile`: in `max(floor(p_params d), 1)` random columns, cells beyond the
-///   quantile (see [`Cut`]) are removed with probability `rate * cells / eligible`.
-///
-/// The same inputs and rng state give the same mask.
+/// The random setup of a mechanism, drawn once and calibrated on one table (a run's training
+/// split): which columns stay observed, drive a logistic model or are censored, the logistic
+/// weights and intercepts, the standardisation, the quantile thresholds and the removal
+/// probabilities. [`MissingnessSetup::draw`] applies it, with fresh per-cell uniforms, to any
+/// table with the same columns, so the training and test splits of a run get one mechanism
+/// (DECISIONS, "Missingness setup per run").
+#[derive(Clone, Debug, PartialEq)]
+pub struct MissingnessSetup {
+    mechanism: &'static str,
+    n_cols: usize,
+    rule: Rule,
+}
+
+/// How a setup removes cells.
+#[derive(Clone, Debug, PartialEq)]
+enum Rule {
+    /// Nothing (`none`, a rate of 0, or an empty table).
+    Nothing,
+    /// Every observed cell with this probability (MCAR).
+    Bernoulli(f64),
+    /// Exactly `round(rate * cells)` observed cells of each table (exact MCAR).
+    ExactCount(f64),
+    /// One rule per column; logistic inputs standardised with `stats` (the observed mean and
+    /// population std of each column of the fitting table).
+    Columns {
+        stats: Vec<(f64, f64)>,
+        columns: Vec<ColumnRule>,
+    },
+}
+
+/// How a setup removes the observed cells of one column.
+#[derive(Clone, Debug, PartialEq)]
+enum ColumnRule {
+    /// None of them.
+    Keep,
+    /// Each with the same probability (MCAR within the column).
+    Constant(f64),
+    /// Each with σ(Σ_k w_k z_{i, inputs_k} / scale + intercept), z standardised.
+    Logistic {
+        inputs: Vec<usize>,
+        weights: Vec<f64>,
+        scale: Option<f64>,
+        intercept: f64,
+    },
+    /// Each with σ(z_ij + intercept), its own standardised value.
+    SelfLogistic { intercept: f64 },
+    /// Those beyond the thresholds (see [`Cut`]), each with probability `p`.
+    Beyond {
+        lower: f64,
+        upper: f64,
+        cut: Cut,
+        p: f64,
+    },
+}
+
+impl MissingnessSetup {
+    /// Draws the setup of `mechanism` on a row-major `n_rows x n_cols` table and calibrates it
+    /// so that the expected share of *all* its cells removed is `rate` (DECISIONS, Data:
+    /// `missing_rate`).
+    ///
+    /// Works on raw values (MNAR depends on them). Cells already missing (`observed ==
+    /// false`) stay missing and are not counted as removed; the removal probabilities of the
+    /// remaining cells are raised to make up for them, so the expected number removed is still
+    /// `rate * cells` (with no prior missingness, MCAR removes each cell with probability
+    /// exactly `rate`). A logistic input that is missing contributes its column's observed
+    /// mean. Per mechanism, with `d = n_cols`:
+    /// - MCAR: each observed cell independently, or an exact count when `params.exact_mcar`.
+    /// - MAR: `max(floor(p_obs d), 1)` random columns stay observed; each other column j
+    ///   loses cells with P = σ(z_obs · w_j + b_j), z the standardised inputs, w_j ~ N(0, 1)
+    ///   scaled to a unit-variance logit, b_j bisected on [-50, 50] so the column's expected
+    ///   rate is `rate d / (d - d_obs)`.
+    /// - `mnar`, `mnar-logistic`: as MAR with `max(floor(p_params d), 1)` input columns and
+    ///   the per-column rate `rate`; the inputs are then masked MCAR at `rate`.
+    /// - `mnar-self-logistic`: P = σ(z_ij + b_j), z_ij the cell's own standardised value, so
+    ///   *large values are more likely removed*; b_j fitted on column j alone (the reference
+    ///   fits it on the whole matrix, pitfall 2, and draws a random-sign weight).
+    /// - `mnar-quantile`: in `max(floor(p_params d), 1)` random columns, cells beyond the
+    ///   quantile (see [`Cut`]) are removed with probability `rate * cells / eligible`.
+    ///
+    /// Applied to another table, every number above (columns, weights, standardisation,
+    /// intercepts, thresholds, probabilities) stays the one fitted here.
+    ///
+    /// # Errors
+    /// [`AmputationError::RateOutOfRange`] unless `0 <= rate < 1` (`none` ignores the rate);
+    /// [`AmputationError::Unreachable`] when the mechanism cannot remove that share;
+    /// [`AmputationError::InvalidParam`] / [`AmputationError::NoColumnToMask`] for bad params;
+    /// [`AmputationError::ShapeMismatch`] / [`AmputationError::NonFinite`] for a bad table.
+    #[allow(clippy::too_many_arguments)] // the table's parts, as the callers hold them
+    pub fn fit(
+        values: &[f32],
+        observed: &[bool],
+        n_rows: usize,
+        n_cols: usize,
+        mechanism: Mechanism,
+        rate: f64,
+        params: &AmputationParams,
+        rng: &mut impl Rng,
+    ) -> Result<Self, AmputationError> {
+        let table = Table::new(values, observed, n_rows, n_cols)?;
+        let setup = |rule| MissingnessSetup {
+            mechanism: mechanism.name(),
+            n_cols,
+            rule,
+        };
+        if mechanism == Mechanism::None {
+            return Ok(setup(Rule::Nothing));
+        }
+        if !(0.0..1.0).contains(&rate) {
+            return Err(AmputationError::RateOutOfRange { rate });
+        }
+        params.validate()?;
+        if rate == 0.0 || table.cells() == 0 {
+            return Ok(setup(Rule::Nothing));
+        }
+        if mechanism == Mechanism::Mcar && params.exact_mcar {
+            exact_mcar(&table, rate, rng)?;
+            return Ok(setup(Rule::ExactCount(rate)));
+        }
+        let name = mechanism.name();
+        let rule = match mechanism {
+            Mechanism::None => unreachable!("returned above"),
+            Mechanism::Mcar => mcar_rule(&table, rate)?,
+            Mechanism::Mar => mar_rule(&table, rate, params, rng)?,
+            Mechanism::Mnar | Mechanism::MnarLogistic => {
+                mnar_logistic_rule(&table, name, rate, params, rng)?
+            }
+            Mechanism::MnarSelfLogistic => self_mask_rule(&table, rate)?,
+            Mechanism::MnarQuantile => quantile_rule(&table, rate, params, rng)?,
+        };
+        Ok(setup(rule))
+    }
+
+    /// Removes cells of a row-major `n_rows x n_cols` table by this setup: one uniform per
+    /// cell (exact MCAR: a uniform choice of the count), so the same table and rng state give
+    /// the same mask. Cells missing already stay missing and are not counted as removed.
+    ///
+    /// # Errors
+    /// [`AmputationError::ShapeMismatch`] / [`AmputationError::NonFinite`] for a bad table,
+    /// also when it has another number of columns than the fitted one;
+    /// [`AmputationError::Unreachable`] when exact MCAR's count exceeds its observed cells.
+    pub fn draw(
+        &self,
+        values: &[f32],
+        observed: &[bool],
+        n_rows: usize,
+        n_cols: usize,
+        rng: &mut impl Rng,
+    ) -> Result<Amputation, AmputationError> {
+        let table = Table::new(values, observed, n_rows, n_cols)?;
+        if n_cols != self.n_cols {
+            return Err(AmputationError::ShapeMismatch {
+                n_rows,
+                n_cols: self.n_cols,
+                values: values.len(),
+                observed: observed.len(),
+            });
+        }
+        let prob = match &self.rule {
+            Rule::Nothing => return Ok(table.amputation(vec![false; table.cells()])),
+            Rule::ExactCount(rate) => return exact_mcar(&table, *rate, rng),
+            Rule::Bernoulli(p) => table
+                .observed
+                .iter()
+                .map(|&o| if o { *p } else { 0.0 })
+                .collect(),
+            Rule::Columns { stats, columns } => table.column_probabilities(stats, columns),
+        };
+        Ok(table.amputation(draw_mask(&prob, rng)))
+    }
+
+    /// The mechanism's name.
+    pub fn mechanism(&self) -> &'static str {
+        self.mechanism
+    }
+}
+
+/// Removes cells of one table under `mechanism`: [`MissingnessSetup::fit`] and
+/// [`MissingnessSetup::draw`] on the same table (see there). A run fits the setup on its
+/// training split and draws every split from it instead.
 ///
 /// # Errors
-/// [`AmputationError::RateOutOfRange`] unless `0 <= rate < 1` (`none` ignores the rate);
-/// [`AmputationError::Unreachable`] when the mechanism cannot remove that share;
-/// [`AmputationError::InvalidParam`] / [`AmputationError::NoColumnToMask`] for bad params;
-/// [`AmputationError::ShapeMismatch`] / [`AmputationError::NonFinite`] for a bad table.
+/// Those of [`MissingnessSetup::fit`].
 #[allow(clippy::too_many_arguments)] // the table's parts, as the callers hold them
 pub fn ampute(
     values: &[f32],
@@ -283,32 +439,10 @@ pub fn ampute(
     params: &AmputationParams,
     rng: &mut impl Rng,
 ) -> Result<Amputation, AmputationError> {
-    let table = Table::new(values, observed, n_rows, n_cols)?;
-    if mechanism == Mechanism::None {
-        return Ok(table.amputation(vec![false; table.cells()]));
-    }
-    if !(0.0..1.0).contains(&rate) {
-        return Err(AmputationError::RateOutOfRange { rate });
-    }
-    params.validate()?;
-    if rate == 0.0 || table.cells() == 0 {
-        return Ok(table.amputation(vec![false; table.cells()]));
-    }
-    if mechanism == Mechanism::Mcar && params.exact_mcar {
-        return exact_mcar(&table, rate, rng);
-    }
-    let name = mechanism.name();
-    let prob = match mechanism {
-        Mechanism::None => unreachable!("returned above"),
-        Mechanism::Mcar => mcar_probabilities(&table, rate)?,
-        Mechanism::Mar => mar_probabilities(&table, rate, params, rng)?,
-        Mechanism::Mnar | Mechanism::MnarLogistic => {
-            mnar_logistic_probabilities(&table, name, rate, params, rng)?
-        }
-        Mechanism::MnarSelfLogistic => self_mask_probabilities(&table, rate)?,
-        Mechanism::MnarQuantile => quantile_probabilities(&table, rate, params, rng)?,
-    };
-    Ok(table.amputation(draw_mask(&prob, rng)))
+    MissingnessSetup::fit(
+        values, observed, n_rows, n_cols, mechanism, rate, params, rng,
+    )?
+    .draw(values, observed, n_rows, n_cols, rng)
 }
 
 /// Marks the cells removed by `a` as missing in `ds` (observed `false`, value `0.0`, as
@@ -475,10 +609,15 @@ impl<'a> Table<'a> {
         (mean, var.sqrt())
     }
 
-    /// Column `j` standardised with its observed mean and std, one entry per row; missing
-    /// cells, and every cell of a constant column, read 0 (the observed mean).
-    fn standardised(&self, j: usize) -> Vec<f64> {
-        let (mean, std) = self.column_stats(j);
+    /// [`Table::column_stats`] of every column.
+    fn all_column_stats(&self) -> Vec<(f64, f64)> {
+        (0..self.d).map(|j| self.column_stats(j)).collect()
+    }
+
+    /// Column `j` standardised with `(mean, std)` (the fitting table's observed mean and
+    /// std), one entry per row; missing cells, and every cell of a constant column, read 0
+    /// (the observed mean).
+    fn standardised(&self, j: usize, (mean, std): (f64, f64)) -> Vec<f64> {
         (0..self.n)
             .map(|i| {
                 let k = i * self.d + j;
@@ -515,32 +654,83 @@ impl<'a> Table<'a> {
         Ok(())
     }
 
-    /// Writes into `prob` the removal probabilities of column `j`'s observed cells:
-    /// σ(logits_i + b), b fitted so the expected number removed is `target * n`
-    /// (checked reachable by the caller).
-    fn calibrate_column(&self, j: usize, logits: &[f64], target: f64, prob: &mut [f64]) {
-        let rows: Vec<usize> = self.observed_rows(j).collect();
-        if rows.is_empty() {
-            return;
+    /// The intercept b with which σ(logits_i + b) removes `target * n` of column `j`'s
+    /// observed cells in expectation (checked reachable by the caller); `None` when none is
+    /// observed.
+    fn intercept(&self, j: usize, logits: &[f64], target: f64) -> Option<f64> {
+        let own: Vec<f64> = self.observed_rows(j).map(|i| logits[i]).collect();
+        if own.is_empty() {
+            return None;
         }
-        let own: Vec<f64> = rows.iter().map(|&i| logits[i]).collect();
-        let b = fit_intercept(&own, target * self.n as f64 / rows.len() as f64);
-        for &i in &rows {
-            prob[i * self.d + j] = sigmoid(logits[i] + b);
-        }
+        let target_mean = target * self.n as f64 / own.len() as f64;
+        Some(fit_intercept(&own, target_mean))
     }
 
-    /// Writes into `prob` the MCAR probability of column `j`'s observed cells that removes
-    /// `target * n` of them in expectation (checked reachable by the caller).
-    fn mcar_column(&self, j: usize, target: f64, prob: &mut [f64]) {
-        let observed = self.observed_count(j);
-        if observed == 0 {
-            return;
+    /// The removal probability of every cell under one rule per column (0 for cells that
+    /// may not be removed, including those missing already).
+    fn column_probabilities(&self, stats: &[(f64, f64)], columns: &[ColumnRule]) -> Vec<f64> {
+        let mut standardise = vec![false; self.d];
+        for (j, rule) in columns.iter().enumerate() {
+            match rule {
+                ColumnRule::Logistic { inputs, .. } => {
+                    inputs.iter().for_each(|&k| standardise[k] = true)
+                }
+                ColumnRule::SelfLogistic { .. } => standardise[j] = true,
+                _ => {}
+            }
         }
-        let p = target * self.n as f64 / observed as f64;
-        for i in self.observed_rows(j) {
-            prob[i * self.d + j] = p;
+        let z: Vec<Vec<f64>> = (0..self.d)
+            .map(|j| match standardise[j] {
+                true => self.standardised(j, stats[j]),
+                false => Vec::new(),
+            })
+            .collect();
+        let mut prob = vec![0.0; self.cells()];
+        for (j, rule) in columns.iter().enumerate() {
+            let cell = |i: usize| i * self.d + j;
+            match rule {
+                ColumnRule::Keep => {}
+                ColumnRule::Constant(p) => {
+                    for i in self.observed_rows(j) {
+                        prob[cell(i)] = *p;
+                    }
+                }
+                ColumnRule::Logistic {
+                    inputs,
+                    weights,
+                    scale,
+                    intercept,
+                } => {
+                    let inputs: Vec<&[f64]> = inputs.iter().map(|&k| z[k].as_slice()).collect();
+                    let mut logit = weighted_sum(&inputs, weights, self.n);
+                    if let Some(s) = scale {
+                        logit.iter_mut().for_each(|l| *l /= s);
+                    }
+                    for i in self.observed_rows(j) {
+                        prob[cell(i)] = sigmoid(logit[i] + intercept);
+                    }
+                }
+                ColumnRule::SelfLogistic { intercept } => {
+                    for i in self.observed_rows(j) {
+                        prob[cell(i)] = sigmoid(z[j][i] + intercept);
+                    }
+                }
+                ColumnRule::Beyond {
+                    lower,
+                    upper,
+                    cut,
+                    p,
+                } => {
+                    for i in self.observed_rows(j) {
+                        let v = f64::from(self.values[cell(i)]);
+                        if beyond(v, *lower, *upper, *cut) {
+                            prob[cell(i)] = *p;
+                        }
+                    }
+                }
+            }
         }
+        prob
     }
 
     /// Packages a removal mask with its realised rates.
@@ -566,7 +756,7 @@ impl<'a> Table<'a> {
 }
 
 /// MCAR, the Bernoulli form: every observed cell with probability `rate * cells / observed`.
-fn mcar_probabilities(table: &Table, rate: f64) -> Result<Vec<f64>, AmputationError> {
+fn mcar_rule(table: &Table, rate: f64) -> Result<Rule, AmputationError> {
     let observed = table.observed.iter().filter(|&&o| o).count();
     let cells = table.cells() as f64;
     let p = rate * cells / observed as f64;
@@ -577,11 +767,7 @@ fn mcar_probabilities(table: &Table, rate: f64) -> Result<Vec<f64>, AmputationEr
             max: observed as f64 / cells,
         });
     }
-    Ok(table
-        .observed
-        .iter()
-        .map(|&o| if o { p } else { 0.0 })
-        .collect())
+    Ok(Rule::Bernoulli(p))
 }
 
 /// MCAR, the exact form: `round(rate * cells)` observed cells chosen uniformly.
@@ -602,35 +788,57 @@ fn exact_mcar(table: &Table, rate: f64, rng: &mut impl Rng) -> Result<Amputation
     Ok(table.amputation(mask))
 }
 
-/// Logits of a logistic model on the standardised `inputs`, for each column of `targets`
-/// (in that order): z · w with w ~ N(0, 1), divided by the logit's std over the rows so that
-/// it has unit variance whatever the units (Muzellec et al. 2020, `pick_coeffs`). A constant
+/// Logistic models on the standardised `inputs`, one for each column of `targets` (in that
+/// order): z · w with w ~ N(0, 1), divided by the logit's std over the rows of the fitting
+/// table so that it has unit variance there whatever the units (Muzellec et al. 2020,
+/// `pick_coeffs`), each calibrated to remove `target * n` of its column's cells. A constant
 /// logit (constant inputs) stays 0 instead of becoming NaN (pitfall 3).
-fn logistic_logits(
+fn logistic_rules(
     table: &Table,
+    stats: &[(f64, f64)],
     inputs: &[usize],
     targets: &[usize],
+    target: f64,
     rng: &mut impl Rng,
-) -> Vec<Vec<f64>> {
-    let z: Vec<Vec<f64>> = inputs.iter().map(|&j| table.standardised(j)).collect();
+) -> Vec<(usize, ColumnRule)> {
+    let z: Vec<Vec<f64>> = inputs
+        .iter()
+        .map(|&j| table.standardised(j, stats[j]))
+        .collect();
+    let z: Vec<&[f64]> = z.iter().map(Vec::as_slice).collect();
     let mut out = Vec::with_capacity(targets.len());
-    for _ in targets {
-        let w: Vec<f64> = (0..inputs.len()).map(|_| standard_normal(rng)).collect();
-        let mut logit = vec![0.0; table.n];
-        for (zk, &wk) in z.iter().zip(&w) {
-            for (l, &x) in logit.iter_mut().zip(zk) {
-                *l += wk * x;
-            }
-        }
+    for &j in targets {
+        let weights: Vec<f64> = (0..inputs.len()).map(|_| standard_normal(rng)).collect();
+        let mut logit = weighted_sum(&z, &weights, table.n);
         let mean = logit.iter().sum::<f64>() / table.n as f64;
         let var = logit.iter().map(|l| (l - mean) * (l - mean)).sum::<f64>() / table.n as f64;
-        if var > 0.0 {
-            let std = var.sqrt();
-            logit.iter_mut().for_each(|l| *l /= std);
+        let scale = (var > 0.0).then(|| var.sqrt());
+        if let Some(s) = scale {
+            logit.iter_mut().for_each(|l| *l /= s);
         }
-        out.push(logit);
+        let rule = match table.intercept(j, &logit, target) {
+            Some(intercept) => ColumnRule::Logistic {
+                inputs: inputs.to_vec(),
+                weights,
+                scale,
+                intercept,
+            },
+            None => ColumnRule::Keep,
+        };
+        out.push((j, rule));
     }
     out
+}
+
+/// Σ_k `weights[k] * z[k]`, row by row, summed in `k` order.
+fn weighted_sum(z: &[&[f64]], weights: &[f64], n: usize) -> Vec<f64> {
+    let mut logit = vec![0.0; n];
+    for (zk, &wk) in z.iter().zip(weights) {
+        for (l, &x) in logit.iter_mut().zip(zk.iter()) {
+            *l += wk * x;
+        }
+    }
+    logit
 }
 
 /// Splits the columns into `k` random inputs and the rest (each part sorted), after checking
@@ -658,78 +866,89 @@ fn split_inputs(
     Ok((inputs, rest))
 }
 
+/// One rule per column from `(column, rule)` pairs, [`ColumnRule::Keep`] elsewhere.
+fn columns_rule(table: &Table, stats: Vec<(f64, f64)>, rules: Vec<(usize, ColumnRule)>) -> Rule {
+    let mut columns = vec![ColumnRule::Keep; table.d];
+    for (j, r) in rules {
+        columns[j] = r;
+    }
+    Rule::Columns { stats, columns }
+}
+
 /// MAR (logistic): `d_obs` random columns stay observed and drive the others, each calibrated
 /// to the rescaled rate `rate * d / (d - d_obs)` (pitfall 1: the reference leaves p as the
 /// rate within the masked columns).
-fn mar_probabilities(
+fn mar_rule(
     table: &Table,
     rate: f64,
     params: &AmputationParams,
     rng: &mut impl Rng,
-) -> Result<Vec<f64>, AmputationError> {
+) -> Result<Rule, AmputationError> {
     let name = Mechanism::Mar.name();
     let d_obs = column_count(params.p_obs, table.d);
     let (inputs, masked) = split_inputs(table, d_obs, name, "p_obs", params.p_obs, rng)?;
     let target = rate * table.d as f64 / masked.len() as f64;
     table.check_reachable(&masked, target, name, rate)?;
-    let logits = logistic_logits(table, &inputs, &masked, rng);
-    let mut prob = vec![0.0; table.cells()];
-    for (&j, l) in masked.iter().zip(&logits) {
-        table.calibrate_column(j, l, target, &mut prob);
-    }
-    Ok(prob)
+    let stats = table.all_column_stats();
+    let rules = logistic_rules(table, &stats, &inputs, &masked, target, rng);
+    Ok(columns_rule(table, stats, rules))
 }
 
 /// MNAR logistic with the inputs excluded: the non-input columns follow a logistic model of
 /// the (raw, not yet masked) inputs at rate `rate`, and the inputs are masked MCAR at `rate`.
-fn mnar_logistic_probabilities(
+fn mnar_logistic_rule(
     table: &Table,
     name: &'static str,
     rate: f64,
     params: &AmputationParams,
     rng: &mut impl Rng,
-) -> Result<Vec<f64>, AmputationError> {
+) -> Result<Rule, AmputationError> {
     let d_params = column_count(params.p_params, table.d);
     let (inputs, masked) = split_inputs(table, d_params, name, "p_params", params.p_params, rng)?;
     let all: Vec<usize> = (0..table.d).collect();
     table.check_reachable(&all, rate, name, rate)?;
-    let logits = logistic_logits(table, &inputs, &masked, rng);
-    let mut prob = vec![0.0; table.cells()];
-    for (&j, l) in masked.iter().zip(&logits) {
-        table.calibrate_column(j, l, rate, &mut prob);
-    }
+    let stats = table.all_column_stats();
+    let mut rules = logistic_rules(table, &stats, &inputs, &masked, rate, rng);
     for &j in &inputs {
-        table.mcar_column(j, rate, &mut prob);
+        let observed = table.observed_count(j);
+        if observed > 0 {
+            let p = rate * table.n as f64 / observed as f64;
+            rules.push((j, ColumnRule::Constant(p)));
+        }
     }
-    Ok(prob)
+    Ok(columns_rule(table, stats, rules))
 }
 
 /// MNAR self-masking: σ(z_ij + b_j) on each cell's own standardised value (weight +1, so
 /// larger values are removed more often), b_j fitted on column j to the rate `rate`.
-fn self_mask_probabilities(table: &Table, rate: f64) -> Result<Vec<f64>, AmputationError> {
+fn self_mask_rule(table: &Table, rate: f64) -> Result<Rule, AmputationError> {
     let all: Vec<usize> = (0..table.d).collect();
     table.check_reachable(&all, rate, Mechanism::MnarSelfLogistic.name(), rate)?;
-    let mut prob = vec![0.0; table.cells()];
-    for j in 0..table.d {
-        let z = table.standardised(j);
-        table.calibrate_column(j, &z, rate, &mut prob);
+    let stats = table.all_column_stats();
+    let mut rules = Vec::with_capacity(table.d);
+    for (j, &s) in stats.iter().enumerate() {
+        let z = table.standardised(j, s);
+        if let Some(intercept) = table.intercept(j, &z, rate) {
+            rules.push((j, ColumnRule::SelfLogistic { intercept }));
+        }
     }
-    Ok(prob)
+    Ok(columns_rule(table, stats, rules))
 }
 
 /// MNAR quantile censoring: in `max(floor(p_params d), 1)` random columns, observed cells
 /// beyond the column's quantile(s) are removed with the probability that makes the expected
 /// overall rate `rate`.
-fn quantile_probabilities(
+fn quantile_rule(
     table: &Table,
     rate: f64,
     params: &AmputationParams,
     rng: &mut impl Rng,
-) -> Result<Vec<f64>, AmputationError> {
+) -> Result<Rule, AmputationError> {
     let k = column_count(params.quantile_columns.unwrap_or(params.p_params), table.d);
     let mut chosen = shuffled_columns(table.d, rng)[..k].to_vec();
     chosen.sort_unstable();
-    let mut eligible = Vec::new();
+    let mut thresholds = Vec::new();
+    let mut eligible = 0usize;
     for &j in &chosen {
         let mut sorted = table.observed_values(j);
         if sorted.is_empty() {
@@ -738,32 +957,46 @@ fn quantile_probabilities(
         sorted.sort_by(f64::total_cmp);
         let upper = quantile_of_sorted(&sorted, params.quantile);
         let lower = quantile_of_sorted(&sorted, 1.0 - params.quantile);
-        for i in table.observed_rows(j) {
-            let v = f64::from(table.values[i * table.d + j]);
-            let beyond = match params.cut {
-                Cut::Upper => v > upper,
-                Cut::Lower => v < lower,
-                Cut::Both => v > upper || v < lower,
-            };
-            if beyond {
-                eligible.push(i * table.d + j);
-            }
-        }
+        eligible += sorted
+            .iter()
+            .filter(|&&v| beyond(v, lower, upper, params.cut))
+            .count();
+        thresholds.push((j, lower, upper));
     }
     let cells = table.cells() as f64;
-    let p = rate * cells / eligible.len() as f64;
-    if eligible.is_empty() || p > 1.0 {
+    let p = rate * cells / eligible as f64;
+    if eligible == 0 || p > 1.0 {
         return Err(AmputationError::Unreachable {
             mechanism: Mechanism::MnarQuantile.name(),
             rate,
-            max: eligible.len() as f64 / cells,
+            max: eligible as f64 / cells,
         });
     }
-    let mut prob = vec![0.0; table.cells()];
-    for k in eligible {
-        prob[k] = p;
+    let rules = thresholds
+        .into_iter()
+        .map(|(j, lower, upper)| {
+            let cut = params.cut;
+            (
+                j,
+                ColumnRule::Beyond {
+                    lower,
+                    upper,
+                    cut,
+                    p,
+                },
+            )
+        })
+        .collect();
+    Ok(columns_rule(table, Vec::new(), rules))
+}
+
+/// Whether `v` lies beyond the thresholds on the side(s) `cut` censors.
+fn beyond(v: f64, lower: f64, upper: f64, cut: Cut) -> bool {
+    match cut {
+        Cut::Upper => v > upper,
+        Cut::Lower => v < lower,
+        Cut::Both => v > upper || v < lower,
     }
-    Ok(prob)
 }
 
 #[cfg(test)]
@@ -821,6 +1054,110 @@ mod tests {
     ) -> Result<Amputation, AmputationError> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         ampute(values, observed, N, D, m, rate, params, &mut rng)
+    }
+
+    /// Columns in which `a` removed at least one cell.
+    fn touched_columns(a: &Amputation) -> Vec<usize> {
+        (0..D).filter(|&j| a.per_column_rate[j] > 0.0).collect()
+    }
+
+    /// A run's test split gets the training split's mechanism: applied to the first half of
+    /// the rows, a setup fitted on all of them removes exactly the cells it removes from that
+    /// half when the uniforms are the same. Refitted on the half, the column choice, weights,
+    /// standardisation, intercepts and thresholds would differ.
+    #[test]
+    fn a_setup_fitted_on_one_table_applies_unchanged_to_another() {
+        let values = gaussian(21);
+        let observed = vec![true; N * D];
+        let half = N / 2 * D;
+        for m in ALL {
+            let params = reachable_params(m);
+            let mut fit_rng = ChaCha8Rng::seed_from_u64(5);
+            let setup =
+                MissingnessSetup::fit(&values, &observed, N, D, m, 0.3, &params, &mut fit_rng)
+                    .unwrap();
+            let mut draws = ChaCha8Rng::seed_from_u64(6);
+            let whole = setup
+                .draw(&values, &observed, N, D, &mut draws.clone())
+                .unwrap();
+            let first = setup
+                .draw(&values[..half], &observed[..half], N / 2, D, &mut draws)
+                .unwrap();
+            assert_eq!(first.mask_missing, whole.mask_missing[..half], "{m}");
+            let refit = ampute(
+                &values[..half],
+                &observed[..half],
+                N / 2,
+                D,
+                m,
+                0.3,
+                &params,
+                &mut ChaCha8Rng::seed_from_u64(5),
+            )
+            .unwrap();
+            if m != Mechanism::Mcar {
+                assert_ne!(
+                    refit.mask_missing, first.mask_missing,
+                    "{m}: refitting differs"
+                );
+            }
+        }
+    }
+
+    /// On a second table from the same distribution the setup keeps its columns (MAR's
+    /// always-observed ones, the censored ones) and its rate.
+    #[test]
+    fn a_fitted_setup_keeps_its_columns_and_rate_on_new_data() {
+        let (train, test) = (gaussian(31), gaussian(32));
+        let observed = vec![true; N * D];
+        let cases = [
+            (Mechanism::Mcar, AmputationParams::default(), 0.3),
+            (Mechanism::Mar, AmputationParams::default(), 0.3),
+            (Mechanism::Mnar, AmputationParams::default(), 0.3),
+            (
+                Mechanism::MnarSelfLogistic,
+                AmputationParams::default(),
+                0.3,
+            ),
+            (Mechanism::MnarQuantile, AmputationParams::default(), 0.05),
+        ];
+        for (m, params, rate) in cases {
+            let mut rng = ChaCha8Rng::seed_from_u64(9);
+            let setup =
+                MissingnessSetup::fit(&train, &observed, N, D, m, rate, &params, &mut rng).unwrap();
+            let a = setup.draw(&train, &observed, N, D, &mut rng).unwrap();
+            let b = setup.draw(&test, &observed, N, D, &mut rng).unwrap();
+            assert_eq!(touched_columns(&a), touched_columns(&b), "{m}");
+            if matches!(m, Mechanism::Mar | Mechanism::MnarQuantile) {
+                assert!(touched_columns(&a).len() < D, "{m} leaves columns alone");
+            }
+            for r in [a.realized_rate, b.realized_rate] {
+                assert!((r - rate).abs() < 0.02, "{m}: {r} vs {rate}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_setup_refuses_a_table_of_other_columns() {
+        let values = gaussian(1);
+        let observed = vec![true; N * D];
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let params = AmputationParams::default();
+        let setup = MissingnessSetup::fit(
+            &values,
+            &observed,
+            N,
+            D,
+            Mechanism::Mar,
+            0.2,
+            &params,
+            &mut rng,
+        )
+        .unwrap();
+        let e = setup
+            .draw(&values, &observed, N * 2, D / 2, &mut rng)
+            .unwrap_err();
+        assert!(matches!(e, AmputationError::ShapeMismatch { .. }), "{e}");
     }
 
     /// Mean of the raw values at the cells a mask removes.

@@ -632,6 +632,8 @@ pub fn execute(
         missing_mechanism: spec.missing_mechanism.name().to_string(),
         missing_rate: spec.missing_rate,
         missing_rate_realized: prepared.missing_rate_realized,
+        missing_rate_realized_train: Some(prepared.missing_rate_realized_train),
+        missing_rate_realized_test: Some(prepared.missing_rate_realized_test),
         imputation: spec.imputation.to_string(),
         variant: variant.clone(),
         seed: spec.seed,

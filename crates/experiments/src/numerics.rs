@@ -16,164 +16,173 @@ use crate::results::{EpochRow, RunRow};
 
 /// The version of the numbers this code computes. Bumped with every change that alters any
 /// number a run produces.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// Every version with the combined digest of its reference runs ([`combined_digest`] of
 /// [`REFERENCE_DIGESTS`]) and what changed. Versions increase, and no two share a digest:
 /// numbers that changed are a new version.
-pub const HISTORY: &[(u32, &str, &str)] = &[(
-    1,
-    "0d8ad1df21283692",
-    "the numbers of efd65c6 (part1-paper rerun there equals the committed results)",
-)];
+pub const HISTORY: &[(u32, &str, &str)] = &[
+    (
+        1,
+        "0d8ad1df21283692",
+        "the numbers of efd65c6 (part1-paper rerun there equals the committed results)",
+    ),
+    (
+        2,
+        "7e609cda4c95051f",
+        "one missingness setup per run, drawn and calibrated on the training split and \
+         applied to every split: the test splits of MAR and MNAR runs change (training splits \
+         and MCAR runs do not); digests cover the runs' outcomes only",
+    ),
+];
 
 /// Digest of each reference run at [`VERSION`], by [`reference_label`].
 pub const REFERENCE_DIGESTS: &[(&str, &str)] = &[
-    ("numerics-data/dense/mar/absent", "c40ec0ef7facb135"),
-    ("numerics-data/dense/mar/iterative", "dcb50f7ea16b730e"),
-    ("numerics-data/dense/mar/knn", "c0215325916b40c0"),
-    ("numerics-data/dense/mar/mean", "8593ce1bcac6352f"),
-    ("numerics-data/dense/mar/mean+indicator", "ae96fa550178c7ba"),
-    ("numerics-data/dense/mar/median", "a052bbb64ff14699"),
-    ("numerics-data/dense/mar/zero", "c8bc12a302db9e60"),
-    ("numerics-data/dense/mcar/absent", "f2927f19e313d0ff"),
-    ("numerics-data/dense/mcar/iterative", "626958031106c46c"),
-    ("numerics-data/dense/mcar/knn", "f98ff834462794be"),
-    ("numerics-data/dense/mcar/mean", "03bee60eae169cb9"),
+    ("numerics-data/dense/mar/absent", "fa1cdfa9404e51a4"),
+    ("numerics-data/dense/mar/iterative", "1cc55fe7b2d78cc7"),
+    ("numerics-data/dense/mar/knn", "77ac88da8f4d9176"),
+    ("numerics-data/dense/mar/mean", "3a73b5260f8ea301"),
+    ("numerics-data/dense/mar/mean+indicator", "7487df2d2f797162"),
+    ("numerics-data/dense/mar/median", "d4e0feebaa9372a9"),
+    ("numerics-data/dense/mar/zero", "fa1cdfa9404e51a4"),
+    ("numerics-data/dense/mcar/absent", "814513c2b425dc15"),
+    ("numerics-data/dense/mcar/iterative", "9515bddf41bc1b08"),
+    ("numerics-data/dense/mcar/knn", "58570d992dc12d6a"),
+    ("numerics-data/dense/mcar/mean", "cc3bbed9030f7983"),
     (
         "numerics-data/dense/mcar/mean+indicator",
-        "8f20b3a32cd31971",
+        "786bcbaac9a442de",
     ),
-    ("numerics-data/dense/mcar/median", "2ca07d14ff05a01c"),
-    ("numerics-data/dense/mcar/zero", "b2314447942846a4"),
+    ("numerics-data/dense/mcar/median", "72d6a6d3bba0267f"),
+    ("numerics-data/dense/mcar/zero", "814513c2b425dc15"),
     (
         "numerics-data/dense/mnar-quantile/absent",
-        "7605eae671b7a05a",
+        "3c3c485d5815f53e",
     ),
     (
         "numerics-data/dense/mnar-quantile/iterative",
-        "7dfd364a18f0b9ca",
+        "5f283554e80edd16",
     ),
-    ("numerics-data/dense/mnar-quantile/knn", "0f08155400a4385f"),
-    ("numerics-data/dense/mnar-quantile/mean", "58d17b27a57acaf2"),
+    ("numerics-data/dense/mnar-quantile/knn", "13bfe1e8137783ef"),
+    ("numerics-data/dense/mnar-quantile/mean", "0e9075c6ddad38e7"),
     (
         "numerics-data/dense/mnar-quantile/mean+indicator",
-        "446844e5c193e255",
+        "585540a32a236112",
     ),
     (
         "numerics-data/dense/mnar-quantile/median",
-        "72dd19a2099fe20c",
+        "ab1199e7232f560d",
     ),
-    ("numerics-data/dense/mnar-quantile/zero", "806b2666558e4057"),
+    ("numerics-data/dense/mnar-quantile/zero", "3c3c485d5815f53e"),
     (
         "numerics-data/dense/mnar-self-logistic/absent",
-        "45568dddfb59f1a2",
+        "cff2471a236314f5",
     ),
     (
         "numerics-data/dense/mnar-self-logistic/iterative",
-        "1bf3bfacdd100ff8",
+        "6f1e57f705a148f5",
     ),
     (
         "numerics-data/dense/mnar-self-logistic/knn",
-        "7a36c5c6f91ceaf3",
+        "20788dc349e332ac",
     ),
     (
         "numerics-data/dense/mnar-self-logistic/mean",
-        "8149a3212ffa8a7d",
+        "09e528434f73b655",
     ),
     (
         "numerics-data/dense/mnar-self-logistic/mean+indicator",
-        "6656f19373079c83",
+        "e5432f38eb62cd13",
     ),
     (
         "numerics-data/dense/mnar-self-logistic/median",
-        "aee9ad5221d738b6",
+        "68498258d1ae4910",
     ),
     (
         "numerics-data/dense/mnar-self-logistic/zero",
-        "f3dd69547ecd493f",
+        "cff2471a236314f5",
     ),
-    ("numerics-data/dense/mnar/absent", "8a40796e0b279af6"),
-    ("numerics-data/dense/mnar/iterative", "4d5247a780951ba1"),
-    ("numerics-data/dense/mnar/knn", "ef00ae44e30e2c8d"),
-    ("numerics-data/dense/mnar/mean", "dd809d5d3db11191"),
+    ("numerics-data/dense/mnar/absent", "86fe24d691def688"),
+    ("numerics-data/dense/mnar/iterative", "a5b0f8fe9ffa133f"),
+    ("numerics-data/dense/mnar/knn", "776055a65db57569"),
+    ("numerics-data/dense/mnar/mean", "a80a1706f716f95f"),
     (
         "numerics-data/dense/mnar/mean+indicator",
-        "be6ae071bdc99504",
+        "01fe626f4885232b",
     ),
-    ("numerics-data/dense/mnar/median", "697c2a6160444872"),
-    ("numerics-data/dense/mnar/zero", "228c28f85d6280b5"),
-    ("numerics-data/set/mar/absent", "3f1f2b553580167c"),
-    ("numerics-data/set/mar/iterative", "759885a58d1ae9b2"),
-    ("numerics-data/set/mar/knn", "ccdda3257b0d3452"),
-    ("numerics-data/set/mar/mean", "52eb1d1b37768e1b"),
-    ("numerics-data/set/mar/mean+indicator", "17843f3f7defe3ae"),
-    ("numerics-data/set/mar/median", "d18961e4cea97379"),
-    ("numerics-data/set/mar/zero", "3956d51f59a10abd"),
-    ("numerics-data/set/mcar/absent", "b9fb6b2258869f57"),
-    ("numerics-data/set/mcar/iterative", "4fdcc791888a6893"),
-    ("numerics-data/set/mcar/knn", "917b4e5c52f46ae3"),
-    ("numerics-data/set/mcar/mean", "a2a776e3c39edd92"),
-    ("numerics-data/set/mcar/mean+indicator", "c8bb906ae8e3c4b7"),
-    ("numerics-data/set/mcar/median", "d71e4474824573cd"),
-    ("numerics-data/set/mcar/zero", "8106e85c9d6d8dcf"),
-    ("numerics-data/set/mnar-quantile/absent", "bcf627bb5da20197"),
+    ("numerics-data/dense/mnar/median", "daeeee0c94072254"),
+    ("numerics-data/dense/mnar/zero", "86fe24d691def688"),
+    ("numerics-data/set/mar/absent", "12e2609d696ae6bf"),
+    ("numerics-data/set/mar/iterative", "2c1dd60f74428e5d"),
+    ("numerics-data/set/mar/knn", "bf855964bc24cbbc"),
+    ("numerics-data/set/mar/mean", "3e13ee90d4ece388"),
+    ("numerics-data/set/mar/mean+indicator", "90ac26170f83cef9"),
+    ("numerics-data/set/mar/median", "12ceed07b63a908d"),
+    ("numerics-data/set/mar/zero", "d1278d4e3b804e34"),
+    ("numerics-data/set/mcar/absent", "88affa0c677d9b5f"),
+    ("numerics-data/set/mcar/iterative", "0b70700b9c990423"),
+    ("numerics-data/set/mcar/knn", "f871e056dfd7e487"),
+    ("numerics-data/set/mcar/mean", "768da92d9526eaa4"),
+    ("numerics-data/set/mcar/mean+indicator", "9c34a35983a3dd1a"),
+    ("numerics-data/set/mcar/median", "5ab7ce68b8201090"),
+    ("numerics-data/set/mcar/zero", "e356ce053ebaa682"),
+    ("numerics-data/set/mnar-quantile/absent", "6058b13b593aea6e"),
     (
         "numerics-data/set/mnar-quantile/iterative",
-        "1cf22c086eb349f4",
+        "c7e2fe7b7567b98b",
     ),
-    ("numerics-data/set/mnar-quantile/knn", "2e13c9a6e53e32ac"),
-    ("numerics-data/set/mnar-quantile/mean", "61e0180c72466d9e"),
+    ("numerics-data/set/mnar-quantile/knn", "1a15df55d9cb4561"),
+    ("numerics-data/set/mnar-quantile/mean", "13b10cd02a17c612"),
     (
         "numerics-data/set/mnar-quantile/mean+indicator",
-        "96dbae6b01205af6",
+        "9ffde399b95afbcb",
     ),
-    ("numerics-data/set/mnar-quantile/median", "83cc0bc6816ee0dd"),
-    ("numerics-data/set/mnar-quantile/zero", "c1a55836c224aeba"),
+    ("numerics-data/set/mnar-quantile/median", "ed114e1d5754f0d2"),
+    ("numerics-data/set/mnar-quantile/zero", "5a22c73aa1c64e51"),
     (
         "numerics-data/set/mnar-self-logistic/absent",
-        "52bc8b99f0d861cc",
+        "3c850a25b268173f",
     ),
     (
         "numerics-data/set/mnar-self-logistic/iterative",
-        "605bb520fce2c146",
+        "193f191f4d1148ec",
     ),
     (
         "numerics-data/set/mnar-self-logistic/knn",
-        "50a20d7823f34770",
+        "db382ae6449cb3e0",
     ),
     (
         "numerics-data/set/mnar-self-logistic/mean",
-        "022400d9e3551145",
+        "e263a24275dea399",
     ),
     (
         "numerics-data/set/mnar-self-logistic/mean+indicator",
-        "7a0b09d3912e288d",
+        "f27e80331d301f80",
     ),
     (
         "numerics-data/set/mnar-self-logistic/median",
-        "ea5718dcaddfb103",
+        "381759b8d7ad2d7e",
     ),
     (
         "numerics-data/set/mnar-self-logistic/zero",
-        "1a5e65ca4f86f8e8",
+        "6f69ff32d75c7b97",
     ),
-    ("numerics-data/set/mnar/absent", "94565d862be968ff"),
-    ("numerics-data/set/mnar/iterative", "ea930eab90d07659"),
-    ("numerics-data/set/mnar/knn", "29db334f808313d0"),
-    ("numerics-data/set/mnar/mean", "c6e034f0f4d0bd76"),
-    ("numerics-data/set/mnar/mean+indicator", "577a84c2bd462fd3"),
-    ("numerics-data/set/mnar/median", "2f66b2f6037e51a7"),
-    ("numerics-data/set/mnar/zero", "b3ad77a9c53b9cf7"),
-    ("numerics-methods/deepr/none/none", "87da6607afb35be7"),
-    ("numerics-methods/dense/none/none", "9e5fb0f33467d93e"),
-    ("numerics-methods/dsr/none/none", "3b59a10f794208fb"),
-    ("numerics-methods/gmp/none/none", "217307b1381441a9"),
-    ("numerics-methods/mest/none/none", "70e17bda7f760807"),
-    ("numerics-methods/rigl/none/none", "191b21090eb559bb"),
-    ("numerics-methods/set/none/none", "354aacdc384d27c6"),
-    ("numerics-methods/snfs/none/none", "8155cc784412f912"),
-    ("numerics-methods/static/none/none", "59fcd85117f57c5e"),
+    ("numerics-data/set/mnar/absent", "581b62e30617b510"),
+    ("numerics-data/set/mnar/iterative", "da621b349fc13bc6"),
+    ("numerics-data/set/mnar/knn", "794a53b7dee6e437"),
+    ("numerics-data/set/mnar/mean", "4d0d7e0cdde7201b"),
+    ("numerics-data/set/mnar/mean+indicator", "2cdbebba26bc8b22"),
+    ("numerics-data/set/mnar/median", "cf5b04285d845d69"),
+    ("numerics-data/set/mnar/zero", "2d4edef5abf90e02"),
+    ("numerics-methods/deepr/none/none", "857649b29423a335"),
+    ("numerics-methods/dense/none/none", "48dcd5de56c634c1"),
+    ("numerics-methods/dsr/none/none", "132b04f2efec9250"),
+    ("numerics-methods/gmp/none/none", "3a5015c06d650141"),
+    ("numerics-methods/mest/none/none", "e71cd154c714b278"),
+    ("numerics-methods/rigl/none/none", "a27203df1f095e4b"),
+    ("numerics-methods/set/none/none", "4e0ca2a9e93882c8"),
+    ("numerics-methods/snfs/none/none", "0a2a2c948af12ea2"),
+    ("numerics-methods/static/none/none", "7b35ad92406cda36"),
 ];
 
 /// The reference configs, relative to the repository root.
@@ -190,24 +199,42 @@ pub fn reference_label(run: &RunRow) -> String {
     )
 }
 
-/// Columns that are not numbers of the run: timings, the commit, the key (which pins itself,
-/// in the grid's tests) and the fingerprint.
-const NOT_NUMBERS: &[&str] = &[
-    "train_seconds",
-    "seconds",
-    "commit",
-    "run_id",
-    "config_hash",
-    "numerics",
+/// The outcomes of a run the digests cover: what training computed, not how the row reports
+/// it, so a new report column does not change them. Timings, keys and the commit are left out.
+const RUN_OUTCOMES: &[&str] = &[
+    "nnz",
+    "missing_rate_realized",
+    "epochs",
+    "diverged",
+    "test_accuracy",
+    "test_loss",
+    "train_loss",
+    "train_accuracy",
+    "train_flops",
+    "layer_density",
 ];
 
-/// FNV-1a of a run's row and its epoch rows, every column but [`NOT_NUMBERS`]: floats are
-/// written in their shortest exact form, so any changed bit changes the digest.
+/// The same for each epoch.
+const EPOCH_OUTCOMES: &[&str] = &[
+    "epoch",
+    "train_loss",
+    "train_accuracy",
+    "test_loss",
+    "test_accuracy",
+    "validation_accuracy",
+    "nnz",
+    "removed",
+    "grown",
+    "flops",
+];
+
+/// FNV-1a of a run's outcomes and its epochs' ([`RUN_OUTCOMES`], [`EPOCH_OUTCOMES`]): floats
+/// are written in their shortest exact form, so any changed bit changes the digest.
 pub fn run_digest(run: &RunRow, epochs: &[EpochRow]) -> String {
-    let mut text = numbers_json(run);
+    let mut text = outcomes_json(run, RUN_OUTCOMES);
     for e in epochs {
         text.push('\n');
-        text.push_str(&numbers_json(e));
+        text.push_str(&outcomes_json(e, EPOCH_OUTCOMES));
     }
     format!("{:016x}", crate::grid::fnv1a(text.as_bytes()))
 }
@@ -220,15 +247,22 @@ pub fn combined_digest(digests: &[(&str, &str)]) -> String {
     format!("{:016x}", crate::grid::fnv1a(text.join("\n").as_bytes()))
 }
 
-/// `row` as JSON with its keys sorted, without [`NOT_NUMBERS`].
-fn numbers_json(row: &impl serde::Serialize) -> String {
-    let mut value = serde_json::to_value(row).expect("plain rows serialise");
-    if let Some(map) = value.as_object_mut() {
-        for k in NOT_NUMBERS {
-            map.remove(*k);
-        }
-    }
-    value.to_string()
+/// The `fields` of `row` as JSON, in that order.
+///
+/// # Panics
+/// If `row` has no such field (a renamed column must be renamed here too).
+fn outcomes_json(row: &impl serde::Serialize, fields: &[&str]) -> String {
+    let value = serde_json::to_value(row).expect("plain rows serialise");
+    let picked: Vec<String> = fields
+        .iter()
+        .map(|f| {
+            let v = value
+                .get(*f)
+                .unwrap_or_else(|| panic!("no field `{f}` to digest"));
+            format!("{f}={v}")
+        })
+        .collect();
+    picked.join(",")
 }
 
 #[cfg(test)]
@@ -263,13 +297,14 @@ mod tests {
     }
 
     #[test]
-    fn digests_see_every_number_and_ignore_timings_and_keys() {
+    fn digests_see_every_outcome_and_ignore_timings_keys_and_reports() {
         let run = crate::results::sample_row("set", 1, 0.9);
         let base = run_digest(&run, &[]);
         let timing = RunRow {
             train_seconds: 99.0,
             commit: "other".into(),
             run_id: "other".into(),
+            missing_rate_realized_test: None,
             ..run.clone()
         };
         assert_eq!(run_digest(&timing, &[]), base);
@@ -278,5 +313,10 @@ mod tests {
             ..run.clone()
         };
         assert_ne!(run_digest(&one_ulp, &[]), base);
+        let flops = RunRow {
+            train_flops: run.train_flops + 1,
+            ..run.clone()
+        };
+        assert_ne!(run_digest(&flops, &[]), base);
     }
 }

@@ -33,8 +33,16 @@ pub struct RunRow {
     pub missing_mechanism: String,
     /// Target fraction of feature values removed.
     pub missing_rate: f64,
-    /// Measured fraction missing in the data the model saw.
+    /// Measured fraction missing in the data the model saw (all splits).
     pub missing_rate_realized: f64,
+    /// Measured fraction missing in the training split; empty in rows written before the
+    /// column existed.
+    #[serde(default)]
+    pub missing_rate_realized_train: Option<f64>,
+    /// Measured fraction missing in the test split; empty in rows written before the column
+    /// existed.
+    #[serde(default)]
+    pub missing_rate_realized_test: Option<f64>,
     /// How missing values were fed.
     pub imputation: String,
     /// The Part II protocol variant (a data-aware option, a subset rule, ...); empty for
@@ -563,6 +571,8 @@ pub(crate) fn sample_row(method: &str, seed: u64, acc: f64) -> RunRow {
         missing_mechanism: "none".into(),
         missing_rate: 0.0,
         missing_rate_realized: 0.0,
+        missing_rate_realized_train: Some(0.0),
+        missing_rate_realized_test: Some(0.0),
         imputation: "none".into(),
         variant: String::new(),
         seed,

@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 use data::dynamics::{ExampleTracker, Source};
 use data::encoding::OneHotEncoder;
 use data::imputation::{Imputer, ImputerParams, Strategy};
-use data::missingness::{self, ampute, Mechanism};
+use data::missingness::{self, Mechanism, MissingnessSetup};
 use data::{stratified_split, Dataset, Scaler};
 use models::policy::OnlineForgetting;
 use models::rngs::stream;
@@ -38,6 +38,10 @@ pub struct PreparedData {
     pub validation: Option<Dataset>,
     /// Fraction of the original feature cells missing (real and simulated) in all splits.
     pub missing_rate_realized: f64,
+    /// The same in the training split alone.
+    pub missing_rate_realized_train: f64,
+    /// The same in the test split alone.
+    pub missing_rate_realized_test: f64,
     /// Fraction of the training rows in which each model input was missing (one per
     /// feature of `train`, after encoding; 0 for missing-indicator features).
     pub feature_missing: Vec<f64>,
@@ -70,7 +74,20 @@ pub fn prepare(full: &Dataset, cfg: &ExperimentConfig, spec: &RunSpec) -> Result
         validation = Some(train.subset(&inner.test));
         train = train.subset(&inner.train);
     }
+    // One mechanism per run: its setup is drawn once and calibrated on the training split
+    // (even when only the test split loses values), then every split draws its cells from it.
     let mut rng = stream(spec.seed, "missingness");
+    let setup = MissingnessSetup::fit(
+        &train.values,
+        &train.observed,
+        train.n_rows(),
+        train.n_features(),
+        spec.missing_mechanism,
+        spec.missing_rate,
+        &cfg.missing.params,
+        &mut rng,
+    )
+    .with_context(|| format!("grid.missing_rate {}", spec.missing_rate))?;
     let mut parts = vec![
         (&mut train, cfg.missing.train),
         (&mut test, cfg.missing.test),
@@ -81,17 +98,15 @@ pub fn prepare(full: &Dataset, cfg: &ExperimentConfig, spec: &RunSpec) -> Result
     }
     for (part, apply_here) in parts {
         if apply_here && spec.missing_mechanism != Mechanism::None {
-            let a = ampute(
-                &part.values,
-                &part.observed,
-                part.n_rows(),
-                part.n_features(),
-                spec.missing_mechanism,
-                spec.missing_rate,
-                &cfg.missing.params,
-                &mut rng,
-            )
-            .with_context(|| format!("grid.missing_rate {}", spec.missing_rate))?;
+            let a = setup
+                .draw(
+                    &part.values,
+                    &part.observed,
+                    part.n_rows(),
+                    part.n_features(),
+                    &mut rng,
+                )
+                .with_context(|| format!("grid.missing_rate {}", spec.missing_rate))?;
             missingness::apply(part, &a);
         }
     }
@@ -104,6 +119,8 @@ pub fn prepare(full: &Dataset, cfg: &ExperimentConfig, spec: &RunSpec) -> Result
         rows += part.n_rows() as f64;
     }
     let missing_rate_realized = missing / rows.max(1.0);
+    let (missing_rate_realized_train, missing_rate_realized_test) =
+        (train.missing_fraction(), test.missing_fraction());
     let test_missing: Vec<usize> = test
         .observed
         .chunks(test.n_features().max(1))
@@ -146,6 +163,8 @@ pub fn prepare(full: &Dataset, cfg: &ExperimentConfig, spec: &RunSpec) -> Result
         test,
         validation,
         missing_rate_realized,
+        missing_rate_realized_train,
+        missing_rate_realized_test,
         feature_missing,
         test_missing,
     })
@@ -668,6 +687,8 @@ pub fn execute(
         missing_mechanism: spec.missing_mechanism.name().to_string(),
         missing_rate: spec.missing_rate,
         missing_rate_realized: prepared.missing_rate_realized,
+        missing_rate_realized_train: Some(prepared.missing_rate_realized_train),
+        missing_rate_realized_test: Some(prepared.missing_rate_realized_test),
         imputation: spec.imputation.to_string(),
         variant: spec.protocol.name(),
         seed: spec.seed,

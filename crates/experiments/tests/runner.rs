@@ -392,3 +392,53 @@ fn runs_of_another_numerics_version_run_again() {
         "the stale run's epochs are replaced, not added to"
     );
 }
+
+/// One missingness mechanism per run: the setup drawn on the training split removes the test
+/// split's cells too. Under MAR the same columns stay always observed in both, under
+/// `mnar-quantile` the same columns are censored, and the realised rates of both splits stay
+/// near the target (runs.csv reports each).
+#[test]
+fn train_and_test_share_one_missingness_mechanism() {
+    use experiments::config::ExperimentConfig;
+    let dir = tempfile::tempdir().unwrap();
+    let text = config(WDBC, "[30, 8, 2]", r#"["dense"]"#, "[1, 2, 3]").replace(
+        "[grid]\n",
+        "[grid]\nmissing_mechanism = [\"mar\", \"mnar-quantile\"]\nmissing_rate = [0.05]\n\
+         imputation = [\"mean\"]\n",
+    );
+    let path = write(dir.path(), "mar.toml", &text);
+    let (cfg, config_dir) = ExperimentConfig::load(&path).unwrap();
+    let full = experiments::datasets::load(&cfg.data, &config_dir).unwrap();
+    let specs = experiments::grid::expand(&cfg);
+    assert_eq!(specs.len(), 6);
+    let missing_columns = |ds: &data::Dataset| -> Vec<usize> {
+        let d = ds.n_features();
+        (0..d)
+            .filter(|&j| (0..ds.n_rows()).any(|i| !ds.observed[i * d + j]))
+            .collect()
+    };
+    for spec in &specs {
+        let p = experiments::run::prepare(&full, &cfg, spec).unwrap();
+        let (train, test) = (missing_columns(&p.train), missing_columns(&p.test));
+        assert_eq!(train, test, "{}: the same columns lose values", spec.run_id);
+        assert!(
+            train.len() < 30,
+            "{}: some columns are left alone",
+            spec.run_id
+        );
+        for rate in [p.missing_rate_realized_train, p.missing_rate_realized_test] {
+            assert!((rate - 0.05).abs() < 0.02, "{}: {rate}", spec.run_id);
+        }
+    }
+    run_experiment(&path, &opts(&dir.path().join("out"), 2)).unwrap();
+    let runs: Vec<RunRow> = read_rows(&dir.path().join("out/runs.csv")).unwrap();
+    for r in &runs {
+        let (train, test) = (
+            r.missing_rate_realized_train.unwrap(),
+            r.missing_rate_realized_test.unwrap(),
+        );
+        assert!(train > 0.03 && test > 0.03, "{}", r.run_id);
+        let (lo, hi) = (train.min(test), train.max(test));
+        assert!(lo <= r.missing_rate_realized && r.missing_rate_realized <= hi);
+    }
+}
