@@ -4,8 +4,9 @@
 //! the fraction `alpha/2 (1 + cos(pi t / T_end))` of its connections with the smallest
 //! magnitude, and grows as many at the empty positions where the dense gradient of the current
 //! batch is largest in magnitude. Candidates are all positions not kept after the drop, so a
-//! just-dropped position may regrow; grown weights and their momentum start at zero. On an
-//! update step the ordinary optimizer update is skipped, as in the reference code.
+//! just-dropped position may regrow: it then keeps its weight and momentum, as the reference
+//! does with `reinit_when_same = False`; other grown weights and their momentum start at zero.
+//! On an update step the ordinary optimizer update is skipped, as in the reference code.
 //!
 //! Truly sparse: the dense gradient `|Xᵀ dZ|` is never materialised; it is streamed a block
 //! of rows at a time through [`sparse_core::topology::top_k_free_positions`], which keeps only
@@ -15,7 +16,9 @@
 
 use serde::{Deserialize, Serialize};
 use sparse_core::topology::{magnitude_removal, top_k_free_positions, SCORE_BLOCK_ELEMS};
-use sparse_core::{DstContext, DstMethod, HookOutcome, LayerScores, SparseError, TrainingClock};
+use sparse_core::{
+    DstContext, DstMethod, HookOutcome, LayerScores, SparseError, SparseLayer, TrainingClock,
+};
 
 /// RigL's hyper-parameters, as written in an experiment config (`[methods.rigl]`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -134,6 +137,7 @@ impl DstMethod for RigL {
             }
             let n_drop = (layer.nnz() as f64 * fraction).floor() as usize;
             let keep = magnitude_removal(layer.weights.values(), n_drop);
+            let dropped = dropped_connections(layer, &keep);
             let mut scores = LayerScores {
                 source: &mut *source,
                 layer: l,
@@ -145,10 +149,53 @@ impl DstMethod for RigL {
                 |pattern, n, _| top_k_free_positions(pattern, n, &mut scores, SCORE_BLOCK_ELEMS),
                 |_, _| 0.0,
             ));
+            restore_regrown(layer, &dropped);
         }
         HookOutcome {
             skip_optimizer_step: true,
             edits,
+        }
+    }
+}
+
+/// A connection removed by a drop: its position, weight and momentum.
+struct Dropped {
+    row: usize,
+    col: u32,
+    weight: f32,
+    momentum: f32,
+}
+
+/// The connections with `keep[k]` false, in storage order. `O(nnz)`, holding only the dropped.
+fn dropped_connections(layer: &SparseLayer, keep: &[bool]) -> Vec<Dropped> {
+    let w = &layer.weights;
+    let mut out = Vec::new();
+    for row in 0..w.n_rows() {
+        for k in w.row_range(row) {
+            if !keep[k] {
+                out.push(Dropped {
+                    row,
+                    col: w.col_idx()[k],
+                    weight: w.values()[k],
+                    momentum: layer.momentum[k],
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Gives every dropped position that was grown again its weight and momentum back (the
+/// reference's `reinit_when_same = False`: a connection dropped and regrown in one update is
+/// left as it was, not restarted at zero).
+fn restore_regrown(layer: &mut SparseLayer, dropped: &[Dropped]) {
+    for d in dropped {
+        let range = layer.weights.row_range(d.row);
+        let cols = &layer.weights.col_idx()[range.clone()];
+        if let Ok(offset) = cols.binary_search(&d.col) {
+            let k = range.start + offset;
+            layer.weights.values_mut()[k] = d.weight;
+            layer.momentum[k] = d.momentum;
         }
     }
 }
@@ -222,6 +269,7 @@ mod tests {
 
     #[test]
     fn update_matches_a_dense_brute_force() {
+        let mut regrown_same = 0;
         for seed in 0..20 {
             let (mut layers, mut scores) = network(seed);
             let before = layers.clone();
@@ -274,18 +322,32 @@ mod tests {
                 .collect();
             assert_eq!(got, want, "seed {seed}");
             assert_eq!(new.nnz(), old.nnz());
-            // Kept weights keep value and momentum; grown ones start at zero.
+            // Kept weights, and dropped ones grown again at once, keep value and momentum;
+            // other grown ones start at zero.
             let new_dense = new.weights.to_dense();
+            let old_momentum: Vec<f32> = {
+                let mut m = vec![0.0; dense_w.len()];
+                for (k, &j) in old.weights.col_idx().iter().enumerate() {
+                    let i = old.weights.row_indices()[k] as usize;
+                    m[i * n_out + j as usize] = old.momentum[k];
+                }
+                m
+            };
             for (k, &p) in got.iter().enumerate() {
-                if kept.contains(&p) {
-                    assert_eq!(new_dense[p], dense_w[p]);
-                    assert!(new.momentum[k] > 0.0);
+                if present[p] {
+                    assert_eq!(new_dense[p], dense_w[p], "seed {seed}");
+                    assert_eq!(new.momentum[k], old_momentum[p], "seed {seed}");
+                    regrown_same += usize::from(!kept.contains(&p));
                 } else {
                     assert_eq!(new_dense[p], 0.0);
                     assert_eq!(new.momentum[k], 0.0);
                 }
             }
         }
+        assert!(
+            regrown_same > 0,
+            "some dropped position is grown again at once"
+        );
     }
 
     #[test]
