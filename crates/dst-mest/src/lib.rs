@@ -7,7 +7,12 @@
 //! is constant. The *elastic mutation* schedule lowers how much is mutated over training: the
 //! reference prunes to 92%, then 91%, then 90% sparsity and regrows to 90%, i.e. it mutates
 //! 2, then 1, then 0 points of the layer's dense size, switching at epochs 90 and 120 of 160.
-//! Here the stages are given as (fraction of training, mutated share of the dense size).
+//!
+//! Here the stages are (fraction of training, mutated share), the share of the layer's
+//! connections by default (`nnz_stages`: the reference schedule at its 90% sparsity, 20%, then
+//! 10%, then 0% of the connections), so that a sparser layer mutates as large a part of itself.
+//! The reference's own numbers, shares of the dense size, are `stages`; at 98% sparsity and
+//! beyond its 2% would be every connection at every update.
 
 use serde::{Deserialize, Serialize};
 use sparse_core::init::sample_free_positions;
@@ -23,9 +28,17 @@ pub struct MestConfig {
     pub lambda: f32,
     /// Epochs between mask updates (`--sp-mask-update-freq`, 5).
     pub update_every: usize,
-    /// Elastic mutation schedule: `(from_fraction_of_training, mutated_share_of_dense_size)`,
-    /// sorted by fraction; the reference EM schedule is `[(0, 0.02), (0.5625, 0.01), (0.75, 0)]`.
-    pub stages: Vec<(f64, f64)>,
+    /// Elastic mutation schedule as shares of the layer's *dense size*:
+    /// `(from_fraction_of_training, mutated_share)`, sorted by fraction; the reference EM
+    /// schedule is `[(0, 0.02), (0.5625, 0.01), (0.75, 0)]`. When given, it replaces
+    /// `nnz_stages` (configs written before `nnz_stages` existed keep their meaning).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stages: Option<Vec<(f64, f64)>>,
+    /// Elastic mutation schedule as shares of the layer's *connections*, used unless `stages`
+    /// is given; default [`MestConfig::REFERENCE_NNZ_STAGES`]. Left out of the run key at its
+    /// default.
+    #[serde(skip_serializing_if = "MestConfig::is_reference_nnz")]
+    pub nnz_stages: Vec<(f64, f64)>,
 }
 
 impl Default for MestConfig {
@@ -33,12 +46,29 @@ impl Default for MestConfig {
         MestConfig {
             lambda: 0.0,
             update_every: 5,
-            stages: vec![(0.0, 0.02), (0.5625, 0.01), (0.75, 0.0)],
+            stages: None,
+            nnz_stages: MestConfig::REFERENCE_NNZ_STAGES.to_vec(),
         }
     }
 }
 
 impl MestConfig {
+    /// The reference EM schedule at its 90% sparsity, as shares of the connections: 2 and 1
+    /// points of the dense size are 20% and 10% of a layer at density 0.1.
+    pub const REFERENCE_NNZ_STAGES: [(f64, f64); 3] = [(0.0, 0.2), (0.5625, 0.1), (0.75, 0.0)];
+
+    fn is_reference_nnz(stages: &[(f64, f64)]) -> bool {
+        stages == Self::REFERENCE_NNZ_STAGES
+    }
+
+    /// The schedule in force, with the name of its key and what its shares are of.
+    fn schedule(&self) -> (&'static str, &[(f64, f64)], MutationOf) {
+        match &self.stages {
+            Some(s) => ("stages", s, MutationOf::DenseSize),
+            None => ("nnz_stages", &self.nnz_stages, MutationOf::Connections),
+        }
+    }
+
     /// Checks the ranges, naming the field.
     pub fn validate(&self) -> Result<(), SparseError> {
         let bad = |name, reason: String| Err(SparseError::Parameter { name, reason });
@@ -48,29 +78,43 @@ impl MestConfig {
         if self.update_every == 0 {
             return bad("update_every", "must be at least 1".into());
         }
-        if self.stages.is_empty() {
+        if self.stages.is_some() && !Self::is_reference_nnz(&self.nnz_stages) {
             return bad(
                 "stages",
-                "give at least one (fraction, mutation) stage".into(),
+                "give `stages` (shares of the dense size) or `nnz_stages` (shares of the \
+                 connections), not both"
+                    .into(),
             );
         }
-        for w in self.stages.windows(2) {
+        let (name, stages, _) = self.schedule();
+        if stages.is_empty() {
+            return bad(name, "give at least one (fraction, mutation) stage".into());
+        }
+        for w in stages.windows(2) {
             if w[0].0 >= w[1].0 {
-                return bad("stages", "fractions must increase".into());
+                return bad(name, "fractions must increase".into());
             }
         }
-        if let Some(s) = self
-            .stages
+        if let Some(s) = stages
             .iter()
             .find(|s| !(0.0..=1.0).contains(&s.0) || !(0.0..=1.0).contains(&s.1))
         {
             return bad(
-                "stages",
+                name,
                 format!("{s:?}: fraction and mutation must be in [0, 1]"),
             );
         }
         Ok(())
     }
+}
+
+/// What a mutation share is a share of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MutationOf {
+    /// The layer's dense size `n_in x n_out` (the reference's `stages`).
+    DenseSize,
+    /// The layer's connections (`nnz_stages`).
+    Connections,
 }
 
 /// The MEST method (see the crate docs).
@@ -86,21 +130,22 @@ impl Mest {
         Ok(Mest { config })
     }
 
-    /// Share of the dense size mutated by an update at the end of `clock.epoch`, or `None`
-    /// when this epoch has no update.
-    pub fn mutation(&self, clock: &TrainingClock) -> Option<f64> {
+    /// Share mutated by an update at the end of `clock.epoch` and what it is a share of, or
+    /// `None` when this epoch has no update.
+    pub fn mutation(&self, clock: &TrainingClock) -> Option<(f64, MutationOf)> {
         let done = clock.epoch + 1;
         if clock.is_last_epoch() || !done.is_multiple_of(self.config.update_every) {
             return None;
         }
         let progress = done as f64 / clock.epochs as f64;
-        self.config
-            .stages
+        let (_, stages, of) = self.config.schedule();
+        stages
             .iter()
             .rev()
             .find(|s| progress >= s.0)
             .map(|s| s.1)
             .filter(|&m| m > 0.0)
+            .map(|m| (m, of))
     }
 }
 
@@ -118,7 +163,7 @@ impl DstMethod for Mest {
     }
 
     fn end_of_epoch(&mut self, ctx: &mut DstContext<'_>) -> HookOutcome {
-        let Some(mutation) = self.mutation(&ctx.clock) else {
+        let Some((mutation, of)) = self.mutation(&ctx.clock) else {
             return HookOutcome::none();
         };
         let mut edits = Vec::new();
@@ -126,7 +171,10 @@ impl DstMethod for Mest {
             if !layer.dynamic {
                 continue;
             }
-            let size = layer.n_in() as f64 * layer.n_out() as f64;
+            let size = match of {
+                MutationOf::DenseSize => layer.n_in() as f64 * layer.n_out() as f64,
+                MutationOf::Connections => layer.nnz() as f64,
+            };
             let n_remove = ((mutation * size).round() as usize).min(layer.nnz());
             let lambda = self.config.lambda;
             let importance: Vec<f32> = layer
@@ -172,24 +220,79 @@ mod tests {
         }
     }
 
+    fn reference_dense_size() -> MestConfig {
+        MestConfig {
+            stages: Some(vec![(0.0, 0.02), (0.5625, 0.01), (0.75, 0.0)]),
+            ..MestConfig::default()
+        }
+    }
+
     #[test]
     fn elastic_schedule_of_the_reference() {
-        let m = Mest::new(MestConfig::default()).unwrap();
+        use MutationOf::{Connections, DenseSize};
+        let m = Mest::new(reference_dense_size()).unwrap();
         assert_eq!(m.mutation(&clock(3)), None, "not an update epoch");
-        assert_eq!(m.mutation(&clock(4)), Some(0.02));
+        assert_eq!(m.mutation(&clock(4)), Some((0.02, DenseSize)));
         assert_eq!(
             m.mutation(&clock(89)),
-            Some(0.01),
+            Some((0.01, DenseSize)),
             "epoch 90 of 160 starts stage 2"
         );
-        assert_eq!(m.mutation(&clock(84)), Some(0.02));
+        assert_eq!(m.mutation(&clock(84)), Some((0.02, DenseSize)));
         assert_eq!(m.mutation(&clock(119)), None, "epoch 120: no more mutation");
         assert_eq!(m.mutation(&clock(159)), None, "never after the last epoch");
+        let by_default = Mest::new(MestConfig::default()).unwrap();
+        assert_eq!(by_default.mutation(&clock(4)), Some((0.2, Connections)));
+        assert_eq!(by_default.mutation(&clock(89)), Some((0.1, Connections)));
+        assert_eq!(by_default.mutation(&clock(119)), None);
         let bad = MestConfig {
-            stages: vec![(0.5, 0.1), (0.2, 0.0)],
+            stages: Some(vec![(0.5, 0.1), (0.2, 0.0)]),
             ..MestConfig::default()
         };
         assert!(Mest::new(bad).is_err());
+        let both = MestConfig {
+            stages: Some(vec![(0.0, 0.02)]),
+            nnz_stages: vec![(0.0, 0.3)],
+            ..MestConfig::default()
+        };
+        let e = Mest::new(both).unwrap_err().to_string();
+        assert!(e.contains("nnz_stages"), "{e}");
+    }
+
+    /// The serialised form of a config that names `stages` is what it was before
+    /// `nnz_stages` existed (so its runs keep their keys), and the default adds nothing.
+    #[test]
+    fn serialised_forms_keep_old_keys() {
+        let json = serde_json::to_string(&reference_dense_size()).unwrap();
+        assert_eq!(
+            json,
+            r#"{"lambda":0.0,"update_every":5,"stages":[[0.0,0.02],[0.5625,0.01],[0.75,0.0]]}"#
+        );
+        let json = serde_json::to_string(&MestConfig::default()).unwrap();
+        assert_eq!(json, r#"{"lambda":0.0,"update_every":5}"#);
+    }
+
+    /// At 98% sparsity the dense-size schedule's 2% is every connection; the default mutates
+    /// a fifth of them, whatever the sparsity.
+    #[test]
+    fn connection_shares_follow_the_layer_not_its_dense_size() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let sparse = SparseLayer::new(
+            random_pattern(50, 50, 50, &mut rng).unwrap(),
+            WeightSampler::Uniform { limit: 1.0 },
+            true,
+        );
+        for (cfg, want) in [(reference_dense_size(), 50), (MestConfig::default(), 10)] {
+            let mut layers = vec![sparse.clone()];
+            let out = Mest::new(cfg).unwrap().end_of_epoch(&mut DstContext {
+                layers: &mut layers,
+                clock: clock(4),
+                rng: &mut rng,
+                gradients: None,
+            });
+            assert_eq!(out.edits[0].removed, want);
+            assert_eq!(layers[0].nnz(), 50);
+        }
     }
 
     #[test]
@@ -209,7 +312,7 @@ mod tests {
             let before = layer.clone();
             let cfg = MestConfig {
                 lambda: 0.5,
-                ..MestConfig::default()
+                ..reference_dense_size()
             };
             let mut mest = Mest::new(cfg).unwrap();
             let mut layers = vec![layer];

@@ -48,7 +48,7 @@ fn method(name: &str) -> Box<dyn DstMethod> {
         "mest" => Box::new(
             dst_mest::Mest::new(dst_mest::MestConfig {
                 update_every: 1,
-                stages: vec![(0.0, 0.05)],
+                stages: Some(vec![(0.0, 0.05)]),
                 ..Default::default()
             })
             .unwrap(),
