@@ -17,13 +17,16 @@
 //!    with weight 0 and momentum 0.
 //!
 //! Deliberate deviations from the reference code:
-//! - **Growth score.** The reference grows where the *dense* momentum buffer is largest
-//!   (PyTorch keeps momentum for masked weights too). A truly sparse model has no momentum at
-//!   empty positions, so growth uses the dense-gradient magnitude of the current batch
-//!   (`|Xᵀ dZ|`, streamed a block of rows at a time as for RigL). The update runs in
-//!   `after_step` of the epoch's last step precisely so that this batch's gradients are
-//!   available. Without a gradient source, growth falls back to uniformly random free
-//!   positions ([`sparse_core::init::sample_free_positions`]).
+//! - **Growth score: the gradient of the last full batch, not momentum.** The reference grows
+//!   where the *dense* momentum buffer is largest (PyTorch keeps momentum for masked weights
+//!   too). A truly sparse model has no momentum at empty positions, so growth uses the
+//!   dense-gradient magnitude (`|Xᵀ dZ|`, streamed a block of rows at a time as for RigL) of
+//!   the epoch's last *full* batch: the update runs in `after_step` of the epoch's last step,
+//!   and when that batch is partial (6 rows on WDBC at batch 10) the training loop scores
+//!   growth on the last full batch instead, in evaluation mode
+//!   (`GrowthBatchSource` in the `models` crate). An epoch-long average at
+//!   empty positions would need a dense buffer. Without a gradient source, growth falls back
+//!   to uniformly random free positions ([`sparse_core::init::sample_free_positions`]).
 //! - **Exact budget.** The reference caps a layer at `0.99 (zeros + removed)`, resolves residuals
 //!   for up to 1000 rounds and carries any mismatch to the next update through an exponentially
 //!   smoothed `adjusted_growth`. Here the cap is the full free room, redistribution is exact

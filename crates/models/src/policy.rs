@@ -189,8 +189,9 @@ fn refuse_state(state: &[u8]) -> Result<(), String> {
 /// On which rows a gradient-growing method (RigL, SNFS) scores the positions it may grow.
 pub trait GrowthBatchSource: Send {
     /// The rows whose dense gradient scores growth at the step at `clock`, or `None` for the
-    /// step's own batch (the default, and the methods' published rule). Only asked at steps
-    /// where the method wants gradients.
+    /// step's own batch (the default, and the methods' published rule), or, when that batch
+    /// is partial (an epoch's last), the epoch's last full batch. Only asked at steps where
+    /// the method wants gradients.
     fn growth_rows(
         &mut self,
         _clock: &TrainingClock,
