@@ -4,14 +4,17 @@
 //! SET evolves each dynamic layer after every epoch but the last (as the reference code does,
 //! `if i < epochs - 1`): it removes the fraction `zeta` of the positive and of the negative
 //! weights closest to zero ([`sparse_core::topology::set_removal`]) and regrows as many
-//! connections at uniformly random empty positions, with weights from the layer's initial
-//! distribution and zero momentum. A just-removed position may be regrown, as in the reference.
-//! The number of connections of each layer is therefore constant.
+//! connections at uniformly random empty positions with zero momentum. A just-removed position
+//! may be regrown, as in the reference. The number of connections of each layer is therefore
+//! constant. Regrown weights ([`RegrowInit`]) come from the layer's initial distribution by
+//! default; `reference` draws them as the seed paper's code (Curci et al.) does, He-uniform
+//! with the *dense* fan-in, and `zero` starts them at 0 as RigL, SNFS and MEST do, so that
+//! "random regrowth" and "large new weights" can be told apart.
 
 use serde::{Deserialize, Serialize};
 use sparse_core::init::sample_free_positions;
 use sparse_core::topology::set_removal;
-use sparse_core::{DstContext, DstMethod, HookOutcome, SparseError};
+use sparse_core::{DstContext, DstMethod, HookOutcome, SparseError, WeightSampler};
 
 /// SET's hyper-parameters, as written in an experiment config.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -24,6 +27,43 @@ pub struct SetConfig {
     /// Importance pruning of hidden neurons (Curci et al. 2021), off by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub importance_pruning: Option<ImportancePruning>,
+    /// Weights of regrown connections; left out of the run key at its default.
+    #[serde(default, skip_serializing_if = "RegrowInit::is_sampler")]
+    pub regrow_init: RegrowInit,
+}
+
+/// How SET initialises the weights of the connections it regrows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RegrowInit {
+    /// From the layer's initial distribution ([`sparse_core::WeightSampler`]), scaled by the
+    /// fan-in the model's `fan` chose (with `fan = "sparse"` at 99% sparsity that is ten times
+    /// the dense limit).
+    #[default]
+    Sampler,
+    /// 0, as RigL, SNFS and MEST grow.
+    Zero,
+    /// `U(±sqrt(6 / n_in))` with the layer's dense fan-in `n_in`, whatever `fan` says: the
+    /// seed paper's code (Curci et al.'s), at initialisation and at regrowth.
+    Reference,
+}
+
+impl RegrowInit {
+    fn is_sampler(&self) -> bool {
+        *self == RegrowInit::Sampler
+    }
+
+    /// The distribution of regrown weights in a layer with `n_in` inputs and initial
+    /// distribution `sampler`; `None` for zeros.
+    pub fn distribution(self, sampler: WeightSampler, n_in: usize) -> Option<WeightSampler> {
+        match self {
+            RegrowInit::Sampler => Some(sampler),
+            RegrowInit::Zero => None,
+            RegrowInit::Reference => Some(WeightSampler::Uniform {
+                limit: (6.0 / n_in.max(1) as f64).sqrt() as f32,
+            }),
+        }
+    }
 }
 
 /// Importance pruning (Curci, Mocanu & Pechenizkiy 2021, "Truly sparse neural networks at
@@ -140,6 +180,7 @@ impl Default for SetConfig {
         SetConfig {
             zeta: Self::default_zeta(),
             importance_pruning: None,
+            regrow_init: RegrowInit::Sampler,
         }
     }
 }
@@ -193,6 +234,10 @@ impl DstMethod for Set {
                 _ => 0,
             };
             let keep = set_removal(layer.weights.values(), self.config.zeta);
+            let regrow = self
+                .config
+                .regrow_init
+                .distribution(layer.sampler, layer.n_in());
             let mut e = layer.rewire(
                 l,
                 &keep,
@@ -201,7 +246,7 @@ impl DstMethod for Set {
                     sample_free_positions(pattern, n, rng)
                         .expect("the removed positions are free again, so they can be refilled")
                 },
-                |sampler, rng| sampler.sample(rng),
+                |_, rng| regrow.map_or(0.0, |d| d.sample(rng)),
             );
             e.removed += pruned;
             edits.push(e);
@@ -290,7 +335,7 @@ mod tests {
         fn importance_pruning_follows_its_schedule(seed: u64, pct in 0.0f64..60.0) {
             let mut layers = network(seed, &[(6, 7, 30), (7, 5, 25), (5, 2, 10)]);
             let ip = ImportancePruning { start_fraction: 0.2, period_fraction: 0.2, percentile: pct };
-            let mut set = Set::new(SetConfig { zeta: 0.3, importance_pruning: Some(ip) }).unwrap();
+            let mut set = Set::new(SetConfig { zeta: 0.3, importance_pruning: Some(ip), ..SetConfig::default() }).unwrap();
             for epoch in 0..5 {
                 let before: Vec<usize> = layers.iter().map(|l| l.nnz()).collect();
                 evolve(&mut set, &mut layers, epoch, seed ^ epoch as u64);
@@ -309,7 +354,7 @@ mod tests {
         fn evolution_keeps_counts_and_survivors(seed: u64, zeta in 0.0f64..=1.0) {
             let mut layers = network(seed, &[(6, 7, 20), (7, 5, 35), (5, 2, 10)]);
             let before = layers.clone();
-            let mut set = Set::new(SetConfig { zeta, importance_pruning: None }).unwrap();
+            let mut set = Set::new(SetConfig { zeta, ..SetConfig::default() }).unwrap();
             let out = evolve(&mut set, &mut layers, 0, seed ^ 1);
             prop_assert_eq!(out.edits.len(), 2, "the output layer is not dynamic");
             prop_assert_eq!(&layers[2], &before[2]);
@@ -365,6 +410,86 @@ mod tests {
         assert_eq!(a, b);
     }
 
+    /// Regrown weights: the layer's sampler (limit 1 here), zeros, or the seed paper's
+    /// He-uniform with the dense fan-in (6 inputs: limit 1), and every survivor unchanged.
+    #[test]
+    fn regrown_weights_follow_regrow_init() {
+        for (init, limit) in [
+            (RegrowInit::Sampler, Some(1.0f32)),
+            (RegrowInit::Zero, None),
+            (RegrowInit::Reference, Some((6.0f32 / 6.0).sqrt())),
+        ] {
+            let mut layers = network(8, &[(6, 7, 20), (7, 2, 14)]);
+            // Survivors of the evolution get a marker no regrown weight can take.
+            let keep = set_removal(layers[0].weights.values(), 0.3);
+            for (v, k) in layers[0].weights.values_mut().iter_mut().zip(&keep) {
+                if *k {
+                    *v = 7.0 * v.signum();
+                }
+            }
+            let mut set = Set::new(SetConfig {
+                zeta: 0.3,
+                regrow_init: init,
+                ..SetConfig::default()
+            })
+            .unwrap();
+            let out = evolve(&mut set, &mut layers, 0, 4);
+            let grown: Vec<f32> = layers[0]
+                .weights
+                .values()
+                .iter()
+                .copied()
+                .filter(|v| v.abs() != 7.0)
+                .collect();
+            assert_eq!(grown.len(), out.edits[0].grown, "{init:?}");
+            assert!(!grown.is_empty());
+            match limit {
+                None => assert!(grown.iter().all(|&w| w == 0.0), "{init:?}"),
+                Some(l) => {
+                    assert!(grown.iter().all(|&w| w.abs() <= l), "{init:?}");
+                    assert!(grown.iter().any(|&w| w != 0.0), "{init:?}");
+                }
+            }
+        }
+        // The dense fan-in, not the layer's sampler: with a sampler of limit 10 on 6 inputs
+        // `reference` still draws within 1.
+        let mut layers = network(9, &[(6, 7, 20), (7, 2, 14)]);
+        layers[0].sampler = WeightSampler::Uniform { limit: 10.0 };
+        let before = layers[0].weights.values().to_vec();
+        let mut set = Set::new(SetConfig {
+            zeta: 0.5,
+            regrow_init: RegrowInit::Reference,
+            ..SetConfig::default()
+        })
+        .unwrap();
+        evolve(&mut set, &mut layers, 0, 5);
+        let new: Vec<f32> = layers[0]
+            .weights
+            .values()
+            .iter()
+            .copied()
+            .filter(|v| !before.contains(v))
+            .collect();
+        assert!(
+            !new.is_empty() && new.iter().all(|w| w.abs() <= 1.0),
+            "{new:?}"
+        );
+    }
+
+    /// The default leaves the serialised form, and so existing run keys, as they were.
+    #[test]
+    fn regrow_init_is_out_of_the_key_at_its_default() {
+        let json = serde_json::to_string(&SetConfig {
+            zeta: 0.1,
+            ..SetConfig::default()
+        })
+        .unwrap();
+        assert_eq!(json, r#"{"zeta":0.1}"#);
+        let zero: SetConfig = toml::from_str("zeta = 0.1\nregrow_init = \"zero\"").unwrap();
+        assert_eq!(zero.regrow_init, RegrowInit::Zero);
+        assert!(toml::from_str::<SetConfig>("regrow_init = \"large\"").is_err());
+    }
+
     #[test]
     fn zeta_outside_unit_interval_is_rejected() {
         assert!(Set::new(SetConfig {
@@ -390,6 +515,7 @@ mod tests {
             let mut set = Set::new(SetConfig {
                 zeta: 0.0,
                 importance_pruning: Some(ip),
+                ..SetConfig::default()
             })
             .unwrap();
             let out = evolve(&mut set, &mut layers, 0, seed);
@@ -444,6 +570,7 @@ mod tests {
                 percentile: 120.0,
                 ..ip
             }),
+            ..SetConfig::default()
         };
         assert!(bad
             .validate()
