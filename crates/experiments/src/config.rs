@@ -485,11 +485,12 @@ impl ExperimentConfig {
             return fail("grid.methods", "list at least one method".into());
         }
         for name in &g.methods {
-            if !crate::registry::is_known(name) {
+            if !crate::registry::is_known_in(name, &self.methods) {
                 return fail(
                     "grid.methods",
                     format!(
-                        "unknown method `{name}`; known: {}",
+                        "unknown method `{name}`; known: {} (or a variant: [methods.{name}] \
+                         with base = \"<method>\")",
                         crate::registry::names().join(", ")
                     ),
                 );

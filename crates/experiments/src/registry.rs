@@ -4,6 +4,11 @@
 //! naming it in `crates/experiments/Cargo.toml`, and adding one line to [`entries`]. Its
 //! hyper-parameters are then read from the config's `[methods.<name>]` table, validated, and
 //! made part of the key of its runs.
+//!
+//! A config may also name a *variant* of a registered method: `[methods.set-zero]` with
+//! `base = "set"` and the base method's parameters (`regrow_init = "zero"`) makes `set-zero`
+//! a method of its own in `grid.methods`, with its own name in the run key, so that two
+//! settings of one method share a grid.
 
 use crate::config::MethodsConfig;
 use serde::Serialize;
@@ -95,49 +100,81 @@ fn unknown(name: &str) -> SparseError {
     }
 }
 
-fn table<'a>(name: &str, cfg: &'a MethodsConfig) -> std::borrow::Cow<'a, toml::Table> {
-    match cfg.get(name) {
-        Some(t) => std::borrow::Cow::Borrowed(t),
-        None => std::borrow::Cow::Owned(toml::Table::new()),
+/// The key of a variant's table that names its registered method.
+const BASE: &str = "base";
+
+/// The registered method `name` stands for in `cfg` and its parameter table: its own entry
+/// and `[methods.<name>]`, or, for a variant, its base's entry and its table without `base`.
+fn resolve<'a>(
+    name: &str,
+    cfg: &'a MethodsConfig,
+) -> Result<(Entry, std::borrow::Cow<'a, toml::Table>), SparseError> {
+    let entry_of = |n: &str| entries().into_iter().find(|e| e.name == n);
+    let own = cfg.get(name);
+    if let Some(entry) = entry_of(name) {
+        let table = own.map_or_else(
+            || std::borrow::Cow::Owned(toml::Table::new()),
+            std::borrow::Cow::Borrowed,
+        );
+        return Ok((entry, table));
     }
+    let Some(table) = own else {
+        return Err(unknown(name));
+    };
+    let base = table
+        .get(BASE)
+        .and_then(|b| b.as_str())
+        .ok_or_else(|| SparseError::Parameter {
+            name: "base",
+            reason: format!(
+                "`{name}` is not a registered method; a variant names one in `base` (known: {})",
+                names().join(", ")
+            ),
+        })?;
+    let entry = entry_of(base).ok_or_else(|| SparseError::Parameter {
+        name: "base",
+        reason: format!(
+            "`{base}` is not a registered DST method (known: {}; dense has no variants)",
+            names()[1..].join(", ")
+        ),
+    })?;
+    let mut params = table.clone();
+    params.remove(BASE);
+    Ok((entry, std::borrow::Cow::Owned(params)))
 }
 
-/// Builds the method `name` with its hyper-parameters from `cfg`.
+/// Whether `name` is a method in `cfg`: `dense`, a registered method, or a variant
+/// `[methods.<name>]` with a registered `base`.
+pub fn is_known_in(name: &str, cfg: &MethodsConfig) -> bool {
+    name == DENSE || resolve(name, cfg).is_ok()
+}
+
+/// Builds the method `name` (registered or a variant of `cfg`) with its hyper-parameters.
 pub fn build(name: &str, cfg: &MethodsConfig) -> Result<MethodKind, SparseError> {
     if name == DENSE {
         return Ok(MethodKind::Dense);
     }
-    let entry = entries()
-        .into_iter()
-        .find(|e| e.name == name)
-        .ok_or_else(|| unknown(name))?;
-    Ok(MethodKind::Sparse((entry.build)(&table(name, cfg))?))
+    let (entry, table) = resolve(name, cfg)?;
+    Ok(MethodKind::Sparse((entry.build)(&table)?))
 }
 
 /// The method's own hyper-parameters (defaults filled in) as JSON: part of the run key, so
 /// changing them reruns only that method's runs. Empty for `dense` and parameterless methods.
+/// A variant's are those of its table (its name is in the key already).
 pub fn params_json(name: &str, cfg: &MethodsConfig) -> String {
-    entries()
-        .into_iter()
-        .find(|e| e.name == name)
-        .and_then(|e| (e.params_json)(&table(name, cfg)).ok())
+    resolve(name, cfg)
+        .ok()
+        .and_then(|(e, t)| (e.params_json)(&t).ok())
         .unwrap_or_default()
 }
 
-/// Checks every `[methods.<name>]` table: the name is registered and the table parses and
-/// validates. Errors name the table.
+/// Checks every `[methods.<name>]` table: the name is registered or the table is a variant
+/// with a registered `base`, and its parameters parse and validate. Errors name the table.
 pub fn validate(cfg: &MethodsConfig) -> Result<(), (String, String)> {
-    for (name, t) in cfg {
-        let entry = entries()
-            .into_iter()
-            .find(|e| e.name == name)
-            .ok_or_else(|| {
-                (
-                    format!("methods.{name}"),
-                    format!("no such method; known: {}", names().join(", ")),
-                )
-            })?;
-        (entry.params_json)(t).map_err(|e| (format!("methods.{name}"), e.to_string()))?;
+    for name in cfg.keys() {
+        let field = format!("methods.{name}");
+        let (entry, table) = resolve(name, cfg).map_err(|e| (field.clone(), e.to_string()))?;
+        (entry.params_json)(&table).map_err(|e| (field, e.to_string()))?;
     }
     Ok(())
 }
@@ -174,5 +211,39 @@ mod tests {
         let mut bad = MethodsConfig::default();
         bad.insert("sett".into(), toml::Table::new());
         assert_eq!(validate(&bad).unwrap_err().0, "methods.sett");
+    }
+
+    /// `[methods.set-zero]` with `base = "set"` is SET with its own parameters and name.
+    #[test]
+    fn a_named_variant_is_its_base_method_with_its_own_parameters() {
+        let mut cfg = MethodsConfig::default();
+        cfg.insert("set".into(), toml::from_str("zeta = 0.1").unwrap());
+        cfg.insert(
+            "set-zero".into(),
+            toml::from_str("base = \"set\"\nzeta = 0.1\nregrow_init = \"zero\"").unwrap(),
+        );
+        assert!(validate(&cfg).is_ok());
+        assert!(is_known_in("set-zero", &cfg) && !is_known_in("set-one", &cfg));
+        assert_eq!(params_json("set", &cfg), r#"{"zeta":0.1}"#);
+        assert_eq!(
+            params_json("set-zero", &cfg),
+            r#"{"zeta":0.1,"regrow_init":"zero"}"#
+        );
+        match build("set-zero", &cfg).unwrap() {
+            MethodKind::Sparse(m) => assert_eq!(m.name(), "set"),
+            MethodKind::Dense => panic!("a SET variant"),
+        }
+        for (table, says) in [
+            ("zeta = 0.1", "base"),
+            ("base = \"sett\"", "sett"),
+            ("base = \"dense\"", "dense"),
+            ("base = \"set\"\nzeta = 7.0", "zeta"),
+        ] {
+            let mut bad = cfg.clone();
+            bad.insert("set-x".into(), toml::from_str(table).unwrap());
+            let (field, reason) = validate(&bad).unwrap_err();
+            assert_eq!(field, "methods.set-x");
+            assert!(reason.contains(says), "{table}: {reason}");
+        }
     }
 }

@@ -241,9 +241,18 @@ fn pivot_table(rows: &[RunRow]) -> String {
 /// Every method x sparsity at the study's lowest missing rate (first mechanism and imputation):
 /// accuracy mean ± 95% CI and the paired difference to dense over seeds.
 fn methods_table(rows: &[RunRow], paired: &[PairedRow]) -> Option<String> {
+    // Registered methods in registry order, then the config's variants in name order.
+    let mut variants: Vec<&str> = rows
+        .iter()
+        .map(|r| r.method.as_str())
+        .filter(|m| !crate::registry::is_known(m))
+        .collect();
+    variants.sort_unstable();
+    variants.dedup();
     let methods: Vec<&str> = crate::registry::names()
         .into_iter()
         .filter(|m| rows.iter().any(|r| r.method == *m))
+        .chain(variants)
         .collect();
     if methods.len() < 3 {
         return None;

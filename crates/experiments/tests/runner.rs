@@ -442,3 +442,33 @@ fn train_and_test_share_one_missingness_mechanism() {
         assert!(lo <= r.missing_rate_realized && r.missing_rate_realized <= hi);
     }
 }
+
+/// A named variant runs beside its base method in one grid, under its own name and key:
+/// SET with regrown weights at zero (`set-zero`) against SET with sampled ones.
+#[test]
+fn a_named_method_variant_runs_beside_its_base() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = config(WDBC, "[30, 8, 2]", r#"["set", "set-zero"]"#, "[1]")
+        + "[methods.set]\nzeta = 0.3\n[methods.set-zero]\nbase = \"set\"\nzeta = 0.3\n\
+           regrow_init = \"zero\"\n";
+    let cfg = write(dir.path(), "variants.toml", &text);
+    run_experiment(&cfg, &opts(&dir.path().join("out"), 2)).unwrap();
+    let runs: Vec<RunRow> = read_rows(&dir.path().join("out/runs.csv")).unwrap();
+    let of = |m: &str| runs.iter().find(|r| r.method == m).unwrap();
+    let (set, zero) = (of("set"), of("set-zero"));
+    assert!(zero.run_id.contains("/set-zero/"), "{}", zero.run_id);
+    assert_ne!(set.config_hash, zero.config_hash);
+    assert_eq!(set.nnz, zero.nnz, "same budget");
+    assert_ne!(
+        (set.train_loss, set.test_loss),
+        (zero.train_loss, zero.test_loss),
+        "different regrowth, different numbers"
+    );
+    let unknown = write(
+        dir.path(),
+        "unknown.toml",
+        &config(WDBC, "[30, 8, 2]", r#"["set-one"]"#, "[1]"),
+    );
+    let e = error_of(&unknown, &dir.path().join("u"));
+    assert!(e.contains("set-one") && e.contains("base"), "{e}");
+}
