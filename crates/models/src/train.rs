@@ -424,10 +424,7 @@ pub fn train_with(
         policies.sampler.epoch_rows(epoch, &mut rows, &stats);
         let (mut loss_sum, mut correct, mut flops, mut seen) = (0.0f64, 0usize, 0u64, 0usize);
         let mut edits = Vec::new();
-        // The rows of the epoch's last full batch so far (growth scores of a partial batch
-        // are taken on them).
-        let mut last_full: Vec<usize> = Vec::with_capacity(bs);
-        for chunk in rows.chunks(bs) {
+        for (index, chunk) in rows.chunks(bs).enumerate() {
             let clock = TrainingClock {
                 epoch,
                 epochs: opts.epochs,
@@ -446,16 +443,13 @@ pub fn train_with(
             let growth_rows = if model.wants_gradients(&clock) {
                 policies.growth.growth_rows(&clock, &stats).or_else(|| {
                     // Never scored on a partial batch (an epoch's last, 6 rows on WDBC at
-                    // batch 10, is where SNFS updates): on the epoch's last full one instead.
-                    (chunk.len() < bs && !last_full.is_empty()).then(|| last_full.clone())
+                    // batch 10, is where SNFS updates): on the full one before it instead.
+                    (chunk.len() < bs && index > 0)
+                        .then(|| rows[(index - 1) * bs..index * bs].to_vec())
                 })
             } else {
                 None
             };
-            if chunk.len() == bs {
-                last_full.clear();
-                last_full.extend_from_slice(chunk);
-            }
             if let Some(g) = &growth_rows {
                 gather(train, ids, g, &mut gx, &mut go, &mut gy, &mut gid);
             }
