@@ -2,8 +2,7 @@
 //! (`DECISIONS.md`, Data) and then applied unchanged to train and test: a constant zero, the
 //! column mean or median (scikit-learn's `SimpleImputer`), the average of the k nearest
 //! training donors under the `nan_euclidean` distance (`KNNImputer`), round-robin ridge
-//! regressions of each incomplete column on the others (`IterativeImputer`, made
-//! deterministic), and `absent`, which leaves the mask for models that feed only observed
+//! regressions of every column on the others (`IterativeImputer`, made deterministic), and `absent`, which leaves the mask for models that feed only observed
 //! inputs. Any of them can append missing-indicator columns (`MissingIndicator` with
 //! `features='missing-only'`). Definitions follow `reference/DATA-AND-FORGETTING.md` §2.
 
@@ -37,9 +36,10 @@ pub enum Strategy {
     /// Uniform average of the k nearest training donors under `nan_euclidean`
     /// (`KNNImputer(weights='uniform', metric='nan_euclidean')`).
     Knn,
-    /// Round-robin ridge regressions of each incomplete column on all others, starting from the
-    /// mean (`IterativeImputer(initial_strategy='mean', imputation_order='ascending',
-    /// sample_posterior=False)` with a fixed number of rounds and no early stopping).
+    /// Round-robin ridge regressions of every column on all others, starting from the mean
+    /// (`IterativeImputer(initial_strategy='mean', imputation_order='ascending',
+    /// sample_posterior=False, skip_complete=False)` with a fixed number of rounds and no
+    /// early stopping). Columns complete in training get a model too, for the test split.
     Iterative,
     /// Leave missing cells missing (`0.0`, unobserved): the model feeds only observed inputs.
     Absent,
@@ -485,17 +485,23 @@ struct IterativeModel {
 }
 
 impl IterativeModel {
-    /// Starts from mean imputation of `train`, then for each round and each column with a
-    /// missing training cell (ascending) fits a ridge regression of that column on all others
-    /// over the rows observing it, and overwrites the column's missing cells by its predictions.
+    /// Starts from mean imputation of `train`, then for each round and each column
+    /// (ascending) fits a ridge regression of that column on all others over the rows
+    /// observing it, and overwrites the column's missing cells by its predictions.
+    ///
+    /// Every column gets a model, also one complete in the training split
+    /// (scikit-learn's default `skip_complete=False`): the missingness setup is fitted on the
+    /// training split and drawn on every split, so any column can be missing at test time,
+    /// and a column complete in training would otherwise fall back to its mean there. On the
+    /// training split such a model changes nothing (the column has no missing cell), so the
+    /// imputed training values are those of the missing-columns-only sequence.
     fn fit(train: &Dataset, params: &ImputerParams) -> IterativeModel {
         let d = train.n_features();
         let start = column_means(train);
         let mut x = start_values(train, &start);
-        let targets: Vec<usize> = (0..d).filter(|&j| has_missing(train, j)).collect();
-        let mut steps = Vec::with_capacity(params.iterative_rounds * targets.len());
+        let mut steps = Vec::with_capacity(params.iterative_rounds * d);
         for _ in 0..params.iterative_rounds {
-            for &j in &targets {
+            for j in 0..d {
                 let model = ColumnModel::fit(&x, &train.observed, d, j, params.ridge_lambda);
                 model.predict_missing(&mut x, &train.observed, d);
                 steps.push(model);
@@ -509,7 +515,6 @@ impl IterativeModel {
     }
 
     /// Replays the fitted sequence on `ds`: training means first, then every step in order.
-    /// Cells of columns without a model (complete in training) keep the training mean.
     fn impute(&self, ds: &mut Dataset) {
         let d = self.n_features;
         let mut x = start_values(ds, &self.start);
@@ -858,6 +863,45 @@ mod tests {
         let out = imputer.transform(&test);
         assert!((out.values[2] - 21.0).abs() < 1e-3, "{:?}", out.values);
         assert!((out.values[3] - 3.0).abs() < 1e-3, "{:?}", out.values);
+    }
+
+    #[test]
+    fn iterative_models_columns_complete_in_training() {
+        // c = 2a + 1 is complete in training (only a and b lose cells); at test time c is
+        // missing and must come from its regression on a, not from its training mean (9.5).
+        let mut train = linear();
+        for (i, j) in [(2, 2), (6, 2)] {
+            train.values[i * 3 + j] = 2.0 * train.values[i * 3] + 1.0;
+            train.observed[i * 3 + j] = true;
+        }
+        train.observed[3 * 3 + 1] = false;
+        train.values[3 * 3 + 1] = 0.0;
+        let imputer = fit("iterative", &train);
+        let test = table(&[&[10.0, 4.0, NAN], &[0.0, NAN, NAN]]);
+        let out = imputer.transform(&test);
+        assert!((out.values[2] - 21.0).abs() < 1e-3, "{:?}", out.values);
+        assert!((out.values[5] - 1.0).abs() < 1e-2, "{:?}", out.values);
+        // The training split imputes as with models for its incomplete columns only: the
+        // models of complete columns change none of its cells.
+        let Model::Iterative(model) = &imputer.model else {
+            panic!("not an iterative model")
+        };
+        assert_eq!(
+            model.steps.len(),
+            ImputerParams::default().iterative_rounds * 3
+        );
+        let incomplete_only = IterativeModel {
+            steps: model
+                .steps
+                .iter()
+                .filter(|m| has_missing(&train, m.column))
+                .cloned()
+                .collect(),
+            ..model.clone()
+        };
+        let mut replayed = train.clone();
+        incomplete_only.impute(&mut replayed);
+        assert_eq!(replayed, imputer.transform(&train));
     }
 
     #[test]
