@@ -39,7 +39,14 @@ pub struct RunSpec {
 
 /// FNV-1a, 64 bits: a hash that is stable across platforms and releases.
 pub fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    fnv1a_extend(FNV1A_START, bytes)
+}
+
+/// The FNV-1a state before any byte.
+pub const FNV1A_START: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// The FNV-1a state `h` continued over `bytes`, for hashing a stream piece by piece.
+pub fn fnv1a_extend(mut h: u64, bytes: &[u8]) -> u64 {
     for &b in bytes {
         h ^= b as u64;
         h = h.wrapping_mul(0x0100_0000_01b3);

@@ -507,7 +507,7 @@ fn exemplar_table(dir: &Path) -> Result<Option<String>> {
     Ok(Some(t))
 }
 
-/// Forgetting right after topology updates against static, when the study recorded steps.
+/// Forgetting across topology updates against static, when the study recorded steps.
 fn update_forgetting_table(dir: &Path) -> Result<Option<String>> {
     let path = dir.join("update_forgetting.csv");
     if !path.exists() {
@@ -516,18 +516,28 @@ fn update_forgetting_table(dir: &Path) -> Result<Option<String>> {
     let rows: Vec<crate::update_forgetting::UpdateForgetting> = read_rows(&path)?;
     let name = study_name(dir);
     let mut t = format!(
-        "Forgetting events per 100 presentations in the epoch after each topology update, \
-         against static sparse training from the same initial topology and seed at the same \
-         steps (paired over seeds, mean ± 95% CI) and the method's own steps away from updates; \
-         then the examples forgotten right after updates: how many per run and their mean \
-         forgetting events over the run against every forgotten example's, from \
-         [`update_forgetting.csv`]({name}/update_forgetting.csv):\n\n"
+        "Forgetting events per 100 presentations whose previous presentation of the same \
+         example came before a topology update, against static sparse training from the same \
+         initial topology and seed at the same pairs of steps (paired over seeds, mean ± 95% \
+         CI); then the pairs with no update between, for the method and for static (– where \
+         every pair crosses an update: methods that rewire every epoch); then the examples \
+         forgotten across updates: how many per run and their mean forgetting events over the \
+         run against every forgotten example's, from \
+         [`update_forgetting.csv`]({name}/update_forgetting.csv). Seeds whose static run \
+         presented another schedule are left out (`n_unpaired` there).\n\n"
     );
-    t.push_str("| method | sparsity | missing | n | updates | after update | static, same steps | difference | between updates | examples forgotten after updates | their events (all forgotten) |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+    t.push_str("| method | sparsity | missing | n | updates | across updates | static, same pairs | difference | no update between (static) | examples forgotten across updates | their events (all forgotten) |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+    let pct = |x: f64| {
+        if x.is_nan() {
+            "–".to_string()
+        } else {
+            format!("{:.2}", 100.0 * x)
+        }
+    };
     for r in &rows {
         let _ = writeln!(
             t,
-            "| {} | {} | {} | {} | {:.0} | {:.2} ± {:.2} | {:.2} ± {:.2} | {:+.2} ± {:.2} | {} | {:.1} | {:.2} ({:.2}) |",
+            "| {} | {} | {} | {} | {:.0} | {:.2} ± {:.2} | {:.2} ± {:.2} | {:+.2} ± {:.2} | {} ({}) | {:.1} | {:.2} ({:.2}) |",
             r.method,
             r.sparsity,
             missing_cell(&r.missing_mechanism, r.missing_rate),
@@ -539,11 +549,8 @@ fn update_forgetting_table(dir: &Path) -> Result<Option<String>> {
             100.0 * r.static_rate_ci95,
             100.0 * r.diff_vs_static_mean,
             100.0 * r.diff_vs_static_ci95,
-            if r.between_updates_rate_mean.is_nan() {
-                "–".to_string()
-            } else {
-                format!("{:.2}", 100.0 * r.between_updates_rate_mean)
-            },
+            pct(r.between_updates_rate_mean),
+            pct(r.static_between_rate_mean),
             r.after_update_examples_mean,
             r.after_update_examples_events,
             r.forgotten_examples_events

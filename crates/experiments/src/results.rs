@@ -201,16 +201,28 @@ pub struct PredictionRow {
 pub struct StepForgettingRow {
     /// The run's key.
     pub run_id: String,
-    /// Steps per epoch (the after-update window of the analysis).
+    /// Steps per epoch.
     pub steps_per_epoch: usize,
     /// Forgetting events of every step (`;`-separated, step 0 first).
     pub events: String,
     /// Presentations of every step (`;`-separated).
     pub presentations: String,
+    /// Presentations of every step whose example was presented before (`;`-separated): the
+    /// ones that can be forgetting events.
+    pub repeats: String,
+    /// Presentations of every step with a topology update between the example's previous
+    /// presentation and this one (`;`-separated; all 0 for static and dense).
+    pub across_updates: String,
+    /// For each step (`;`-separated) the forgetting events' distances in steps back to the
+    /// example's previous presentation (space-separated): another method's updates classify
+    /// this run's events at the same pairs of steps.
+    pub event_gaps: String,
+    /// Hash of the presentation schedule (which row at which step): two runs with the same
+    /// hash presented the same examples at the same steps.
+    pub schedule: String,
     /// Steps that trained a new topology first (`;`-separated; empty for static and dense).
     pub updates: String,
-    /// Distinct examples with a forgetting event within `steps_per_epoch` steps after an
-    /// update.
+    /// Distinct examples with a forgetting event across a topology update.
     pub after_update_examples: usize,
     /// Their mean forgetting events over the whole run.
     pub after_update_mean_events: f64,

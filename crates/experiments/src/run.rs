@@ -10,13 +10,13 @@ use crate::registry::{self, MethodKind};
 use crate::results::{
     DegreeRow, EpochRow, PredictionRow, RunFiles, RunRow, StepForgettingRow, TopologyRow,
 };
+use crate::update_forgetting::StepRecord;
 use anyhow::{Context, Result};
 use data::dynamics::{ExampleTracker, Source};
 use data::encoding::OneHotEncoder;
 use data::imputation::{Imputer, ImputerParams, Strategy};
 use data::missingness::{self, Mechanism, MissingnessSetup};
 use data::{stratified_split, Dataset, Scaler};
-use models::policy::OnlineForgetting;
 use models::rngs::stream;
 use models::train::TrainObserver;
 use models::{
@@ -304,72 +304,6 @@ struct SavedRecords {
     eval: Option<ExampleTracker>,
 }
 
-/// What the step-level forgetting analysis needs of a run: forgetting events and presentations
-/// per step, the steps after topology updates, and which training rows were forgotten within
-/// `window` steps after an update (the loop's own statistics give the rest at the end).
-#[derive(Debug, Serialize, Deserialize)]
-struct StepRecord {
-    window: usize,
-    events: Vec<usize>,
-    presentations: Vec<usize>,
-    updates: Vec<usize>,
-    /// By training-row position.
-    forgotten_after_update: Vec<bool>,
-}
-
-impl StepRecord {
-    fn new(rows: usize, window: usize) -> Self {
-        StepRecord {
-            window,
-            events: Vec::new(),
-            presentations: Vec::new(),
-            updates: Vec::new(),
-            forgotten_after_update: vec![false; rows],
-        }
-    }
-
-    /// Whether the step being trained falls within `window` steps after an update.
-    fn in_window(&self) -> bool {
-        let step = self.events.len();
-        self.updates
-            .last()
-            .is_some_and(|&u| step >= u && step < u + self.window)
-    }
-
-    fn on_step(&mut self, rows: &[usize], forgot: &[bool]) {
-        if self.in_window() {
-            for (&r, _) in rows.iter().zip(forgot).filter(|(_, &f)| f) {
-                self.forgotten_after_update[r] = true;
-            }
-        }
-        self.events.push(forgot.iter().filter(|&&f| f).count());
-        self.presentations.push(rows.len());
-    }
-
-    /// The run's row; `forgetting` is the loop's final per-row statistics.
-    fn row(&self, run_id: &str, forgetting: &OnlineForgetting) -> StepForgettingRow {
-        let join = |v: &[usize]| v.iter().map(usize::to_string).collect::<Vec<_>>().join(";");
-        let n = forgetting.len();
-        let mean_events = |keep: &dyn Fn(usize) -> bool| {
-            let chosen: Vec<f64> = (0..n)
-                .filter(|&p| keep(p))
-                .map(|p| f64::from(forgetting.events(p)))
-                .collect();
-            crate::summary::mean_std(&chosen).0
-        };
-        StepForgettingRow {
-            run_id: run_id.to_string(),
-            steps_per_epoch: self.window,
-            events: join(&self.events),
-            presentations: join(&self.presentations),
-            updates: join(&self.updates),
-            after_update_examples: self.forgotten_after_update.iter().filter(|&&f| f).count(),
-            after_update_mean_events: mean_events(&|p| self.forgotten_after_update[p]),
-            forgotten_mean_events: mean_events(&|p| forgetting.events(p) > 0),
-        }
-    }
-}
-
 impl TrainObserver for RunObserver<'_> {
     fn on_batch(&mut self, epoch: usize, ids: &[usize], labels: &[u32], probs: &[f32]) {
         if let Some(t) = &mut self.tracker {
@@ -385,7 +319,7 @@ impl TrainObserver for RunObserver<'_> {
 
     fn on_topology_update(&mut self, step: usize) {
         if let Some(s) = &mut self.steps {
-            s.updates.push(step);
+            s.on_topology_update(step);
         }
     }
 

@@ -1,21 +1,138 @@
-//! Does rewiring make a network forget? With correctness recorded at every presentation
-//! (`step_forgetting.csv`), the forgetting rate in the presentations right after a topology
-//! update is compared with static sparse training from the same initial topology and seed at
-//! the same steps (same seed: same shuffle stream, so the same examples are presented at the
-//! same steps), and with the method's own steps away from updates.
+//! Does rewiring make a network forget? Every forgetting event is a pair of presentations of
+//! one example, correct at the first and wrong at the second; it *crosses* an update when the
+//! topology changed between the two (an update whose first step `u` has `p < u ≤ s` for the
+//! presentations at steps `p` and `s`). A run records at every step how many presentations
+//! cross an update and, for each forgetting event, how far back its previous presentation
+//! was ([`StepRecord`]), so the analysis can classify any run's events by any run's updates.
 //!
-//! "Right after" is the `steps_per_epoch` steps that follow an update: the next presentation
-//! of every example. The first epoch is left out (a first presentation cannot be a forgetting
-//! event). For SET-like methods that rewire after every epoch every later step is "after an
-//! update", so their comparison is against static only.
+//! A rewiring method's forgetting rate over the pairs that cross its updates is compared with
+//! static sparse training from the same initial topology and seed *at the same pairs of
+//! steps* (same seed: same shuffle stream, so the same examples at the same steps, checked by
+//! the schedule hash), and with its own rate over the pairs that cross none. Methods that
+//! rewire after every epoch (SET, SNFS at the epoch's end) have no pair without an update
+//! between (each example is presented once per epoch): static at the same pairs is their only
+//! control, and their between-updates rate is NaN.
 
 use crate::degree::{key as cell_key, CellKey};
+use crate::grid::{fnv1a_extend, FNV1A_START};
 use crate::results::{read_rows, write_all_rows, RunRow, StepForgettingRow, STEP_FORGETTING};
 use crate::summary::mean_ci95;
 use anyhow::{Context, Result};
+use models::policy::OnlineForgetting;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+
+/// What the update-forgetting analysis needs of a run, recorded step by step during training:
+/// forgetting events and presentations per step, which presentations cross a topology update,
+/// how far back each event's previous presentation was, the schedule's hash, the updates, and
+/// which training rows were forgotten across an update.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StepRecord {
+    steps_per_epoch: usize,
+    events: Vec<usize>,
+    presentations: Vec<usize>,
+    repeats: Vec<usize>,
+    across_updates: Vec<usize>,
+    event_gaps: Vec<Vec<usize>>,
+    schedule: u64,
+    /// First step trained by each new topology, ascending.
+    updates: Vec<usize>,
+    /// By training-row position: the step of its last presentation.
+    last_presented: Vec<Option<usize>>,
+    /// By training-row position.
+    forgotten_across_update: Vec<bool>,
+}
+
+impl StepRecord {
+    /// An empty record for `rows` training rows.
+    pub fn new(rows: usize, steps_per_epoch: usize) -> Self {
+        StepRecord {
+            steps_per_epoch,
+            events: Vec::new(),
+            presentations: Vec::new(),
+            repeats: Vec::new(),
+            across_updates: Vec::new(),
+            event_gaps: Vec::new(),
+            schedule: FNV1A_START,
+            updates: Vec::new(),
+            last_presented: vec![None; rows],
+            forgotten_across_update: vec![false; rows],
+        }
+    }
+
+    /// A new topology trains from step `step` on (the loop reports it before the step that
+    /// produced it is recorded: the next step's topology).
+    pub fn on_topology_update(&mut self, step: usize) {
+        self.updates.push(step);
+    }
+
+    /// Records the next step: the training rows presented and which of them were forgetting
+    /// events (correct at their previous presentation, wrong now).
+    pub fn on_step(&mut self, rows: &[usize], forgot: &[bool]) {
+        let step = self.events.len();
+        let latest = latest_update(&self.updates, step);
+        let (mut repeats, mut across) = (0, 0);
+        let mut gaps = Vec::new();
+        for (&r, &f) in rows.iter().zip(forgot) {
+            self.schedule = fnv1a_extend(self.schedule, &(r as u64).to_le_bytes());
+            if let Some(prev) = self.last_presented[r] {
+                let crossed = latest.is_some_and(|u| prev < u);
+                repeats += 1;
+                across += usize::from(crossed);
+                if f {
+                    gaps.push(step - prev);
+                    self.forgotten_across_update[r] |= crossed;
+                }
+            }
+            self.last_presented[r] = Some(step);
+        }
+        self.schedule = fnv1a_extend(self.schedule, &u64::MAX.to_le_bytes());
+        self.events.push(forgot.iter().filter(|&&f| f).count());
+        self.presentations.push(rows.len());
+        self.repeats.push(repeats);
+        self.across_updates.push(across);
+        self.event_gaps.push(gaps);
+    }
+
+    /// The run's row; `forgetting` is the loop's final per-row statistics.
+    pub fn row(&self, run_id: &str, forgetting: &OnlineForgetting) -> StepForgettingRow {
+        let join = |v: &[usize]| v.iter().map(usize::to_string).collect::<Vec<_>>().join(";");
+        let n = forgetting.len();
+        let mean_events = |keep: &dyn Fn(usize) -> bool| {
+            let chosen: Vec<f64> = (0..n)
+                .filter(|&p| keep(p))
+                .map(|p| f64::from(forgetting.events(p)))
+                .collect();
+            crate::summary::mean_std(&chosen).0
+        };
+        let gaps: Vec<String> = self
+            .event_gaps
+            .iter()
+            .map(|g| g.iter().map(usize::to_string).collect::<Vec<_>>().join(" "))
+            .collect();
+        StepForgettingRow {
+            run_id: run_id.to_string(),
+            steps_per_epoch: self.steps_per_epoch,
+            events: join(&self.events),
+            presentations: join(&self.presentations),
+            repeats: join(&self.repeats),
+            across_updates: join(&self.across_updates),
+            event_gaps: gaps.join(";"),
+            schedule: format!("{:016x}", self.schedule),
+            updates: join(&self.updates),
+            after_update_examples: self.forgotten_across_update.iter().filter(|&&f| f).count(),
+            after_update_mean_events: mean_events(&|p| self.forgotten_across_update[p]),
+            forgotten_mean_events: mean_events(&|p| forgetting.events(p) > 0),
+        }
+    }
+}
+
+/// The first step of the newest topology at `step`: the largest update `≤ step`.
+fn latest_update(updates: &[usize], step: usize) -> Option<usize> {
+    let n = updates.partition_point(|&u| u <= step);
+    n.checked_sub(1).map(|i| updates[i])
+}
 
 /// One row of `update_forgetting.csv`: one cell of a rewiring method, paired with static.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,15 +149,19 @@ pub struct UpdateForgetting {
     pub imputation: String,
     /// Protocol variant.
     pub variant: String,
-    /// Seeds with a static run of the same seed.
+    /// Seeds paired with a static run of the same seed and the same presentation schedule.
     pub n: usize,
+    /// Seeds left out because their static run presented another schedule (a data sampler
+    /// that follows the model's statistics).
+    pub n_unpaired: usize,
     /// Mean topology updates per run.
     pub updates_mean: f64,
-    /// Forgetting events per presentation in the steps right after updates.
+    /// Forgetting events per presentation over the pairs of presentations that cross an
+    /// update of the method.
     pub after_update_rate_mean: f64,
     /// 95% CI half-width.
     pub after_update_rate_ci95: f64,
-    /// Static sparse training's rate at the same steps (same seed).
+    /// Static sparse training's rate at the same pairs (same seed, same schedule).
     pub static_rate_mean: f64,
     /// 95% CI half-width.
     pub static_rate_ci95: f64,
@@ -48,9 +169,12 @@ pub struct UpdateForgetting {
     pub diff_vs_static_mean: f64,
     /// 95% CI half-width of the paired difference.
     pub diff_vs_static_ci95: f64,
-    /// The method's own rate at its other steps (NaN when every step follows an update).
+    /// The method's own rate over the pairs that cross none of its updates (NaN when every
+    /// pair crosses one, as for methods that rewire every epoch).
     pub between_updates_rate_mean: f64,
-    /// Distinct examples forgotten right after an update, per run.
+    /// Static's rate at those same pairs.
+    pub static_between_rate_mean: f64,
+    /// Distinct examples forgotten across an update, per run.
     pub after_update_examples_mean: f64,
     /// Their mean forgetting events over the run ...
     pub after_update_examples_events: f64,
@@ -62,48 +186,55 @@ fn parse(field: &str, v: &str) -> Result<Vec<usize>> {
     if v.is_empty() {
         return Ok(Vec::new());
     }
+    v.split(';').map(|x| count(field, x)).collect()
+}
+
+fn count(field: &str, x: &str) -> Result<usize> {
+    x.parse()
+        .with_context(|| format!("{STEP_FORGETTING}: field `{field}`: `{x}` is not a count"))
+}
+
+/// `event_gaps`: one space-separated list per step.
+fn parse_gaps(v: &str) -> Result<Vec<Vec<usize>>> {
     v.split(';')
-        .map(|x| {
-            x.parse().with_context(|| {
-                format!("{STEP_FORGETTING}: field `{field}`: `{x}` is not a count")
-            })
+        .map(|step| {
+            step.split_whitespace()
+                .map(|x| count("event_gaps", x))
+                .collect()
         })
         .collect()
 }
 
-/// Which of `steps` steps lie within `window` steps from an update (the update's own step
-/// included).
-pub fn after_update(updates: &[usize], window: usize, steps: usize) -> Vec<bool> {
-    let mut flag = vec![false; steps];
-    for &u in updates {
-        for f in flag.iter_mut().skip(u).take(window) {
-            *f = true;
-        }
-    }
-    flag
-}
-
-/// Forgetting events per presentation over the steps `keep` selects (from the second epoch).
-pub fn rate(events: &[usize], presentations: &[usize], keep: impl Fn(usize) -> bool) -> f64 {
-    let (mut e, mut p) = (0usize, 0usize);
-    for s in 0..events.len().min(presentations.len()) {
-        if keep(s) {
-            e += events[s];
-            p += presentations[s];
-        }
-    }
-    if p == 0 {
-        f64::NAN
-    } else {
-        e as f64 / p as f64
-    }
-}
-
+/// A run's step record, parsed.
 struct Parsed<'a> {
     row: &'a StepForgettingRow,
-    events: Vec<usize>,
-    presentations: Vec<usize>,
+    repeats: Vec<usize>,
+    across: Vec<usize>,
+    gaps: Vec<Vec<usize>>,
     updates: Vec<usize>,
+}
+
+/// Forgetting events of a run (its `gaps`, by step) split by whether `updates` put a topology
+/// update between each event's two presentations: `(across, not across)`.
+pub fn classify_events(gaps: &[Vec<usize>], updates: &[usize]) -> (usize, usize) {
+    let mut across = 0;
+    let mut total = 0;
+    for (step, step_gaps) in gaps.iter().enumerate() {
+        let latest = latest_update(updates, step);
+        for &gap in step_gaps {
+            total += 1;
+            across += usize::from(latest.is_some_and(|u| step - gap < u));
+        }
+    }
+    (across, total - across)
+}
+
+fn ratio(events: usize, presentations: usize) -> f64 {
+    if presentations == 0 {
+        f64::NAN
+    } else {
+        events as f64 / presentations as f64
+    }
 }
 
 /// Writes `update_forgetting.csv` into `dir` (nothing when the study has no step records or no
@@ -116,8 +247,9 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<UpdateForgetting>> {
             r.run_id.as_str(),
             Parsed {
                 row: r,
-                events: parse("events", &r.events)?,
-                presentations: parse("presentations", &r.presentations)?,
+                repeats: parse("repeats", &r.repeats)?,
+                across: parse("across_updates", &r.across_updates)?,
+                gaps: parse_gaps(&r.event_gaps)?,
                 updates: parse("updates", &r.updates)?,
             },
         );
@@ -128,7 +260,8 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<UpdateForgetting>> {
         .filter(|r| r.method == "static")
         .map(|r| ((cell_key(r), r.seed), r.run_id.as_str()))
         .collect();
-    let mut cells: BTreeMap<CellKey, Vec<[f64; 7]>> = BTreeMap::new();
+    let mut cells: BTreeMap<CellKey, Vec<[f64; 8]>> = BTreeMap::new();
+    let mut unpaired: BTreeMap<CellKey, usize> = BTreeMap::new();
     let mut sorted: Vec<&RunRow> = runs.iter().collect();
     sorted.sort_by_key(|r| r.seed);
     for r in sorted {
@@ -146,21 +279,27 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<UpdateForgetting>> {
         else {
             continue;
         };
-        let spe = m.row.steps_per_epoch.max(1);
-        let flag = after_update(&m.updates, spe, m.events.len());
-        let after = |st: usize| st >= spe && flag[st];
-        let between = |st: usize| st >= spe && !flag[st];
-        let method_rate = rate(&m.events, &m.presentations, after);
-        let static_rate = rate(&s.events, &s.presentations, after);
+        if s.row.schedule != m.row.schedule {
+            *unpaired.entry(cell_key(r)).or_default() += 1;
+            continue;
+        }
+        let across: usize = m.across.iter().sum();
+        let within = m.repeats.iter().sum::<usize>() - across;
+        let (m_across, m_within) = classify_events(&m.gaps, &m.updates);
+        let (s_across, s_within) = classify_events(&s.gaps, &m.updates);
         cells.entry(cell_key(r)).or_default().push([
             m.updates.len() as f64,
-            method_rate,
-            static_rate,
-            rate(&m.events, &m.presentations, between),
+            ratio(m_across, across),
+            ratio(s_across, across),
+            ratio(m_within, within),
+            ratio(s_within, within),
             m.row.after_update_examples as f64,
             m.row.after_update_mean_events,
             m.row.forgotten_mean_events,
         ]);
+    }
+    for cell in unpaired.keys() {
+        cells.entry(cell.clone()).or_default();
     }
     let mut out = Vec::new();
     for (cell, v) in cells {
@@ -182,6 +321,7 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<UpdateForgetting>> {
             imputation: cell.4.clone(),
             variant: cell.5.clone(),
             n: v.len(),
+            n_unpaired: unpaired.get(&cell).copied().unwrap_or(0),
             updates_mean: mean_ci95(&col(0)).0,
             after_update_rate_mean: after_m,
             after_update_rate_ci95: after_c,
@@ -190,9 +330,10 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<UpdateForgetting>> {
             diff_vs_static_mean: diff_m,
             diff_vs_static_ci95: diff_c,
             between_updates_rate_mean: mean_ci95(&col(3)).0,
-            after_update_examples_mean: mean_ci95(&col(4)).0,
-            after_update_examples_events: mean_ci95(&col(5)).0,
-            forgotten_examples_events: mean_ci95(&col(6)).0,
+            static_between_rate_mean: mean_ci95(&col(4)).0,
+            after_update_examples_mean: mean_ci95(&col(5)).0,
+            after_update_examples_events: mean_ci95(&col(6)).0,
+            forgotten_examples_events: mean_ci95(&col(7)).0,
         });
     }
     if !out.is_empty() {
@@ -254,9 +395,10 @@ pub fn figure(dir: &Path, rows: &[UpdateForgetting]) -> Result<Option<(PathBuf, 
     )?;
     Ok(Some((
         path,
-        "Forgetting events per 100 presentations in the epoch after each topology update, \
-         minus static sparse training from the same initial topology and seed at the same steps \
-         (mean over seeds; red: rewiring forgets more). CIs in update_forgetting.csv."
+        "Forgetting events per 100 presentations whose previous presentation of the same \
+         example came before a topology update, minus static sparse training from the same \
+         initial topology and seed at the same pairs of steps (mean over seeds; red: rewiring \
+         forgets more). CIs in update_forgetting.csv."
             .to_string(),
     )))
 }
@@ -264,70 +406,157 @@ pub fn figure(dir: &Path, rows: &[UpdateForgetting]) -> Result<Option<(PathBuf, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::{Rng, SeedableRng};
 
+    /// Every presentation of a random schedule (rows repeat within and across steps, updates
+    /// inside and at the ends of epochs) classified by brute force: its previous presentation
+    /// `p`, and whether some update `u` has `p < u ≤ s`.
     #[test]
-    fn windows_cover_the_steps_after_each_update() {
-        assert_eq!(
-            after_update(&[2, 7], 2, 9),
-            vec![false, false, true, true, false, false, false, true, true]
-        );
-        assert_eq!(after_update(&[], 3, 2), vec![false, false]);
+    fn record_classifies_pairs_as_brute_force_does() {
+        for seed in 0..20u64 {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let (n_rows, steps) = (7, 40);
+            let mut record = StepRecord::new(n_rows, 4);
+            let mut history: Vec<(usize, usize)> = Vec::new();
+            let mut updates = Vec::new();
+            let mut forgot_pairs = Vec::new();
+            for s in 0..steps {
+                let rows: Vec<usize> = (0..rng.random_range(1..5))
+                    .map(|_| rng.random_range(0..n_rows))
+                    .collect();
+                let forgot: Vec<bool> = rows
+                    .iter()
+                    .map(|r| history.iter().any(|h| h.0 == *r) && rng.random_bool(0.4))
+                    .collect();
+                // An update produced by this step trains from the next one on; the loop
+                // reports it before the step itself.
+                if rng.random_bool(0.2) {
+                    record.on_topology_update(s + 1);
+                    updates.push(s + 1);
+                }
+                let mut across = 0;
+                for (&r, &f) in rows.iter().zip(&forgot) {
+                    if let Some(&(_, p)) = history.iter().rev().find(|h| h.0 == r) {
+                        let crosses = updates.iter().any(|&u| p < u && u <= s);
+                        across += usize::from(crosses);
+                        if f {
+                            forgot_pairs.push(crosses);
+                        }
+                    }
+                    history.push((r, s));
+                }
+                record.on_step(&rows, &forgot);
+                assert_eq!(record.across_updates[s], across, "seed {seed}, step {s}");
+            }
+            let crossing = forgot_pairs.iter().filter(|&&c| c).count();
+            assert_eq!(
+                classify_events(&record.event_gaps, &updates),
+                (crossing, forgot_pairs.len() - crossing),
+                "seed {seed}"
+            );
+            assert_eq!(
+                record.repeats.iter().sum::<usize>(),
+                history.len()
+                    - history
+                        .iter()
+                        .map(|h| h.0)
+                        .collect::<std::collections::BTreeSet<_>>()
+                        .len()
+            );
+        }
     }
 
     #[test]
-    fn rate_is_events_per_presentation_over_kept_steps() {
-        let (e, p) = ([0, 1, 2, 0], [10, 10, 10, 10]);
-        assert_eq!(rate(&e, &p, |s| s >= 1), 3.0 / 30.0);
-        assert!(rate(&e, &p, |_| false).is_nan());
-    }
-
-    /// A method that forgets 3 examples per step right after its updates and 1 elsewhere,
-    /// against a static run forgetting 1 per step: the paired difference is 0.2 per
-    /// presentation (10 presentations per step).
-    #[test]
-    fn paired_with_static_at_the_same_steps() {
-        let join = |v: &[usize]| {
-            v.iter()
-                .map(|x| x.to_string())
-                .collect::<Vec<_>>()
-                .join(";")
+    fn the_schedule_hash_tells_schedules_apart() {
+        let hash = |steps: &[&[usize]]| {
+            let mut r = StepRecord::new(3, 2);
+            for rows in steps {
+                r.on_step(rows, &vec![false; rows.len()]);
+            }
+            r.schedule
         };
+        assert_eq!(hash(&[&[0, 1], &[2]]), hash(&[&[0, 1], &[2]]));
+        assert_ne!(hash(&[&[0, 1], &[2]]), hash(&[&[1, 0], &[2]]));
+        assert_ne!(hash(&[&[0, 1], &[2]]), hash(&[&[0], &[1, 2]]));
+    }
+
+    /// 4 rows, 2 per step; epoch 3 presents rows 2 and 3 first. The method's update at step 3
+    /// (inside epoch 2) lies between the pairs (2, 5) of rows 0 and 1 and (1, 3) of rows 2
+    /// and 3: 4 crossing presentations out of 12 repeats, at steps 3 and 5 (a window of one
+    /// epoch after the update would take steps 3 and 4). The method forgets row 0 at step 5
+    /// (crossing), row 2 at step 4 and row 3 at step 7 (not crossing); static forgets row 1
+    /// at step 5 and row 2 at step 3 (both crossing the method's update).
+    #[test]
+    fn paired_with_static_at_the_same_pairs_of_steps() {
+        let schedule: [[usize; 2]; 8] = [
+            [0, 1],
+            [2, 3],
+            [0, 1],
+            [2, 3],
+            [2, 3],
+            [0, 1],
+            [0, 1],
+            [2, 3],
+        ];
+        let record = |events: &[(usize, usize)], updates: &[usize]| {
+            let mut r = StepRecord::new(4, 2);
+            for (s, rows) in schedule.iter().enumerate() {
+                if updates.contains(&(s + 1)) {
+                    r.on_topology_update(s + 1);
+                }
+                let forgot: Vec<bool> =
+                    rows.iter().map(|&row| events.contains(&(row, s))).collect();
+                r.on_step(rows, &forgot);
+            }
+            r
+        };
+        let method = record(&[(0, 5), (2, 4), (3, 7)], &[3]);
+        let fixed = record(&[(1, 5), (2, 3)], &[]);
+        assert_eq!(method.across_updates, [0, 0, 0, 2, 0, 2, 0, 0]);
+        let forgetting = OnlineForgetting::new(4);
         let mut runs = Vec::new();
         let mut rows = Vec::new();
         for seed in 1..=3 {
-            for (method, events) in [
-                ("rigl", vec![0, 0, 1, 1, 3, 3, 1, 1]),
-                ("static", vec![0, 0, 1, 1, 1, 1, 1, 1]),
-            ] {
-                let r = crate::results::sample_row(method, seed, 0.9);
-                rows.push(StepForgettingRow {
-                    run_id: r.run_id.clone(),
-                    steps_per_epoch: 2,
-                    events: join(&events),
-                    presentations: join(&[10; 8]),
-                    updates: if method == "rigl" {
-                        "4".into()
-                    } else {
-                        String::new()
-                    },
-                    after_update_examples: 5,
-                    after_update_mean_events: 2.0,
-                    forgotten_mean_events: 1.5,
-                });
+            for (name, rec) in [("rigl", &method), ("static", &fixed)] {
+                let r = crate::results::sample_row(name, seed, 0.9);
+                rows.push(rec.row(&r.run_id, &forgetting));
                 runs.push(r);
             }
         }
-        // Static at sparsity 0.5 like the method (sample_row's sparse level).
+        // A fourth seed whose static run presented another schedule is left out, counted.
+        let mut other = StepRecord::new(4, 2);
+        other.on_step(&[3, 2], &[false, false]);
+        for (name, rec) in [("rigl", &method), ("static", &other)] {
+            let r = crate::results::sample_row(name, 4, 0.9);
+            rows.push(rec.row(&r.run_id, &forgetting));
+            runs.push(r);
+        }
         let dir = tempfile::tempdir().unwrap();
         write_all_rows(&dir.path().join(STEP_FORGETTING), &rows).unwrap();
         let out = analyse(dir.path(), &runs).unwrap();
         assert_eq!(out.len(), 1);
         let o = &out[0];
-        assert_eq!((o.method.as_str(), o.n), ("rigl", 3));
-        assert!((o.after_update_rate_mean - 0.3).abs() < 1e-12);
-        assert!((o.static_rate_mean - 0.1).abs() < 1e-12);
-        assert!((o.diff_vs_static_mean - 0.2).abs() < 1e-12);
-        assert!((o.between_updates_rate_mean - 0.1).abs() < 1e-12);
+        assert_eq!((o.method.as_str(), o.n, o.n_unpaired), ("rigl", 3, 1));
+        assert!((o.after_update_rate_mean - 0.25).abs() < 1e-12);
+        assert!((o.static_rate_mean - 0.5).abs() < 1e-12);
+        assert!((o.diff_vs_static_mean + 0.25).abs() < 1e-12);
+        assert!((o.between_updates_rate_mean - 0.25).abs() < 1e-12);
+        assert_eq!(o.static_between_rate_mean, 0.0);
         assert_eq!(o.updates_mean, 1.0);
+        // Row 0 is the one example forgotten across the update.
+        assert_eq!(rows[0].after_update_examples, 1);
+    }
+
+    /// A method that rewires after every epoch: every pair crosses an update, so there is no
+    /// between-updates rate, and static at the same pairs is the control.
+    #[test]
+    fn rewiring_every_epoch_leaves_no_pair_between_updates() {
+        let mut r = StepRecord::new(2, 1);
+        for s in 0..4 {
+            r.on_step(&[0, 1], &[false, s == 2]);
+            r.on_topology_update(s + 1);
+        }
+        assert_eq!(r.across_updates, [0, 2, 2, 2]);
+        assert_eq!(classify_events(&r.event_gaps, &r.updates), (1, 0));
     }
 }
