@@ -24,6 +24,7 @@ pub mod reproduce;
 pub mod results;
 pub mod run;
 pub mod runner;
+pub mod significance;
 pub mod slurm;
 pub mod subsets;
 pub mod summary;

@@ -288,8 +288,9 @@ fn methods_table(rows: &[RunRow], paired: &[PairedRow]) -> Option<String> {
             format!(", variant {variant}")
         },
         if has_dense {
-            ", and in brackets the paired difference to dense (mean ± 95% CI; **bold** where the \
-             CI excludes 0). Dense: "
+            ", and in brackets the paired difference to dense (mean ± 95% CI; **bold** where \
+             the paired t-test is significant after Holm's correction over the study's cells, \
+             `p_holm` in paired_vs_dense.csv). Dense: "
         } else {
             ".\n"
         }
@@ -333,8 +334,7 @@ fn methods_table(rows: &[RunRow], paired: &[PairedRow]) -> Option<String> {
             });
             match p {
                 Some(p) if p.n > 1 => {
-                    let sig =
-                        (p.diff_mean - p.diff_ci95 > 0.0) || (p.diff_mean + p.diff_ci95 < 0.0);
+                    let sig = crate::significance::significant(p.p_holm);
                     let d = format!("{:+.3} ± {:.3}", p.diff_mean, p.diff_ci95);
                     let _ = write!(
                         t,
@@ -753,23 +753,26 @@ fn render_readme(outcomes: &[StudyOutcome], opts: &ReproduceOptions, total: f64)
             s.push_str(&t);
             s.push('\n');
         }
-        let better: Vec<&PairedRow> = o
+        let significant = |p: &&PairedRow| crate::significance::significant(p.p_holm);
+        let better = o
             .paired
             .iter()
-            .filter(|p| p.n > 1 && p.diff_mean - p.diff_ci95 > 0.0)
-            .collect();
-        let worse: Vec<&PairedRow> = o
+            .filter(significant)
+            .filter(|p| p.diff_mean > 0.0)
+            .count();
+        let worse = o
             .paired
             .iter()
-            .filter(|p| p.n > 1 && p.diff_mean + p.diff_ci95 < 0.0)
-            .collect();
+            .filter(significant)
+            .filter(|p| p.diff_mean < 0.0)
+            .count();
+        let p_holm: Vec<f64> = o.paired.iter().map(|p| p.p_holm).collect();
         let _ = writeln!(
             s,
-            "Paired against dense over seeds: {} of {} sparse cells significantly more accurate \
-             (95% CI of the difference above 0), {} significantly less accurate.\n",
-            better.len(),
-            o.paired.len(),
-            worse.len()
+            "Paired against dense over seeds (a two-sided paired t-test per sparse cell, Holm's \
+             correction over the study's cells): {}; {better} significantly more accurate than \
+             dense, {worse} significantly less.\n",
+            crate::significance::ClaimTally::of(&p_holm),
         );
         for (path, caption) in &o.figures {
             let png = format!("{}.png", rel(path, base));
