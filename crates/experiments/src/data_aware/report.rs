@@ -8,6 +8,7 @@ use super::DataAwareOption;
 use crate::degree::{key as cell_key, CellKey};
 use crate::exemplars::{self, Population};
 use crate::results::{read_rows, write_all_rows, PredictionRow, RunRow, PREDICTIONS};
+use crate::significance::{holm, paired_t_p_value};
 use crate::summary::mean_ci95;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
@@ -66,6 +67,40 @@ pub struct DataAwareSummary {
     pub exemplars_vs_plain_mean: f64,
     /// 95% CI half-width.
     pub exemplars_vs_plain_ci95: f64,
+    /// Paired t-test of `accuracy_vs_plain`, Holm-adjusted over every option cell of the
+    /// file (the claim "this option changes test accuracy"); NaN for plain itself.
+    pub accuracy_vs_plain_p_holm: f64,
+    /// The same for the hardest-10% accuracy (its own claim).
+    pub hardest_vs_plain_p_holm: f64,
+    /// The same for the exemplar accuracy (its own claim).
+    pub exemplars_vs_plain_p_holm: f64,
+}
+
+/// The three claims of `data_aware.csv`, each Holm-corrected over the option cells (plain
+/// itself is no test): the raw p-values of each row in, the adjusted ones set.
+fn correct_per_claim(out: &mut [DataAwareSummary], raw: &[[f64; 3]]) {
+    type Field = fn(&mut DataAwareSummary) -> &mut f64;
+    let fields: [Field; 3] = [
+        |r| &mut r.accuracy_vs_plain_p_holm,
+        |r| &mut r.hardest_vs_plain_p_holm,
+        |r| &mut r.exemplars_vs_plain_p_holm,
+    ];
+    for (claim, field) in fields.into_iter().enumerate() {
+        let p: Vec<f64> = out
+            .iter()
+            .zip(raw)
+            .map(|(r, p)| {
+                if r.option == DataAwareOption::Plain.name() {
+                    f64::NAN
+                } else {
+                    p[claim]
+                }
+            })
+            .collect();
+        for (r, adjusted) in out.iter_mut().zip(holm(&p)) {
+            *field(r) = adjusted;
+        }
+    }
 }
 
 /// Accuracy of one run on `ids` (NaN when `ids` is empty).
@@ -150,6 +185,7 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<DataAwareSummary>> {
         cells.entry(cell_key(r)).or_default().push(r);
     }
     let mut out = Vec::new();
+    let mut raw_p = Vec::new();
     for (cell, rs) in &cells {
         let mut rs = rs.clone();
         rs.sort_by_key(|r| r.seed);
@@ -181,9 +217,15 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<DataAwareSummary>> {
         }
         let finite =
             |v: Vec<f64>| -> Vec<f64> { v.into_iter().filter(|x| x.is_finite()).collect() };
+        let (hard_d, pie_d) = (finite(hard_d), finite(pie_d));
         let (acc_dm, acc_dc) = mean_ci95(&acc_d);
-        let (hard_dm, hard_dc) = mean_ci95(&finite(hard_d));
-        let (pie_dm, pie_dc) = mean_ci95(&finite(pie_d));
+        let (hard_dm, hard_dc) = mean_ci95(&hard_d);
+        let (pie_dm, pie_dc) = mean_ci95(&pie_d);
+        raw_p.push([
+            paired_t_p_value(&acc_d),
+            paired_t_p_value(&hard_d),
+            paired_t_p_value(&pie_d),
+        ]);
         let acc: Vec<f64> = rs.iter().map(|r| r.test_accuracy).collect();
         let flops: Vec<f64> = rs.iter().map(|r| r.train_flops as f64).collect();
         let plain_flops: Vec<f64> = cells
@@ -220,8 +262,12 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<DataAwareSummary>> {
             hardest_vs_plain_ci95: hard_dc,
             exemplars_vs_plain_mean: pie_dm,
             exemplars_vs_plain_ci95: pie_dc,
+            accuracy_vs_plain_p_holm: f64::NAN,
+            hardest_vs_plain_p_holm: f64::NAN,
+            exemplars_vs_plain_p_holm: f64::NAN,
         });
     }
+    correct_per_claim(&mut out, &raw_p);
     write_all_rows(&dir.join("data_aware.csv"), &out)?;
     Ok(out)
 }
@@ -262,19 +308,19 @@ pub fn figures(dir: &Path, rows: &[DataAwareSummary]) -> Result<Vec<(PathBuf, St
     );
     let measures: [Measure; 3] = [
         ("accuracy", "Test accuracy", "test accuracy", |r| {
-            r.accuracy_mean
+            r.accuracy_vs_plain_mean
         }),
         (
             "hardest",
             "Hardest-10% accuracy",
             "accuracy on the hardest 10% of test examples",
-            |r| r.hardest_accuracy_mean,
+            |r| r.hardest_vs_plain_mean,
         ),
         (
             "exemplars",
             "Exemplar accuracy",
             "accuracy on the plain method's sparsity-identified exemplars",
-            |r| r.exemplar_accuracy_mean,
+            |r| r.exemplars_vs_plain_mean,
         ),
     ];
     let mut out = Vec::new();
@@ -282,16 +328,12 @@ pub fn figures(dir: &Path, rows: &[DataAwareSummary]) -> Result<Vec<(PathBuf, St
         let values: Vec<Vec<f64>> = labels
             .iter()
             .map(|l| {
-                let plain = rows
-                    .iter()
-                    .find(|r| &key(r) == l && r.option == "plain")
-                    .map_or(f64::NAN, get);
                 options
                     .iter()
                     .map(|o| {
                         rows.iter()
                             .find(|r| &key(r) == l && r.option == *o)
-                            .map_or(f64::NAN, |r| 100.0 * (get(r) - plain))
+                            .map_or(f64::NAN, |r| 100.0 * get(r))
                     })
                     .collect()
             })
@@ -309,9 +351,9 @@ pub fn figures(dir: &Path, rows: &[DataAwareSummary]) -> Result<Vec<(PathBuf, St
         out.push((
             path,
             format!(
-                "Data-aware DST: {what} of each option minus that of the plain method (mean over \
-                 seeds, percentage points; grey: the option does not apply). Numbers with CIs \
-                 in data_aware.csv."
+                "Data-aware DST: {what} of each option minus that of the plain method, paired \
+                 by seed (mean over seeds, percentage points; grey: the option does not apply). \
+                 CIs and Holm-corrected p-values in data_aware.csv."
             ),
         ));
     }
@@ -372,6 +414,58 @@ mod tests {
         assert_eq!(rehearsal.exemplars_vs_plain_mean, 1.0);
         assert_eq!(rehearsal.accuracy_vs_plain_mean, 0.0);
         assert!(get("dense", "plain").exemplar_accuracy_mean.is_nan());
+        // +1 on both seeds: zero variance, not significant; plain itself is no test.
+        assert_eq!(rehearsal.exemplars_vs_plain_p_holm, 1.0);
+        assert!(plain.accuracy_vs_plain_p_holm.is_nan());
+    }
+
+    /// Each measure is its own claim, corrected over the option cells only.
+    #[test]
+    fn holm_per_claim_over_the_option_cells() {
+        let template = |option: &str| DataAwareSummary {
+            method: "set".into(),
+            sparsity: 0.9,
+            missing_mechanism: "none".into(),
+            missing_rate: 0.0,
+            imputation: "none".into(),
+            option: option.into(),
+            n: 5,
+            accuracy_mean: 0.9,
+            accuracy_ci95: 0.01,
+            hardest_accuracy_mean: 0.5,
+            hardest_accuracy_ci95: 0.1,
+            hardest_examples: 10.0,
+            exemplar_accuracy_mean: 0.2,
+            exemplar_accuracy_ci95: 0.1,
+            exemplars: 3.0,
+            train_flops_mean: 1e6,
+            cost_vs_plain: 1.0,
+            accuracy_vs_plain_mean: 0.0,
+            accuracy_vs_plain_ci95: 0.0,
+            hardest_vs_plain_mean: 0.0,
+            hardest_vs_plain_ci95: 0.0,
+            exemplars_vs_plain_mean: 0.0,
+            exemplars_vs_plain_ci95: 0.0,
+            accuracy_vs_plain_p_holm: f64::NAN,
+            hardest_vs_plain_p_holm: f64::NAN,
+            exemplars_vs_plain_p_holm: f64::NAN,
+        };
+        let mut out = vec![
+            template("plain"),
+            template("rehearsal"),
+            template("hard-growth"),
+        ];
+        let raw = [[0.001, 0.5, 0.5], [0.01, 0.02, f64::NAN], [0.02, 0.04, 0.3]];
+        correct_per_claim(&mut out, &raw);
+        assert!(out[0].accuracy_vs_plain_p_holm.is_nan());
+        // Two tests per claim (plain is none): 0.01 → 0.02, 0.02 → 0.02.
+        assert!((out[1].accuracy_vs_plain_p_holm - 0.02).abs() < 1e-12);
+        assert!((out[2].accuracy_vs_plain_p_holm - 0.02).abs() < 1e-12);
+        assert!((out[1].hardest_vs_plain_p_holm - 0.04).abs() < 1e-12);
+        assert!((out[2].hardest_vs_plain_p_holm - 0.04).abs() < 1e-12);
+        // One test in the exemplar claim (the other had too few seeds): left as it is.
+        assert!(out[1].exemplars_vs_plain_p_holm.is_nan());
+        assert!((out[2].exemplars_vs_plain_p_holm - 0.3).abs() < 1e-12);
     }
 
     /// The plain method's exemplars come from the other seeds: a run is never scored on an
