@@ -33,6 +33,7 @@ use crate::figures::{heatmap, line_panels, Panel, Series};
 use crate::grid::RunSpec;
 use crate::results::{read_rows, write_all_rows, EpochRow, RunFiles, RunKeyed, RunRow};
 use crate::run::{self, RunResult};
+use crate::significance::{holm, paired_t_p_value, significant, ClaimTally};
 use crate::summary::mean_ci95;
 use anyhow::{bail, Context, Result};
 use data::Dataset;
@@ -46,7 +47,7 @@ use models::{
 use rand::seq::index::sample;
 use serde::{Deserialize, Serialize};
 use sparse_core::{EditStats, SparseLayer, TrainingClock};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 /// File of the accuracy matrices of every continual run.
@@ -707,6 +708,22 @@ pub struct ContinualSummary {
     pub forgetting_mean: f64,
     /// 95% CI half-width of `forgetting_mean`.
     pub forgetting_ci95: f64,
+    /// Seeds paired with the `random` memory of the same method, scenario and regime (0 for
+    /// `random` itself).
+    pub vs_random_n: usize,
+    /// ACC minus the random memory's, paired by seed.
+    pub acc_vs_random_mean: f64,
+    /// 95% CI half-width.
+    pub acc_vs_random_ci95: f64,
+    /// Paired t-test of that difference, Holm-adjusted over every memory cell paired with
+    /// random (the claim "a memory policy changes ACC against random").
+    pub acc_vs_random_p_holm: f64,
+    /// Forgetting minus the random memory's, paired by seed.
+    pub forgetting_vs_random_mean: f64,
+    /// 95% CI half-width.
+    pub forgetting_vs_random_ci95: f64,
+    /// Holm-adjusted as `acc_vs_random_p_holm`, its own claim.
+    pub forgetting_vs_random_p_holm: f64,
 }
 
 /// One run's accuracy matrix with its cell.
@@ -714,16 +731,19 @@ struct RunMatrix {
     method: String,
     sparsity: f64,
     variant: String,
+    seed: u64,
     r: Vec<Vec<f64>>,
 }
 
 /// The accuracy matrices of the finished runs `runs`, from `continual.csv`.
 fn matrices(dir: &Path, runs: &[RunRow]) -> Result<Vec<RunMatrix>> {
     let rows: Vec<ContinualRow> = read_rows(&dir.join(CONTINUAL))?;
-    let finished: std::collections::HashSet<&str> =
-        runs.iter().map(|r| r.run_id.as_str()).collect();
+    let finished: HashMap<&str, u64> = runs.iter().map(|r| (r.run_id.as_str(), r.seed)).collect();
     let mut by_run: BTreeMap<&str, Vec<&ContinualRow>> = BTreeMap::new();
-    for r in rows.iter().filter(|r| finished.contains(r.run_id.as_str())) {
+    for r in rows
+        .iter()
+        .filter(|r| finished.contains_key(r.run_id.as_str()))
+    {
         by_run.entry(&r.run_id).or_default().push(r);
     }
     let mut out = Vec::new();
@@ -747,32 +767,67 @@ fn matrices(dir: &Path, runs: &[RunRow]) -> Result<Vec<RunMatrix>> {
             method: cells[0].method.clone(),
             sparsity: cells[0].sparsity,
             variant: cells[0].variant.clone(),
+            seed: finished[id],
             r,
         });
     }
     Ok(out)
 }
 
-/// Per cell (method, sparsity, variant), ACC, BWT and forgetting, mean and 95% CI over seeds.
+/// Per cell (method, sparsity, variant), ACC, BWT and forgetting, mean and 95% CI over seeds,
+/// and each memory policy against the random memory, paired by seed and Holm-corrected per
+/// claim (ACC, forgetting).
 fn summarise(runs: &[RunMatrix]) -> Vec<ContinualSummary> {
-    let mut cells: BTreeMap<(String, String, String), Vec<&RunMatrix>> = BTreeMap::new();
+    type Key = (String, String, String);
+    let key = |method: &str, sparsity: f64, variant: String| -> Key {
+        (method.to_string(), format!("{sparsity}"), variant)
+    };
+    let mut cells: BTreeMap<Key, Vec<&RunMatrix>> = BTreeMap::new();
     for m in runs {
-        let key = (
-            m.method.clone(),
-            format!("{}", m.sparsity),
-            m.variant.clone(),
-        );
-        cells.entry(key).or_default().push(m);
+        cells
+            .entry(key(&m.method, m.sparsity, m.variant.clone()))
+            .or_default()
+            .push(m);
     }
-    cells
-        .into_values()
+    let final_forgetting = |r: &[Vec<f64>]| forgetting(r, r.len() - 1);
+    let mut raw_p = Vec::new();
+    let mut out: Vec<ContinualSummary> = cells
+        .values()
         .map(|ms| {
             let stat = |f: &dyn Fn(&[Vec<f64>]) -> f64| {
                 mean_ci95(&ms.iter().map(|m| f(&m.r)).collect::<Vec<_>>())
             };
             let (acc_mean, acc_ci95) = stat(&|r| acc(r));
             let (bwt_mean, bwt_ci95) = stat(&|r| bwt(r));
-            let (forgetting_mean, forgetting_ci95) = stat(&|r| forgetting(r, r.len() - 1));
+            let (forgetting_mean, forgetting_ci95) = stat(&final_forgetting);
+            // The random memory of the same method, scenario and regime, by seed.
+            let random: Vec<&RunMatrix> = ContinualOption::parse(&ms[0].variant)
+                .filter(|o| o.memory != MemoryPolicy::Random)
+                .map(|o| ContinualOption {
+                    memory: MemoryPolicy::Random,
+                    ..o
+                })
+                .and_then(|o| cells.get(&key(&ms[0].method, ms[0].sparsity, o.name())))
+                .cloned()
+                .unwrap_or_default();
+            let (mut acc_d, mut forgetting_d) = (Vec::new(), Vec::new());
+            for m in ms {
+                if let Some(q) = random.iter().find(|q| q.seed == m.seed) {
+                    acc_d.push(acc(&m.r) - acc(&q.r));
+                    forgetting_d.push(final_forgetting(&m.r) - final_forgetting(&q.r));
+                }
+            }
+            let paired = !acc_d.is_empty();
+            raw_p.push(if paired {
+                [paired_t_p_value(&acc_d), paired_t_p_value(&forgetting_d)]
+            } else {
+                [f64::NAN; 2]
+            });
+            let ((ad_m, ad_c), (fd_m, fd_c)) = if paired {
+                (mean_ci95(&acc_d), mean_ci95(&forgetting_d))
+            } else {
+                ((f64::NAN, f64::NAN), (f64::NAN, f64::NAN))
+            };
             ContinualSummary {
                 method: ms[0].method.clone(),
                 sparsity: ms[0].sparsity,
@@ -784,9 +839,23 @@ fn summarise(runs: &[RunMatrix]) -> Vec<ContinualSummary> {
                 bwt_ci95,
                 forgetting_mean,
                 forgetting_ci95,
+                vs_random_n: acc_d.len(),
+                acc_vs_random_mean: ad_m,
+                acc_vs_random_ci95: ad_c,
+                acc_vs_random_p_holm: f64::NAN,
+                forgetting_vs_random_mean: fd_m,
+                forgetting_vs_random_ci95: fd_c,
+                forgetting_vs_random_p_holm: f64::NAN,
             }
         })
-        .collect()
+        .collect();
+    let acc_holm = holm(&raw_p.iter().map(|p| p[0]).collect::<Vec<_>>());
+    let forgetting_holm = holm(&raw_p.iter().map(|p| p[1]).collect::<Vec<_>>());
+    for ((row, a), f) in out.iter_mut().zip(acc_holm).zip(forgetting_holm) {
+        row.acc_vs_random_p_holm = a;
+        row.forgetting_vs_random_p_holm = f;
+    }
+    out
 }
 
 /// Element-wise mean of equally shaped matrices.
@@ -975,27 +1044,55 @@ pub fn readme_table(dir: &Path) -> Result<Option<String>> {
     }
     let rows: Vec<ContinualSummary> = read_rows(&path)?;
     let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let tally =
+        |p: fn(&ContinualSummary) -> f64| ClaimTally::of(&rows.iter().map(p).collect::<Vec<_>>());
     let mut t = format!(
         "Continual learning ([`{SUMMARY}`]({name}/{SUMMARY})): ACC is the mean test accuracy \
          over all tasks after the last one, BWT the backward transfer (GEM, over T-1 tasks), \
          forgetting Chaudhry et al.'s average forgetting after the last task; mean ± 95% CI \
-         over seeds.\n\n| scenario / regime / memory | method | n | ACC | BWT | forgetting |\n\
-         |---|---|---|---|---|---|\n"
+         over seeds. In brackets, each memory policy minus the `random` memory of the same \
+         method, scenario and regime, paired by seed (**bold** where the paired t-test is \
+         significant after Holm's correction over the memory cells; ACC: {}; forgetting: \
+         {}).\n\n| scenario / regime / memory | method | n | ACC | BWT | forgetting |\n\
+         |---|---|---|---|---|---|\n",
+        tally(|r| r.acc_vs_random_p_holm),
+        tally(|r| r.forgetting_vs_random_p_holm),
     );
+    let vs = |m: f64, c: f64, p_holm: f64| {
+        if m.is_nan() {
+            return String::new();
+        }
+        let d = format!("{m:+.3} ± {c:.3}");
+        if significant(p_holm) {
+            format!(" (**{d}**)")
+        } else {
+            format!(" ({d})")
+        }
+    };
     let mut rows = rows;
     rows.sort_by(|a, b| a.variant.cmp(&b.variant).then(a.method.cmp(&b.method)));
     for r in rows {
         t.push_str(&format!(
-            "| {} | {} | {} | {:.3} ± {:.3} | {:+.3} ± {:.3} | {:.3} ± {:.3} |\n",
+            "| {} | {} | {} | {:.3} ± {:.3}{} | {:+.3} ± {:.3} | {:.3} ± {:.3}{} |\n",
             r.variant,
             method_label(&r.method, r.sparsity),
             r.n,
             r.acc_mean,
             r.acc_ci95,
+            vs(
+                r.acc_vs_random_mean,
+                r.acc_vs_random_ci95,
+                r.acc_vs_random_p_holm
+            ),
             r.bwt_mean,
             r.bwt_ci95,
             r.forgetting_mean,
-            r.forgetting_ci95
+            r.forgetting_ci95,
+            vs(
+                r.forgetting_vs_random_mean,
+                r.forgetting_vs_random_ci95,
+                r.forgetting_vs_random_p_holm
+            ),
         ));
     }
     Ok(Some(t))
@@ -1028,6 +1125,44 @@ mod tests {
         assert!((forgetting(&r, 2) - 0.25).abs() < 1e-12);
         assert!(forgetting(&r, 0).is_nan());
         assert!(bwt(&r[..1].iter().map(|v| v[..1].to_vec()).collect::<Vec<_>>()).is_nan());
+    }
+
+    /// The forgetting memory against the random memory, paired by seed: ACC +0.055, +0.06,
+    /// +0.065 and forgetting -0.11, -0.12, -0.13 over three seeds; a fourth forgetting-memory
+    /// seed has no random twin and stays out of the pairs.
+    #[test]
+    fn memories_are_compared_with_random_paired_by_seed() {
+        let matrix = |method: &str, memory: &str, seed: u64, first: f64| RunMatrix {
+            method: method.into(),
+            sparsity: 0.9,
+            variant: format!("class-il/online/{memory}"),
+            seed,
+            r: vec![vec![0.9, 0.0], vec![first, 0.9]],
+        };
+        let mut runs = Vec::new();
+        for seed in 1..=3 {
+            runs.push(matrix("set", "random", seed, 0.5));
+            runs.push(matrix("set", "forgetting", seed, 0.6 + 0.01 * seed as f64));
+        }
+        runs.push(matrix("set", "forgetting", 4, 0.9));
+        let out = summarise(&runs);
+        let get = |memory: &str| {
+            out.iter()
+                .find(|r| r.variant.ends_with(memory))
+                .expect("cell")
+        };
+        let (f, r) = (get("/forgetting"), get("/random"));
+        assert_eq!((f.n, f.vs_random_n, r.vs_random_n), (4, 3, 0));
+        assert!((f.acc_vs_random_mean - 0.06).abs() < 1e-12);
+        assert!((f.forgetting_vs_random_mean + 0.12).abs() < 1e-12);
+        // t = 20.8 with 2 df: p = 0.0023, the claim's only test.
+        assert!(
+            (f.acc_vs_random_p_holm - 0.0023).abs() < 2e-4,
+            "{}",
+            f.acc_vs_random_p_holm
+        );
+        assert!(significant(f.forgetting_vs_random_p_holm));
+        assert!(r.acc_vs_random_mean.is_nan() && r.acc_vs_random_p_holm.is_nan());
     }
 
     #[test]
