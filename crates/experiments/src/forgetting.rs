@@ -47,10 +47,20 @@ pub struct ForgettingSummary {
     pub never_learned_mean: f64,
     /// 95% CI half-width of `never_learned_mean`.
     pub never_learned_ci95: f64,
-    /// Mean forgetting events per example.
+    /// Mean forgetting events per example, never-learned examples counted with their 0
+    /// events (so a model that learns less can look as if it forgot less: read it beside
+    /// `never_learned_mean`, or use `forgetting_events_learned_mean`).
     pub forgetting_events_mean: f64,
     /// 95% CI half-width of `forgetting_events_mean`.
     pub forgetting_events_ci95: f64,
+    /// Mean forgetting events per example learned at least once: Toneva et al. keep
+    /// never-learned examples out of the event counts and rank them above every forgotten
+    /// one (`forgetting_rank` = epochs + 1); their share is `never_learned_mean`.
+    #[serde(default)]
+    pub forgetting_events_learned_mean: f64,
+    /// 95% CI half-width of `forgetting_events_learned_mean`.
+    #[serde(default)]
+    pub forgetting_events_learned_ci95: f64,
     /// Mean over pairs of seeds of the Spearman correlation of the forgetting ranks of the
     /// examples both seeds trained on (NaN with one seed).
     pub rank_stability: f64,
@@ -162,6 +172,7 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, String)>> {
     let mut mean_ranks: BTreeMap<Cell, BTreeMap<usize, f64>> = BTreeMap::new();
     for (cell, rs) in &cells {
         let (mut unf, mut never, mut events) = (Vec::new(), Vec::new(), Vec::new());
+        let mut learned_events = Vec::new();
         let (mut eval_unf, mut eval_events) = (Vec::new(), Vec::new());
         let mut per_seed = Vec::new();
         let mut sums: BTreeMap<usize, (f64, usize)> = BTreeMap::new();
@@ -186,6 +197,14 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, String)>> {
                     .sum::<f64>()
                     / n,
             );
+            let learned: Vec<f64> = ex
+                .iter()
+                .filter(|e| !e.never_learned)
+                .map(|e| f64::from(e.forgetting_events))
+                .collect();
+            if !learned.is_empty() {
+                learned_events.push(crate::summary::mean_std(&learned).0);
+            }
             per_seed.push(
                 ex.iter()
                     .map(|e| (e.example_id, f64::from(e.forgetting_rank)))
@@ -205,6 +224,7 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, String)>> {
         );
         let ((um, uc), (nm, nc), (em, ec)) =
             (mean_ci95(&unf), mean_ci95(&never), mean_ci95(&events));
+        let (lm, lc) = mean_ci95(&learned_events);
         summary.push(ForgettingSummary {
             method: cell.0.clone(),
             sparsity: cell.1.parse().expect("formatted"),
@@ -219,6 +239,8 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, String)>> {
             never_learned_ci95: nc,
             forgetting_events_mean: em,
             forgetting_events_ci95: ec,
+            forgetting_events_learned_mean: lm,
+            forgetting_events_learned_ci95: lc,
             rank_stability: rank_stability(&per_seed),
             unforgettable_epoch_eval_mean: mean_ci95(&eval_unf).0,
             forgetting_events_epoch_eval_mean: mean_ci95(&eval_events).0,
@@ -284,11 +306,18 @@ fn histograms(
     const TOP: u32 = 10;
     let mut panels: BTreeMap<String, Vec<Series>> = BTreeMap::new();
     for (cell, rs) in cells {
-        let mut counts = [0f64; TOP as usize + 1];
+        // Bin TOP + 1: never learned, apart from the unforgettable 0 (as Toneva et al.
+        // count them: forgotten more than any example that was learned).
+        let mut counts = [0f64; TOP as usize + 2];
         let mut total = 0.0f64;
         for r in rs {
             for e in &by_run[r.run_id.as_str()] {
-                counts[e.forgetting_events.min(TOP) as usize] += 1.0;
+                let bin = if e.never_learned {
+                    TOP + 1
+                } else {
+                    e.forgetting_events.min(TOP)
+                };
+                counts[bin as usize] += 1.0;
                 total += 1.0;
             }
         }
@@ -332,7 +361,7 @@ fn histograms(
             }
             Panel {
                 title,
-                x_label: "forgetting events (10 = 10 or more)".into(),
+                x_label: "forgetting events (10 = 10 or more, 11 = never learned)".into(),
                 y_label: "share of training examples".into(),
                 series,
                 x_log: false,
@@ -345,7 +374,7 @@ fn histograms(
             .into_iter()
             .map(|(t, s)| Panel {
                 title: t,
-                x_label: "forgetting events".into(),
+                x_label: "forgetting events (10 = 10 or more, 11 = never learned)".into(),
                 y_label: "share of training examples".into(),
                 series: vec![s],
                 x_log: false,
@@ -358,7 +387,7 @@ fn histograms(
     line_panels(&path, "Forgetting events per example", &panels, columns)?;
     Ok(vec![(
         path,
-        "Share of training examples by number of forgetting events (Toneva et al. 2019: a correct-to-incorrect transition between presentations), pooled over seeds, dense in black.".into(),
+        "Share of training examples by number of forgetting events (Toneva et al. 2019: a correct-to-incorrect transition between presentations, from the training pass of each presentation), pooled over seeds, dense in black; never-learned examples in their own bin (11), not at 0 with the unforgettable ones.".into(),
     )])
 }
 
@@ -430,6 +459,51 @@ fn cartography(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Four examples: unforgettable, forgotten twice, never learned, forgotten once. The mean
+    /// over every example (0.75) counts the never-learned one as 0 events; over the learned
+    /// examples it is 1, with the never-learned share (0.25) beside it; the histogram puts it
+    /// in its own bin.
+    #[test]
+    fn never_learned_examples_are_counted_beside_the_events_not_as_zero() {
+        let mut runs = Vec::new();
+        let mut rows = Vec::new();
+        for seed in 1..=2 {
+            let r = crate::results::sample_row("dense", seed, 0.9);
+            for (id, events, never) in [(0, 0, false), (1, 2, false), (2, 0, true), (3, 1, false)] {
+                rows.push(ExampleRow {
+                    run_id: r.run_id.clone(),
+                    example_id: id,
+                    label: 0,
+                    source: Source::TrainPass.as_str().into(),
+                    presentations: 5,
+                    forgetting_events: events,
+                    learning_events: u32::from(!never),
+                    first_learned_epoch: (!never).then_some(1),
+                    unforgettable: !never && events == 0,
+                    never_learned: never,
+                    forgetting_rank: if never { 6 } else { events },
+                    confidence: 0.5,
+                    variability: 0.1,
+                    correctness: 0.5,
+                    el2n: None,
+                    el2n_epoch: None,
+                });
+            }
+            runs.push(r);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        write_all_rows(&dir.path().join(EXAMPLES), &rows).unwrap();
+        analyse(dir.path(), &runs).unwrap();
+        let out: Vec<ForgettingSummary> =
+            read_rows(&dir.path().join("forgetting_summary.csv")).unwrap();
+        let s = &out[0];
+        assert_eq!(s.n, 2);
+        assert!((s.forgetting_events_mean - 0.75).abs() < 1e-12);
+        assert!((s.forgetting_events_learned_mean - 1.0).abs() < 1e-12);
+        assert!((s.never_learned_mean - 0.25).abs() < 1e-12);
+        assert!((s.unforgettable_mean - 0.25).abs() < 1e-12);
+    }
 
     #[test]
     fn hardest_and_jaccard_by_hand() {

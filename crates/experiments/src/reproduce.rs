@@ -366,15 +366,18 @@ fn forgetting_table(dir: &Path) -> Result<Option<String>> {
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_default();
     let mut t = format!(
-        "Per-example statistics of the training passes (mean ± 95% CI over seeds) from \
-         [`forgetting_summary.csv`]({name}/forgetting_summary.csv): share of unforgettable and \
-         never-learned training examples, forgetting events per example, the stability of the \
-         hardness ranking across seeds (mean pairwise Spearman), and the Jaccard overlap of the \
-         hardest 10% with dense's ([`hardness_overlap.csv`]({name}/hardness_overlap.csv)); \
-         `eval` is the unforgettable share from the end-of-epoch evaluation passes (dropout \
-         off), the second source, where recorded:\n\n"
+        "Per-example statistics (mean ± 95% CI over seeds) from \
+         [`forgetting_summary.csv`]({name}/forgetting_summary.csv). Source: the training pass \
+         of every presentation (Toneva et al.'s definition: dropout on, before the step), \
+         except `eval`, the unforgettable share from the end-of-epoch evaluation passes \
+         (dropout off), the second source, where recorded. Share of unforgettable (learned and \
+         never forgotten) and never-learned training examples; forgetting events per example \
+         *learned at least once* (never-learned examples are counted beside it, not as 0 \
+         events: Toneva et al. rank them above every forgotten example); the stability of the \
+         hardness ranking across seeds (mean pairwise Spearman); and the Jaccard overlap of the \
+         hardest 10% with dense's ([`hardness_overlap.csv`]({name}/hardness_overlap.csv)):\n\n"
     );
-    t.push_str("| method | sparsity | missing | n | unforgettable | eval | never learned | forgetting events | rank stability | hardest 10% vs dense |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    t.push_str("| method | sparsity | missing | n | unforgettable | eval | never learned | forgetting events (learned) | rank stability | hardest 10% vs dense |\n|---|---|---|---|---|---|---|---|---|---|\n");
     for r in &rows {
         let j = overlap
             .iter()
@@ -403,8 +406,8 @@ fn forgetting_table(dir: &Path) -> Result<Option<String>> {
             },
             r.never_learned_mean,
             r.never_learned_ci95,
-            r.forgetting_events_mean,
-            r.forgetting_events_ci95,
+            r.forgetting_events_learned_mean,
+            r.forgetting_events_learned_ci95,
             r.rank_stability,
             j
         );
@@ -516,8 +519,9 @@ fn update_forgetting_table(dir: &Path) -> Result<Option<String>> {
     let rows: Vec<crate::update_forgetting::UpdateForgetting> = read_rows(&path)?;
     let name = study_name(dir);
     let mut t = format!(
-        "Forgetting events per 100 presentations whose previous presentation of the same \
-         example came before a topology update, against static sparse training from the same \
+        "Forgetting events (from the training pass of each presentation) per 100 \
+         presentations whose previous presentation of the same example came before a topology \
+         update, against static sparse training from the same \
          initial topology and seed at the same pairs of steps (paired over seeds, mean ± 95% \
          CI); then the pairs with no update between, for the method and for static (– where \
          every pair crosses an update: methods that rewire every epoch); then the examples \
