@@ -17,6 +17,7 @@ use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{FontStyle, FontTransform};
+use serde::{Deserialize, Serialize};
 
 /// DejaVu Sans, vendored so that figures look the same on every machine.
 static FONT_BYTES: &[u8] = include_bytes!(concat!(
@@ -63,12 +64,13 @@ const PALETTE: [RGBColor; 8] = [
 /// One line of a panel: points `(x, mean, lower, upper)`; the band between `lower` and `upper` is
 /// shaded (alpha 0.15) when `band` is true. Points with a non-finite `x` or `mean` (or `x <= 0`
 /// on a log axis) are skipped; band vertices with a non-finite bound are skipped.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Series {
     /// Legend text; series of different panels with the same label share one legend entry.
     pub label: String,
     /// Index into a fixed colour-blind-safe palette (taken modulo its length); `usize::MAX` is
-    /// black.
+    /// black (-1 in the data file, whose integers are signed).
+    #[serde(with = "palette_index")]
     pub color: usize,
     /// Dashed instead of solid (e.g. baselines), so lines differ beyond colour.
     pub dashed: bool,
@@ -78,8 +80,22 @@ pub struct Series {
     pub points: Vec<(f64, f64, f64, f64)>,
 }
 
+/// `usize::MAX` (black) as -1, for data files whose integers are `i64`.
+mod palette_index {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &usize, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i64(if *v == usize::MAX { -1 } else { *v as i64 })
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+        let v = i64::deserialize(d)?;
+        Ok(usize::try_from(v).unwrap_or(usize::MAX))
+    }
+}
+
 /// One plotting area of [`line_panels`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Panel {
     pub title: String,
     pub x_label: String,
@@ -91,12 +107,99 @@ pub struct Panel {
     pub y_range: Option<(f64, f64)>,
 }
 
+/// Everything one figure shows, as drawn: written beside the images as `<path>.toml` (the
+/// figure's compact data file, committed with the results), so that a figure can be redrawn
+/// byte for byte from committed files alone ([`redraw`]), without the per-run files it was
+/// computed from. TOML keeps every float exactly (shortest round-trip form) and writes NaN
+/// as `nan`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FigureData {
+    /// [`line_panels`].
+    LinePanels {
+        title: String,
+        columns: usize,
+        panels: Vec<Panel>,
+    },
+    /// [`heatmap`].
+    Heatmap {
+        title: String,
+        x_label: String,
+        y_label: String,
+        x_ticks: Vec<String>,
+        y_ticks: Vec<String>,
+        values: Vec<Vec<f64>>,
+    },
+    /// [`scatter`].
+    Scatter {
+        title: String,
+        x_label: String,
+        y_label: String,
+        groups: Vec<(String, Vec<(f64, f64)>)>,
+    },
+}
+
+impl FigureData {
+    /// Draws the figure: `<path>.png` and `<path>.svg`, and its data as `<path>.toml`.
+    pub fn draw(&self, path: &Path) -> Result<()> {
+        let data = toml::to_string(self)
+            .with_context(|| format!("serialising the data of {}", path.display()))?;
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating directory {}", parent.display()))?;
+        }
+        let toml_path = with_suffix(path, "toml");
+        std::fs::write(&toml_path, data)
+            .with_context(|| format!("writing {}", toml_path.display()))?;
+        ensure_font()?;
+        match self {
+            FigureData::LinePanels {
+                title,
+                columns,
+                panels,
+            } => write_both(path, &LinePanels::new(title, panels, *columns)),
+            FigureData::Heatmap {
+                title,
+                x_label,
+                y_label,
+                x_ticks,
+                y_ticks,
+                values,
+            } => write_both(
+                path,
+                &HeatMap::new(title, x_label, y_label, x_ticks, y_ticks, values),
+            ),
+            FigureData::Scatter {
+                title,
+                x_label,
+                y_label,
+                groups,
+            } => write_both(path, &Scatter::new(title, x_label, y_label, groups)),
+        }
+    }
+}
+
+/// Redraws the figure at `path` (no extension) from its data file `<path>.toml`.
+pub fn redraw(path: &Path) -> Result<()> {
+    let toml_path = with_suffix(path, "toml");
+    let text = std::fs::read_to_string(&toml_path)
+        .with_context(|| format!("reading {}", toml_path.display()))?;
+    let data: FigureData =
+        toml::from_str(&text).with_context(|| format!("{}", toml_path.display()))?;
+    data.draw(path)
+}
+
 /// Draws `panels` side by side in a grid of `columns` columns (600 px wide each), one overall
 /// title on top and one shared legend (each distinct label once) below the grid, outside the
-/// plotting areas so it never covers data. Writes `<path>.png` and `<path>.svg`.
+/// plotting areas so it never covers data. Writes `<path>.png`, `<path>.svg` and the data,
+/// `<path>.toml`.
 pub fn line_panels(path: &Path, title: &str, panels: &[Panel], columns: usize) -> Result<()> {
-    ensure_font()?;
-    write_both(path, &LinePanels::new(title, panels, columns))
+    FigureData::LinePanels {
+        title: title.to_string(),
+        columns,
+        panels: panels.to_vec(),
+    }
+    .draw(path)
 }
 
 /// Draws a heat map of `values[row][col]` (NaN = no data, drawn grey) on a diverging colour
@@ -130,9 +233,15 @@ pub fn heatmap(
             x_ticks.len()
         );
     }
-    ensure_font()?;
-    let map = HeatMap::new(title, x_label, y_label, x_ticks, y_ticks, values);
-    write_both(path, &map)
+    FigureData::Heatmap {
+        title: title.to_string(),
+        x_label: x_label.to_string(),
+        y_label: y_label.to_string(),
+        x_ticks: x_ticks.to_vec(),
+        y_ticks: y_ticks.to_vec(),
+        values: values.to_vec(),
+    }
+    .draw(path)
 }
 
 /// Draws a scatter plot of points coloured by group (palette order), with a legend below the
@@ -145,8 +254,13 @@ pub fn scatter(
     y_label: &str,
     groups: &[(String, Vec<(f64, f64)>)],
 ) -> Result<()> {
-    ensure_font()?;
-    write_both(path, &Scatter::new(title, x_label, y_label, groups))
+    FigureData::Scatter {
+        title: title.to_string(),
+        x_label: x_label.to_string(),
+        y_label: y_label.to_string(),
+        groups: groups.to_vec(),
+    }
+    .draw(path)
 }
 
 /// Formats a heat-map value with an explicit sign and about three significant digits

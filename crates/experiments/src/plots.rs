@@ -1,11 +1,15 @@
 //! The study figures, assembled from a results folder's rows and drawn with the generic
-//! primitives of [`crate::figures`]. Every figure is a PNG and an SVG under `figures/`.
+//! primitives of [`crate::figures`]. Every figure is a PNG and an SVG under `figures/`, with
+//! its data beside them (`<name>.toml`) and listed with its caption in `figures/index.toml`,
+//! so that [`redraw_committed`] redraws every figure from committed files alone: a fresh clone
+//! has none of the per-run files (epochs.csv, examples.csv, ...) the figures were computed from.
 
 use crate::config::FigureKind;
 use crate::figures::{heatmap, line_panels, Panel, Series};
 use crate::paired::PairedRow;
 use crate::results::{EpochRow, RunRow};
-use anyhow::Result;
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -99,7 +103,65 @@ pub fn draw(
             FigureKind::Subsets => out.extend(crate::subsets::analyse(dir, runs)?),
         }
     }
+    write_index(dir, &out)?;
     Ok(out)
+}
+
+/// The figures of a results folder in README order, with their captions.
+const FIGURE_INDEX: &str = "figures/index.toml";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct FigureIndex {
+    figure: Vec<IndexEntry>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct IndexEntry {
+    /// Relative to the results folder, without extension.
+    path: String,
+    caption: String,
+}
+
+fn write_index(dir: &Path, figures: &[(PathBuf, String)]) -> Result<()> {
+    let index = FigureIndex {
+        figure: figures
+            .iter()
+            .map(|(path, caption)| IndexEntry {
+                path: path
+                    .strip_prefix(dir)
+                    .unwrap_or(path)
+                    .to_string_lossy()
+                    .replace('\\', "/"),
+                caption: caption.clone(),
+            })
+            .collect(),
+    };
+    let path = dir.join(FIGURE_INDEX);
+    std::fs::create_dir_all(dir.join("figures"))?;
+    std::fs::write(&path, toml::to_string(&index)?)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// Redraws every figure of the results folder `dir` from its committed data files
+/// (`figures/index.toml` and each figure's `<name>.toml`), reading no per-run file and running
+/// no analysis; returns the figures with their captions, or `None` when the folder has no
+/// index (results written before figures kept their data).
+pub fn redraw_committed(dir: &Path) -> Result<Option<Vec<(PathBuf, String)>>> {
+    let path = dir.join(FIGURE_INDEX);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let index: FigureIndex =
+        toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
+    let mut out = Vec::new();
+    for entry in index.figure {
+        let figure = dir.join(&entry.path);
+        crate::figures::redraw(&figure)?;
+        out.push((figure, entry.caption));
+    }
+    Ok(Some(out))
 }
 
 /// Figure 2 of the seed paper, at every missing rate (crossed grid) and paired (missing rate

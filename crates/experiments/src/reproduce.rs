@@ -122,8 +122,7 @@ pub fn reproduce(opts: &ReproduceOptions) -> Result<()> {
         .with_context(|| format!("study {}", path.display()))?;
         let paired = paired_vs_dense(&report.rows);
         write_paired(&dir, &paired)?;
-        let epochs: Vec<EpochRow> = read_rows(&dir.join("epochs.csv"))?;
-        let figures = crate::plots::draw(&dir, &cfg.report.figures, &report.rows, &epochs, &paired)
+        let figures = draw_study(&dir, &cfg, &report.rows, &paired)
             .with_context(|| format!("drawing the figures of {}", cfg.name))?;
         outcomes.push(StudyOutcome {
             path,
@@ -151,17 +150,51 @@ pub fn reproduce(opts: &ReproduceOptions) -> Result<()> {
 }
 
 /// Redraws the figures (and `paired_vs_dense.csv`) of one results folder from its CSV files and
-/// the `config.toml` the runner saved there.
+/// the `config.toml` the runner saved there (see [`draw_study`]).
 pub fn redraw(dir: &Path) -> Result<Vec<(PathBuf, String)>> {
     let text = std::fs::read_to_string(dir.join("config.toml"))
         .with_context(|| format!("{}: not a results folder (no config.toml)", dir.display()))?;
     let cfg: ExperimentConfig =
         toml::from_str(&text).with_context(|| format!("{}", dir.join("config.toml").display()))?;
     let runs: Vec<RunRow> = read_rows(&dir.join("runs.csv"))?;
-    let epochs: Vec<EpochRow> = read_rows(&dir.join("epochs.csv"))?;
     let paired = paired_vs_dense(&runs);
     write_paired(dir, &paired)?;
-    crate::plots::draw(dir, &cfg.report.figures, &runs, &epochs, &paired)
+    draw_study(dir, &cfg, &runs, &paired)
+}
+
+/// The figures and analyses of a study. With the per-run files of every converged run at hand
+/// (`epochs.csv` has them all), they are computed from those files; without them (a fresh
+/// clone: per-run files are not committed), every figure is redrawn from its committed data
+/// and no analysis file is rewritten, so that the committed results stay as they are.
+fn draw_study(
+    dir: &Path,
+    cfg: &ExperimentConfig,
+    runs: &[RunRow],
+    paired: &[PairedRow],
+) -> Result<Vec<(PathBuf, String)>> {
+    let epochs: Vec<EpochRow> = read_rows(&dir.join("epochs.csv"))?;
+    let with_files: std::collections::HashSet<&str> =
+        epochs.iter().map(|e| e.run_id.as_str()).collect();
+    let (converged, _) = converged(runs);
+    let missing = converged
+        .iter()
+        .filter(|r| !with_files.contains(r.run_id.as_str()))
+        .count();
+    if missing > 0 {
+        if let Some(figures) = crate::plots::redraw_committed(dir)? {
+            if missing < converged.len() {
+                eprintln!(
+                    "warning: {}: {missing} of {} runs have no per-run files here (epochs.csv, \
+                     ...): figures and analyses are the committed ones and do not include the \
+                     runs trained now; `--fresh` recomputes them all",
+                    dir.display(),
+                    converged.len()
+                );
+            }
+            return Ok(figures);
+        }
+    }
+    crate::plots::draw(dir, &cfg.report.figures, runs, &epochs, paired)
 }
 
 fn machine() -> String {
