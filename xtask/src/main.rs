@@ -99,6 +99,11 @@ enum Command {
         /// or repeated; `part2-forgetting` selects every `part2-forgetting-*`).
         #[arg(long, num_args = 1.., value_delimiter = ',')]
         only: Vec<String>,
+        /// Train nothing: fail, listing them, when runs of the studies' grids are missing or
+        /// were computed by another numerics version; otherwise redraw every table and figure
+        /// from the committed files.
+        #[arg(long, conflicts_with = "fresh")]
+        check: bool,
         #[command(flatten)]
         exec: Execution,
     },
@@ -201,6 +206,7 @@ fn real_main() -> Result<()> {
             quick,
             out,
             only,
+            check,
             exec,
         } => reproduce(&ReproduceOptions {
             out,
@@ -209,6 +215,7 @@ fn real_main() -> Result<()> {
             jobs: exec.jobs,
             fresh: exec.fresh,
             quiet: exec.quiet,
+            check,
         })?,
         Command::Bench { quick, out, only } => bench(&BenchOptions {
             out,

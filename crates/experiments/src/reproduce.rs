@@ -28,6 +28,86 @@ pub struct ReproduceOptions {
     pub fresh: bool,
     /// No progress bars.
     pub quiet: bool,
+    /// Train nothing: fail when committed runs are missing or stale ([`check_study`]),
+    /// otherwise redraw every table and figure from the committed files.
+    pub check: bool,
+}
+
+/// A study's committed runs measured against its config: what `reproduce --check` refuses.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StudyCheck {
+    /// Runs of the grid without a row in `runs.csv`.
+    pub missing: Vec<String>,
+    /// Runs of the grid whose row another numerics version computed (`None`: written before
+    /// the version was recorded), so this code may compute other numbers.
+    pub stale: Vec<(String, Option<u32>)>,
+}
+
+impl StudyCheck {
+    /// Nothing missing, nothing stale.
+    pub fn is_clean(&self) -> bool {
+        self.missing.is_empty() && self.stale.is_empty()
+    }
+}
+
+impl std::fmt::Display for StudyCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const SHOWN: usize = 5;
+        let ids = |v: Vec<&str>| {
+            let more = v.len().saturating_sub(SHOWN);
+            let mut s = v[..v.len().min(SHOWN)].join(", ");
+            if more > 0 {
+                let _ = write!(s, " and {more} more");
+            }
+            s
+        };
+        let mut parts = Vec::new();
+        if !self.missing.is_empty() {
+            parts.push(format!(
+                "{} missing: {}",
+                self.missing.len(),
+                ids(self.missing.iter().map(String::as_str).collect())
+            ));
+        }
+        if !self.stale.is_empty() {
+            let mut versions: BTreeMap<String, usize> = BTreeMap::new();
+            for (_, v) in &self.stale {
+                let name = v.map_or("none recorded".to_string(), |v| format!("version {v}"));
+                *versions.entry(name).or_default() += 1;
+            }
+            parts.push(format!(
+                "{} computed by another numerics version than {} ({}): {}",
+                self.stale.len(),
+                crate::numerics::VERSION,
+                versions
+                    .iter()
+                    .map(|(v, n)| format!("{n} by {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                ids(self.stale.iter().map(|(id, _)| id.as_str()).collect())
+            ));
+        }
+        write!(f, "{}", parts.join("; "))
+    }
+}
+
+/// Compares the runs committed in `dir` with the grid of `cfg`, reading only (unlike a run,
+/// which drops the stale rows it finds).
+pub fn check_study(dir: &Path, cfg: &ExperimentConfig) -> Result<StudyCheck> {
+    let rows: Vec<RunRow> = read_rows(&dir.join("runs.csv"))?;
+    let by_id: std::collections::HashMap<&str, &RunRow> =
+        rows.iter().map(|r| (r.run_id.as_str(), r)).collect();
+    let mut check = StudyCheck::default();
+    for spec in crate::grid::expand(cfg) {
+        match by_id.get(spec.run_id.as_str()) {
+            None => check.missing.push(spec.run_id),
+            Some(r) if r.numerics != Some(crate::numerics::VERSION) => {
+                check.stale.push((spec.run_id, r.numerics))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(check)
 }
 
 /// The studies folder of the repository.
@@ -57,10 +137,6 @@ struct StudyOutcome {
     path: PathBuf,
     cfg: ExperimentConfig,
     dir: PathBuf,
-    seconds: f64,
-    executed: usize,
-    /// Whether this call ran the study (false: not selected by `--only`, shown from its files).
-    ran: bool,
     rows: Vec<RunRow>,
     paired: Vec<PairedRow>,
     figures: Vec<(PathBuf, String)>,
@@ -78,10 +154,63 @@ pub fn reproduce(opts: &ReproduceOptions) -> Result<()> {
             bail!("--only {o}: no such study; studies: {}", names.join(", "));
         }
     }
+    let selected = |cfg: &ExperimentConfig| {
+        opts.only.is_empty() || opts.only.iter().any(|o| selects(o, &cfg.name))
+    };
+    if opts.check {
+        if opts.fresh {
+            bail!("--check trains nothing, so it cannot start over (--fresh)");
+        }
+        let mut problems = Vec::new();
+        for (_, cfg) in &studies {
+            let cfg = if opts.quick { cfg.quick() } else { cfg.clone() };
+            if !selected(&cfg) {
+                continue;
+            }
+            let dir = opts.out.join(&cfg.name);
+            if !dir.join("runs.csv").exists() {
+                problems.push(format!("{}: no runs.csv in {}", cfg.name, dir.display()));
+                continue;
+            }
+            let check = check_study(&dir, &cfg)?;
+            if !check.is_clean() {
+                problems.push(format!("{}: {check}", cfg.name));
+            }
+        }
+        if !problems.is_empty() {
+            bail!(
+                "reproduce --check: the committed runs do not match the studies (run `cargo \
+                 xtask reproduce{}` to train them):\n  {}",
+                if opts.quick { " --quick" } else { "" },
+                problems.join("\n  ")
+            );
+        }
+    }
     let mut outcomes = Vec::new();
     for (path, cfg) in studies {
         let cfg = if opts.quick { cfg.quick() } else { cfg };
-        if !opts.only.is_empty() && !opts.only.iter().any(|o| selects(o, &cfg.name)) {
+        if opts.check && selected(&cfg) {
+            let dir = opts.out.join(&cfg.name);
+            let rows: Vec<RunRow> = read_rows(&dir.join("runs.csv"))?;
+            let paired = paired_vs_dense(&rows);
+            write_paired(&dir, &paired)?;
+            let figures = crate::plots::redraw_committed(&dir)?.with_context(|| {
+                format!(
+                    "{}: no committed figure data (figures/index.toml); regenerate the study",
+                    dir.display()
+                )
+            })?;
+            outcomes.push(StudyOutcome {
+                paired,
+                path,
+                cfg,
+                dir,
+                figures,
+                rows,
+            });
+            continue;
+        }
+        if !selected(&cfg) {
             // Not run now; its results from earlier calls stay in the README.
             let dir = opts.out.join(&cfg.name);
             if dir.join("runs.csv").exists() && dir.join("config.toml").exists() {
@@ -93,9 +222,6 @@ pub fn reproduce(opts: &ReproduceOptions) -> Result<()> {
                     path,
                     cfg,
                     dir,
-                    seconds: 0.0,
-                    executed: 0,
-                    ran: false,
                     rows,
                     figures,
                 });
@@ -128,9 +254,6 @@ pub fn reproduce(opts: &ReproduceOptions) -> Result<()> {
             path,
             cfg,
             dir,
-            seconds: report.seconds,
-            executed: report.executed,
-            ran: true,
             rows: report.rows,
             paired,
             figures,
@@ -723,7 +846,8 @@ fn render_readme(outcomes: &[StudyOutcome], opts: &ReproduceOptions, total: f64)
         let _ = writeln!(s, "{}\n", o.cfg.description.trim());
         let _ = writeln!(
             s,
-            "- config: `{}`{}; {} runs ({} seeds per cell, {})",
+            "- config: `{}`{}; {} runs ({} seeds per cell), {:.0} s of training (the sum of \
+             `train_seconds` in runs.csv, whose `commit` column says which code ran each)",
             o.path
                 .file_name()
                 .map(|f| format!("experiments/studies/{}", f.to_string_lossy()))
@@ -735,13 +859,7 @@ fn render_readme(outcomes: &[StudyOutcome], opts: &ReproduceOptions, total: f64)
             },
             o.rows.len(),
             seeds,
-            if o.ran {
-                format!("{} executed in this call, {:.0} s", o.executed, o.seconds)
-            } else {
-                "not run in this call: shown from the files of earlier calls, whose commits \
-                 `runs.csv` records"
-                    .to_string()
-            }
+            o.rows.iter().map(|r| r.train_seconds).sum::<f64>()
         );
         let _ = writeln!(
             s,
