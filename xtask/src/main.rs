@@ -2,6 +2,7 @@
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use experiments::bench::training::NetworkSpec;
 use experiments::bench::{bench, run_probe_json, BenchOptions};
 use experiments::reproduce::{redraw, reproduce, ReproduceOptions};
 use experiments::{run_experiment, RunOptions};
@@ -119,6 +120,23 @@ enum Command {
         /// memory, scale); the folder keeps the others' files.
         #[arg(long, num_args = 1.., value_delimiter = ',')]
         only: Vec<String>,
+        /// Your own network instead of the sections: layer widths, input first, the last the
+        /// number of classes (e.g. 3072-1024-512-10); one epoch of it against burn's dense MLP
+        /// of the same shape, into network.csv.
+        #[arg(long, conflicts_with_all = ["only", "quick"])]
+        network: Option<String>,
+        /// Density of every layer but the dense output layer (with --network).
+        #[arg(long, default_value_t = 0.01, requires = "network")]
+        density: f64,
+        /// Batch size (with --network).
+        #[arg(long, default_value_t = 100, requires = "network")]
+        batch: usize,
+        /// Training rows of the epoch (with --network).
+        #[arg(long, default_value_t = 50_000, requires = "network")]
+        rows: usize,
+        /// The sparse method: set, rigl or static (with --network).
+        #[arg(long, default_value = "set", requires = "network")]
+        method: String,
     },
     /// One memory measurement in a fresh process (used by `bench`).
     #[command(hide = true)]
@@ -217,11 +235,23 @@ fn real_main() -> Result<()> {
             quiet: exec.quiet,
             check,
         })?,
-        Command::Bench { quick, out, only } => bench(&BenchOptions {
+        Command::Bench {
+            quick,
+            out,
+            only,
+            network,
+            density,
+            batch,
+            rows,
+            method,
+        } => bench(&BenchOptions {
             out,
             quick,
             only,
             probe_exe: Some(std::env::current_exe()?),
+            network: network
+                .map(|n| NetworkSpec::new(&n, density, batch, rows, method.parse()?))
+                .transpose()?,
         })?,
         Command::BenchProbe { spec } => {
             println!("{}", run_probe_json(&spec)?);

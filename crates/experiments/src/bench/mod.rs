@@ -65,6 +65,9 @@ pub struct BenchOptions {
     /// The executable that runs `bench-probe` (the xtask binary); without it the memory
     /// sections are skipped.
     pub probe_exe: Option<PathBuf>,
+    /// Measure this network instead of the sections (`--network`): its rows join
+    /// `network.csv`, replacing an earlier measurement of the same network and settings.
+    pub network: Option<training::NetworkSpec>,
 }
 
 /// When and where a section was measured (`sections.csv`).
@@ -76,6 +79,9 @@ struct SectionMeta {
     cpu: String,
     threads: usize,
     seconds: f64,
+    /// The command, when not `cargo xtask bench --only <section>` (the `network` section).
+    #[serde(default)]
+    command: String,
 }
 
 /// A section's rows, or `None` when the folder has no file for it.
@@ -100,6 +106,9 @@ pub fn bench(opts: &BenchOptions) -> Result<()> {
     std::fs::create_dir_all(&opts.out)?;
     let meta_path = opts.out.join("sections.csv");
     let mut meta: Vec<SectionMeta> = read_csv(&meta_path)?.unwrap_or_default();
+    if let Some(spec) = &opts.network {
+        return bench_network(opts, spec, meta);
+    }
     let budget = if opts.quick { 0.02 } else { 0.2 };
     let selected: Vec<&str> = SECTIONS
         .iter()
@@ -167,8 +176,9 @@ pub fn bench(opts: &BenchOptions) -> Result<()> {
             cpu: cpu_model(),
             threads: rayon::current_num_threads(),
             seconds: t.elapsed().as_secs_f64(),
+            command: String::new(),
         });
-        meta.sort_by_key(|m| SECTIONS.iter().position(|s| *s == m.section));
+        sort_sections(&mut meta);
         write_all_rows(&meta_path, &meta)?;
     }
     let readme = report(&opts.out)?;
@@ -177,6 +187,76 @@ pub fn bench(opts: &BenchOptions) -> Result<()> {
         started.elapsed().as_secs_f64(),
         readme.display()
     );
+    Ok(())
+}
+
+/// Sections in the order they run, the custom network last.
+fn sort_sections(meta: &mut [SectionMeta]) {
+    meta.sort_by_key(|m| {
+        SECTIONS
+            .iter()
+            .position(|s| *s == m.section)
+            .unwrap_or(SECTIONS.len())
+    });
+}
+
+/// `--network`: one epoch of the user's network, the sparse method against the burn dense MLP,
+/// into `network.csv` (earlier rows of other networks or settings kept); prints the two rows.
+fn bench_network(
+    opts: &BenchOptions,
+    spec: &training::NetworkSpec,
+    mut meta: Vec<SectionMeta>,
+) -> Result<()> {
+    let started = Instant::now();
+    let commit = git_commit();
+    eprintln!(
+        "bench --network {}: density {}, batch {}, {} rows, {} against dense ...",
+        spec.network(),
+        spec.density,
+        spec.batch,
+        spec.rows,
+        spec.method.name()
+    );
+    let rows = training::custom_network(spec)?;
+    let path = opts.out.join("network.csv");
+    let mut all: Vec<EpochBenchRow> = read_csv(&path)?.unwrap_or_default();
+    let same = |a: &EpochBenchRow, b: &EpochBenchRow| {
+        a.network == b.network
+            && a.method == b.method
+            && a.density == b.density
+            && a.batch == b.batch
+            && a.rows == b.rows
+    };
+    all.retain(|old| !rows.iter().any(|new| same(old, new)));
+    all.extend(rows.iter().cloned());
+    write_all_rows(&path, &all)?;
+    meta.retain(|m| m.section != "network");
+    meta.push(SectionMeta {
+        section: "network".into(),
+        commit,
+        quick: false,
+        cpu: cpu_model(),
+        threads: rayon::current_num_threads(),
+        seconds: started.elapsed().as_secs_f64(),
+        command: format!(
+            "cargo xtask bench --network {} --density {} --batch {} --rows {} --method {}",
+            spec.network(),
+            spec.density,
+            spec.batch,
+            spec.rows,
+            spec.method.name()
+        ),
+    });
+    sort_sections(&mut meta);
+    write_all_rows(&opts.out.join("sections.csv"), &meta)?;
+    for r in &rows {
+        println!(
+            "{:>7} {}: {:.3} s per epoch of {} rows (topology {:.3} s), {:.2}x dense",
+            r.method, r.network, r.epoch_seconds, r.rows, r.topology_seconds, r.speedup_vs_dense
+        );
+    }
+    let readme = report(&opts.out)?;
+    println!("bench: -> {} (network.csv)", readme.display());
     Ok(())
 }
 
@@ -394,10 +474,17 @@ pub fn report(dir: &Path) -> Result<PathBuf> {
     for m in &meta {
         let _ = writeln!(
             s,
-            "| {} | `cargo xtask bench{} --only {}` | `{}` | {} | {} | {:.0} |",
+            "| {} | `{}` | `{}` | {} | {} | {:.0} |",
             m.section,
-            if m.quick { " --quick" } else { "" },
-            m.section,
+            if m.command.is_empty() {
+                format!(
+                    "cargo xtask bench{} --only {}",
+                    if m.quick { " --quick" } else { "" },
+                    m.section
+                )
+            } else {
+                m.command.clone()
+            },
             m.commit,
             m.cpu,
             m.threads,
@@ -417,7 +504,7 @@ pub fn report(dir: &Path) -> Result<PathBuf> {
             );
         }
     }
-    let sections: [(&str, &str, &str); 8] = [
+    let sections: [(&str, &str, &str); 9] = [
         ("kernels", "Kernels", "GFLOP/s counted as `2 batch nnz` per product; the dense reference is burn flex's GEMM on the same `batch x n x n` shape. Activations feature-major, as the model keeps them.\n\n![kernels](kernels_speedup.png)"),
         ("sparse-input", "Missing inputs left absent", "Forward plus weight gradient of the first layer; `absent` feeds only the observed entries, `zero-filled` the dense batch with zeros."),
         ("wdbc", "The seed paper's WDBC network", "30-100-100-100-2, batch 10, 455 rows, the fastest of 5 first epochs."),
@@ -426,6 +513,7 @@ pub fn report(dir: &Path) -> Result<PathBuf> {
         ("updates", "One topology update", "Peak resident memory during the update minus resident memory just before it (Linux `clear_refs`), in its own process."),
         ("memory", "Memory vs connections", "Peak resident memory of two training epochs (one SET update) minus the resident memory before the model was built, one process per size.\n\n![memory](memory.png)"),
         ("scale", "A million hidden neurons", "Erdos-Renyi epsilon 20, two epochs, the first timed."),
+        ("network", "Your own networks", "`cargo xtask bench --network <widths> --density D --batch B --rows N --method set|rigl|static`: the first of two epochs on seeded synthetic classes, the method (topology update included) against the burn dense MLP of the same shape; every layer but the dense output layer at density D. One row pair per network and settings measured."),
     ];
     for (file, title, note) in sections {
         let path = dir.join(format!("{file}.csv"));

@@ -2,6 +2,8 @@
 //! WDBC network, and the epoch with one thread against all of them.
 
 use anyhow::Result;
+use anyhow::{bail, Context};
+use dst_rigl::{RigL, RigLConfig};
 use dst_set::{Set, SetConfig, StaticSparse};
 use models::rngs::stream;
 use models::train::NoObserver;
@@ -307,4 +309,213 @@ pub fn wdbc_network() -> Result<Vec<EpochBenchRow>> {
         }
     }
     Ok(out)
+}
+
+/// The sparse method of a custom network measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BenchMethod {
+    /// Static sparse training: no topology update.
+    Static,
+    /// SET, zeta 0.3, after every epoch.
+    Set,
+    /// RigL with its defaults (alpha 0.3, every 100 steps).
+    Rigl,
+}
+
+impl BenchMethod {
+    /// The name used on the command line and in `network.csv`.
+    pub fn name(self) -> &'static str {
+        match self {
+            BenchMethod::Static => "static",
+            BenchMethod::Set => "set",
+            BenchMethod::Rigl => "rigl",
+        }
+    }
+}
+
+impl std::str::FromStr for BenchMethod {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "static" => BenchMethod::Static,
+            "set" => BenchMethod::Set,
+            "rigl" => BenchMethod::Rigl,
+            other => bail!("unknown bench method `{other}`; methods: static, set, rigl"),
+        })
+    }
+}
+
+/// A network of the user's choice for `cargo xtask bench --network`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkSpec {
+    /// Layer widths, input first; the last is the number of classes.
+    pub sizes: Vec<usize>,
+    /// Density of every layer but the output layer, which stays dense.
+    pub density: f64,
+    /// Batch size.
+    pub batch: usize,
+    /// Training rows of the epoch.
+    pub rows: usize,
+    /// The sparse method.
+    pub method: BenchMethod,
+}
+
+impl NetworkSpec {
+    /// Checks what `--network`, `--density`, `--batch` and `--rows` give, naming the option.
+    pub fn new(
+        network: &str,
+        density: f64,
+        batch: usize,
+        rows: usize,
+        method: BenchMethod,
+    ) -> Result<NetworkSpec> {
+        let sizes = network
+            .split('-')
+            .map(|w| {
+                w.trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|&w| w > 0)
+                    .with_context(|| {
+                        format!("--network {network}: `{w}` is not a positive layer width")
+                    })
+            })
+            .collect::<Result<Vec<usize>>>()?;
+        if sizes.len() < 2 {
+            bail!("--network {network}: give at least an input and an output width, e.g. 3072-1024-512-10");
+        }
+        if sizes[sizes.len() - 1] < 2 {
+            bail!("--network {network}: the output layer needs at least 2 classes");
+        }
+        if !(density > 0.0 && density <= 1.0) {
+            bail!("--density {density}: must be in (0, 1]");
+        }
+        if batch == 0 {
+            bail!("--batch 0: must be at least 1");
+        }
+        if rows < batch {
+            bail!("--rows {rows}: must be at least the batch ({batch})");
+        }
+        Ok(NetworkSpec {
+            sizes,
+            density,
+            batch,
+            rows,
+            method,
+        })
+    }
+
+    /// The widths joined by `-`, as in `network.csv`.
+    pub fn network(&self) -> String {
+        self.sizes
+            .iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join("-")
+    }
+}
+
+/// One epoch of the custom network, the method against the burn dense MLP of the same shape,
+/// on seeded synthetic classes: the first of two epochs (SET's update after it is included;
+/// RigL updates inside it).
+pub fn custom_network(spec: &NetworkSpec) -> Result<Vec<EpochBenchRow>> {
+    let dim = spec.sizes[0];
+    let classes = spec.sizes[spec.sizes.len() - 1];
+    let (x, y) = synthetic(spec.rows, dim, classes, 5);
+    let network = spec.network();
+    let (dense_s, _) = first_epoch(&mut dense_model(&spec.sizes)?, &x, &y, dim, spec.batch);
+    let mlp = sparse_model(&spec.sizes, Density::Uniform(spec.density), 1)?;
+    let method: Box<dyn DstMethod> = match spec.method {
+        BenchMethod::Static => Box::new(StaticSparse),
+        BenchMethod::Set => Box::new(Set::new(SetConfig {
+            zeta: 0.3,
+            ..SetConfig::default()
+        })?),
+        BenchMethod::Rigl => Box::new(RigL::new(RigLConfig::default())?),
+    };
+    let t = first_epoch(&mut SparseNetwork { mlp, method }, &x, &y, dim, spec.batch);
+    Ok(vec![
+        row(
+            &network,
+            "dense",
+            1.0,
+            spec.batch,
+            spec.rows,
+            (dense_s, 0.0),
+            dense_s,
+        ),
+        row(
+            &network,
+            spec.method.name(),
+            spec.density,
+            spec.batch,
+            spec.rows,
+            t,
+            dense_s,
+        ),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_options_are_checked_by_name() {
+        let spec = |n: &str, d: f64, b: usize, r: usize| {
+            NetworkSpec::new(n, d, b, r, BenchMethod::Set).map_err(|e| e.to_string())
+        };
+        let ok = spec("3072-1024-512-10", 0.01, 100, 50_000).unwrap();
+        assert_eq!(ok.sizes, [3072, 1024, 512, 10]);
+        assert_eq!(ok.network(), "3072-1024-512-10");
+        for (n, d, b, r, want) in [
+            (
+                "3072-x-10",
+                0.01,
+                100,
+                1000,
+                "`x` is not a positive layer width",
+            ),
+            (
+                "3072-0-10",
+                0.01,
+                100,
+                1000,
+                "`0` is not a positive layer width",
+            ),
+            (
+                "3072",
+                0.01,
+                100,
+                1000,
+                "at least an input and an output width",
+            ),
+            ("30-1", 0.01, 100, 1000, "at least 2 classes"),
+            ("30-10", 0.0, 100, 1000, "--density 0"),
+            ("30-10", 1.5, 100, 1000, "--density 1.5"),
+            ("30-10", 0.1, 0, 1000, "--batch 0"),
+            ("30-10", 0.1, 100, 10, "--rows 10"),
+        ] {
+            let e = spec(n, d, b, r).unwrap_err();
+            assert!(e.contains(want), "{n} {d} {b} {r}: {e}");
+        }
+        assert!("sett".parse::<BenchMethod>().is_err());
+        assert_eq!("rigl".parse::<BenchMethod>().unwrap(), BenchMethod::Rigl);
+    }
+
+    #[test]
+    fn a_custom_network_is_measured_against_dense() {
+        for method in [BenchMethod::Static, BenchMethod::Set, BenchMethod::Rigl] {
+            let spec = NetworkSpec::new("20-16-8-3", 0.25, 10, 60, method).unwrap();
+            let rows = custom_network(&spec).unwrap();
+            assert_eq!(rows.len(), 2);
+            assert_eq!((rows[0].method.as_str(), rows[0].density), ("dense", 1.0));
+            assert_eq!(rows[1].method, method.name());
+            for r in &rows {
+                assert_eq!((r.network.as_str(), r.batch, r.rows), ("20-16-8-3", 10, 60));
+                assert!(r.epoch_seconds > 0.0 && r.speedup_vs_dense.is_finite());
+            }
+        }
+    }
 }
