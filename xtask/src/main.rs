@@ -137,6 +137,12 @@ enum Command {
         /// The sparse method: set, rigl or static (with --network).
         #[arg(long, default_value = "set", requires = "network")]
         method: String,
+        /// Also time PyTorch dense, SparseProp and SparseLab on the same networks in the same
+        /// run, from a Python environment built once from PyPI in ~/.cache/dst-sparse-data/
+        /// (about 5 GB; `DST_PEERS_VENV` moves it). Skipped, saying why, without Python or
+        /// the registry. Not for CI.
+        #[arg(long)]
+        peers: bool,
     },
     /// One memory measurement in a fresh process (used by `bench`).
     #[command(hide = true)]
@@ -244,6 +250,7 @@ fn real_main() -> Result<()> {
             batch,
             rows,
             method,
+            peers,
         } => bench(&BenchOptions {
             out,
             quick,
@@ -252,6 +259,7 @@ fn real_main() -> Result<()> {
             network: network
                 .map(|n| NetworkSpec::new(&n, density, batch, rows, method.parse()?))
                 .transpose()?,
+            peers,
         })?,
         Command::BenchProbe { spec } => {
             println!("{}", run_probe_json(&spec)?);

@@ -17,6 +17,7 @@
 pub mod kernels;
 pub mod measure;
 pub mod memory;
+pub mod peers;
 pub mod training;
 
 use crate::figures::{line_panels, Panel, Series};
@@ -68,6 +69,9 @@ pub struct BenchOptions {
     /// Measure this network instead of the sections (`--network`): its rows join
     /// `network.csv`, replacing an earlier measurement of the same network and settings.
     pub network: Option<training::NetworkSpec>,
+    /// Also time PyTorch dense, SparseProp and SparseLab on the same networks in the same run
+    /// ([`peers`]; never in CI).
+    pub peers: bool,
 }
 
 /// When and where a section was measured (`sections.csv`).
@@ -181,6 +185,23 @@ pub fn bench(opts: &BenchOptions) -> Result<()> {
         sort_sections(&mut meta);
         write_all_rows(&meta_path, &meta)?;
     }
+    if opts.peers {
+        let mut cases = Vec::new();
+        if let Some(e) = read_csv::<EpochBenchRow>(&opts.out.join("epochs.csv"))? {
+            if let Some(r) = e
+                .iter()
+                .find(|r| r.method == "set" && (r.density - 0.01).abs() < 1e-12)
+            {
+                cases.push(case_of(r, &peers::ALL_PEERS)?);
+            }
+        }
+        let n = if opts.quick { 512 } else { 4000 };
+        let command = format!(
+            "cargo xtask bench{} --peers",
+            if opts.quick { " --quick" } else { "" }
+        );
+        run_peers(&opts.out, &cases, &[(128, n)], &mut meta, command)?;
+    }
     let readme = report(&opts.out)?;
     println!(
         "bench: {:.0} s -> {}",
@@ -255,9 +276,87 @@ fn bench_network(
             r.method, r.network, r.epoch_seconds, r.rows, r.topology_seconds, r.speedup_vs_dense
         );
     }
+    if opts.peers {
+        let case = case_of(&rows[1], &peers::ALL_PEERS)?;
+        let command = format!("{} --peers", meta.last().map_or("", |m| &m.command));
+        run_peers(&opts.out, &[case], &[], &mut meta, command)?;
+        if let Some(p) = read_csv::<peers::PeerRow>(&opts.out.join("peers.csv"))? {
+            for r in p.iter().filter(|r| r.network == rows[1].network) {
+                println!(
+                    "{:>17}: {:.3} s per epoch, ours {:.1}x faster ({})",
+                    r.peer, r.epoch_seconds, r.ours_speedup, r.note
+                );
+            }
+        }
+    }
     let readme = report(&opts.out)?;
     println!("bench: -> {} (network.csv)", readme.display());
     Ok(())
+}
+
+/// The peers' case for our epoch row `r`.
+fn case_of(r: &EpochBenchRow, which: &[&'static str]) -> Result<peers::EpochCase> {
+    Ok(peers::EpochCase {
+        dims: r
+            .network
+            .split('-')
+            .map(|w| w.parse().context("network widths"))
+            .collect::<Result<Vec<usize>>>()?,
+        rows: r.rows,
+        batch: r.batch,
+        density: r.density,
+        ours: (r.method.clone(), r.epoch_seconds),
+        peers: which.to_vec(),
+    })
+}
+
+/// Times the peers right after our measurements and merges their rows into `peers.csv` and
+/// `peers_gemm.csv` (same network, peer and settings replaced); a skip says why and writes
+/// nothing.
+fn run_peers(
+    out: &Path,
+    cases: &[peers::EpochCase],
+    gemm: &[(usize, usize)],
+    meta: &mut Vec<SectionMeta>,
+    command: String,
+) -> Result<()> {
+    let started = Instant::now();
+    eprintln!("bench: peers (PyTorch dense, SparseProp, SparseLab) ...");
+    let (epochs, gemms) = match peers::measure(cases, gemm)? {
+        Ok(m) => m,
+        Err(why) => {
+            eprintln!("bench: peers skipped: {why}");
+            return Ok(());
+        }
+    };
+    let path = out.join("peers.csv");
+    let mut all: Vec<peers::PeerRow> = read_csv(&path)?.unwrap_or_default();
+    all.retain(|old| {
+        !epochs.iter().any(|new| {
+            old.network == new.network
+                && old.peer == new.peer
+                && old.density == new.density
+                && old.batch == new.batch
+                && old.rows == new.rows
+        })
+    });
+    all.extend(epochs);
+    write_all_rows(&path, &all)?;
+    if !gemms.is_empty() {
+        write_all_rows(&out.join("peers_gemm.csv"), &gemms)?;
+    }
+    meta.retain(|m| m.section != "peers");
+    meta.push(SectionMeta {
+        section: "peers".into(),
+        commit: git_commit(),
+        quick: false,
+        cpu: cpu_model(),
+        threads: rayon::current_num_threads(),
+        seconds: started.elapsed().as_secs_f64(),
+        command,
+    });
+    sort_sections(meta);
+    write_all_rows(&out.join("sections.csv"), meta)
 }
 
 /// A CSV file as a markdown table, numbers shortened.
@@ -337,6 +436,33 @@ fn targets(dir: &Path) -> Result<Vec<Target>> {
                 format!("{c:.3}"),
                 true,
             ));
+        }
+    }
+    if let Some(p) = read_csv::<peers::PeerRow>(&dir.join("peers.csv"))? {
+        let wanted: [(&str, &str, f64); 5] = [
+            ("784-4000-4000-4000-10", "torch-dense", 25.0),
+            ("784-4000-4000-4000-10", "sparselab-set", 5.0),
+            ("784-4000-4000-4000-10", "sparseprop-static", 5.0),
+            ("3072-1024-512-10", "torch-dense", 8.0),
+            ("3072-1024-512-10", "sparselab-set", 3.0),
+        ];
+        for (network, peer, want) in wanted {
+            let found = p.iter().find(|r| {
+                r.network == network && r.peer == peer && (r.density - 0.01).abs() < 1e-12
+            });
+            if let Some(r) = found {
+                t.push(check(
+                    format!(
+                        "{network} at 1%: our {} epoch >= {want}x faster than {peer}",
+                        r.ours
+                    ),
+                    format!(
+                        "{:.1}x ({:.2} s against {:.2} s, batch {}, {} rows)",
+                        r.ours_speedup, r.ours_seconds, r.epoch_seconds, r.batch, r.rows
+                    ),
+                    r.ours_speedup >= want,
+                ));
+            }
         }
     }
     if let Some(k) = read_csv::<KernelRow>(&dir.join("kernels.csv"))? {
@@ -504,7 +630,7 @@ pub fn report(dir: &Path) -> Result<PathBuf> {
             );
         }
     }
-    let sections: [(&str, &str, &str); 9] = [
+    let sections: [(&str, &str, &str); 11] = [
         ("kernels", "Kernels", "GFLOP/s counted as `2 batch nnz` per product; the dense reference is burn flex's GEMM on the same `batch x n x n` shape. Activations feature-major, as the model keeps them.\n\n![kernels](kernels_speedup.png)"),
         ("sparse-input", "Missing inputs left absent", "Forward plus weight gradient of the first layer; `absent` feeds only the observed entries, `zero-filled` the dense batch with zeros."),
         ("wdbc", "The seed paper's WDBC network", "30-100-100-100-2, batch 10, 455 rows, the fastest of 5 first epochs."),
@@ -514,6 +640,8 @@ pub fn report(dir: &Path) -> Result<PathBuf> {
         ("memory", "Memory vs connections", "Peak resident memory of two training epochs (one SET update) minus the resident memory before the model was built, one process per size.\n\n![memory](memory.png)"),
         ("scale", "A million hidden neurons", "Erdos-Renyi epsilon 20, two epochs, the first timed."),
         ("network", "Your own networks", "`cargo xtask bench --network <widths> --density D --batch B --rows N --method set|rigl|static`: the first of two epochs on seeded synthetic classes, the method (topology update included) against the burn dense MLP of the same shape; every layer but the dense output layer at density D. One row pair per network and settings measured."),
+        ("peers", "Against what users would pick: PyTorch, SparseProp, SparseLab", "`cargo xtask bench --peers` (or `--network ... --peers`): PyTorch dense (MKL), SparseProp 0.1.14 (static sparse, C++ kernels) and SparseLab 0.2.2 (PyTorch-native SET, drop fraction 0.3 every 100 steps), timed right after our epoch on the same network, density, batch and rows (ReLU, dropout 0.1, dense output layer, SGD 0.01 with momentum 0.9), each epoch extrapolated from 30 timed batches after 3 warm-up ones; `ours_speedup` is their epoch over ours, both from the same bench run."),
+        ("peers_gemm", "torch.matmul's GEMM rate", "GFLOP/s of `batch x n` by `n x n` (counted `2 batch n^2`), next to our kernels' rates above."),
     ];
     for (file, title, note) in sections {
         let path = dir.join(format!("{file}.csv"));
