@@ -150,6 +150,16 @@ enum Command {
         /// The probe, as JSON.
         spec: String,
     },
+    /// Check the CSV files of a `reproduce --quick` output against the committed digests
+    /// (experiments/reference/quick-guard.toml); `--write` rewrites them when numbers change on
+    /// purpose (with a numerics version bump).
+    Guard {
+        /// The results folder `reproduce --quick --out DIR` wrote.
+        dir: PathBuf,
+        /// Rewrite the reference from DIR instead of checking.
+        #[arg(long)]
+        write: bool,
+    },
     /// Redraw the figures of a results folder from its CSV files.
     Figures {
         /// A study's results folder (holding config.toml and runs.csv).
@@ -263,6 +273,17 @@ fn real_main() -> Result<()> {
         })?,
         Command::BenchProbe { spec } => {
             println!("{}", run_probe_json(&spec)?);
+        }
+        Command::Guard { dir, write } => {
+            if write {
+                println!(
+                    "guard: wrote {}",
+                    experiments::guard::write(&dir)?.display()
+                );
+            } else {
+                let n = experiments::guard::check(&dir)?;
+                println!("guard: the {n} CSV files of {} match", dir.display());
+            }
         }
         Command::Figures { dir } => {
             for (path, _) in redraw(&dir)? {

@@ -15,6 +15,7 @@ pub mod exemplars;
 pub mod figures;
 pub mod forgetting;
 pub mod grid;
+pub mod guard;
 pub mod numerics;
 pub mod paired;
 pub mod plots;

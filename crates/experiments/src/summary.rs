@@ -82,7 +82,11 @@ pub fn runs_frame(rows: &[RunRow]) -> Result<DataFrame> {
 pub fn summarise(rows: &[RunRow]) -> Result<DataFrame> {
     let keys: Vec<Expr> = CELL_KEYS.iter().map(|k| col(*k)).collect();
     let kept = |c: &str| col(c).filter(col("diverged").not());
-    let mut df = runs_frame(rows)?
+    // In key order, not the order runs finished in (which parallel runs change): a float sum
+    // depends on its order, and the summary must not depend on --jobs.
+    let mut rows = rows.to_vec();
+    rows.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+    let mut df = runs_frame(&rows)?
         .lazy()
         .group_by(keys)
         .agg([
