@@ -52,6 +52,10 @@ pub struct GemmRow {
     pub n: usize,
     /// GFLOP/s counted as `2 batch n^2`.
     pub gflops: f64,
+    /// Our three sparse products at density 0.01 on the same shape, from kernels.csv of the
+    /// same bench run (GFLOP/s counted as `2 batch nnz`, and their share of `gflops`); empty
+    /// when the kernels section did not run.
+    pub ours_at_1_percent: String,
     /// `torch <version>, <threads> threads`.
     pub note: String,
 }
@@ -237,6 +241,7 @@ pub fn measure(
                 batch: int("batch"),
                 n: int("n"),
                 gflops: num("gflops"),
+                ours_at_1_percent: String::new(),
                 note: note.clone(),
             }),
             _ => {}
