@@ -190,10 +190,7 @@ fn dropped_connections(layer: &SparseLayer, keep: &[bool]) -> Vec<Dropped> {
 /// left as it was, not restarted at zero).
 fn restore_regrown(layer: &mut SparseLayer, dropped: &[Dropped]) {
     for d in dropped {
-        let range = layer.weights.row_range(d.row);
-        let cols = &layer.weights.col_idx()[range.clone()];
-        if let Ok(offset) = cols.binary_search(&d.col) {
-            let k = range.start + offset;
+        if let Some(k) = layer.weights.position(d.row, d.col) {
             layer.weights.values_mut()[k] = d.weight;
             layer.momentum[k] = d.momentum;
         }

@@ -14,7 +14,9 @@
 use serde::{Deserialize, Serialize};
 use sparse_core::init::sample_free_positions;
 use sparse_core::topology::set_removal;
-use sparse_core::{DstContext, DstMethod, HookOutcome, SparseError, WeightSampler};
+use sparse_core::{
+    DstContext, DstMethod, FanMode, HookOutcome, SparseError, WeightInit, WeightSampler,
+};
 
 /// SET's hyper-parameters, as written in an experiment config.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -53,15 +55,25 @@ impl RegrowInit {
         *self == RegrowInit::Sampler
     }
 
-    /// The distribution of regrown weights in a layer with `n_in` inputs and initial
-    /// distribution `sampler`; `None` for zeros.
-    pub fn distribution(self, sampler: WeightSampler, n_in: usize) -> Option<WeightSampler> {
+    /// The distribution of regrown weights in an `n_in x n_out` layer with `nnz` connections
+    /// and initial distribution `sampler`; `None` for zeros.
+    pub fn distribution(
+        self,
+        sampler: WeightSampler,
+        n_in: usize,
+        n_out: usize,
+        nnz: usize,
+    ) -> Option<WeightSampler> {
         match self {
             RegrowInit::Sampler => Some(sampler),
             RegrowInit::Zero => None,
-            RegrowInit::Reference => Some(WeightSampler::Uniform {
-                limit: (6.0 / n_in.max(1) as f64).sqrt() as f32,
-            }),
+            RegrowInit::Reference => Some(WeightSampler::new(
+                WeightInit::HeUniform,
+                FanMode::Dense,
+                n_in,
+                n_out,
+                nnz,
+            )),
         }
     }
 }
@@ -234,10 +246,12 @@ impl DstMethod for Set {
                 _ => 0,
             };
             let keep = set_removal(layer.weights.values(), self.config.zeta);
-            let regrow = self
-                .config
-                .regrow_init
-                .distribution(layer.sampler, layer.n_in());
+            let regrow = self.config.regrow_init.distribution(
+                layer.sampler,
+                layer.n_in(),
+                layer.n_out(),
+                layer.nnz(),
+            );
             let mut e = layer.rewire(
                 l,
                 &keep,

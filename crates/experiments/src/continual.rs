@@ -33,7 +33,7 @@ use crate::figures::{heatmap, line_panels, Panel, Series};
 use crate::grid::RunSpec;
 use crate::results::{read_rows, write_all_rows, EpochRow, RunFiles, RunKeyed, RunRow};
 use crate::run::{self, RunResult};
-use crate::significance::{holm, paired_t_p_value, significant, ClaimTally};
+use crate::significance::{correct_claim, paired_t_p_value, significant, ClaimTally};
 use crate::summary::mean_ci95;
 use anyhow::{bail, Context, Result};
 use data::Dataset;
@@ -849,12 +849,11 @@ fn summarise(runs: &[RunMatrix]) -> Vec<ContinualSummary> {
             }
         })
         .collect();
-    let acc_holm = holm(&raw_p.iter().map(|p| p[0]).collect::<Vec<_>>());
-    let forgetting_holm = holm(&raw_p.iter().map(|p| p[1]).collect::<Vec<_>>());
-    for ((row, a), f) in out.iter_mut().zip(acc_holm).zip(forgetting_holm) {
-        row.acc_vs_random_p_holm = a;
-        row.forgetting_vs_random_p_holm = f;
-    }
+    let claim = |i: usize| raw_p.iter().map(|p: &[f64; 2]| p[i]).collect::<Vec<f64>>();
+    correct_claim(&mut out, &claim(0), |r, p| r.acc_vs_random_p_holm = p);
+    correct_claim(&mut out, &claim(1), |r, p| {
+        r.forgetting_vs_random_p_holm = p
+    });
     out
 }
 

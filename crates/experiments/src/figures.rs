@@ -141,23 +141,17 @@ pub enum FigureData {
 
 impl FigureData {
     /// Draws the figure: `<path>.png` and `<path>.svg`, and its data as `<path>.toml`.
+    /// A heat map's shape is checked here, so that data read back from a file is too.
     pub fn draw(&self, path: &Path) -> Result<()> {
         let data = toml::to_string(self)
             .with_context(|| format!("serialising the data of {}", path.display()))?;
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("creating directory {}", parent.display()))?;
-        }
-        let toml_path = with_suffix(path, "toml");
-        std::fs::write(&toml_path, data)
-            .with_context(|| format!("writing {}", toml_path.display()))?;
         ensure_font()?;
         match self {
             FigureData::LinePanels {
                 title,
                 columns,
                 panels,
-            } => write_both(path, &LinePanels::new(title, panels, *columns)),
+            } => write_both(path, &LinePanels::new(title, panels, *columns))?,
             FigureData::Heatmap {
                 title,
                 x_label,
@@ -165,18 +159,52 @@ impl FigureData {
                 x_ticks,
                 y_ticks,
                 values,
-            } => write_both(
-                path,
-                &HeatMap::new(title, x_label, y_label, x_ticks, y_ticks, values),
-            ),
+            } => {
+                check_heatmap_shape(title, x_ticks, y_ticks, values)?;
+                write_both(
+                    path,
+                    &HeatMap::new(title, x_label, y_label, x_ticks, y_ticks, values),
+                )?
+            }
             FigureData::Scatter {
                 title,
                 x_label,
                 y_label,
                 groups,
-            } => write_both(path, &Scatter::new(title, x_label, y_label, groups)),
+            } => write_both(path, &Scatter::new(title, x_label, y_label, groups))?,
         }
+        // After the images, which created the folder.
+        let toml_path = with_suffix(path, "toml");
+        std::fs::write(&toml_path, data).with_context(|| format!("writing {}", toml_path.display()))
     }
+}
+
+/// One row of values per y tick and one value per x tick in every row.
+fn check_heatmap_shape(
+    title: &str,
+    x_ticks: &[String],
+    y_ticks: &[String],
+    values: &[Vec<f64>],
+) -> Result<()> {
+    if values.len() != y_ticks.len() {
+        bail!(
+            "heatmap {title:?}: {} rows of values but {} y tick labels",
+            values.len(),
+            y_ticks.len()
+        );
+    }
+    if let Some((r, row)) = values
+        .iter()
+        .enumerate()
+        .find(|(_, row)| row.len() != x_ticks.len())
+    {
+        bail!(
+            "heatmap {title:?}: row {r} has {} values but there are {} x tick labels",
+            row.len(),
+            x_ticks.len()
+        );
+    }
+    Ok(())
 }
 
 /// Redraws the figure at `path` (no extension) from its data file `<path>.toml`.
@@ -204,8 +232,8 @@ pub fn line_panels(path: &Path, title: &str, panels: &[Panel], columns: usize) -
 
 /// Draws a heat map of `values[row][col]` (NaN = no data, drawn grey) on a diverging colour
 /// scale centred at 0 (blue negative, red positive) with a colour bar, each cell annotated with
-/// [`fmt_value`], rows labelled by `y_ticks` and columns by `x_ticks`. Writes `<path>.png` and
-/// `<path>.svg`.
+/// [`fmt_value`], rows labelled by `y_ticks` and columns by `x_ticks`. Writes `<path>.png`,
+/// `<path>.svg` and the data, `<path>.toml`; an error when the shapes disagree.
 pub fn heatmap(
     path: &Path,
     title: &str,
@@ -215,24 +243,6 @@ pub fn heatmap(
     y_ticks: &[String],
     values: &[Vec<f64>],
 ) -> Result<()> {
-    if values.len() != y_ticks.len() {
-        bail!(
-            "heatmap {title:?}: {} rows of values but {} y tick labels",
-            values.len(),
-            y_ticks.len()
-        );
-    }
-    if let Some((r, row)) = values
-        .iter()
-        .enumerate()
-        .find(|(_, row)| row.len() != x_ticks.len())
-    {
-        bail!(
-            "heatmap {title:?}: row {r} has {} values but there are {} x tick labels",
-            row.len(),
-            x_ticks.len()
-        );
-    }
     FigureData::Heatmap {
         title: title.to_string(),
         x_label: x_label.to_string(),
@@ -245,8 +255,8 @@ pub fn heatmap(
 }
 
 /// Draws a scatter plot of points coloured by group (palette order), with a legend below the
-/// plotting area; for dataset cartography (confidence vs variability). Writes `<path>.png` and
-/// `<path>.svg`.
+/// plotting area; for dataset cartography (confidence vs variability). Writes `<path>.png`,
+/// `<path>.svg` and the data, `<path>.toml`.
 pub fn scatter(
     path: &Path,
     title: &str,

@@ -6,11 +6,11 @@
 //! is then a measured claim, not an eyeballed one.
 
 use crate::results::RunRow;
-use crate::significance::{holm, paired_t_p_value};
+use crate::significance::{correct_claim, paired_t_p_value};
 use crate::summary::{ci95_half_width, mean_std, CELL_KEYS};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// One row of `paired_vs_dense.csv`.
@@ -139,15 +139,10 @@ pub fn paired_vs_dense(rows: &[RunRow]) -> Vec<PairedRow> {
             },
         )
         .collect();
-    let experiments: BTreeSet<String> = out.iter().map(|r| r.experiment.clone()).collect();
-    for experiment in experiments {
-        let claim: Vec<usize> = (0..out.len())
-            .filter(|&i| out[i].experiment == experiment)
-            .collect();
-        let p: Vec<f64> = claim.iter().map(|&i| out[i].p_value).collect();
-        for (&i, adjusted) in claim.iter().zip(holm(&p)) {
-            out[i].p_holm = adjusted;
-        }
+    // One claim per experiment; the rows are in key order, so each experiment's are together.
+    for claim in out.chunk_by_mut(|a, b| a.experiment == b.experiment) {
+        let raw: Vec<f64> = claim.iter().map(|r| r.p_value).collect();
+        correct_claim(claim, &raw, |r, p| r.p_holm = p);
     }
     out
 }

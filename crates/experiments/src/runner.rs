@@ -32,6 +32,21 @@ pub struct RunOptions {
     pub checkpoint_every: Option<usize>,
 }
 
+impl RunOptions {
+    /// Into `out` with `jobs` runs at once, resuming, without progress display, shards or
+    /// checkpoints: how tests and scripts run a config.
+    pub fn quiet_into(out: &Path, jobs: usize) -> RunOptions {
+        RunOptions {
+            out: Some(out.to_path_buf()),
+            jobs: Some(jobs),
+            fresh: false,
+            quiet: true,
+            shard: None,
+            checkpoint_every: None,
+        }
+    }
+}
+
 /// One of `count` disjoint parts of a grid: the runs, ordered by their key (`run_id`), taken
 /// round-robin (run `k` belongs to shard `k % count`), so every shard gets a similar mix of
 /// methods and sizes. A shard writes its own files under `DIR/shards/<index>-of-<count>/`, so

@@ -52,6 +52,15 @@ pub fn holm(p_values: &[f64]) -> Vec<f64> {
     adjusted
 }
 
+/// Holm-corrects one claim: `raw[i]` is the raw p-value of `rows[i]` (NaN: no test), and
+/// `set` stores each adjusted value in its row.
+pub fn correct_claim<T>(rows: &mut [T], raw: &[f64], set: impl Fn(&mut T, f64)) {
+    assert_eq!(rows.len(), raw.len(), "one raw p-value per row");
+    for (row, adjusted) in rows.iter_mut().zip(holm(raw)) {
+        set(row, adjusted);
+    }
+}
+
 /// Whether a Holm-adjusted p-value is significant at [`ALPHA`] (never for NaN).
 pub fn significant(p_holm: f64) -> bool {
     p_holm < ALPHA

@@ -30,7 +30,6 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Serialize, Deserialize)]
 pub struct StepRecord {
     steps_per_epoch: usize,
-    events: Vec<usize>,
     presentations: Vec<usize>,
     repeats: Vec<usize>,
     across_updates: Vec<usize>,
@@ -49,7 +48,6 @@ impl StepRecord {
     pub fn new(rows: usize, steps_per_epoch: usize) -> Self {
         StepRecord {
             steps_per_epoch,
-            events: Vec::new(),
             presentations: Vec::new(),
             repeats: Vec::new(),
             across_updates: Vec::new(),
@@ -68,9 +66,9 @@ impl StepRecord {
     }
 
     /// Records the next step: the training rows presented and which of them were forgetting
-    /// events (correct at their previous presentation, wrong now).
+    /// events (correct at their previous presentation, wrong now, so always presented before).
     pub fn on_step(&mut self, rows: &[usize], forgot: &[bool]) {
-        let step = self.events.len();
+        let step = self.presentations.len();
         let latest = latest_update(&self.updates, step);
         let (mut repeats, mut across) = (0, 0);
         let mut gaps = Vec::new();
@@ -85,10 +83,13 @@ impl StepRecord {
                     self.forgotten_across_update[r] |= crossed;
                 }
             }
+            debug_assert!(
+                !f || self.last_presented[r].is_some(),
+                "a forgetting event without an earlier presentation"
+            );
             self.last_presented[r] = Some(step);
         }
         self.schedule = fnv1a_extend(self.schedule, &u64::MAX.to_le_bytes());
-        self.events.push(forgot.iter().filter(|&&f| f).count());
         self.presentations.push(rows.len());
         self.repeats.push(repeats);
         self.across_updates.push(across);
@@ -111,10 +112,11 @@ impl StepRecord {
             .iter()
             .map(|g| g.iter().map(usize::to_string).collect::<Vec<_>>().join(" "))
             .collect();
+        let events: Vec<usize> = self.event_gaps.iter().map(Vec::len).collect();
         StepForgettingRow {
             run_id: run_id.to_string(),
             steps_per_epoch: self.steps_per_epoch,
-            events: join(&self.events),
+            events: join(&events),
             presentations: join(&self.presentations),
             repeats: join(&self.repeats),
             across_updates: join(&self.across_updates),

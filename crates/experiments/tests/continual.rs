@@ -44,14 +44,7 @@ fn every_run_writes_its_matrix_and_task_il_scores_only_the_task() {
     let cfg = dir.path().join("c.toml");
     std::fs::write(&cfg, config()).unwrap();
     let out = dir.path().join("out");
-    let opts = RunOptions {
-        out: Some(out.clone()),
-        jobs: Some(2),
-        fresh: false,
-        quiet: true,
-        shard: None,
-        checkpoint_every: None,
-    };
+    let opts = RunOptions::quiet_into(&out, 2);
     run_experiment(&cfg, &opts).unwrap();
     let runs: Vec<RunRow> = read_rows(&out.join("runs.csv")).unwrap();
     let cells: Vec<ContinualRow> = read_rows(&out.join(CONTINUAL)).unwrap();

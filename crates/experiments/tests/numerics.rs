@@ -18,15 +18,7 @@ fn reference_digests() -> BTreeMap<String, String> {
     let mut digests = BTreeMap::new();
     for (i, config) in REFERENCE_CONFIGS.iter().enumerate() {
         let out = dir.path().join(i.to_string());
-        let opts = RunOptions {
-            out: Some(out.clone()),
-            jobs: Some(2),
-            fresh: false,
-            quiet: true,
-            shard: None,
-            checkpoint_every: None,
-        };
-        run_experiment(&repo.join(config), &opts).unwrap();
+        run_experiment(&repo.join(config), &RunOptions::quiet_into(&out, 2)).unwrap();
         let runs: Vec<RunRow> = read_rows(&out.join("runs.csv")).unwrap();
         let epochs: Vec<EpochRow> = read_rows(&out.join("epochs.csv")).unwrap();
         for r in &runs {

@@ -74,18 +74,7 @@ figures = ["figure2", "accuracy-vs-sparsity", "heatmap", "degree-vs-missingness"
     )
     .unwrap();
     let out = dir.path().join("out");
-    run_experiment(
-        &cfg,
-        &RunOptions {
-            out: Some(out.clone()),
-            jobs: Some(2),
-            fresh: false,
-            quiet: true,
-            shard: None,
-            checkpoint_every: None,
-        },
-    )
-    .unwrap();
+    run_experiment(&cfg, &RunOptions::quiet_into(&out, 2)).unwrap();
     let drawn = redraw(&out).unwrap();
     assert!(drawn.len() >= 5, "{drawn:?}");
     let before = files(&out);

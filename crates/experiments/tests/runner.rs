@@ -35,19 +35,11 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
-fn opts(out: &Path, jobs: usize) -> RunOptions {
-    RunOptions {
-        out: Some(out.to_path_buf()),
-        jobs: Some(jobs),
-        fresh: false,
-        quiet: true,
-        shard: None,
-        checkpoint_every: None,
-    }
-}
-
 fn error_of(cfg: &Path, out: &Path) -> String {
-    format!("{:#}", run_experiment(cfg, &opts(out, 1)).unwrap_err())
+    format!(
+        "{:#}",
+        run_experiment(cfg, &RunOptions::quiet_into(out, 1)).unwrap_err()
+    )
 }
 
 #[test]
@@ -152,7 +144,7 @@ fn resume_runs_only_what_is_missing_and_parallel_runs_are_deterministic() {
     );
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
 
-    let first = run_experiment(&one, &opts(&a, 1)).unwrap();
+    let first = run_experiment(&one, &RunOptions::quiet_into(&a, 1)).unwrap();
     // A validation split carved from training is evaluated every epoch.
     let with_validation = write(
         dir.path(),
@@ -160,16 +152,20 @@ fn resume_runs_only_what_is_missing_and_parallel_runs_are_deterministic() {
         &config(WDBC, "[30, 8, 2]", r#"["set"]"#, "[1]")
             .replace("[data]\n", "[data]\nvalidation_fraction = 0.25\n"),
     );
-    run_experiment(&with_validation, &opts(&dir.path().join("v"), 1)).unwrap();
+    run_experiment(
+        &with_validation,
+        &RunOptions::quiet_into(&dir.path().join("v"), 1),
+    )
+    .unwrap();
     let ev: Vec<experiments::results::EpochRow> =
         read_rows(&dir.path().join("v/epochs.csv")).unwrap();
     assert!(ev
         .iter()
         .all(|e| e.validation_accuracy.is_some_and(|a| a > 0.3)));
     assert_eq!((first.total, first.executed), (3, 3));
-    let again = run_experiment(&one, &opts(&a, 1)).unwrap();
+    let again = run_experiment(&one, &RunOptions::quiet_into(&a, 1)).unwrap();
     assert_eq!(again.executed, 0, "finished runs are not redone");
-    let grown = run_experiment(&two, &opts(&a, 2)).unwrap();
+    let grown = run_experiment(&two, &RunOptions::quiet_into(&a, 2)).unwrap();
     assert_eq!(
         (grown.total, grown.executed),
         (6, 3),
@@ -177,7 +173,7 @@ fn resume_runs_only_what_is_missing_and_parallel_runs_are_deterministic() {
     );
 
     // The same grid in one go with parallel runs gives the same rows.
-    run_experiment(&two, &opts(&b, 2)).unwrap();
+    run_experiment(&two, &RunOptions::quiet_into(&b, 2)).unwrap();
     let ra: Vec<RunRow> = read_rows(&a.join("runs.csv")).unwrap();
     let rb: Vec<RunRow> = read_rows(&b.join("runs.csv")).unwrap();
     assert_eq!(without_timing(ra.clone()), without_timing(rb));
@@ -207,7 +203,7 @@ fn absent_inputs_give_the_numbers_of_zero_imputation_and_examples_are_tracked() 
     );
     let cfg = write(dir.path(), "absent.toml", &text);
     let out = dir.path().join("out");
-    let report = run_experiment(&cfg, &opts(&out, 2)).unwrap();
+    let report = run_experiment(&cfg, &RunOptions::quiet_into(&out, 2)).unwrap();
     assert_eq!(report.total, 2 * 2 * 2 * 2);
     let rows: Vec<RunRow> = read_rows(&out.join("runs.csv")).unwrap();
     for r in rows.iter().filter(|r| r.imputation == "absent") {
@@ -256,10 +252,10 @@ fn sharded_runs_collect_to_the_unsharded_result() {
         &config(WDBC, "[30, 8, 2]", r#"["dense", "static", "set"]"#, "3"),
     );
     let whole = dir.path().join("whole");
-    run_experiment(&cfg, &opts(&whole, 2)).unwrap();
+    run_experiment(&cfg, &RunOptions::quiet_into(&whole, 2)).unwrap();
     let sharded = dir.path().join("sharded");
     let shard = |s: &str| {
-        let mut o = opts(&sharded, 1);
+        let mut o = RunOptions::quiet_into(&sharded, 1);
         o.shard = Some(s.parse::<Shard>().unwrap());
         run_experiment(&cfg, &o).unwrap();
     };
@@ -322,7 +318,7 @@ fn diverged_runs_are_marked_counted_and_left_out_of_the_means() {
         &config(WDBC, "[30, 8, 2]", r#"["dense", "set"]"#, "[1, 2]")
             .replace("learning_rate = 0.01", "learning_rate = 1e9"),
     );
-    run_experiment(&cfg, &opts(&out, 2)).unwrap();
+    run_experiment(&cfg, &RunOptions::quiet_into(&out, 2)).unwrap();
     let runs: Vec<RunRow> = read_rows(&out.join("runs.csv")).unwrap();
     assert_eq!(runs.len(), 4);
     for r in &runs {
@@ -346,7 +342,7 @@ fn diverged_runs_are_marked_counted_and_left_out_of_the_means() {
         );
     }
 
-    let again = run_experiment(&cfg, &opts(&out, 1)).unwrap();
+    let again = run_experiment(&cfg, &RunOptions::quiet_into(&out, 1)).unwrap();
     assert_eq!(again.executed, 0, "a diverged run is finished, not redone");
 }
 
@@ -363,7 +359,7 @@ fn runs_of_another_numerics_version_run_again() {
         "tiny.toml",
         &config(WDBC, "[30, 8, 2]", r#"["dense", "set"]"#, "[1, 2]"),
     );
-    run_experiment(&cfg, &opts(&out, 2)).unwrap();
+    run_experiment(&cfg, &RunOptions::quiet_into(&out, 2)).unwrap();
     let first: Vec<RunRow> = read_rows(&out.join("runs.csv")).unwrap();
     assert!(first.iter().all(|r| r.numerics == Some(VERSION)));
 
@@ -375,7 +371,7 @@ fn runs_of_another_numerics_version_run_again() {
     let (stale, unversioned) = (edited[0].run_id.clone(), edited[1].run_id.clone());
     write_all_rows(&out.join("runs.csv"), &edited).unwrap();
 
-    let again = run_experiment(&cfg, &opts(&out, 1)).unwrap();
+    let again = run_experiment(&cfg, &RunOptions::quiet_into(&out, 1)).unwrap();
     assert_eq!(again.executed, 1, "only the run of another version");
     let runs: Vec<RunRow> = read_rows(&out.join("runs.csv")).unwrap();
     assert_eq!(runs.len(), 4);
@@ -430,7 +426,7 @@ fn train_and_test_share_one_missingness_mechanism() {
             assert!((rate - 0.05).abs() < 0.02, "{}: {rate}", spec.run_id);
         }
     }
-    run_experiment(&path, &opts(&dir.path().join("out"), 2)).unwrap();
+    run_experiment(&path, &RunOptions::quiet_into(&dir.path().join("out"), 2)).unwrap();
     let runs: Vec<RunRow> = read_rows(&dir.path().join("out/runs.csv")).unwrap();
     for r in &runs {
         let (train, test) = (
@@ -452,7 +448,7 @@ fn a_named_method_variant_runs_beside_its_base() {
         + "[methods.set]\nzeta = 0.3\n[methods.set-zero]\nbase = \"set\"\nzeta = 0.3\n\
            regrow_init = \"zero\"\n";
     let cfg = write(dir.path(), "variants.toml", &text);
-    run_experiment(&cfg, &opts(&dir.path().join("out"), 2)).unwrap();
+    run_experiment(&cfg, &RunOptions::quiet_into(&dir.path().join("out"), 2)).unwrap();
     let runs: Vec<RunRow> = read_rows(&dir.path().join("out/runs.csv")).unwrap();
     let of = |m: &str| runs.iter().find(|r| r.method == m).unwrap();
     let (set, zero) = (of("set"), of("set-zero"));

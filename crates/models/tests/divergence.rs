@@ -6,11 +6,7 @@
 mod common;
 
 use common::{sparse_mlp, toy_data};
-use models::train::NoObserver;
-use models::{
-    train, Classifier, DenseMlp, Examples, RunData, RunRngs, SgdParams, SparseNetwork,
-    TrainOptions, TrainOutcome,
-};
+use models::{Classifier, DenseMlp, Examples, SgdParams, SparseNetwork, TrainOutcome};
 use sparse_core::DstMethod;
 
 const SIZES: [usize; 4] = [8, 24, 16, 3];
@@ -70,23 +66,7 @@ fn fit(model: &mut dyn Classifier) -> TrainOutcome {
         labels: &y,
         n_features: SIZES[0],
     };
-    let ids: Vec<usize> = (0..ROWS).collect();
-    train(
-        model,
-        &RunData {
-            train: data,
-            ids: &ids,
-            test: data,
-            validation: None,
-        },
-        TrainOptions {
-            epochs: EPOCHS,
-            batch_size: 10,
-            track_topology: true,
-        },
-        &mut RunRngs::from_seed(11),
-        &mut NoObserver,
-    )
+    common::fit(model, data, EPOCHS, 10, 11)
 }
 
 /// The run stopped in the epoch it reports, with that epoch's record as its last.

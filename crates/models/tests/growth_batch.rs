@@ -3,11 +3,10 @@
 
 mod common;
 
-use common::{sparse_mlp, toy_data};
-use models::train::NoObserver;
+use common::{fit, sparse_mlp, toy_data};
 use models::{
-    train, Batch, Classifier, Examples, GrowthBatch, ModelError, RunData, RunRngs, SgdParams,
-    SparseNetwork, StepReport, TrainOptions,
+    Batch, Classifier, Examples, GrowthBatch, ModelError, RunRngs, SgdParams, SparseNetwork,
+    StepReport,
 };
 use sparse_core::{EditStats, SparseLayer, TrainingClock};
 
@@ -93,23 +92,7 @@ fn a_partial_batch_scores_growth_on_the_last_full_one() {
         labels: &y,
         n_features: 8,
     };
-    let ids: Vec<usize> = (0..ROWS).collect();
-    let out = train(
-        &mut net,
-        &RunData {
-            train: data,
-            ids: &ids,
-            test: data,
-            validation: None,
-        },
-        TrainOptions {
-            epochs: 3,
-            batch_size: BATCH,
-            track_topology: false,
-        },
-        &mut RunRngs::from_seed(5),
-        &mut NoObserver,
-    );
+    let out = fit(&mut net, data, 3, BATCH, 5);
     let steps_per_epoch = ROWS.div_ceil(BATCH);
     let mut scored = 0;
     for (k, (step, batch, growth)) in net.steps.iter().enumerate() {

@@ -3,12 +3,9 @@
 
 mod common;
 
-use common::{sparse_mlp, toy_data};
+use common::{fit, sparse_mlp, toy_data};
 use dst_set::{Set, SetConfig, StaticSparse};
-use models::train::NoObserver;
-use models::{
-    train, Batch, Examples, RunData, RunRngs, SgdParams, SparseMlp, SparseNetwork, TrainOptions,
-};
+use models::{Batch, Examples, SgdParams, SparseMlp, SparseNetwork};
 
 fn run(
     method: Box<dyn sparse_core::DstMethod>,
@@ -36,23 +33,7 @@ fn run(
         labels: &y,
         n_features: 8,
     };
-    let ids: Vec<usize> = (0..120).collect();
-    let out = train(
-        &mut net,
-        &RunData {
-            train: data,
-            ids: &ids,
-            test: data,
-            validation: None,
-        },
-        TrainOptions {
-            epochs: 8,
-            batch_size: 10,
-            track_topology: true,
-        },
-        &mut RunRngs::from_seed(seed),
-        &mut NoObserver,
-    );
+    let out = fit(&mut net, data, 8, 10, seed);
     (out, net)
 }
 
@@ -141,23 +122,7 @@ fn absent_inputs_equal_zero_filled_inputs() {
         labels: &y,
         n_features: 8,
     };
-    let ids: Vec<usize> = (0..120).collect();
-    let zero = train(
-        &mut net,
-        &RunData {
-            train: data,
-            ids: &ids,
-            test: data,
-            validation: None,
-        },
-        TrainOptions {
-            epochs: 8,
-            batch_size: 10,
-            track_topology: true,
-        },
-        &mut RunRngs::from_seed(3),
-        &mut NoObserver,
-    );
+    let zero = fit(&mut net, data, 8, 10, 3);
     for (a, z) in absent.epochs.iter().zip(&zero.epochs) {
         assert!(
             (a.train_loss - z.train_loss).abs() < 1e-5 * (1.0 + z.train_loss),

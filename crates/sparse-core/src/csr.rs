@@ -193,7 +193,13 @@ impl Csr {
 
     /// Whether position `(i, j)` is stored (binary search within the row).
     pub fn contains(&self, i: usize, j: u32) -> bool {
-        self.row_cols(i).binary_search(&j).is_ok()
+        self.position(i, j).is_some()
+    }
+
+    /// Where position `(i, j)` is stored (its index into [`values`](Self::values)), if it is.
+    pub fn position(&self, i: usize, j: u32) -> Option<usize> {
+        let start = self.row_ptr[i];
+        self.row_cols(i).binary_search(&j).ok().map(|k| start + k)
     }
 
     /// Number of stored entries in each row: the out-degree of every input neuron.
@@ -398,6 +404,15 @@ mod tests {
         assert_eq!(m.row_indices(), vec![0, 1, 1]);
         assert!(m.contains(1, 2) && !m.contains(0, 0));
         assert!((m.density() - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn position_indexes_the_stored_values() {
+        let m = small();
+        assert_eq!(m.position(1, 2).map(|k| m.values()[k]), Some(3.0));
+        assert_eq!(m.position(1, 0).map(|k| m.values()[k]), Some(2.0));
+        assert_eq!(m.position(0, 1), Some(0));
+        assert_eq!(m.position(0, 2), None);
     }
 
     #[test]

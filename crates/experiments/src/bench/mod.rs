@@ -252,6 +252,14 @@ fn bench_network(
     all.retain(|old| !rows.iter().any(|new| same(old, new)));
     all.extend(rows.iter().cloned());
     write_all_rows(&path, &all)?;
+    let command = format!(
+        "cargo xtask bench --network {} --density {} --batch {} --rows {} --method {}",
+        spec.network(),
+        spec.density,
+        spec.batch,
+        spec.rows,
+        spec.method.name()
+    );
     meta.retain(|m| m.section != "network");
     meta.push(SectionMeta {
         section: "network".into(),
@@ -260,14 +268,7 @@ fn bench_network(
         cpu: cpu_model(),
         threads: rayon::current_num_threads(),
         seconds: started.elapsed().as_secs_f64(),
-        command: format!(
-            "cargo xtask bench --network {} --density {} --batch {} --rows {} --method {}",
-            spec.network(),
-            spec.density,
-            spec.batch,
-            spec.rows,
-            spec.method.name()
-        ),
+        command: command.clone(),
     });
     sort_sections(&mut meta);
     write_all_rows(&opts.out.join("sections.csv"), &meta)?;
@@ -279,8 +280,13 @@ fn bench_network(
     }
     if opts.peers {
         let case = case_of(&rows[1], &peers::ALL_PEERS)?;
-        let command = format!("{} --peers", meta.last().map_or("", |m| &m.command));
-        run_peers(&opts.out, &[case], &[], &mut meta, command)?;
+        run_peers(
+            &opts.out,
+            &[case],
+            &[],
+            &mut meta,
+            format!("{command} --peers"),
+        )?;
         if let Some(p) = read_csv::<peers::PeerRow>(&opts.out.join("peers.csv"))? {
             for r in p.iter().filter(|r| r.network == rows[1].network) {
                 println!(

@@ -8,7 +8,7 @@ use super::DataAwareOption;
 use crate::degree::{key as cell_key, CellKey};
 use crate::exemplars::{self, Population};
 use crate::results::{read_rows, write_all_rows, PredictionRow, RunRow, PREDICTIONS};
-use crate::significance::{holm, paired_t_p_value};
+use crate::significance::{correct_claim, paired_t_p_value};
 use crate::summary::mean_ci95;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
@@ -79,28 +79,22 @@ pub struct DataAwareSummary {
 /// The three claims of `data_aware.csv`, each Holm-corrected over the option cells (plain
 /// itself is no test): the raw p-values of each row in, the adjusted ones set.
 fn correct_per_claim(out: &mut [DataAwareSummary], raw: &[[f64; 3]]) {
-    type Field = fn(&mut DataAwareSummary) -> &mut f64;
-    let fields: [Field; 3] = [
-        |r| &mut r.accuracy_vs_plain_p_holm,
-        |r| &mut r.hardest_vs_plain_p_holm,
-        |r| &mut r.exemplars_vs_plain_p_holm,
-    ];
-    for (claim, field) in fields.into_iter().enumerate() {
-        let p: Vec<f64> = out
-            .iter()
+    let claim = |i: usize| -> Vec<f64> {
+        out.iter()
             .zip(raw)
             .map(|(r, p)| {
                 if r.option == DataAwareOption::Plain.name() {
                     f64::NAN
                 } else {
-                    p[claim]
+                    p[i]
                 }
             })
-            .collect();
-        for (r, adjusted) in out.iter_mut().zip(holm(&p)) {
-            *field(r) = adjusted;
-        }
-    }
+            .collect()
+    };
+    let (accuracy, hardest, exemplars) = (claim(0), claim(1), claim(2));
+    correct_claim(out, &accuracy, |r, p| r.accuracy_vs_plain_p_holm = p);
+    correct_claim(out, &hardest, |r, p| r.hardest_vs_plain_p_holm = p);
+    correct_claim(out, &exemplars, |r, p| r.exemplars_vs_plain_p_holm = p);
 }
 
 /// Accuracy of one run on `ids` (NaN when `ids` is empty).

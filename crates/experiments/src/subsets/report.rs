@@ -4,7 +4,7 @@
 use super::{permille, SubsetRule, SubsetRunRow, SUBSETS, SUBSET_RUNS};
 use crate::figures::{line_panels, Panel, Series};
 use crate::results::{read_rows, write_all_rows, RunRow};
-use crate::significance::{holm, paired_t_p_value, significant, ClaimTally};
+use crate::significance::{correct_claim, paired_t_p_value, significant, ClaimTally};
 use crate::summary::mean_ci95;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
@@ -73,7 +73,7 @@ type Cells<'a> = BTreeMap<Setting, BTreeMap<(SubsetRule, i64), CellRuns<'a>>>;
 
 /// `subsets.csv` from the run rows and their `subset_runs.csv` rows.
 pub fn summarise(runs: &[RunRow], subset_rows: &[SubsetRunRow]) -> Vec<SubsetSummary> {
-    let mut out: Vec<SubsetSummary> = group(runs, subset_rows)
+    let (mut out, raw_p): (Vec<SubsetSummary>, Vec<f64>) = group(runs, subset_rows)
         .iter()
         .flat_map(|(set, by_variant)| {
             by_variant.iter().map(move |(&(rule, pm), rs)| {
@@ -95,7 +95,12 @@ pub fn summarise(runs: &[RunRow], subset_rows: &[SubsetRunRow]) -> Vec<SubsetSum
                     .collect();
                 let paired = rule != SubsetRule::Random && !diffs.is_empty();
                 let (dm, dc) = mean_ci95(&diffs);
-                SubsetSummary {
+                let p = if paired {
+                    paired_t_p_value(&diffs)
+                } else {
+                    f64::NAN
+                };
+                let summary = SubsetSummary {
                     method: set.0.clone(),
                     sparsity: set.1.parse().expect("formatted"),
                     missing_mechanism: set.2.clone(),
@@ -114,19 +119,15 @@ pub fn summarise(runs: &[RunRow], subset_rows: &[SubsetRunRow]) -> Vec<SubsetSum
                     vs_random_n: if paired { diffs.len() } else { 0 },
                     vs_random_mean: paired.then_some(dm),
                     vs_random_ci95: paired.then_some(dc),
-                    // The raw p-value until the claim's correction below.
-                    vs_random_p_holm: paired.then(|| paired_t_p_value(&diffs)),
-                }
+                    vs_random_p_holm: None,
+                };
+                (summary, p)
             })
         })
-        .collect();
-    let raw_p: Vec<f64> = out
-        .iter()
-        .map(|r| r.vs_random_p_holm.unwrap_or(f64::NAN))
-        .collect();
-    for (row, p) in out.iter_mut().zip(holm(&raw_p)) {
-        row.vs_random_p_holm = (!p.is_nan()).then_some(p);
-    }
+        .unzip();
+    correct_claim(&mut out, &raw_p, |row, p| {
+        row.vs_random_p_holm = (!p.is_nan()).then_some(p)
+    });
     out
 }
 

@@ -2,7 +2,11 @@
 #![allow(dead_code)]
 
 use models::rngs::stream;
-use models::{SgdParams, SparseInit, SparseMlp};
+use models::train::NoObserver;
+use models::{
+    train, Classifier, Examples, RunData, RunRngs, SgdParams, SparseInit, SparseMlp, TrainOptions,
+    TrainOutcome,
+};
 use sparse_core::{FanMode, WeightInit};
 
 /// A small separable-ish problem: `n` rows of `d` features and labels in `0..k`.
@@ -45,4 +49,32 @@ pub fn sparse_mlp(
         &mut stream(seed, "weight-init"),
     )
     .unwrap()
+}
+
+/// Trains `model` on `data` for `epochs` epochs of `batch` rows with seed `seed`'s streams,
+/// tested on its own rows (ids `0..rows`), topology tracked, no observer.
+pub fn fit(
+    model: &mut dyn Classifier,
+    data: Examples,
+    epochs: usize,
+    batch: usize,
+    seed: u64,
+) -> TrainOutcome {
+    let ids: Vec<usize> = (0..data.labels.len()).collect();
+    train(
+        model,
+        &RunData {
+            train: data,
+            ids: &ids,
+            test: data,
+            validation: None,
+        },
+        TrainOptions {
+            epochs,
+            batch_size: batch,
+            track_topology: true,
+        },
+        &mut RunRngs::from_seed(seed),
+        &mut NoObserver,
+    )
 }
