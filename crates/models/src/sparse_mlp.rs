@@ -297,7 +297,7 @@ impl SparseMlp {
             let ws = &mut self.ws;
             match (&ws.sparse_input, l) {
                 (Some(xs), 0) => {
-                    kernels::forward_sparse_input(xs, &layer.weights, &mut ws.pre[0]);
+                    kernels::forward_absent(xs, &ws.acts[0], &layer.weights, &mut ws.pre[0]);
                     ws.sparse_input_macs = kernels::sparse_input_work(xs, &layer.weights) as u64;
                     flops += ws.sparse_input_macs;
                 }
@@ -374,8 +374,9 @@ impl SparseMlp {
             kernels::row_sums(&ws.deltas[l], rows, &mut layer.bias_grad);
             match (&ws.sparse_input, l) {
                 (Some(xs), 0) => {
-                    kernels::weight_grad_sparse_input(
+                    kernels::weight_grad_absent(
                         xs,
+                        &ws.acts[0],
                         &ws.deltas[0],
                         &layer.weights,
                         &mut layer.grad,

@@ -11,7 +11,9 @@
 //! - [`weight_grad`]: `dW = Xᵀ dZ` at the stored entries only (an SDDMM), each entry a dot
 //!   product of two contiguous rows `Xᵀ[i, :] · dZᵀ[j, :]`;
 //! - [`forward_sparse_input`] and [`weight_grad_sparse_input`]: the same with `X` a [`Csr`]
-//!   of observed entries (missing inputs absent);
+//!   of observed entries (missing inputs absent), with the bits of the dense kernels on the
+//!   zero-filled batch; [`forward_absent`] and [`weight_grad_absent`] run whichever is faster
+//!   (module `sparse_input`);
 //! - [`dense_scores`]: `|Xᵀ dZ|` for a block of rows, the streamed growth score of RigL.
 //!
 //! So the inner loop of every product runs over the batch, contiguous in memory: a vector
@@ -26,8 +28,14 @@
 
 use crate::csr::Csr;
 use crate::multiversion;
+
+mod sparse_input;
 use crate::simd::{self, SimdLevel};
 use rayon::prelude::*;
+pub use sparse_input::{
+    forward_absent, forward_sparse_input, sparse_input_work, weight_grad_absent,
+    weight_grad_sparse_input, InputPath, FORWARD_SPARSE_BELOW, WEIGHT_GRAD_SPARSE_BELOW,
+};
 
 /// Multiply-adds below which a kernel stays on the calling thread.
 pub const PAR_THRESHOLD: usize = 1 << 17;
@@ -503,95 +511,6 @@ pub fn row_sums(src: &[f32], batch: usize, out: &mut [f32]) {
     row_sums_rows_at(simd::level(), out, batch, src)
 }
 
-/// `Zᵀ = (X W)ᵀ` with `x` a `batch x n_in` [`Csr`] holding only the observed inputs of each
-/// example; `zt` (overwritten) is `n_out x batch`. Cost `O(Σ_observed fan-out)`.
-///
-/// Each output row `j` walks its column of `W` in increasing input order and, for each input,
-/// the examples where it is observed: the same order as [`forward`] with zeros at the missing
-/// entries, minus the zero terms.
-pub fn forward_sparse_input(x: &Csr, w: &Csr, zt: &mut [f32]) {
-    let (batch, n_out) = (x.n_rows(), w.n_cols());
-    assert_eq!(
-        x.n_cols(),
-        w.n_rows(),
-        "input width must equal the layer's inputs"
-    );
-    check_dense("zt", zt, n_out, batch);
-    if batch == 0 {
-        return;
-    }
-    let (wc, xc) = (w.csc_index(), x.csc_index());
-    let (wv, xv) = (w.values(), x.values());
-    let one_row = |j: usize, zrow: &mut [f32]| {
-        zrow.fill(0.0);
-        for p in wc.col_ptr[j]..wc.col_ptr[j + 1] {
-            let i = wc.row_idx[p] as usize;
-            let wij = wv[wc.csr_pos[p]];
-            for q in xc.col_ptr[i]..xc.col_ptr[i + 1] {
-                zrow[xc.row_idx[q] as usize] += xv[xc.csr_pos[q]] * wij;
-            }
-        }
-    };
-    let work = sparse_input_work(x, w);
-    for_row_chunks(zt, batch, work, |first, chunk| {
-        for (r, zrow) in chunk.chunks_exact_mut(batch).enumerate() {
-            one_row(first + r, zrow);
-        }
-    });
-}
-
-/// Multiply-adds of a sparse-input product: each observed input times its out-degree.
-pub fn sparse_input_work(x: &Csr, w: &Csr) -> usize {
-    let ptr = w.row_ptr();
-    x.col_idx()
-        .iter()
-        .map(|&i| ptr[i as usize + 1] - ptr[i as usize])
-        .sum()
-}
-
-/// Weight gradient at the stored entries of `w` when the input `x` (`batch x n_in`) is
-/// sparse: `grad[k] = Σ_{b : X[b,i] observed} X[b, i] dZᵀ[j, b]`, summed in increasing `b`;
-/// `dzt` is `n_out x batch`. Cost `O(Σ_observed fan-out)`.
-pub fn weight_grad_sparse_input(x: &Csr, dzt: &[f32], w: &Csr, grad: &mut [f32]) {
-    let (batch, n_out) = (x.n_rows(), w.n_cols());
-    assert_eq!(
-        x.n_cols(),
-        w.n_rows(),
-        "input width must equal the layer's inputs"
-    );
-    check_dense("dzt", dzt, n_out, batch);
-    assert_eq!(
-        grad.len(),
-        w.nnz(),
-        "grad must be aligned with the non-zeros"
-    );
-    let xc = x.csc_index();
-    let (xv, row_ptr, cols) = (x.values(), w.row_ptr(), w.col_idx());
-    let block = |(rows, g): (std::ops::Range<usize>, &mut [f32])| {
-        let base = row_ptr[rows.start];
-        for i in rows {
-            let obs = xc.col_ptr[i]..xc.col_ptr[i + 1];
-            for k in row_ptr[i]..row_ptr[i + 1] {
-                let d = &dzt[cols[k] as usize * batch..];
-                let mut s = 0.0f32;
-                for q in obs.clone() {
-                    s += xv[xc.csr_pos[q]] * d[xc.row_idx[q] as usize];
-                }
-                g[k - base] = s;
-            }
-        }
-    };
-    let work = sparse_input_work(x, w);
-    if work < PAR_THRESHOLD {
-        block((0..w.n_rows(), grad));
-    } else {
-        let per_block = (TASK_WORK * w.nnz() / work.max(1)).max(1);
-        row_blocks(w, grad, per_block)
-            .into_par_iter()
-            .for_each(block);
-    }
-}
-
 /// The dot-product kernels with explicit AVX-512 instructions. The portable [`dot`] compiles
 /// to 2-lane operations (the compiler splits its 16-lane partial sums), a quarter of the width
 /// of the other kernels; these compute the same sums in the same order (lane `l` over
@@ -685,7 +604,7 @@ mod tests {
 
     /// A random sparse matrix strategy: shape up to `max_rows x max_cols`, any density
     /// including 0 and 1.
-    fn csr_strategy(max_rows: usize, max_cols: usize) -> impl Strategy<Value = Csr> {
+    pub(super) fn csr_strategy(max_rows: usize, max_cols: usize) -> impl Strategy<Value = Csr> {
         (0..=max_rows, 0..=max_cols).prop_flat_map(|(r, c)| {
             (
                 Just(r),
@@ -726,13 +645,13 @@ mod tests {
         out
     }
 
-    fn t(src: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    pub(super) fn t(src: &[f32], rows: usize, cols: usize) -> Vec<f32> {
         let mut d = vec![0.0; src.len()];
         transpose(src, rows, cols, &mut d);
         d
     }
 
-    fn close(a: &[f32], b: &[f32]) -> bool {
+    pub(super) fn close(a: &[f32], b: &[f32]) -> bool {
         a.len() == b.len()
             && a.iter()
                 .zip(b)
@@ -740,7 +659,7 @@ mod tests {
     }
 
     /// A deterministic row-major batch (`batch x n`) with some exact zeros.
-    fn values(n: usize, seed: &[f32], mult: usize) -> Vec<f32> {
+    pub(super) fn values(n: usize, seed: &[f32], mult: usize) -> Vec<f32> {
         (0..n)
             .map(|v| seed[(v * mult) % seed.len()] * ((v % 7) as f32 - 3.0))
             .collect()
@@ -797,32 +716,6 @@ mod tests {
                 let abs: Vec<f32> = full.iter().map(|v| v.abs()).collect();
                 prop_assert!(close(&s, &abs));
             }
-        }
-
-        #[test]
-        fn sparse_input_kernels_match_dense_input(w in csr_strategy(10, 10), batch in 1usize..40,
-                mask in proptest::collection::vec(any::<bool>(), 100),
-                seed in proptest::collection::vec(-1.0f32..1.0, 1..20)) {
-            let (n_in, n_out) = (w.n_rows(), w.n_cols());
-            let mut x = values(batch * n_in, &seed, 1);
-            let mut trip = Vec::new();
-            for b in 0..batch { for i in 0..n_in {
-                if mask[(b * n_in + i) % mask.len()] { trip.push((b as u32, i as u32, x[b * n_in + i])); }
-                else { x[b * n_in + i] = 0.0; }
-            } }
-            let xs = Csr::from_triplets(batch, n_in, trip).unwrap();
-            let xt = t(&x, batch, n_in);
-            let mut z1 = vec![0.0; batch * n_out];
-            let mut z2 = vec![f32::NAN; batch * n_out];
-            forward(&xt, batch, &w, &mut z1);
-            forward_sparse_input(&xs, &w, &mut z2);
-            prop_assert!(close(&z1, &z2));
-            let dzt = t(&values(batch * n_out, &seed, 5), batch, n_out);
-            let mut g1 = vec![0.0; w.nnz()];
-            let mut g2 = vec![f32::NAN; w.nnz()];
-            weight_grad(&xt, &dzt, batch, &w, &mut g1);
-            weight_grad_sparse_input(&xs, &dzt, &w, &mut g2);
-            prop_assert!(close(&g1, &g2));
         }
     }
 

@@ -8,7 +8,8 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sparse_core::init::{connection_count, random_pattern};
 use sparse_core::kernels::{
-    forward, forward_sparse_input, input_grad, weight_grad, weight_grad_sparse_input,
+    forward, forward_absent, forward_sparse_input, input_grad, sparse_input_work, weight_grad,
+    weight_grad_absent, weight_grad_sparse_input, InputPath,
 };
 use sparse_core::Csr;
 
@@ -122,17 +123,33 @@ pub struct SparseInputRow {
     pub batch: usize,
     /// Fraction of input cells missing.
     pub missing: f64,
-    /// `absent` (sparse-input kernels on the observed entries) or `zero-filled` (the dense-
-    /// input kernels on the batch with zeros at the missing entries).
+    /// `zero-filled` (the dense kernels on the batch with zeros at the missing entries),
+    /// `absent` (what training with absent inputs runs: per product, the faster of the
+    /// sparse-input and the zero-filled kernel; same numbers either way) or `sparse-kernels`
+    /// (the sparse-input kernels alone, whatever their speed).
     pub path: String,
+    /// Kernels that served the forward product and the weight gradient (`observed` or
+    /// `zero-filled`).
+    pub kernels: String,
     /// Seconds of forward plus weight gradient.
     pub seconds: f64,
-    /// Zero-filled time at 0% missing / this time.
-    pub speedup_vs_complete: f64,
+    /// Zero-filled time at the same missing rate / this time.
+    pub speedup_vs_zero_filled: f64,
+    /// Multiply-adds the two products performed.
+    pub macs_performed: usize,
+    /// Multiply-adds on observed inputs (what `train_flops` counts for absent inputs).
+    pub macs_observed: usize,
+}
+
+fn path_name(p: InputPath) -> &'static str {
+    match p {
+        InputPath::Observed => "observed",
+        InputPath::ZeroFilled => "zero-filled",
+    }
 }
 
 /// The first layer (784 -> 4000, or smaller with `quick`) at 0, 50 and 90% missing inputs:
-/// absent inputs cost in proportion to the observed ones.
+/// absent inputs against the zero-filled batch, and the sparse-input kernels alone.
 pub fn sparse_input(quick: bool, budget: f64) -> Vec<SparseInputRow> {
     let (n_in, n_out, density, batch) = if quick {
         (784, 1000, 0.05, 32)
@@ -147,7 +164,7 @@ pub fn sparse_input(quick: bool, budget: f64) -> Vec<SparseInputRow> {
     let mut zt = vec![0.0f32; n_out * batch];
     let mut grad = vec![0.0f32; w.nnz()];
     let mut rows = Vec::new();
-    let mut complete = f64::NAN;
+    let dense_macs = 2 * batch * w.nnz();
     for missing in [0.0f64, 0.5, 0.9] {
         let mut xt = vec![0.0f32; n_in * batch];
         let mut triplets = Vec::new();
@@ -161,26 +178,58 @@ pub fn sparse_input(quick: bool, budget: f64) -> Vec<SparseInputRow> {
             }
         }
         let xs = Csr::from_triplets(batch, n_in, triplets).expect("valid triplets");
+        let observed_macs = 2 * sparse_input_work(&xs, &w);
         let filled = time_it(budget, || {
             forward(&xt, batch, &w, &mut zt);
             weight_grad(&xt, &dzt, batch, &w, &mut grad);
         });
+        let mut paths = (InputPath::ZeroFilled, InputPath::ZeroFilled);
         let absent = time_it(budget, || {
+            paths = (
+                forward_absent(&xs, &xt, &w, &mut zt),
+                weight_grad_absent(&xs, &xt, &dzt, &w, &mut grad),
+            );
+        });
+        let sparse = time_it(budget, || {
             forward_sparse_input(&xs, &w, &mut zt);
             weight_grad_sparse_input(&xs, &dzt, &w, &mut grad);
         });
-        if missing == 0.0 {
-            complete = filled;
-        }
-        for (path, s) in [("zero-filled", filled), ("absent", absent)] {
+        let macs = |p: InputPath| match p {
+            InputPath::Observed => observed_macs / 2,
+            InputPath::ZeroFilled => dense_macs / 2,
+        };
+        let measured = [
+            (
+                "zero-filled",
+                "zero-filled+zero-filled".to_string(),
+                filled,
+                dense_macs,
+            ),
+            (
+                "absent",
+                format!("{}+{}", path_name(paths.0), path_name(paths.1)),
+                absent,
+                macs(paths.0) + macs(paths.1),
+            ),
+            (
+                "sparse-kernels",
+                "observed+observed".to_string(),
+                sparse,
+                observed_macs,
+            ),
+        ];
+        for (path, kernels, s, performed) in measured {
             rows.push(SparseInputRow {
                 layer: format!("{n_in}x{n_out}"),
                 density,
                 batch,
                 missing,
                 path: path.into(),
+                kernels,
                 seconds: s,
-                speedup_vs_complete: complete / s,
+                speedup_vs_zero_filled: filled / s,
+                macs_performed: performed,
+                macs_observed: observed_macs,
             });
         }
     }

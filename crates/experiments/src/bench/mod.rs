@@ -660,7 +660,7 @@ pub fn report(dir: &Path) -> Result<PathBuf> {
     }
     let sections: [(&str, &str, &str); 11] = [
         ("kernels", "Kernels", "GFLOP/s counted as `2 batch nnz` per product; the dense reference is burn flex's GEMM on the same `batch x n x n` shape. Activations feature-major, as the model keeps them.\n\n![kernels](kernels_speedup.png)"),
-        ("sparse-input", "Missing inputs left absent", "Forward plus weight gradient of the first layer; `absent` feeds only the observed entries, `zero-filled` the dense batch with zeros."),
+        ("sparse-input", "Missing inputs left absent", "Forward plus weight gradient of the first layer. `zero-filled`: the dense kernels on the batch with zeros at the missing entries; `absent`: what training with absent inputs runs, per product the faster of the sparse-input kernel and the zero-filled one (`kernels` says which; the numbers are the same bits either way); `sparse-kernels`: the sparse-input kernels alone. `macs_performed` against `macs_observed` shows the work the zero-filled kernels spend on missing inputs."),
         ("wdbc", "The seed paper's WDBC network", "30-100-100-100-2, batch 10, 455 rows, the fastest of 5 first epochs."),
         ("epochs", "Training epoch vs density", "SET (zeta 0.3, topology update included) against the burn dense MLP of the same shape, batch 128, the first of two epochs.\n\n![epoch](epoch_speedup.png)"),
         ("threads", "Threads", "`speedup_vs_dense` holds here the speed-up over one thread."),

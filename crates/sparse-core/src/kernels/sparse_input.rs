@@ -1,0 +1,469 @@
+//! The first layer's products when the inputs are a [`Csr`] of observed entries (missing
+//! inputs absent), and the choice between them and the dense kernels on the zero-filled batch.
+//!
+//! Both sparse-input products give the bits of their dense twins on the batch with zeros at
+//! the missing entries: the same terms in the same order, minus the zero terms, which change
+//! no sum (every sum starts at `+0`, so it is never `-0`, and adding `±0` to it changes
+//! nothing). So [`forward_absent`] and [`weight_grad_absent`] pick whichever path is faster
+//! for a batch, and the path is a matter of speed, never of numbers (tested bit for bit).
+//!
+//! - [`forward_sparse_input`] walks each example's observed inputs in increasing input order
+//!   and adds `x_bi · W[i, :]` into the outputs: each output element sums its terms in
+//!   increasing input order, as [`super::forward`] does.
+//! - [`weight_grad_sparse_input`] gives each stored entry `(i, j)` the sum over the examples
+//!   where input `i` is observed in the lane order of [`super::weight_grad`]'s dot products
+//!   (lane `b mod 16` in increasing `b`, then the lanes pairwise), sixteen entries of a row at
+//!   a time: one gather of `dZᵀ` per observed example.
+//!
+//! The scalar and gather loops do about one multiply-add per cycle where the dense kernels do
+//! several, so the sparse paths pay only when few inputs are observed (below
+//! [`FORWARD_SPARSE_BELOW`] and [`WEIGHT_GRAD_SPARSE_BELOW`] of the dense work; measured by
+//! `cargo xtask bench --only sparse-input`).
+
+use super::{check_dense, row_blocks, PAR_THRESHOLD, TASK_WORK};
+use super::{forward, weight_grad, DOT_LANES};
+use crate::csr::Csr;
+use crate::multiversion;
+use crate::simd::{self, SimdLevel};
+use rayon::prelude::*;
+
+/// Entries of a row of `W` handled together by the weight gradient (one 512-bit vector).
+const ENTRY_LANES: usize = 16;
+
+/// Share of observed input cells below which the sparse forward product is faster than the dense one on the zero-filled batch: its
+/// scatter costs about 15 dense multiply-adds per useful one (Intel Xeon, 784 x 4000 at 5%,
+/// batch 128).
+pub const FORWARD_SPARSE_BELOW: f64 = 1.0 / 16.0;
+
+/// The same for the weight gradient, whose gathers cost about 7 dense multiply-adds each.
+pub const WEIGHT_GRAD_SPARSE_BELOW: f64 = 1.0 / 8.0;
+
+/// Which kernel served a product of a batch with absent inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputPath {
+    /// The sparse-input kernel on the observed entries.
+    Observed,
+    /// The dense kernel on the zero-filled batch.
+    ZeroFilled,
+}
+
+/// The share of the batch's input cells that are observed: the sparse products' share of the
+/// dense work when every input has the same out-degree, and O(1) to find (the exact share,
+/// [`sparse_input_work`], walks every observed entry).
+fn observed_share(x: &Csr) -> f64 {
+    let cells = x.n_rows() * x.n_cols();
+    if cells == 0 {
+        return 0.0;
+    }
+    x.nnz() as f64 / cells as f64
+}
+
+/// `Zᵀ = (X W)ᵀ` for a batch held both ways, `x` its observed entries and `xt` the same batch
+/// zero-filled and feature-major (`n_in x batch`, `+0` at every missing entry), on the faster
+/// path; the numbers do not depend on it.
+pub fn forward_absent(x: &Csr, xt: &[f32], w: &Csr, zt: &mut [f32]) -> InputPath {
+    check_dense("xt", xt, w.n_rows(), x.n_rows());
+    if observed_share(x) < FORWARD_SPARSE_BELOW {
+        forward_sparse_input(x, w, zt);
+        InputPath::Observed
+    } else {
+        forward(xt, x.n_rows(), w, zt);
+        InputPath::ZeroFilled
+    }
+}
+
+/// The weight gradient for a batch held both ways (see [`forward_absent`]), on the faster
+/// path; the numbers do not depend on it.
+pub fn weight_grad_absent(
+    x: &Csr,
+    xt: &[f32],
+    dzt: &[f32],
+    w: &Csr,
+    grad: &mut [f32],
+) -> InputPath {
+    check_dense("xt", xt, w.n_rows(), x.n_rows());
+    if observed_share(x) < WEIGHT_GRAD_SPARSE_BELOW {
+        weight_grad_sparse_input(x, dzt, w, grad);
+        InputPath::Observed
+    } else {
+        weight_grad(xt, dzt, x.n_rows(), w, grad);
+        InputPath::ZeroFilled
+    }
+}
+
+/// Examples accumulated together by the forward product before they are stored.
+const EXAMPLE_BLOCK: usize = 16;
+
+/// Multiply-adds of a sparse-input product: each observed input times its out-degree.
+pub fn sparse_input_work(x: &Csr, w: &Csr) -> usize {
+    let ptr = w.row_ptr();
+    x.col_idx()
+        .iter()
+        .map(|&i| ptr[i as usize + 1] - ptr[i as usize])
+        .sum()
+}
+
+fn check_shapes(x: &Csr, w: &Csr) {
+    assert_eq!(
+        x.n_cols(),
+        w.n_rows(),
+        "input width must equal the layer's inputs"
+    );
+}
+
+/// `Zᵀ = (X W)ᵀ` with `x` a `batch x n_in` [`Csr`] holding only the observed inputs of each
+/// example; `zt` (overwritten) is `n_out x batch`. Cost `O(Σ_observed fan-out)`.
+///
+/// Example by example, each observed input `x_bi` adds `x_bi · w_ij` to the outputs `j` of
+/// row `i` of `W`, so every output element sums its terms in increasing input order: the
+/// order of [`super::forward`] on the zero-filled batch, minus the zero terms. Threads own
+/// ranges of outputs (whole rows of `zt`); each walks the whole batch, starting every row of
+/// `W` at its first output in range.
+pub fn forward_sparse_input(x: &Csr, w: &Csr, zt: &mut [f32]) {
+    check_shapes(x, w);
+    let (batch, n_in, n_out) = (x.n_rows(), w.n_rows(), w.n_cols());
+    check_dense("zt", zt, n_out, batch);
+    if batch == 0 || n_out == 0 {
+        return;
+    }
+    let (x_ptr, x_cols, x_vals) = (x.row_ptr(), x.col_idx(), x.values());
+    let (w_ptr, w_cols, w_vals) = (w.row_ptr(), w.col_idx(), w.values());
+    let outputs = |j0: usize, chunk: &mut [f32]| {
+        let width = chunk.len() / batch;
+        let j1 = j0 + width;
+        // The first entry of each row of `W` at or after output `j0`.
+        let start: Vec<usize> = (0..n_in)
+            .map(|i| {
+                let row = &w_cols[w_ptr[i]..w_ptr[i + 1]];
+                w_ptr[i] + row.partition_point(|&c| (c as usize) < j0)
+            })
+            .collect();
+        // A block of examples accumulates example-major (contiguous outputs per example),
+        // then goes into `zt` a short run of examples per output row.
+        let mut block = vec![0.0f32; EXAMPLE_BLOCK * width];
+        for b0 in (0..batch).step_by(EXAMPLE_BLOCK) {
+            let b1 = (b0 + EXAMPLE_BLOCK).min(batch);
+            block.fill(0.0);
+            for (b, z) in (b0..b1).zip(block.chunks_exact_mut(width)) {
+                for q in x_ptr[b]..x_ptr[b + 1] {
+                    let (i, v) = (x_cols[q] as usize, x_vals[q]);
+                    for k in start[i]..w_ptr[i + 1] {
+                        let j = w_cols[k] as usize;
+                        if j >= j1 {
+                            break;
+                        }
+                        z[j - j0] += v * w_vals[k];
+                    }
+                }
+            }
+            for (r, zrow) in chunk.chunks_exact_mut(batch).enumerate() {
+                for (b, o) in (b0..b1).zip(&mut zrow[b0..b1]) {
+                    *o = block[(b - b0) * width + r];
+                }
+            }
+        }
+    };
+    let work = sparse_input_work(x, w);
+    if work < PAR_THRESHOLD {
+        outputs(0, zt);
+    } else {
+        // One range of outputs per thread: each range walks the whole batch once, so more
+        // ranges would repeat that walk without adding parallelism.
+        let ranges = rayon::current_num_threads().min(work / TASK_WORK).max(1);
+        let per = n_out.div_ceil(ranges).max(1);
+        zt.par_chunks_mut(per * batch)
+            .enumerate()
+            .for_each(|(r, chunk)| outputs(r * per, chunk));
+    }
+}
+
+/// Weight gradient at the stored entries of `w` when the input `x` (`batch x n_in`) is
+/// sparse: `grad[k] = Σ_{b : X[b,i] observed} X[b, i] dZᵀ[j, b]`, summed in the lane order of
+/// [`super::weight_grad`] (so with its bits); `dzt` is `n_out x batch`. Cost
+/// `O(Σ_observed fan-out)`.
+pub fn weight_grad_sparse_input(x: &Csr, dzt: &[f32], w: &Csr, grad: &mut [f32]) {
+    check_shapes(x, w);
+    let (batch, n_out) = (x.n_rows(), w.n_cols());
+    check_dense("dzt", dzt, n_out, batch);
+    assert_eq!(
+        grad.len(),
+        w.nnz(),
+        "grad must be aligned with the non-zeros"
+    );
+    let xc = x.csc_index();
+    let (x_vals, w_ptr, w_cols) = (x.values(), w.row_ptr(), w.col_idx());
+    let level = simd::level();
+    #[cfg(target_arch = "x86_64")]
+    let avx512 = simd::supported(level) == SimdLevel::Avx512 && n_out * batch <= i32::MAX as usize;
+    let block = |(rows, g): (std::ops::Range<usize>, &mut [f32])| {
+        let base = w_ptr[rows.start];
+        // The observed examples of the current input and their values, in increasing order.
+        let (mut examples, mut values) = (Vec::new(), Vec::new());
+        for i in rows {
+            let obs = xc.col_ptr[i]..xc.col_ptr[i + 1];
+            examples.clear();
+            values.clear();
+            examples.extend(obs.clone().map(|q| xc.row_idx[q]));
+            values.extend(obs.map(|q| x_vals[xc.csr_pos[q]]));
+            let span = w_ptr[i]..w_ptr[i + 1];
+            let out = &mut g[span.start - base..span.end - base];
+            let cols = &w_cols[span];
+            #[cfg(target_arch = "x86_64")]
+            if avx512 {
+                // SAFETY: the CPU supports AVX-512 (`supported` checked it).
+                unsafe { avx512::entry_sums(out, cols, &examples, &values, dzt, batch) };
+                continue;
+            }
+            entry_sums_at(level, out, cols, &examples, &values, dzt, batch);
+        }
+    };
+    let work = sparse_input_work(x, w);
+    if work < PAR_THRESHOLD {
+        block((0..w.n_rows(), grad));
+    } else {
+        let per_block = (TASK_WORK * w.nnz() / work.max(1)).max(1);
+        row_blocks(w, grad, per_block)
+            .into_par_iter()
+            .for_each(block);
+    }
+}
+
+/// `out[e] = Σ_t values[t] · dzt[cols[e] · batch + examples[t]]` for the entries `cols` of
+/// one row of `W`, [`ENTRY_LANES`] entries at a time, each sum in the lane order of the dense
+/// dot product: lane `examples[t] mod 16` in increasing order, then the lanes pairwise.
+#[inline(always)]
+fn entry_sums(
+    out: &mut [f32],
+    cols: &[u32],
+    examples: &[u32],
+    values: &[f32],
+    dzt: &[f32],
+    batch: usize,
+) {
+    for (o, c) in out.chunks_mut(ENTRY_LANES).zip(cols.chunks(ENTRY_LANES)) {
+        let mut acc = [[0.0f32; ENTRY_LANES]; DOT_LANES];
+        for (&b, &v) in examples.iter().zip(values) {
+            let lane = &mut acc[b as usize % DOT_LANES];
+            for (a, &j) in lane.iter_mut().zip(c) {
+                *a += v * dzt[j as usize * batch + b as usize];
+            }
+        }
+        let mut width = DOT_LANES / 2;
+        while width > 0 {
+            let (low, high) = acc.split_at_mut(width);
+            for (lo, hi) in low.iter_mut().zip(&*high) {
+                for (a, &h) in lo.iter_mut().zip(hi) {
+                    *a += h;
+                }
+            }
+            width /= 2;
+        }
+        o.copy_from_slice(&acc[0][..o.len()]);
+    }
+}
+multiversion!(entry_sums_at => entry_sums(
+    out: &mut [f32], cols: &[u32], examples: &[u32], values: &[f32], dzt: &[f32], batch: usize
+));
+
+/// [`entry_sums`] with AVX-512 gathers: the same products and sums, entry by entry, in the
+/// same order (separate multiply and add), so the same bits.
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::{DOT_LANES, ENTRY_LANES};
+    use std::arch::x86_64::*;
+
+    /// Needs `dzt.len() <= i32::MAX` (gather offsets are 32-bit) and every `cols[l] <
+    /// dzt.len() / batch`, `examples[e] < batch`.
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn entry_sums(
+        out: &mut [f32],
+        cols: &[u32],
+        examples: &[u32],
+        values: &[f32],
+        dzt: &[f32],
+        batch: usize,
+    ) {
+        assert!(dzt.len() <= i32::MAX as usize, "gather offsets are 32-bit");
+        assert_eq!(examples.len(), values.len(), "one value per example");
+        let n_out = dzt.len() / batch.max(1);
+        assert!(
+            cols.iter().all(|&j| (j as usize) < n_out),
+            "column beyond dZ"
+        );
+        assert!(
+            examples.iter().all(|&b| (b as usize) < batch),
+            "example beyond the batch"
+        );
+        let stride = _mm512_set1_epi32(batch as i32);
+        for (o, c) in out.chunks_mut(ENTRY_LANES).zip(cols.chunks(ENTRY_LANES)) {
+            let m: __mmask16 = if c.len() == ENTRY_LANES {
+                u16::MAX
+            } else {
+                ((1u32 << c.len()) - 1) as u16
+            };
+            // SAFETY: the masked load reads only the `c.len()` lanes of `c`.
+            let cols_v = unsafe { _mm512_maskz_loadu_epi32(m, c.as_ptr() as *const i32) };
+            let rows = _mm512_mullo_epi32(cols_v, stride);
+            let mut acc = [_mm512_setzero_ps(); DOT_LANES];
+            for (&b, &v) in examples.iter().zip(values) {
+                let idx = _mm512_add_epi32(rows, _mm512_set1_epi32(b as i32));
+                // SAFETY: every unmasked lane reads `dzt[cols[l] * batch + b]`, within `dzt`
+                // by the assertions above; masked lanes are not read.
+                let d = unsafe {
+                    _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), m, idx, dzt.as_ptr())
+                };
+                let lane = &mut acc[b as usize % DOT_LANES];
+                *lane = _mm512_add_ps(*lane, _mm512_mul_ps(_mm512_set1_ps(v), d));
+            }
+            let mut width = DOT_LANES / 2;
+            while width > 0 {
+                for l in 0..width {
+                    acc[l] = _mm512_add_ps(acc[l], acc[l + width]);
+                }
+                width /= 2;
+            }
+            // SAFETY: the masked store writes only the `o.len()` lanes of `o`.
+            unsafe { _mm512_mask_storeu_ps(o.as_mut_ptr(), m, acc[0]) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{csr_strategy, t, values};
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A `batch x n_in` input with the cells of `mask` observed (some exactly `±0`), as a
+    /// [`Csr`] and zero-filled feature-major.
+    fn observed(batch: usize, n_in: usize, mask: &[bool], seed: &[f32]) -> (Csr, Vec<f32>) {
+        let mut x = values(batch * n_in, seed, 1);
+        let mut trip = Vec::new();
+        for b in 0..batch {
+            for i in 0..n_in {
+                if mask[(b * n_in + i) % mask.len()] {
+                    trip.push((b as u32, i as u32, x[b * n_in + i]));
+                } else {
+                    x[b * n_in + i] = 0.0;
+                }
+            }
+        }
+        let xs = Csr::from_triplets(batch, n_in, trip).unwrap();
+        (xs, t(&x, batch, n_in))
+    }
+
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    /// Both products on both paths, as bits: the sparse-input kernels, the dense kernels on
+    /// the zero-filled batch, and the choosing entry points.
+    fn both_paths(xs: &Csr, xt: &[f32], dzt: &[f32], w: &Csr) -> [Vec<u32>; 6] {
+        let (batch, n_out) = (xs.n_rows(), w.n_cols());
+        let z = |f: &dyn Fn(&mut [f32])| {
+            let mut z = vec![f32::NAN; batch * n_out];
+            f(&mut z);
+            bits(&z)
+        };
+        let g = |f: &dyn Fn(&mut [f32])| {
+            let mut g = vec![f32::NAN; w.nnz()];
+            f(&mut g);
+            bits(&g)
+        };
+        [
+            z(&|o| forward_sparse_input(xs, w, o)),
+            z(&|o| forward(xt, batch, w, o)),
+            z(&|o| {
+                let _ = forward_absent(xs, xt, w, o);
+            }),
+            g(&|o| weight_grad_sparse_input(xs, dzt, w, o)),
+            g(&|o| weight_grad(xt, dzt, batch, w, o)),
+            g(&|o| {
+                let _ = weight_grad_absent(xs, xt, dzt, w, o);
+            }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn sparse_input_kernels_give_the_bits_of_the_dense_kernels(
+                w in csr_strategy(10, 40), batch in 1usize..40,
+                mask in proptest::collection::vec(any::<bool>(), 1..100),
+                seed in proptest::collection::vec(-1.0f32..1.0, 1..20)) {
+            let (xs, xt) = observed(batch, w.n_rows(), &mask, &seed);
+            let dzt = t(&values(batch * w.n_cols(), &seed, 5), batch, w.n_cols());
+            let [zs, zd, za, gs, gd, ga] = both_paths(&xs, &xt, &dzt, &w);
+            prop_assert_eq!(&zs, &zd);
+            prop_assert_eq!(&za, &zd);
+            prop_assert_eq!(&gs, &gd);
+            prop_assert_eq!(&ga, &gd);
+            // Every vector level's row kernel, row by row as the parallel blocks call it.
+            let xc = xs.csc_index();
+            for level in SimdLevel::available() {
+                let mut g = vec![f32::NAN; w.nnz()];
+                for i in 0..w.n_rows() {
+                    let obs = xc.col_ptr[i]..xc.col_ptr[i + 1];
+                    let ex: Vec<u32> = obs.clone().map(|q| xc.row_idx[q]).collect();
+                    let va: Vec<f32> = obs.map(|q| xs.values()[xc.csr_pos[q]]).collect();
+                    let span = w.row_range(i);
+                    entry_sums_at(level, &mut g[span.clone()], &w.col_idx()[span], &ex, &va,
+                                  &dzt, batch);
+                }
+                prop_assert_eq!(&bits(&g), &gd, "level {}", level.name());
+            }
+        }
+    }
+
+    /// Big enough for the parallel paths, with rows longer than one vector of entries, and
+    /// observed shares on both sides of the thresholds.
+    #[test]
+    fn parallel_sparse_input_kernels_keep_the_dense_bits() {
+        let (n_in, n_out, batch) = (300usize, 700usize, 64usize);
+        let mut trip = Vec::new();
+        for i in 0..n_in {
+            for j in (i % 7..n_out).step_by(2 + i % 9) {
+                trip.push((
+                    i as u32,
+                    j as u32,
+                    ((i * 13 + j * 7) % 17) as f32 / 17.0 - 0.5,
+                ));
+            }
+        }
+        let w = Csr::from_triplets(n_in, n_out, trip).unwrap();
+        let seed: Vec<f32> = (0..11).map(|v| (v as f32 * 0.7).sin()).collect();
+        let dzt = t(&values(batch * n_out, &seed, 5), batch, n_out);
+        for every in [1usize, 3, 20] {
+            let mask: Vec<bool> = (0..97).map(|v| v % every == 0).collect();
+            let (xs, xt) = observed(batch, n_in, &mask, &seed);
+            for threads in [1, 2, 3] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let [zs, zd, za, gs, gd, ga] = pool.install(|| both_paths(&xs, &xt, &dzt, &w));
+                assert!(
+                    zs == zd && za == zd,
+                    "forward, 1 in {every}, {threads} threads"
+                );
+                assert!(
+                    gs == gd && ga == gd,
+                    "weight grad, 1 in {every}, {threads} threads"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_sparse_paths_serve_few_observed_inputs() {
+        let w = Csr::from_triplets(4, 3, vec![(0, 0, 1.0), (1, 1, 1.0), (3, 2, 1.0)]).unwrap();
+        let batch = 32;
+        for (every, path) in [(1usize, InputPath::ZeroFilled), (64, InputPath::Observed)] {
+            let mask: Vec<bool> = (0..128).map(|v| v % every == 0).collect();
+            let (xs, xt) = observed(batch, 4, &mask, &[0.5, -0.25]);
+            let mut z = vec![0.0; batch * 3];
+            assert_eq!(forward_absent(&xs, &xt, &w, &mut z), path);
+            let mut g = vec![0.0; 3];
+            assert_eq!(weight_grad_absent(&xs, &xt, &z, &w, &mut g), path);
+        }
+    }
+}
