@@ -57,6 +57,10 @@ pub fn fill_dropout_mask(mask: &mut [f32], p: f32, rng: &mut (impl RngCore + ?Si
 /// [`fill_dropout_mask`] for a feature-major `width x rows` mask: the draws are taken in
 /// example-major order (example by example, feature by feature), so a feature-major model and
 /// an example-major one fed the same stream drop the same units.
+///
+/// The words of a block of examples are drawn in one call (`Rng::fill`) instead of one virtual
+/// call per unit: for the block generators the runs use (ChaCha), whose `fill_bytes` hands out
+/// the same words `next_u32` would, in order, this is the same mask, bit for bit (tested).
 pub fn fill_dropout_mask_transposed(
     mask: &mut [f32],
     rows: usize,
@@ -66,11 +70,40 @@ pub fn fill_dropout_mask_transposed(
 ) {
     assert_eq!(mask.len(), rows * width, "mask must be width x rows");
     let keep = 1.0 / (1.0 - p);
-    for b in 0..rows {
-        for j in 0..width {
-            mask[j * rows + b] = if rng.random::<f32>() < p { 0.0 } else { keep };
+    // A block of examples: their words turned into mask values in place, example-major (a
+    // loop the compiler vectorises), then written feature-major in square tiles, a cache line
+    // at a time both ways.
+    const BLOCK: usize = 16;
+    let threshold = drop_threshold(p);
+    let mut words = vec![0u32; BLOCK * width];
+    let mut values = vec![0.0f32; BLOCK * width];
+    for b0 in (0..rows).step_by(BLOCK) {
+        let n = BLOCK.min(rows - b0);
+        rng.fill(&mut words[..n * width]);
+        for (v, &w) in values.iter_mut().zip(&words[..n * width]) {
+            *v = if (w >> 8) < threshold { 0.0 } else { keep };
+        }
+        for j0 in (0..width).step_by(BLOCK) {
+            for j in j0..(j0 + BLOCK).min(width) {
+                for (bl, m) in mask[j * rows + b0..j * rows + b0 + n]
+                    .iter_mut()
+                    .enumerate()
+                {
+                    *m = values[bl * width + j];
+                }
+            }
         }
     }
+}
+
+/// The integer form of `u < p` for rand's uniform `f32` `u` of a word `w` (its top 24 bits
+/// times `2^-24`): `(w >> 8) < drop_threshold(p)`. The top 24 bits `k` and `k · 2^-24` are
+/// exact in `f32`, so `k · 2^-24 < p` exactly when `k < p · 2^24`, and for an integer `k`
+/// that is `k < ceil(p · 2^24)`.
+fn drop_threshold(p: f32) -> u32 {
+    (p as f64 * (1u64 << 24) as f64)
+        .ceil()
+        .clamp(0.0, (1u64 << 24) as f64) as u32
 }
 
 /// Index of the largest probability of each row (ties: the first), the predicted class.
@@ -117,22 +150,48 @@ mod tests {
         assert!(m.iter().all(|&v| v == 0.0 || (v - 1.0 / 0.9).abs() < 1e-7));
     }
 
+    /// The same draws in the same order, across ChaCha's 64-word blocks, leaving the stream
+    /// where one draw per unit would.
     #[test]
     fn transposed_mask_is_the_transpose_of_the_example_major_one() {
-        let (rows, width) = (7, 5);
-        let mut a = vec![0.0; rows * width];
-        let mut b = vec![0.0; rows * width];
-        fill_dropout_mask(&mut a, 0.4, &mut rand_chacha::ChaCha8Rng::seed_from_u64(3));
-        fill_dropout_mask_transposed(
-            &mut b,
-            rows,
-            width,
-            0.4,
-            &mut rand_chacha::ChaCha8Rng::seed_from_u64(3),
-        );
-        for r in 0..rows {
-            for j in 0..width {
-                assert_eq!(a[r * width + j], b[j * rows + r]);
+        for (rows, width, p) in [(7, 5, 0.4), (33, 100, 0.1), (3, 1, 0.5), (0, 4, 0.1)] {
+            let mut a = vec![0.0; rows * width];
+            let mut b = vec![0.0; rows * width];
+            let mut ra = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+            let mut rb = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+            fill_dropout_mask(&mut a, p, &mut ra);
+            fill_dropout_mask_transposed(&mut b, rows, width, p, &mut rb as &mut dyn RngCore);
+            for r in 0..rows {
+                for j in 0..width {
+                    assert_eq!(a[r * width + j].to_bits(), b[j * rows + r].to_bits());
+                }
+            }
+            assert_eq!(ra.next_u32(), rb.next_u32(), "{rows} x {width}");
+        }
+    }
+
+    /// rand's uniform `f32` in `[0, 1)` from one 32-bit word: its top 24 bits times `2^-24`.
+    fn unit_f32(word: u32) -> f32 {
+        (word >> 8) as f32 * (1.0 / (1u32 << 24) as f32)
+    }
+
+    #[test]
+    fn the_integer_drop_test_is_the_float_one() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        for p in [0.0f32, 1e-9, 0.1, 0.25, 0.3, 0.5, 0.999_999_9, 1.0] {
+            let t = drop_threshold(p);
+            let edges = [
+                0u32,
+                255,
+                256,
+                (t.max(1) - 1) << 8,
+                t << 8,
+                (t << 8) | 255,
+                u32::MAX,
+            ];
+            let words = edges.into_iter().chain((0..10_000).map(|_| rng.next_u32()));
+            for w in words {
+                assert_eq!((w >> 8) < t, unit_f32(w) < p, "p = {p}, word {w:#x}");
             }
         }
     }

@@ -68,7 +68,12 @@ pub enum Density {
     ErdosRenyi(f64),
 }
 
-/// A sparse MLP with dense output layer, SGD 0.01 with momentum 0.9, no dropout.
+/// Dropout between the hidden layers of every benchmark network: the peers' setting
+/// (`peers.py`), so that every epoch pays for the same masks.
+pub const BENCH_DROPOUT: f32 = 0.1;
+
+/// A sparse MLP with dense output layer, SGD 0.01 with momentum 0.9, dropout
+/// [`BENCH_DROPOUT`].
 pub fn sparse_model(sizes: &[usize], density: Density, seed: u64) -> Result<SparseMlp> {
     let n = sizes.len() - 1;
     let init = SparseInit {
@@ -86,7 +91,7 @@ pub fn sparse_model(sizes: &[usize], density: Density, seed: u64) -> Result<Spar
     Ok(SparseMlp::new(
         sizes,
         &init,
-        0.0,
+        BENCH_DROPOUT,
         sgd(),
         &mut stream(seed, "topology-init"),
         &mut stream(seed, "weight-init"),
@@ -161,7 +166,11 @@ fn first_epoch(
 /// The burn dense MLP started from the same weight scheme.
 pub fn dense_model(sizes: &[usize]) -> Result<DenseMlp> {
     let mlp = sparse_model(sizes, Density::Uniform(1.0), 7)?;
-    Ok(DenseMlp::from_params(&mlp.to_dense_params(), 0.0, sgd()))
+    Ok(DenseMlp::from_params(
+        &mlp.to_dense_params(),
+        BENCH_DROPOUT,
+        sgd(),
+    ))
 }
 
 fn set_network(sizes: &[usize], density: f64, zeta: f64) -> Result<SparseNetwork> {
