@@ -1,5 +1,6 @@
 //! What a model is fed: a batch of examples, dense or with missing inputs left absent.
 
+use crate::elementwise::for_rows;
 use rand::{Rng, RngCore};
 
 /// A batch of `rows` examples, row-major `rows x n_features`.
@@ -58,42 +59,47 @@ pub fn fill_dropout_mask(mask: &mut [f32], p: f32, rng: &mut (impl RngCore + ?Si
 /// example-major order (example by example, feature by feature), so a feature-major model and
 /// an example-major one fed the same stream drop the same units.
 ///
-/// The words of a block of examples are drawn in one call (`Rng::fill`) instead of one virtual
-/// call per unit: for the block generators the runs use (ChaCha), whose `fill_bytes` hands out
-/// the same words `next_u32` would, in order, this is the same mask, bit for bit (tested).
+/// The words of the whole batch are drawn in one call (`Rng::fill`, into `words`) instead of
+/// one virtual call per unit: for the block generators the runs use (ChaCha), whose
+/// `fill_bytes` hands out the same words `next_u32` would, in order, this is the same mask,
+/// bit for bit (tested). The words become mask values feature by feature, in parallel on a
+/// large batch.
 pub fn fill_dropout_mask_transposed(
     mask: &mut [f32],
     rows: usize,
     width: usize,
     p: f32,
     rng: &mut (impl RngCore + ?Sized),
+    words: &mut Vec<u32>,
 ) {
     assert_eq!(mask.len(), rows * width, "mask must be width x rows");
     let keep = 1.0 / (1.0 - p);
-    // A block of examples: their words turned into mask values in place, example-major (a
-    // loop the compiler vectorises), then written feature-major in square tiles, a cache line
-    // at a time both ways.
-    const BLOCK: usize = 16;
     let threshold = drop_threshold(p);
-    let mut words = vec![0u32; BLOCK * width];
-    let mut values = vec![0.0f32; BLOCK * width];
-    for b0 in (0..rows).step_by(BLOCK) {
-        let n = BLOCK.min(rows - b0);
-        rng.fill(&mut words[..n * width]);
-        for (v, &w) in values.iter_mut().zip(&words[..n * width]) {
-            *v = if (w >> 8) < threshold { 0.0 } else { keep };
-        }
-        for j0 in (0..width).step_by(BLOCK) {
-            for j in j0..(j0 + BLOCK).min(width) {
-                for (bl, m) in mask[j * rows + b0..j * rows + b0 + n]
-                    .iter_mut()
-                    .enumerate()
-                {
-                    *m = values[bl * width + j];
+    words.resize(rows * width, 0);
+    rng.fill(&mut words[..]);
+    let words = &words[..];
+    // Feature `j` of example `b` is word `b * width + j`. A task owns a run of features; it
+    // turns the words of 16 examples into values (contiguous reads and writes, vectorised),
+    // then stores each feature's 16 values as one run of its row.
+    const EXAMPLES: usize = 16;
+    for_rows(mask, rows, move |j0, chunk| {
+        let features = chunk.len() / rows;
+        let mut values = vec![0.0f32; EXAMPLES * features];
+        for b0 in (0..rows).step_by(EXAMPLES) {
+            let n = EXAMPLES.min(rows - b0);
+            for (bl, v) in values.chunks_exact_mut(features).take(n).enumerate() {
+                let at = (b0 + bl) * width + j0;
+                for (v, &w) in v.iter_mut().zip(&words[at..at + features]) {
+                    *v = if (w >> 8) < threshold { 0.0 } else { keep };
+                }
+            }
+            for (jj, run) in chunk.chunks_exact_mut(rows).enumerate() {
+                for (bl, m) in run[b0..b0 + n].iter_mut().enumerate() {
+                    *m = values[bl * features + jj];
                 }
             }
         }
-    }
+    });
 }
 
 /// The integer form of `u < p` for rand's uniform `f32` `u` of a word `w` (its top 24 bits
@@ -154,13 +160,15 @@ mod tests {
     /// where one draw per unit would.
     #[test]
     fn transposed_mask_is_the_transpose_of_the_example_major_one() {
-        for (rows, width, p) in [(7, 5, 0.4), (33, 100, 0.1), (3, 1, 0.5), (0, 4, 0.1)] {
+        let big = (300, 400, 0.1); // more than one parallel task
+        for (rows, width, p) in [(7, 5, 0.4), (33, 100, 0.1), (3, 1, 0.5), (0, 4, 0.1), big] {
             let mut a = vec![0.0; rows * width];
             let mut b = vec![0.0; rows * width];
             let mut ra = rand_chacha::ChaCha8Rng::seed_from_u64(3);
             let mut rb = rand_chacha::ChaCha8Rng::seed_from_u64(3);
             fill_dropout_mask(&mut a, p, &mut ra);
-            fill_dropout_mask_transposed(&mut b, rows, width, p, &mut rb as &mut dyn RngCore);
+            let rb_dyn = &mut rb as &mut dyn RngCore;
+            fill_dropout_mask_transposed(&mut b, rows, width, p, rb_dyn, &mut Vec::new());
             for r in 0..rows {
                 for j in 0..width {
                     assert_eq!(a[r * width + j].to_bits(), b[j * rows + r].to_bits());

@@ -6,6 +6,7 @@ pub mod activation;
 pub mod batch;
 pub mod classifier;
 pub mod dense;
+pub mod elementwise;
 pub mod error;
 pub mod optim;
 pub mod policy;

@@ -8,6 +8,7 @@
 use crate::activation::Activation;
 use crate::batch::{argmax_rows, cross_entropy, fill_dropout_mask_transposed, Batch};
 use crate::classifier::GrowthBatch;
+use crate::elementwise::{for_rows, zip3};
 use crate::error::ModelError;
 use crate::optim::SgdParams;
 use rand::RngCore;
@@ -48,6 +49,9 @@ struct Workspace {
     /// example-major order (the dense MLP's) so both models consume the dropout stream alike;
     /// empty without dropout.
     masks: Vec<Vec<f32>>,
+    /// The random words of the last dropout mask (scratch of
+    /// [`fill_dropout_mask_transposed`]).
+    dropout_words: Vec<u32>,
     /// `deltas[l]`: loss gradient w.r.t. `pre[l]`, `n_out x rows`.
     deltas: Vec<Vec<f32>>,
     /// Softmax outputs of the last forward pass, example-major `rows x n_classes`.
@@ -246,7 +250,8 @@ impl SparseMlp {
             + bufs(&ws.pre)
             + bufs(&ws.masks)
             + bufs(&ws.deltas)
-            + ws.probs.capacity())
+            + ws.probs.capacity()
+            + ws.dropout_words.capacity())
             * size_of::<f32>()
             + ws.sparse_input.as_ref().map_or(0, |x| x.heap_bytes());
         self.layers.iter().map(|l| l.heap_bytes()).sum::<usize>() + activations
@@ -307,34 +312,48 @@ impl SparseMlp {
                 }
             }
             let width = layer.n_out();
-            for (zrow, b) in ws.pre[l].chunks_exact_mut(rows).zip(&layer.bias) {
-                for z in zrow {
-                    *z += b;
+            let bias = &layer.bias;
+            for_rows(&mut ws.pre[l], rows, move |r0, chunk| {
+                for (zrow, b) in chunk.chunks_exact_mut(rows).zip(&bias[r0..]) {
+                    for z in zrow {
+                        *z += b;
+                    }
                 }
-            }
+            });
             if l + 1 < n {
-                let (pre, next) = (&ws.pre[l], &mut ws.acts[l + 1]);
-                let slope = self.activation.negative_slope(l);
-                if slope == 0.0 {
-                    for (a, &z) in next.iter_mut().zip(pre) {
-                        *a = z.max(0.0);
-                    }
-                } else {
-                    for (a, &z) in next.iter_mut().zip(pre) {
-                        *a = if z > 0.0 { z } else { slope * z };
-                    }
-                }
-                match rng.as_deref_mut() {
+                let masked = match rng.as_deref_mut() {
                     Some(r) if self.dropout > 0.0 => {
                         let mask = &mut ws.masks[l];
                         mask.resize(rows * width, 0.0);
-                        fill_dropout_mask_transposed(mask, rows, width, self.dropout, r);
-                        for (a, m) in next.iter_mut().zip(mask.iter()) {
+                        let words = &mut ws.dropout_words;
+                        fill_dropout_mask_transposed(mask, rows, width, self.dropout, r, words);
+                        true
+                    }
+                    _ => {
+                        ws.masks[l].clear();
+                        false
+                    }
+                };
+                let (pre, next, mask) = (&ws.pre[l], &mut ws.acts[l + 1], &ws.masks[l]);
+                let slope = self.activation.negative_slope(l);
+                for_rows(next, rows, move |r0, chunk| {
+                    let at = r0 * rows..r0 * rows + chunk.len();
+                    let z = &pre[at.clone()];
+                    if slope == 0.0 {
+                        for (a, &z) in chunk.iter_mut().zip(z) {
+                            *a = z.max(0.0);
+                        }
+                    } else {
+                        for (a, &z) in chunk.iter_mut().zip(z) {
+                            *a = if z > 0.0 { z } else { slope * z };
+                        }
+                    }
+                    if masked {
+                        for (a, m) in chunk.iter_mut().zip(&mask[at]) {
                             *a *= m;
                         }
                     }
-                    _ => ws.masks[l].clear(),
-                }
+                });
             } else {
                 ws.probs.resize(rows * width, 0.0);
                 kernels::transpose(&ws.pre[l], width, rows, &mut ws.probs);
@@ -407,22 +426,27 @@ impl SparseMlp {
                 // One loop per case, each a select the compiler vectorises (a branch on the
                 // sign of `z` would be mispredicted half the time).
                 let slope = self.activation.negative_slope(l - 1);
-                let units = prev.iter_mut().zip(pre);
-                match (slope == 0.0, mask.is_empty()) {
-                    (true, true) => units.for_each(|(d, &z)| *d = if z > 0.0 { *d } else { 0.0 }),
-                    (true, false) => units.zip(mask).for_each(|((d, &z), &m)| {
-                        let dm = *d * m;
-                        *d = if z > 0.0 { dm } else { 0.0 };
-                    }),
-                    (false, true) => units.for_each(|(d, &z)| {
-                        let below = *d * slope;
-                        *d = if z > 0.0 { *d } else { below };
-                    }),
-                    (false, false) => units.zip(mask).for_each(|((d, &z), &m)| {
-                        let dm = *d * m;
-                        *d = if z > 0.0 { dm } else { dm * slope };
-                    }),
-                }
+                for_rows(prev, rows, move |r0, chunk| {
+                    let at = r0 * rows..r0 * rows + chunk.len();
+                    let units = chunk.iter_mut().zip(&pre[at.clone()]);
+                    match (slope == 0.0, mask.is_empty()) {
+                        (true, true) => {
+                            units.for_each(|(d, &z)| *d = if z > 0.0 { *d } else { 0.0 })
+                        }
+                        (true, false) => units.zip(&mask[at]).for_each(|((d, &z), &m)| {
+                            let dm = *d * m;
+                            *d = if z > 0.0 { dm } else { 0.0 };
+                        }),
+                        (false, true) => units.for_each(|(d, &z)| {
+                            let below = *d * slope;
+                            *d = if z > 0.0 { *d } else { below };
+                        }),
+                        (false, false) => units.zip(&mask[at]).for_each(|((d, &z), &m)| {
+                            let dm = *d * m;
+                            *d = if z > 0.0 { dm } else { dm * slope };
+                        }),
+                    }
+                });
             }
         }
         flops
@@ -667,7 +691,13 @@ impl SparseMlp {
 /// Applies the optimizer update to every layer's weights and biases.
 fn update_layers(sgd: &SgdParams, layers: &mut [SparseLayer]) {
     for layer in layers {
-        sgd.update(layer.weights.values_mut(), &layer.grad, &mut layer.momentum);
+        let step = |w: &mut [f32], g: &[f32], v: &mut [f32]| sgd.update(w, g, v);
+        zip3(
+            layer.weights.values_mut(),
+            &layer.grad,
+            &mut layer.momentum,
+            step,
+        );
         sgd.update(&mut layer.bias, &layer.bias_grad, &mut layer.bias_momentum);
     }
 }

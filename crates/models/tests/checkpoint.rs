@@ -82,26 +82,27 @@ fn method(name: &str) -> Box<dyn DstMethod> {
 
 /// A model as a run builds it: same seed, same streams, whatever happens later.
 enum Net {
-    Sparse(SparseNetwork),
-    Dense(DenseMlp),
+    Sparse(Box<SparseNetwork>),
+    Dense(Box<DenseMlp>),
 }
 
 impl Net {
     fn build(name: &str) -> Net {
         if name == "dense" {
             let mlp = sparse_mlp(&SIZES, &[1.0; 3], 0.2, sgd(), SEED);
-            return Net::Dense(DenseMlp::from_params(&mlp.to_dense_params(), 0.2, sgd()));
+            let dense = DenseMlp::from_params(&mlp.to_dense_params(), 0.2, sgd());
+            return Net::Dense(Box::new(dense));
         }
         let mut method = method(name);
         let densities = method.initial_densities(&TARGETS);
         let mlp = sparse_mlp(&SIZES, &densities, 0.2, sgd(), SEED);
-        Net::Sparse(SparseNetwork { mlp, method })
+        Net::Sparse(Box::new(SparseNetwork { mlp, method }))
     }
 
     fn model(&mut self) -> &mut dyn Classifier {
         match self {
-            Net::Sparse(n) => n,
-            Net::Dense(d) => d,
+            Net::Sparse(n) => n.as_mut(),
+            Net::Dense(d) => d.as_mut(),
         }
     }
 
