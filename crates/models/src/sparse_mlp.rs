@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use sparse_core::init::{connection_count, random_pattern};
 use sparse_core::kernels;
 use sparse_core::{
-    Csr, DstContext, DstMethod, EditStats, FanMode, GradientSource, HookOutcome, SparseLayer,
-    TrainingClock, WeightInit, WeightSampler,
+    AlignedBuf, Csr, DstContext, DstMethod, EditStats, FanMode, GradientSource, HookOutcome,
+    SparseLayer, TrainingClock, WeightInit, WeightSampler,
 };
 use std::ops::Range;
 
@@ -42,18 +42,18 @@ pub struct SparseInit {
 #[derive(Debug, Clone, Default)]
 struct Workspace {
     /// `acts[l]`: input of layer `l` (`acts[0]` the batch, 0 at missing entries), `n_in x rows`.
-    acts: Vec<Vec<f32>>,
+    acts: Vec<AlignedBuf>,
     /// `pre[l]`: pre-activation output of layer `l`, `n_out x rows`.
-    pre: Vec<Vec<f32>>,
+    pre: Vec<AlignedBuf>,
     /// `masks[l]`: dropout mask of hidden layer `l`'s output, `n_out x rows`, drawn in
     /// example-major order (the dense MLP's) so both models consume the dropout stream alike;
     /// empty without dropout.
-    masks: Vec<Vec<f32>>,
+    masks: Vec<AlignedBuf>,
     /// The random words of the last dropout mask (scratch of
     /// [`fill_dropout_mask_transposed`]).
     dropout_words: Vec<u32>,
     /// `deltas[l]`: loss gradient w.r.t. `pre[l]`, `n_out x rows`.
-    deltas: Vec<Vec<f32>>,
+    deltas: Vec<AlignedBuf>,
     /// Softmax outputs of the last forward pass, example-major `rows x n_classes`.
     probs: Vec<f32>,
     /// The batch's observed entries when inputs are absent.
@@ -245,7 +245,7 @@ impl SparseMlp {
     /// reference against which measured peak memory is judged.
     pub fn footprint_bytes(&self) -> usize {
         let ws = &self.ws;
-        let bufs = |v: &Vec<Vec<f32>>| v.iter().map(|b| b.capacity()).sum::<usize>();
+        let bufs = |v: &Vec<AlignedBuf>| v.iter().map(|b| b.capacity()).sum::<usize>();
         let activations = (bufs(&ws.acts)
             + bufs(&ws.pre)
             + bufs(&ws.masks)
@@ -266,10 +266,10 @@ impl SparseMlp {
     fn prepare(&mut self, rows: usize) {
         let ws = &mut self.ws;
         let n = self.layers.len();
-        ws.acts.resize(n, Vec::new());
-        ws.pre.resize(n, Vec::new());
-        ws.deltas.resize(n, Vec::new());
-        ws.masks.resize(n, Vec::new());
+        ws.acts.resize(n, AlignedBuf::new());
+        ws.pre.resize(n, AlignedBuf::new());
+        ws.deltas.resize(n, AlignedBuf::new());
+        ws.masks.resize(n, AlignedBuf::new());
         for (l, layer) in self.layers.iter().enumerate() {
             ws.acts[l].resize(rows * layer.n_in(), 0.0);
             ws.pre[l].resize(rows * layer.n_out(), 0.0);
@@ -761,8 +761,8 @@ fn softmax_rows(z: &mut [f32], width: usize) {
 /// The activations and deltas of a growth batch's pass, kept aside while the training batch
 /// reuses the workspace.
 struct ScoreBuffers {
-    acts: Vec<Vec<f32>>,
-    deltas: Vec<Vec<f32>>,
+    acts: Vec<AlignedBuf>,
+    deltas: Vec<AlignedBuf>,
     rows: usize,
 }
 
@@ -770,8 +770,8 @@ struct ScoreBuffers {
 /// dense-gradient magnitude RigL grows by), from the activations and deltas of its backward
 /// pass.
 struct BatchGradients<'a> {
-    acts: &'a [Vec<f32>],
-    deltas: &'a [Vec<f32>],
+    acts: &'a [AlignedBuf],
+    deltas: &'a [AlignedBuf],
     rows: usize,
 }
 

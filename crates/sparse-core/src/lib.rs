@@ -7,6 +7,7 @@
 //! Invariant: memory and time scale with the number of stored connections; no function here
 //! allocates an `n_in x n_out` buffer (except [`Csr::to_dense`], for tests and debugging).
 
+pub mod aligned;
 pub mod csr;
 pub mod dst;
 pub mod error;
@@ -18,6 +19,7 @@ pub mod state;
 pub mod telemetry;
 pub mod topology;
 
+pub use aligned::AlignedBuf;
 pub use csr::{CscIndex, Csr};
 pub use dst::{
     DstContext, DstMethod, GradientSource, HookOutcome, LayerScores, NamedMethod, NoParams,

@@ -11,7 +11,7 @@ use sparse_core::kernels::{
     forward, forward_absent, forward_sparse_input, input_grad, sparse_input_work, weight_grad,
     weight_grad_absent, weight_grad_sparse_input, InputPath,
 };
-use sparse_core::Csr;
+use sparse_core::{AlignedBuf, Csr};
 
 /// One kernel measurement.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -65,6 +65,8 @@ pub fn kernels(quick: bool, budget: f64) -> Vec<KernelRow> {
             let a: Vec<f32> = (0..batch * n)
                 .map(|_| rng.random_range(-1.0..1.0))
                 .collect();
+            // Feature-major rows on cache lines, as the model's activations are.
+            let a_rows = AlignedBuf::from_slice(&a);
             let b: Vec<f32> = (0..n * n).map(|_| rng.random_range(-1.0..1.0)).collect();
             let dense_s = time_it(budget, || {
                 std::hint::black_box(burn_matmul(&a, &b, batch, n, n));
@@ -73,21 +75,24 @@ pub fn kernels(quick: bool, budget: f64) -> Vec<KernelRow> {
             for &d in densities {
                 let w = random_layer(n, n, d, &mut rng);
                 let nnz = w.nnz();
-                let mut out = vec![0.0f32; batch * n];
+                let mut out = AlignedBuf::new();
+                out.resize(batch * n, 0.0);
                 let mut grad = vec![0.0f32; nnz];
                 // The same buffer serves as Xᵀ and dZᵀ (feature-major, `n x batch`).
                 let timings = [
                     (
                         "forward",
-                        time_it(budget, || forward(&a, batch, &w, &mut out)),
+                        time_it(budget, || forward(&a_rows, batch, &w, &mut out)),
                     ),
                     (
                         "input_grad",
-                        time_it(budget, || input_grad(&a, batch, &w, &mut out)),
+                        time_it(budget, || input_grad(&a_rows, batch, &w, &mut out)),
                     ),
                     (
                         "weight_grad",
-                        time_it(budget, || weight_grad(&a, &a, batch, &w, &mut grad)),
+                        time_it(budget, || {
+                            weight_grad(&a_rows, &a_rows, batch, &w, &mut grad)
+                        }),
                     ),
                 ];
                 for (kernel, s) in timings {
@@ -161,7 +166,9 @@ pub fn sparse_input(quick: bool, budget: f64) -> Vec<SparseInputRow> {
     let dzt: Vec<f32> = (0..n_out * batch)
         .map(|_| rng.random_range(-1.0..1.0))
         .collect();
-    let mut zt = vec![0.0f32; n_out * batch];
+    let dzt = AlignedBuf::from_slice(&dzt);
+    let mut zt = AlignedBuf::new();
+    zt.resize(n_out * batch, 0.0);
     let mut grad = vec![0.0f32; w.nnz()];
     let mut rows = Vec::new();
     let dense_macs = 2 * batch * w.nnz();
@@ -178,6 +185,7 @@ pub fn sparse_input(quick: bool, budget: f64) -> Vec<SparseInputRow> {
             }
         }
         let xs = Csr::from_triplets(batch, n_in, triplets).expect("valid triplets");
+        let xt = AlignedBuf::from_slice(&xt);
         let observed_macs = 2 * sparse_input_work(&xs, &w);
         let filled = time_it(budget, || {
             forward(&xt, batch, &w, &mut zt);
