@@ -297,6 +297,49 @@ pub fn input_grad_at(level: SimdLevel, dzt: &[f32], batch: usize, w: &Csr, dxt: 
     });
 }
 
+#[inline(always)]
+fn gather_rows_body(
+    out: &mut [f32],
+    first: usize,
+    batch: usize,
+    src: &[f32],
+    ptr: &[usize],
+    rows: &[u32],
+) {
+    for (r, orow) in out.chunks_exact_mut(batch).enumerate() {
+        let span = ptr[first + r]..ptr[first + r + 1];
+        // A weight of 1 folds away: the loop is the products' loads and adds, no multiply.
+        let terms = span.map(|p| (rows[p] as usize, 1.0f32));
+        weighted_row_sum(orow, batch, src, terms);
+    }
+}
+multiversion!(gather_rows_at => gather_rows_body(
+    out: &mut [f32], first: usize, batch: usize, src: &[f32], ptr: &[usize], rows: &[u32]
+));
+
+/// `out[r, :] = Σ_p src[rows[p], :]` over `p` in `ptr[r]..ptr[r + 1]`, feature-major with
+/// `batch` values per row: the row gathers of a product without its multiplies, split
+/// between threads as the products are. With the column view (`col_ptr`, `row_idx`) these
+/// are the loads of [`forward`]; with the rows (`row_ptr`, `col_idx`) those of [`input_grad`]
+/// and, one `dZᵀ` row per stored entry, of [`weight_grad`]. Their rate is the products' memory
+/// roofline, measured on the same rows in the same order (`cargo xtask bench`).
+pub fn gather_rows(src: &[f32], batch: usize, ptr: &[usize], rows: &[u32], out: &mut [f32]) {
+    let n_out = ptr.len().saturating_sub(1);
+    check_dense("out", out, n_out, batch);
+    assert!(
+        rows.iter().all(|&i| (i as usize + 1) * batch <= src.len()),
+        "row beyond the source"
+    );
+    if batch == 0 {
+        return;
+    }
+    let level = simd::level();
+    let work = batch * rows.len();
+    for_row_chunks(out, batch, work, |first, chunk| {
+        gather_rows_at(level, chunk, first, batch, src, ptr, rows)
+    });
+}
+
 /// The SDDMM over whole rows `rows` of `W`, each entry one `dot` (the portable [`dot`] or
 /// its AVX-512 twin, which give the same bits).
 #[inline(always)]
@@ -809,6 +852,24 @@ mod tests {
             let tight = dot(&a[..n], &b[..n], n);
             let slack = dot(&a, &b, n);
             assert_eq!(tight.to_bits(), slack.to_bits(), "n = {n}");
+        }
+    }
+
+    #[test]
+    fn gather_rows_sums_the_listed_rows() {
+        let (w, batch) = big_layer();
+        let (n_in, n_out) = (w.n_rows(), w.n_cols());
+        let src: Vec<f32> = (0..n_in * batch).map(|v| (v % 13) as f32).collect();
+        let csc = w.csc_index();
+        let mut out = vec![f32::NAN; n_out * batch];
+        gather_rows(&src, batch, &csc.col_ptr, &csc.row_idx, &mut out);
+        for j in (0..n_out).step_by(17) {
+            for b in (0..batch).step_by(5) {
+                let want: f32 = (csc.col_ptr[j]..csc.col_ptr[j + 1])
+                    .map(|p| src[csc.row_idx[p] as usize * batch + b])
+                    .sum();
+                assert_eq!(out[j * batch + b], want);
+            }
         }
     }
 

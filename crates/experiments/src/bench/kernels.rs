@@ -8,8 +8,8 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sparse_core::init::{connection_count, random_pattern};
 use sparse_core::kernels::{
-    forward, forward_absent, forward_sparse_input, input_grad, sparse_input_work, weight_grad,
-    weight_grad_absent, weight_grad_sparse_input, InputPath,
+    forward, forward_absent, forward_sparse_input, gather_rows, input_grad, sparse_input_work,
+    weight_grad, weight_grad_absent, weight_grad_sparse_input, InputPath,
 };
 use sparse_core::{AlignedBuf, Csr};
 
@@ -38,6 +38,18 @@ pub struct KernelRow {
     pub ratio_to_dense_rate: f64,
     /// Dense GEMM time / sparse time (> 1: sparse faster).
     pub speedup_vs_dense: f64,
+    /// The kernel's memory roofline: its row gathers alone (`gather_rows`, the same rows in the
+    /// same order, adds but no multiplies), as GFLOP/s of the kernel's `2 batch nnz`.
+    #[serde(default = "f64_nan")]
+    pub roofline_gflops: f64,
+    /// `gflops / roofline_gflops`: how close the kernel runs to its own gathers.
+    #[serde(default = "f64_nan")]
+    pub share_of_roofline: f64,
+}
+
+/// For files written before a column existed.
+fn f64_nan() -> f64 {
+    f64::NAN
 }
 
 fn random_layer(n_in: usize, n_out: usize, density: f64, rng: &mut impl Rng) -> Csr {
@@ -95,8 +107,23 @@ pub fn kernels(quick: bool, budget: f64) -> Vec<KernelRow> {
                         }),
                     ),
                 ];
+                // The rooflines: forward gathers Xᵀ rows over the column view; the input
+                // gradient and the SDDMM gather dZᵀ rows over the rows of W.
+                let csc = w.csc_index();
+                let by_columns = time_it(budget, || {
+                    gather_rows(&a_rows, batch, &csc.col_ptr, &csc.row_idx, &mut out)
+                });
+                let by_rows = time_it(budget, || {
+                    gather_rows(&a_rows, batch, w.row_ptr(), w.col_idx(), &mut out)
+                });
                 for (kernel, s) in timings {
                     let gflops = 2.0 * (batch * nnz) as f64 / s / 1e9;
+                    let gather = if kernel == "forward" {
+                        by_columns
+                    } else {
+                        by_rows
+                    };
+                    let roofline_gflops = 2.0 * (batch * nnz) as f64 / gather / 1e9;
                     rows.push(KernelRow {
                         kernel: kernel.into(),
                         n_in: n,
@@ -109,6 +136,8 @@ pub fn kernels(quick: bool, budget: f64) -> Vec<KernelRow> {
                         dense_gflops,
                         ratio_to_dense_rate: gflops / dense_gflops,
                         speedup_vs_dense: dense_s / s,
+                        roofline_gflops,
+                        share_of_roofline: gflops / roofline_gflops,
                     });
                 }
             }

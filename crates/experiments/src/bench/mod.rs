@@ -360,10 +360,11 @@ fn run_peers(
                 })
                 .map(|r| {
                     format!(
-                        "{} {:.1} ({:.0}%)",
+                        "{} {:.1} ({:.0}% of the GEMM, {:.0}% of its roofline)",
                         r.kernel,
                         r.gflops,
-                        100.0 * r.gflops / g.gflops
+                        100.0 * r.gflops / g.gflops,
+                        100.0 * r.share_of_roofline
                     )
                 })
                 .collect::<Vec<_>>()
@@ -659,7 +660,7 @@ pub fn report(dir: &Path) -> Result<PathBuf> {
         }
     }
     let sections: [(&str, &str, &str); 11] = [
-        ("kernels", "Kernels", "GFLOP/s counted as `2 batch nnz` per product; the dense reference is burn flex's GEMM on the same `batch x n x n` shape. Activations feature-major, as the model keeps them.\n\n![kernels](kernels_speedup.png)"),
+        ("kernels", "Kernels", "GFLOP/s counted as `2 batch nnz` per product; the dense reference is burn flex's GEMM on the same `batch x n x n` shape. Activations feature-major on cache lines, as the model keeps them. `roofline_gflops` is each product's memory roofline, measured: the same rows gathered in the same order with adds and no multiplies (`kernels::gather_rows`); `share_of_roofline` near 1 means the product runs at the speed of its loads.\n\n![kernels](kernels_speedup.png)"),
         ("sparse-input", "Missing inputs left absent", "Forward plus weight gradient of the first layer. `zero-filled`: the dense kernels on the batch with zeros at the missing entries; `absent`: what training with absent inputs runs, per product the faster of the sparse-input kernel and the zero-filled one (`kernels` says which; the numbers are the same bits either way); `sparse-kernels`: the sparse-input kernels alone. `macs_performed` against `macs_observed` shows the work the zero-filled kernels spend on missing inputs."),
         ("wdbc", "The seed paper's WDBC network", "30-100-100-100-2, batch 10, 455 rows, the fastest of 5 first epochs."),
         ("epochs", "Training epoch vs density", "SET (zeta 0.3, topology update included) against the burn dense MLP of the same shape, batch 128, the first of two epochs.\n\n![epoch](epoch_speedup.png)"),
