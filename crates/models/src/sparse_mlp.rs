@@ -52,6 +52,9 @@ struct Workspace {
     /// The random words of the last dropout mask (scratch of
     /// [`fill_dropout_mask_transposed`]).
     dropout_words: Vec<u32>,
+    /// `by_column[l]`: layer `l`'s weights in column-view order (scratch of
+    /// [`kernels::forward_with`]).
+    by_column: Vec<Vec<f32>>,
     /// `deltas[l]`: loss gradient w.r.t. `pre[l]`, `n_out x rows`.
     deltas: Vec<AlignedBuf>,
     /// Softmax outputs of the last forward pass, example-major `rows x n_classes`.
@@ -251,7 +254,8 @@ impl SparseMlp {
             + bufs(&ws.masks)
             + bufs(&ws.deltas)
             + ws.probs.capacity()
-            + ws.dropout_words.capacity())
+            + ws.dropout_words.capacity()
+            + ws.by_column.iter().map(|b| b.capacity()).sum::<usize>())
             * size_of::<f32>()
             + ws.sparse_input.as_ref().map_or(0, |x| x.heap_bytes());
         self.layers.iter().map(|l| l.heap_bytes()).sum::<usize>() + activations
@@ -270,6 +274,7 @@ impl SparseMlp {
         ws.pre.resize(n, AlignedBuf::new());
         ws.deltas.resize(n, AlignedBuf::new());
         ws.masks.resize(n, AlignedBuf::new());
+        ws.by_column.resize(n, Vec::new());
         for (l, layer) in self.layers.iter().enumerate() {
             ws.acts[l].resize(rows * layer.n_in(), 0.0);
             ws.pre[l].resize(rows * layer.n_out(), 0.0);
@@ -307,7 +312,14 @@ impl SparseMlp {
                     flops += ws.sparse_input_macs;
                 }
                 _ => {
-                    kernels::forward(&ws.acts[l], rows, &layer.weights, &mut ws.pre[l]);
+                    let by_column = &mut ws.by_column[l];
+                    kernels::forward_with(
+                        &ws.acts[l],
+                        rows,
+                        &layer.weights,
+                        by_column,
+                        &mut ws.pre[l],
+                    );
                     flops += (rows * layer.nnz()) as u64;
                 }
             }

@@ -8,8 +8,8 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sparse_core::init::{connection_count, random_pattern};
 use sparse_core::kernels::{
-    forward, forward_absent, forward_sparse_input, gather_rows, input_grad, sparse_input_work,
-    weight_grad, weight_grad_absent, weight_grad_sparse_input, InputPath,
+    forward, forward_absent, forward_sparse_input, forward_with, gather_rows, input_grad,
+    sparse_input_work, weight_grad, weight_grad_absent, weight_grad_sparse_input, InputPath,
 };
 use sparse_core::{AlignedBuf, Csr};
 
@@ -90,11 +90,14 @@ pub fn kernels(quick: bool, budget: f64) -> Vec<KernelRow> {
                 let mut out = AlignedBuf::new();
                 out.resize(batch * n, 0.0);
                 let mut grad = vec![0.0f32; nnz];
+                let mut by_column = Vec::new();
                 // The same buffer serves as Xᵀ and dZᵀ (feature-major, `n x batch`).
                 let timings = [
                     (
                         "forward",
-                        time_it(budget, || forward(&a_rows, batch, &w, &mut out)),
+                        time_it(budget, || {
+                            forward_with(&a_rows, batch, &w, &mut by_column, &mut out)
+                        }),
                     ),
                     (
                         "input_grad",
