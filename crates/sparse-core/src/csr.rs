@@ -242,7 +242,7 @@ impl Csr {
         let csc = self.columns.get().map_or(0, |c| {
             c.col_ptr.capacity() * size_of::<usize>()
                 + c.row_idx.capacity() * size_of::<u32>()
-                + c.csr_pos.capacity() * size_of::<usize>()
+                + c.csr_pos.capacity() * size_of::<u32>()
         });
         csr + csc
     }
@@ -350,8 +350,9 @@ pub struct CscIndex {
     pub col_ptr: Vec<usize>,
     /// Row index of each entry in column-major order (increasing within a column).
     pub row_idx: Vec<u32>,
-    /// CSR offset of each entry in column-major order.
-    pub csr_pos: Vec<usize>,
+    /// CSR offset of each entry in column-major order (32 bits: a layer holds fewer than
+    /// 2^32 connections, 16 GB of weights alone).
+    pub csr_pos: Vec<u32>,
 }
 
 impl CscIndex {
@@ -365,12 +366,13 @@ impl CscIndex {
         }
         let mut next = col_ptr.clone();
         let mut row_idx = vec![0u32; m.nnz()];
-        let mut csr_pos = vec![0usize; m.nnz()];
+        let mut csr_pos = vec![0u32; m.nnz()];
         for i in 0..m.n_rows {
             for k in m.row_range(i) {
                 let c = m.col_idx[k] as usize;
                 row_idx[next[c]] = i as u32;
-                csr_pos[next[c]] = k;
+                csr_pos[next[c]] =
+                    u32::try_from(k).expect("a layer holds fewer than 2^32 connections");
                 next[c] += 1;
             }
         }

@@ -243,9 +243,9 @@ pub fn forward_with(xt: &[f32], batch: usize, w: &Csr, by_column: &mut Vec<f32>,
 fn gather_by_column(w: &Csr, out: &mut Vec<f32>) {
     let (pos, values) = (&w.csc_index().csr_pos, w.values());
     out.resize(pos.len(), 0.0);
-    let gather = |(o, p): (&mut [f32], &[usize])| {
+    let gather = |(o, p): (&mut [f32], &[u32])| {
         for (o, &p) in o.iter_mut().zip(p) {
-            *o = values[p];
+            *o = values[p as usize];
         }
     };
     if pos.len() < TASK_WORK {
