@@ -307,7 +307,9 @@ impl SparseMlp {
             let ws = &mut self.ws;
             match (&ws.sparse_input, l) {
                 (Some(xs), 0) => {
-                    kernels::forward_absent(xs, &ws.acts[0], &layer.weights, &mut ws.pre[0]);
+                    let by_column = &mut ws.by_column[0];
+                    let xt = &ws.acts[0];
+                    kernels::forward_absent(xs, xt, &layer.weights, by_column, &mut ws.pre[0]);
                     ws.sparse_input_macs = kernels::sparse_input_work(xs, &layer.weights) as u64;
                     flops += ws.sparse_input_macs;
                 }

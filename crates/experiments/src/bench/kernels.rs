@@ -8,8 +8,8 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sparse_core::init::{connection_count, random_pattern};
 use sparse_core::kernels::{
-    forward, forward_absent, forward_sparse_input, forward_with, gather_rows, input_grad,
-    sparse_input_work, weight_grad, weight_grad_absent, weight_grad_sparse_input, InputPath,
+    forward_absent, forward_sparse_input, forward_with, gather_rows, input_grad, sparse_input_work,
+    weight_grad, weight_grad_absent, weight_grad_sparse_input, InputPath,
 };
 use sparse_core::{AlignedBuf, Csr};
 
@@ -202,6 +202,7 @@ pub fn sparse_input(quick: bool, budget: f64) -> Vec<SparseInputRow> {
     let mut zt = AlignedBuf::new();
     zt.resize(n_out * batch, 0.0);
     let mut grad = vec![0.0f32; w.nnz()];
+    let mut by_column = Vec::new();
     let mut rows = Vec::new();
     let dense_macs = 2 * batch * w.nnz();
     for missing in [0.0f64, 0.5, 0.9] {
@@ -220,13 +221,13 @@ pub fn sparse_input(quick: bool, budget: f64) -> Vec<SparseInputRow> {
         let xt = AlignedBuf::from_slice(&xt);
         let observed_macs = 2 * sparse_input_work(&xs, &w);
         let filled = time_it(budget, || {
-            forward(&xt, batch, &w, &mut zt);
+            forward_with(&xt, batch, &w, &mut by_column, &mut zt);
             weight_grad(&xt, &dzt, batch, &w, &mut grad);
         });
         let mut paths = (InputPath::ZeroFilled, InputPath::ZeroFilled);
         let absent = time_it(budget, || {
             paths = (
-                forward_absent(&xs, &xt, &w, &mut zt),
+                forward_absent(&xs, &xt, &w, &mut by_column, &mut zt),
                 weight_grad_absent(&xs, &xt, &dzt, &w, &mut grad),
             );
         });

@@ -21,7 +21,7 @@
 //! `cargo xtask bench --only sparse-input`).
 
 use super::{check_dense, row_blocks, PAR_THRESHOLD, TASK_WORK};
-use super::{forward, weight_grad, DOT_LANES};
+use super::{forward_with, weight_grad, DOT_LANES};
 use crate::csr::Csr;
 use crate::multiversion;
 use crate::simd::{self, SimdLevel};
@@ -60,14 +60,20 @@ fn observed_share(x: &Csr) -> f64 {
 
 /// `Zᵀ = (X W)ᵀ` for a batch held both ways, `x` its observed entries and `xt` the same batch
 /// zero-filled and feature-major (`n_in x batch`, `+0` at every missing entry), on the faster
-/// path; the numbers do not depend on it.
-pub fn forward_absent(x: &Csr, xt: &[f32], w: &Csr, zt: &mut [f32]) -> InputPath {
+/// path; the numbers do not depend on it. `by_column` is [`forward_with`]'s buffer.
+pub fn forward_absent(
+    x: &Csr,
+    xt: &[f32],
+    w: &Csr,
+    by_column: &mut Vec<f32>,
+    zt: &mut [f32],
+) -> InputPath {
     check_dense("xt", xt, w.n_rows(), x.n_rows());
     if observed_share(x) < FORWARD_SPARSE_BELOW {
         forward_sparse_input(x, w, zt);
         InputPath::Observed
     } else {
-        forward(xt, x.n_rows(), w, zt);
+        forward_with(xt, x.n_rows(), w, by_column, zt);
         InputPath::ZeroFilled
     }
 }
@@ -330,6 +336,7 @@ mod avx512 {
 
 #[cfg(test)]
 mod tests {
+    use super::super::forward;
     use super::super::tests::{csr_strategy, t, values};
     use super::*;
     use proptest::prelude::*;
@@ -374,7 +381,7 @@ mod tests {
             z(&|o| forward_sparse_input(xs, w, o)),
             z(&|o| forward(xt, batch, w, o)),
             z(&|o| {
-                let _ = forward_absent(xs, xt, w, o);
+                let _ = forward_absent(xs, xt, w, &mut Vec::new(), o);
             }),
             g(&|o| weight_grad_sparse_input(xs, dzt, w, o)),
             g(&|o| weight_grad(xt, dzt, batch, w, o)),
@@ -461,7 +468,7 @@ mod tests {
             let mask: Vec<bool> = (0..128).map(|v| v % every == 0).collect();
             let (xs, xt) = observed(batch, 4, &mask, &[0.5, -0.25]);
             let mut z = vec![0.0; batch * 3];
-            assert_eq!(forward_absent(&xs, &xt, &w, &mut z), path);
+            assert_eq!(forward_absent(&xs, &xt, &w, &mut Vec::new(), &mut z), path);
             let mut g = vec![0.0; 3];
             assert_eq!(weight_grad_absent(&xs, &xt, &z, &w, &mut g), path);
         }
