@@ -167,14 +167,18 @@ pub struct SparseInputRow {
     pub path: String,
     /// Kernels that served the forward product and the weight gradient (`observed` or
     /// `zero-filled`).
+    #[serde(default)]
     pub kernels: String,
     /// Seconds of forward plus weight gradient.
     pub seconds: f64,
     /// Zero-filled time at the same missing rate / this time.
+    #[serde(default = "f64_nan")]
     pub speedup_vs_zero_filled: f64,
     /// Multiply-adds the two products performed.
+    #[serde(default)]
     pub macs_performed: usize,
     /// Multiply-adds on observed inputs (what `train_flops` counts for absent inputs).
+    #[serde(default)]
     pub macs_observed: usize,
 }
 

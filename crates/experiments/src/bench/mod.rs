@@ -518,6 +518,36 @@ fn targets(dir: &Path) -> Result<Vec<Target>> {
             }
         }
     }
+    if let Some(rows) = read_csv::<kernels::SparseInputRow>(&dir.join("sparse-input.csv"))? {
+        let absent: Vec<_> = rows.iter().filter(|r| r.path == "absent").collect();
+        if let Some(worst) = absent.iter().min_by(|a, b| {
+            a.speedup_vs_zero_filled
+                .total_cmp(&b.speedup_vs_zero_filled)
+        }) {
+            t.push(check(
+                "missing inputs left absent, first layer: never slower than zero-filled at 0, 50 \
+                 and 90% missing (within 5%, the noise of one run)",
+                format!(
+                    "worst {:.2}x at {:.0}% missing ({})",
+                    worst.speedup_vs_zero_filled,
+                    100.0 * worst.missing,
+                    worst.layer
+                ),
+                worst.speedup_vs_zero_filled >= 0.95,
+            ));
+        }
+        if let Some(r) = absent.iter().find(|r| (r.missing - 0.9).abs() < 1e-9) {
+            t.push(check(
+                "missing inputs left absent, first layer: >= 4x faster than zero-filled at 90% \
+                 missing",
+                format!(
+                    "{:.2}x ({}, kernels {})",
+                    r.speedup_vs_zero_filled, r.layer, r.kernels
+                ),
+                r.speedup_vs_zero_filled >= 4.0,
+            ));
+        }
+    }
     if let Some(w) = read_csv::<EpochBenchRow>(&dir.join("wdbc.csv"))? {
         for r in w.iter().filter(|r| r.method == "set") {
             t.push(check(
