@@ -182,13 +182,6 @@ pub struct SparseInputRow {
     pub macs_observed: usize,
 }
 
-fn path_name(p: InputPath) -> &'static str {
-    match p {
-        InputPath::Observed => "observed",
-        InputPath::ZeroFilled => "zero-filled",
-    }
-}
-
 /// The first layer (784 -> 4000, or smaller with `quick`) at 0, 50 and 90% missing inputs:
 /// absent inputs against the zero-filled batch, and the sparse-input kernels alone.
 pub fn sparse_input(quick: bool, budget: f64) -> Vec<SparseInputRow> {
@@ -246,24 +239,19 @@ pub fn sparse_input(quick: bool, budget: f64) -> Vec<SparseInputRow> {
         let measured = [
             (
                 "zero-filled",
-                "zero-filled+zero-filled".to_string(),
+                (InputPath::ZeroFilled, InputPath::ZeroFilled),
                 filled,
-                dense_macs,
             ),
-            (
-                "absent",
-                format!("{}+{}", path_name(paths.0), path_name(paths.1)),
-                absent,
-                macs(paths.0) + macs(paths.1),
-            ),
+            ("absent", paths, absent),
             (
                 "sparse-kernels",
-                "observed+observed".to_string(),
+                (InputPath::Observed, InputPath::Observed),
                 sparse,
-                observed_macs,
             ),
         ];
-        for (path, kernels, s, performed) in measured {
+        for (path, (forward_path, grad_path), s) in measured {
+            let kernels = format!("{}+{}", forward_path.name(), grad_path.name());
+            let performed = macs(forward_path) + macs(grad_path);
             rows.push(SparseInputRow {
                 layer: format!("{n_in}x{n_out}"),
                 density,

@@ -47,6 +47,16 @@ pub enum InputPath {
     ZeroFilled,
 }
 
+impl InputPath {
+    /// A short name for reports (`observed`, `zero-filled`).
+    pub fn name(self) -> &'static str {
+        match self {
+            InputPath::Observed => "observed",
+            InputPath::ZeroFilled => "zero-filled",
+        }
+    }
+}
+
 /// The share of the batch's input cells that are observed: the sparse products' share of the
 /// dense work when every input has the same out-degree, and O(1) to find (the exact share,
 /// [`sparse_input_work`], walks every observed entry).
