@@ -52,9 +52,10 @@ struct Workspace {
     /// The random words of the last dropout mask (scratch of
     /// [`fill_dropout_mask_transposed`]).
     dropout_words: Vec<u32>,
-    /// `by_column[l]`: layer `l`'s weights in column-view order (scratch of
-    /// [`kernels::forward_with`]).
-    by_column: Vec<Vec<f32>>,
+    /// The weights of the layer being multiplied, in column-view order (scratch of
+    /// [`kernels::forward_with`], filled anew by every call): one buffer for all layers, sized
+    /// by the largest, 4 bytes per connection of that layer only.
+    by_column: Vec<f32>,
     /// `deltas[l]`: loss gradient w.r.t. `pre[l]`, `n_out x rows`.
     deltas: Vec<AlignedBuf>,
     /// Softmax outputs of the last forward pass, example-major `rows x n_classes`.
@@ -255,7 +256,7 @@ impl SparseMlp {
             + bufs(&ws.deltas)
             + ws.probs.capacity()
             + ws.dropout_words.capacity()
-            + ws.by_column.iter().map(|b| b.capacity()).sum::<usize>())
+            + ws.by_column.capacity())
             * size_of::<f32>()
             + ws.sparse_input.as_ref().map_or(0, |x| x.heap_bytes());
         self.layers.iter().map(|l| l.heap_bytes()).sum::<usize>() + activations
@@ -274,7 +275,6 @@ impl SparseMlp {
         ws.pre.resize(n, AlignedBuf::new());
         ws.deltas.resize(n, AlignedBuf::new());
         ws.masks.resize(n, AlignedBuf::new());
-        ws.by_column.resize(n, Vec::new());
         for (l, layer) in self.layers.iter().enumerate() {
             ws.acts[l].resize(rows * layer.n_in(), 0.0);
             ws.pre[l].resize(rows * layer.n_out(), 0.0);
@@ -307,19 +307,18 @@ impl SparseMlp {
             let ws = &mut self.ws;
             match (&ws.sparse_input, l) {
                 (Some(xs), 0) => {
-                    let by_column = &mut ws.by_column[0];
                     let xt = &ws.acts[0];
+                    let by_column = &mut ws.by_column;
                     kernels::forward_absent(xs, xt, &layer.weights, by_column, &mut ws.pre[0]);
                     ws.sparse_input_macs = kernels::sparse_input_work(xs, &layer.weights) as u64;
                     flops += ws.sparse_input_macs;
                 }
                 _ => {
-                    let by_column = &mut ws.by_column[l];
                     kernels::forward_with(
                         &ws.acts[l],
                         rows,
                         &layer.weights,
-                        by_column,
+                        &mut ws.by_column,
                         &mut ws.pre[l],
                     );
                     flops += (rows * layer.nnz()) as u64;

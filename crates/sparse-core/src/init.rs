@@ -11,7 +11,7 @@
 
 use crate::csr::Csr;
 use crate::error::SparseError;
-use rand::seq::index;
+use crate::sample::SortedSubset;
 use rand::RngCore;
 use rand_distr::{Distribution, Normal, Uniform};
 use serde::{Deserialize, Serialize};
@@ -127,63 +127,103 @@ pub fn connection_count(n_in: usize, n_out: usize, density: f64) -> usize {
 /// Draws `count` distinct positions uniformly among the positions of `pattern` that are not
 /// stored, returned sorted by `(row, col)`.
 ///
-/// A uniform `count`-subset of the ranks `0..F` of the `F` free positions is drawn
-/// (`rand::seq::index::sample`, which uses Floyd's or a rejection sampler, or an in-place
-/// shuffle only when `F` is within a small factor of `count`), sorted, and mapped to positions
-/// in one pass over the rows. Cost `O(n_rows + nnz + count log count)`, memory `O(count)`;
+/// A uniform `count`-subset of the ranks `0..F` of the `F` free positions is drawn in
+/// increasing order ([`SortedSubset`], memory `O(min(count, F - count))`, never `O(F)`) and
+/// mapped to positions in one pass over the rows. Cost `O(n_rows + nnz + count log count)`;
 /// unlike rejection sampling against the pattern it does not slow down as a layer fills up.
 pub fn sample_free_positions(
     pattern: &Csr,
     count: usize,
     rng: &mut (impl RngCore + ?Sized),
 ) -> Result<Vec<(u32, u32)>, SparseError> {
+    let mut out = Vec::with_capacity(count);
+    visit_free_positions(pattern, count, rng, |i, j| out.push((i, j)))?;
+    Ok(out)
+}
+
+/// [`sample_free_positions`] without the list: calls `visit(row, col)` for each drawn
+/// position in `(row, col)` order, from the same random draws. A caller that builds a
+/// pattern from the positions stores each one once (4 bytes of column index) instead of
+/// holding the 8-byte list beside it.
+pub fn visit_free_positions(
+    pattern: &Csr,
+    count: usize,
+    rng: &mut (impl RngCore + ?Sized),
+    visit: impl FnMut(u32, u32),
+) -> Result<(), SparseError> {
     let n_cols = pattern.n_cols();
-    let free_in_row = |i: usize| n_cols - pattern.row_cols(i).len();
-    let free_total: usize = (0..pattern.n_rows()).map(free_in_row).sum();
+    let free_total: usize = (0..pattern.n_rows())
+        .map(|i| n_cols - pattern.row_cols(i).len())
+        .sum();
     if count > free_total {
         return Err(SparseError::Parameter {
             name: "count",
             reason: format!("cannot place {count} connections in {free_total} free positions"),
         });
     }
-    let mut ranks = index::sample(rng, free_total, count).into_vec();
-    ranks.sort_unstable();
-    let mut out = Vec::with_capacity(count);
-    let (mut next, mut offset) = (0usize, 0usize);
+    // Ranks below 2^32 are held as u32 (4 bytes each): all layers of fewer than 2^32
+    // positions.
+    match u32::try_from(free_total) {
+        Ok(total) => map_ranks(
+            pattern,
+            SortedSubset::draw(rng, total, count as u64).iter(),
+            visit,
+        ),
+        Err(_) => map_ranks(
+            pattern,
+            SortedSubset::draw(rng, free_total as u64, count as u64).iter(),
+            visit,
+        ),
+    }
+    Ok(())
+}
+
+/// Maps increasing ranks among the free positions of `pattern` (row by row, columns
+/// increasing) to their `(row, col)`, skipping occupied columns.
+fn map_ranks(pattern: &Csr, ranks: impl Iterator<Item = usize>, mut visit: impl FnMut(u32, u32)) {
+    let n_cols = pattern.n_cols();
+    let mut ranks = ranks.peekable();
+    let mut offset = 0usize;
     for i in 0..pattern.n_rows() {
-        if next == ranks.len() {
+        if ranks.peek().is_none() {
             break;
         }
-        let free = free_in_row(i);
-        // Map the r-th free column of this row to its column index, skipping occupied ones.
         let occupied = pattern.row_cols(i);
+        let free = n_cols - occupied.len();
+        // Map the r-th free column of this row to its column index, skipping occupied ones.
         let mut p = 0usize;
-        while next < ranks.len() && ranks[next] < offset + free {
-            let r = ranks[next] - offset;
+        while let Some(r) = ranks.next_if(|&r| r < offset + free) {
+            let r = r - offset;
             while p < occupied.len() && occupied[p] as usize <= r + p {
                 p += 1;
             }
-            out.push((i as u32, (r + p) as u32));
-            next += 1;
+            visit(i as u32, (r + p) as u32);
         }
         offset += free;
     }
-    Ok(out)
 }
 
 /// An `n_in x n_out` pattern with exactly `count` uniformly placed connections, all values 0.
+///
+/// Built straight from the drawn positions: the only memory beyond the pattern itself is the
+/// sorted ranks (4 bytes per connection), so building a layer does not need several times its
+/// own size (which set the peak memory of training at 10^7 connections).
 pub fn random_pattern(
     n_in: usize,
     n_out: usize,
     count: usize,
     rng: &mut (impl RngCore + ?Sized),
 ) -> Result<Csr, SparseError> {
-    let pos = sample_free_positions(&Csr::empty(n_in, n_out), count, rng)?;
-    Csr::from_triplets(
-        n_in,
-        n_out,
-        pos.into_iter().map(|(i, j)| (i, j, 0.0)).collect(),
-    )
+    let mut row_ptr = vec![0usize; n_in + 1];
+    let mut col_idx = Vec::with_capacity(count);
+    visit_free_positions(&Csr::empty(n_in, n_out), count, rng, |i, j| {
+        row_ptr[i as usize + 1] += 1;
+        col_idx.push(j);
+    })?;
+    for i in 0..n_in {
+        row_ptr[i + 1] += row_ptr[i];
+    }
+    Csr::try_from_parts(n_in, n_out, row_ptr, col_idx, vec![0.0; count])
 }
 
 /// The distribution initial (and regrown) weights are drawn from.

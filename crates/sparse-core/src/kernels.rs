@@ -231,7 +231,7 @@ pub fn forward(xt: &[f32], batch: usize, w: &Csr, zt: &mut [f32]) {
 }
 
 /// [`forward`] with `by_column` as the buffer of the weights in column-view order, kept
-/// between calls (the model keeps one per layer). The weights are gathered into it once per
+/// between calls (the model keeps one for all its layers). The weights are gathered into it once per
 /// call, a pass over the non-zeros, so that the product reads them in order instead of
 /// through the column view's CSR positions once per block of examples (measured: that
 /// gather held the product to 61% of its roofline, 4000 x 4000 at 1%, batch 128).

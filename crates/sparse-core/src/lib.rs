@@ -1,7 +1,7 @@
 //! Truly sparse building blocks of dynamic sparse training, with no machine-learning policy:
 //! a CSR weight matrix ([`Csr`]), the kernels of training a sparse layer on a batch
 //! ([`kernels`]), initial topologies and weights ([`init`]), topology selection rules
-//! ([`topology`]), a layer with per-connection optimizer state ([`SparseLayer`]) and the trait
+//! ([`topology`]), uniform subsets of positions ([`sample`]), a layer with per-connection optimizer state ([`SparseLayer`]) and the trait
 //! every DST method implements ([`DstMethod`]).
 //!
 //! Invariant: memory and time scale with the number of stored connections; no function here
@@ -14,6 +14,7 @@ pub mod error;
 pub mod init;
 pub mod kernels;
 pub mod layer;
+pub mod sample;
 pub mod simd;
 pub mod state;
 pub mod telemetry;
