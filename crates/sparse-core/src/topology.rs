@@ -21,53 +21,88 @@ use std::ops::Range;
 /// reference's index `int((1 - zeta) firstZeroPos)`), likewise for positives. Ties are broken by
 /// position so the result is deterministic. Returns one keep flag per value.
 pub fn set_removal(values: &[f32], zeta: f64) -> Vec<bool> {
-    // u32 offsets: 4 bytes per connection of temporary memory, not 8.
-    let mut neg: Vec<u32> = (0..values.len() as u32)
-        .filter(|&k| values[k as usize] < 0.0)
-        .collect();
-    let mut pos: Vec<u32> = (0..values.len() as u32)
-        .filter(|&k| values[k as usize] > 0.0)
-        .collect();
+    let n_neg = values.iter().filter(|&&v| v < 0.0).count();
+    let n_pos = values.iter().filter(|&&v| v > 0.0).count();
+    let n_keep = |side: usize| (((1.0 - zeta) * side as f64).floor() as usize).min(side);
     let mut keep = vec![false; values.len()];
-    // Negatives far from zero first (most negative), positives far from zero first (largest).
-    let far_first = |a: &u32, b: &u32| {
-        values[*b as usize]
-            .abs()
-            .total_cmp(&values[*a as usize].abs())
-            .then(a.cmp(b))
-    };
-    for side in [&mut neg, &mut pos] {
-        let n_keep = ((1.0 - zeta) * side.len() as f64).floor() as usize;
-        let n_keep = n_keep.min(side.len());
-        if n_keep > 0 && n_keep < side.len() {
-            side.select_nth_unstable_by(n_keep - 1, far_first);
-        }
-        for &k in &side[..n_keep] {
-            keep[k as usize] = true;
-        }
-    }
+    // Far from zero first: the key is the complement of the magnitude's bits, ties by position.
+    let far = |v: f32| !(v.to_bits() & MAGNITUDE);
+    let neg = |k: usize| (values[k] < 0.0).then(|| far(values[k]));
+    let pos = |k: usize| (values[k] > 0.0).then(|| far(values[k]));
+    mark_smallest(values.len(), neg, n_keep(n_neg), |k| keep[k] = true);
+    mark_smallest(values.len(), pos, n_keep(n_pos), |k| keep[k] = true);
     keep
 }
 
 /// Magnitude removal: removes the `n_remove` weights of smallest `|w|` (ties by position), as
 /// in RigL's drop step (Evci et al. 2020, §3). Returns one keep flag per value.
 pub fn magnitude_removal(values: &[f32], n_remove: usize) -> Vec<bool> {
-    let n_remove = n_remove.min(values.len());
-    let mut idx: Vec<u32> = (0..values.len() as u32).collect();
-    let small_first = |a: &u32, b: &u32| {
-        values[*a as usize]
-            .abs()
-            .total_cmp(&values[*b as usize].abs())
-            .then(a.cmp(b))
-    };
-    if n_remove > 0 && n_remove < idx.len() {
-        idx.select_nth_unstable_by(n_remove - 1, small_first);
-    }
     let mut keep = vec![true; values.len()];
-    for &k in &idx[..n_remove] {
-        keep[k as usize] = false;
-    }
+    let magnitude = |k: usize| Some(values[k].to_bits() & MAGNITUDE);
+    mark_smallest(values.len(), magnitude, n_remove, |k| keep[k] = false);
     keep
+}
+
+/// The bits of `|v|` in an `f32`'s bits: for values without a sign bit the bits order as
+/// `total_cmp` does (NaN above infinity), so magnitudes compare as integers.
+const MAGNITUDE: u32 = 0x7fff_ffff;
+
+/// Calls `mark(k)` for the `n` items of smallest `(key(k), k)` among those with a key (all of
+/// them when fewer have one), in increasing `k`: the set a sort of the keyed items would give.
+///
+/// A radix select over the keys' bits (two counting passes of 16 bits each find the `n`-th
+/// key, a third marks) needs 512 KB of counts and no per-item list, where sorting or
+/// `select_nth_unstable` needs 4 bytes per connection of index list: the transient memory of a
+/// topology update that would otherwise set the peak memory of training.
+fn mark_smallest(
+    len: usize,
+    key: impl Fn(usize) -> Option<u32>,
+    n: usize,
+    mut mark: impl FnMut(usize),
+) {
+    if n == 0 {
+        return;
+    }
+    const BUCKETS: usize = 1 << 16;
+    let mut counts = vec![0usize; BUCKETS];
+    for x in (0..len).filter_map(&key) {
+        counts[(x >> 16) as usize] += 1;
+    }
+    let Some((high, below_high)) = crossing(&counts, n) else {
+        (0..len).filter(|&k| key(k).is_some()).for_each(mark);
+        return;
+    };
+    counts.fill(0);
+    for x in (0..len).filter_map(&key).filter(|x| x >> 16 == high as u32) {
+        counts[(x & 0xffff) as usize] += 1;
+    }
+    let (low, below_low) = crossing(&counts, n - below_high).expect("the bucket holds the n-th");
+    let threshold = (high as u32) << 16 | low as u32;
+    // Of the keys equal to the threshold, the earliest positions fill the rest.
+    let mut ties = n - below_high - below_low;
+    for k in 0..len {
+        match key(k) {
+            Some(x) if x < threshold => mark(k),
+            Some(x) if x == threshold && ties > 0 => {
+                ties -= 1;
+                mark(k);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The first bucket at which the running count reaches `n`, with the count before it; `None`
+/// when all buckets together hold fewer than `n`.
+fn crossing(counts: &[usize], n: usize) -> Option<(usize, usize)> {
+    let mut before = 0;
+    for (b, &c) in counts.iter().enumerate() {
+        if before + c >= n {
+            return Some((b, before));
+        }
+        before += c;
+    }
+    None
 }
 
 /// A source of scores for every position of a layer, produced a block of rows at a time so a
@@ -220,6 +255,25 @@ mod tests {
     }
 
     proptest! {
+        /// Keys spread over both 16-bit halves with many ties: the radix select marks what a
+        /// sort of the keyed items by `(key, position)` puts first.
+        #[test]
+        fn mark_smallest_marks_what_a_sort_puts_first(
+            keys in proptest::collection::vec(
+                proptest::option::of(prop_oneof![0u32..4, (0u32..4).prop_map(|x| x << 16 | 7), any::<u32>()]),
+                0..80,
+            ),
+            n in 0usize..90,
+        ) {
+            let mut marked = Vec::new();
+            mark_smallest(keys.len(), |k| keys[k], n, |k| marked.push(k));
+            let mut order: Vec<usize> = (0..keys.len()).filter(|&k| keys[k].is_some()).collect();
+            order.sort_by_key(|&k| (keys[k], k));
+            order.truncate(n);
+            order.sort_unstable();
+            prop_assert_eq!(marked, order);
+        }
+
         #[test]
         fn set_removal_matches_reference(values in proptest::collection::vec(-3i32..=3, 0..60), zeta in 0.0f64..=1.0) {
             // Small integers force many ties, the hard case.
