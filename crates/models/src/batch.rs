@@ -49,31 +49,37 @@ pub fn el2n(probs: &[f32], label: u32) -> f32 {
 /// `1 / (1 - p)`. One draw per entry, in order, so the sparse and the dense MLP consume the
 /// dropout stream identically.
 pub fn fill_dropout_mask(mask: &mut [f32], p: f32, rng: &mut (impl RngCore + ?Sized)) {
-    let keep = 1.0 / (1.0 - p);
+    let keep = dropout_scale(p);
     for m in mask {
         *m = if rng.random::<f32>() < p { 0.0 } else { keep };
     }
 }
 
-/// [`fill_dropout_mask`] for a feature-major `width x rows` mask: the draws are taken in
-/// example-major order (example by example, feature by feature), so a feature-major model and
-/// an example-major one fed the same stream drop the same units.
+/// The value of a kept unit in an inverted-dropout mask, `1 / (1 - p)`.
+pub fn dropout_scale(p: f32) -> f32 {
+    1.0 / (1.0 - p)
+}
+
+/// [`fill_dropout_mask`] for a feature-major `width x rows` mask, as one flag per unit (1:
+/// kept, 0: dropped; the mask value is [`dropout_scale`] or 0), a byte where the mask value
+/// takes four. The draws are taken in example-major order (example by example, feature by
+/// feature), so a feature-major model and an example-major one fed the same stream drop the
+/// same units.
 ///
 /// The words of the whole batch are drawn in one call (`Rng::fill`, into `words`) instead of
 /// one virtual call per unit: for the block generators the runs use (ChaCha), whose
 /// `fill_bytes` hands out the same words `next_u32` would, in order, this is the same mask,
 /// bit for bit (tested). The words become mask values feature by feature, in parallel on a
 /// large batch.
-pub fn fill_dropout_mask_transposed(
-    mask: &mut [f32],
+pub fn fill_dropout_kept_transposed(
+    kept: &mut [u8],
     rows: usize,
     width: usize,
     p: f32,
     rng: &mut (impl RngCore + ?Sized),
     words: &mut Vec<u32>,
 ) {
-    assert_eq!(mask.len(), rows * width, "mask must be width x rows");
-    let keep = 1.0 / (1.0 - p);
+    assert_eq!(kept.len(), rows * width, "mask must be width x rows");
     let threshold = drop_threshold(p);
     words.resize(rows * width, 0);
     rng.fill(&mut words[..]);
@@ -82,15 +88,15 @@ pub fn fill_dropout_mask_transposed(
     // turns the words of 16 examples into values (contiguous reads and writes, vectorised),
     // then stores each feature's 16 values as one run of its row.
     const EXAMPLES: usize = 16;
-    for_rows(mask, rows, move |j0, chunk| {
+    for_rows(kept, rows, move |j0, chunk| {
         let features = chunk.len() / rows;
-        let mut values = vec![0.0f32; EXAMPLES * features];
+        let mut values = vec![0u8; EXAMPLES * features];
         for b0 in (0..rows).step_by(EXAMPLES) {
             let n = EXAMPLES.min(rows - b0);
             for (bl, v) in values.chunks_exact_mut(features).take(n).enumerate() {
                 let at = (b0 + bl) * width + j0;
                 for (v, &w) in v.iter_mut().zip(&words[at..at + features]) {
-                    *v = if (w >> 8) < threshold { 0.0 } else { keep };
+                    *v = u8::from((w >> 8) >= threshold);
                 }
             }
             for (jj, run) in chunk.chunks_exact_mut(rows).enumerate() {
@@ -163,15 +169,20 @@ mod tests {
         let big = (300, 400, 0.1); // more than one parallel task
         for (rows, width, p) in [(7, 5, 0.4), (33, 100, 0.1), (3, 1, 0.5), (0, 4, 0.1), big] {
             let mut a = vec![0.0; rows * width];
-            let mut b = vec![0.0; rows * width];
+            let mut b = vec![0u8; rows * width];
             let mut ra = rand_chacha::ChaCha8Rng::seed_from_u64(3);
             let mut rb = rand_chacha::ChaCha8Rng::seed_from_u64(3);
             fill_dropout_mask(&mut a, p, &mut ra);
             let rb_dyn = &mut rb as &mut dyn RngCore;
-            fill_dropout_mask_transposed(&mut b, rows, width, p, rb_dyn, &mut Vec::new());
+            fill_dropout_kept_transposed(&mut b, rows, width, p, rb_dyn, &mut Vec::new());
             for r in 0..rows {
                 for j in 0..width {
-                    assert_eq!(a[r * width + j].to_bits(), b[j * rows + r].to_bits());
+                    let value = if b[j * rows + r] == 1 {
+                        dropout_scale(p)
+                    } else {
+                        0.0
+                    };
+                    assert_eq!(a[r * width + j].to_bits(), value.to_bits());
                 }
             }
             assert_eq!(ra.next_u32(), rb.next_u32(), "{rows} x {width}");

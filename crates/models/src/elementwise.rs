@@ -12,7 +12,7 @@ pub const TASK_VALUES: usize = 1 << 15;
 
 /// Runs `f(first_row, rows)` over `out` split into whole rows of `row_len` values, in
 /// parallel when `out` holds more than [`TASK_VALUES`].
-pub fn for_rows(out: &mut [f32], row_len: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
+pub fn for_rows<T: Send>(out: &mut [T], row_len: usize, f: impl Fn(usize, &mut [T]) + Sync + Send) {
     if row_len == 0 || out.is_empty() {
         return;
     }

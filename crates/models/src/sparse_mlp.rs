@@ -6,7 +6,9 @@
 //! `O(batch x nnz)`, or `O(observed x fan-out)` in the first layer when inputs are absent.
 
 use crate::activation::Activation;
-use crate::batch::{argmax_rows, cross_entropy, fill_dropout_mask_transposed, Batch};
+use crate::batch::{
+    argmax_rows, cross_entropy, dropout_scale, fill_dropout_kept_transposed, Batch,
+};
 use crate::classifier::GrowthBatch;
 use crate::elementwise::{for_rows, zip3};
 use crate::error::ModelError;
@@ -45,12 +47,13 @@ struct Workspace {
     acts: Vec<AlignedBuf>,
     /// `pre[l]`: pre-activation output of layer `l`, `n_out x rows`.
     pre: Vec<AlignedBuf>,
-    /// `masks[l]`: dropout mask of hidden layer `l`'s output, `n_out x rows`, drawn in
-    /// example-major order (the dense MLP's) so both models consume the dropout stream alike;
-    /// empty without dropout.
-    masks: Vec<AlignedBuf>,
+    /// `kept[l]`: dropout flags of hidden layer `l`'s output (1: kept, scaled by
+    /// [`dropout_scale`]; 0: dropped), `n_out x rows`, drawn in example-major order (the dense
+    /// MLP's) so both models consume the dropout stream alike; empty without dropout. A byte
+    /// per unit: the mask value is derived where it is used.
+    kept: Vec<Vec<u8>>,
     /// The random words of the last dropout mask (scratch of
-    /// [`fill_dropout_mask_transposed`]).
+    /// [`fill_dropout_kept_transposed`]).
     dropout_words: Vec<u32>,
     /// The weights of the layer being multiplied, in column-view order (scratch of
     /// [`kernels::forward_with`], filled anew by every call): one buffer for all layers, sized
@@ -252,12 +255,12 @@ impl SparseMlp {
         let bufs = |v: &Vec<AlignedBuf>| v.iter().map(|b| b.capacity()).sum::<usize>();
         let activations = (bufs(&ws.acts)
             + bufs(&ws.pre)
-            + bufs(&ws.masks)
             + bufs(&ws.deltas)
             + ws.probs.capacity()
             + ws.dropout_words.capacity()
             + ws.by_column.capacity())
             * size_of::<f32>()
+            + ws.kept.iter().map(|k| k.capacity()).sum::<usize>()
             + ws.sparse_input.as_ref().map_or(0, |x| x.heap_bytes());
         self.layers.iter().map(|l| l.heap_bytes()).sum::<usize>() + activations
     }
@@ -274,7 +277,7 @@ impl SparseMlp {
         ws.acts.resize(n, AlignedBuf::new());
         ws.pre.resize(n, AlignedBuf::new());
         ws.deltas.resize(n, AlignedBuf::new());
-        ws.masks.resize(n, AlignedBuf::new());
+        ws.kept.resize(n, Vec::new());
         for (l, layer) in self.layers.iter().enumerate() {
             ws.acts[l].resize(rows * layer.n_in(), 0.0);
             ws.pre[l].resize(rows * layer.n_out(), 0.0);
@@ -336,18 +339,19 @@ impl SparseMlp {
             if l + 1 < n {
                 let masked = match rng.as_deref_mut() {
                     Some(r) if self.dropout > 0.0 => {
-                        let mask = &mut ws.masks[l];
-                        mask.resize(rows * width, 0.0);
+                        let kept = &mut ws.kept[l];
+                        kept.resize(rows * width, 0);
                         let words = &mut ws.dropout_words;
-                        fill_dropout_mask_transposed(mask, rows, width, self.dropout, r, words);
+                        fill_dropout_kept_transposed(kept, rows, width, self.dropout, r, words);
                         true
                     }
                     _ => {
-                        ws.masks[l].clear();
+                        ws.kept[l].clear();
                         false
                     }
                 };
-                let (pre, next, mask) = (&ws.pre[l], &mut ws.acts[l + 1], &ws.masks[l]);
+                let (pre, next, kept) = (&ws.pre[l], &mut ws.acts[l + 1], &ws.kept[l]);
+                let scale = dropout_scale(self.dropout);
                 let slope = self.activation.negative_slope(l);
                 for_rows(next, rows, move |r0, chunk| {
                     let at = r0 * rows..r0 * rows + chunk.len();
@@ -362,8 +366,8 @@ impl SparseMlp {
                         }
                     }
                     if masked {
-                        for (a, m) in chunk.iter_mut().zip(&mask[at]) {
-                            *a *= m;
+                        for (a, &k) in chunk.iter_mut().zip(&kept[at]) {
+                            *a *= if k == 1 { scale } else { 0.0 };
                         }
                     }
                 });
@@ -433,7 +437,8 @@ impl SparseMlp {
                 kernels::input_grad(&hi[0], rows, &layer.weights, prev);
                 flops += (rows * layer.nnz()) as u64;
                 let pre = &ws.pre[l - 1];
-                let mask = &ws.masks[l - 1];
+                let kept = &ws.kept[l - 1];
+                let scale = dropout_scale(self.dropout);
                 // Derivative of the activation: 1 above 0, the negative slope (0 for ReLU)
                 // below; then the dropout mask.
                 // One loop per case, each a select the compiler vectorises (a branch on the
@@ -442,20 +447,21 @@ impl SparseMlp {
                 for_rows(prev, rows, move |r0, chunk| {
                     let at = r0 * rows..r0 * rows + chunk.len();
                     let units = chunk.iter_mut().zip(&pre[at.clone()]);
-                    match (slope == 0.0, mask.is_empty()) {
+                    let mask = |k: u8| if k == 1 { scale } else { 0.0 };
+                    match (slope == 0.0, kept.is_empty()) {
                         (true, true) => {
                             units.for_each(|(d, &z)| *d = if z > 0.0 { *d } else { 0.0 })
                         }
-                        (true, false) => units.zip(&mask[at]).for_each(|((d, &z), &m)| {
-                            let dm = *d * m;
+                        (true, false) => units.zip(&kept[at]).for_each(|((d, &z), &k)| {
+                            let dm = *d * mask(k);
                             *d = if z > 0.0 { dm } else { 0.0 };
                         }),
                         (false, true) => units.for_each(|(d, &z)| {
                             let below = *d * slope;
                             *d = if z > 0.0 { *d } else { below };
                         }),
-                        (false, false) => units.zip(&mask[at]).for_each(|((d, &z), &m)| {
-                            let dm = *d * m;
+                        (false, false) => units.zip(&kept[at]).for_each(|((d, &z), &k)| {
+                            let dm = *d * mask(k);
                             *d = if z > 0.0 { dm } else { dm * slope };
                         }),
                     }
