@@ -241,7 +241,7 @@ impl Csr {
             + self.values.capacity() * size_of::<f32>();
         let csc = self.columns.get().map_or(0, |c| {
             c.col_ptr.capacity() * size_of::<usize>()
-                + c.row_idx.capacity() * size_of::<u32>()
+                + c.row_idx.heap_bytes()
                 + c.csr_pos.capacity() * size_of::<u32>()
         });
         csr + csc
@@ -349,7 +349,7 @@ pub struct CscIndex {
     /// Column start offsets, `n_cols + 1` entries.
     pub col_ptr: Vec<usize>,
     /// Row index of each entry in column-major order (increasing within a column).
-    pub row_idx: Vec<u32>,
+    pub row_idx: RowIndices,
     /// CSR offset of each entry in column-major order (32 bits: a layer holds fewer than
     /// 2^32 connections, 16 GB of weights alone).
     pub csr_pos: Vec<u32>,
@@ -365,12 +365,12 @@ impl CscIndex {
             col_ptr[j + 1] += col_ptr[j];
         }
         let mut next = col_ptr.clone();
-        let mut row_idx = vec![0u32; m.nnz()];
+        let mut row_idx = RowIndices::zeros(m.n_rows, m.nnz());
         let mut csr_pos = vec![0u32; m.nnz()];
         for i in 0..m.n_rows {
             for k in m.row_range(i) {
                 let c = m.col_idx[k] as usize;
-                row_idx[next[c]] = i as u32;
+                row_idx.set(next[c], i);
                 csr_pos[next[c]] =
                     u32::try_from(k).expect("a layer holds fewer than 2^32 connections");
                 next[c] += 1;
@@ -381,6 +381,119 @@ impl CscIndex {
             row_idx,
             csr_pos,
         }
+    }
+}
+
+/// Row indices of a column view in the narrowest type that holds the matrix's rows: 2 bytes
+/// per connection for layers of up to 65,536 inputs (every layer of the studies and of the
+/// epoch benches), 4 beyond (the million-neuron network).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowIndices {
+    /// At most 2^16 rows.
+    Narrow(Vec<u16>),
+    /// More than 2^16 rows.
+    Wide(Vec<u32>),
+}
+
+impl RowIndices {
+    /// `len` zero indices, narrow when every row of `n_rows` fits in 16 bits.
+    fn zeros(n_rows: usize, len: usize) -> Self {
+        if n_rows <= 1 << 16 {
+            RowIndices::Narrow(vec![0; len])
+        } else {
+            RowIndices::Wide(vec![0; len])
+        }
+    }
+
+    fn set(&mut self, p: usize, row: usize) {
+        match self {
+            RowIndices::Narrow(v) => v[p] = row as u16,
+            RowIndices::Wide(v) => v[p] = row as u32,
+        }
+    }
+
+    /// The row of entry `p`.
+    pub fn get(&self, p: usize) -> usize {
+        match self {
+            RowIndices::Narrow(v) => v[p] as usize,
+            RowIndices::Wide(v) => v[p] as usize,
+        }
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    /// Whether there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The indices as a slice of either width.
+    pub fn as_slice(&self) -> IndexSlice<'_> {
+        match self {
+            RowIndices::Narrow(v) => IndexSlice::Narrow(v),
+            RowIndices::Wide(v) => IndexSlice::Wide(v),
+        }
+    }
+
+    /// The indices widened to `u32` (a copy, for tests and tools).
+    pub fn to_vec(&self) -> Vec<u32> {
+        (0..self.len()).map(|p| self.get(p) as u32).collect()
+    }
+
+    /// Bytes of heap memory held.
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            RowIndices::Narrow(v) => v.capacity() * size_of::<u16>(),
+            RowIndices::Wide(v) => v.capacity() * size_of::<u32>(),
+        }
+    }
+}
+
+/// A borrowed list of row indices of either width (a column view's [`RowIndices`], or a CSR's
+/// `u32` column indices), for kernels that gather rows by index.
+#[derive(Debug, Clone, Copy)]
+pub enum IndexSlice<'a> {
+    /// 16-bit indices.
+    Narrow(&'a [u16]),
+    /// 32-bit indices.
+    Wide(&'a [u32]),
+}
+
+impl IndexSlice<'_> {
+    /// Number of indices.
+    pub fn len(&self) -> usize {
+        match self {
+            IndexSlice::Narrow(v) => v.len(),
+            IndexSlice::Wide(v) => v.len(),
+        }
+    }
+
+    /// Whether there are no indices.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The largest index, if any.
+    pub fn max(&self) -> Option<usize> {
+        match self {
+            IndexSlice::Narrow(v) => v.iter().max().map(|&i| i as usize),
+            IndexSlice::Wide(v) => v.iter().max().map(|&i| i as usize),
+        }
+    }
+}
+
+impl<'a> From<&'a [u32]> for IndexSlice<'a> {
+    fn from(v: &'a [u32]) -> Self {
+        IndexSlice::Wide(v)
+    }
+}
+
+impl<'a> From<&'a RowIndices> for IndexSlice<'a> {
+    fn from(v: &'a RowIndices) -> Self {
+        v.as_slice()
     }
 }
 
@@ -428,11 +541,26 @@ mod tests {
     }
 
     #[test]
+    fn column_view_rows_are_narrow_up_to_65536_rows_and_wide_beyond() {
+        for (n_rows, wide) in [(1usize << 16, false), ((1 << 16) + 1, true)] {
+            let last = n_rows as u32 - 1;
+            let m =
+                Csr::from_triplets(n_rows, 2, vec![(last, 0, 1.0), (3, 0, 2.0), (last, 1, 3.0)])
+                    .unwrap();
+            let rows = &m.csc_index().row_idx;
+            assert_eq!(matches!(rows, RowIndices::Wide(_)), wide, "{n_rows} rows");
+            assert_eq!(rows.to_vec(), vec![3, last, last]);
+            let width = if wide { 4 } else { 2 };
+            assert_eq!(rows.heap_bytes(), 3 * width);
+        }
+    }
+
+    #[test]
     fn csc_index_lists_each_column_in_row_order() {
         let m = small();
         let csc = m.csc_index();
         assert_eq!(csc.col_ptr, vec![0, 1, 2, 3]);
-        assert_eq!(csc.row_idx, vec![1, 0, 1]);
+        assert_eq!(csc.row_idx.to_vec(), vec![1, 0, 1]);
         assert_eq!(csc.csr_pos, vec![1, 0, 2]);
     }
 

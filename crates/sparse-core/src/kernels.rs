@@ -26,7 +26,7 @@
 //! [`PAR_THRESHOLD`] multiply-adds runs on the calling thread, where rayon's overhead would
 //! dominate.
 
-use crate::csr::Csr;
+use crate::csr::{Csr, IndexSlice};
 use crate::multiversion;
 
 mod sparse_input;
@@ -200,26 +200,49 @@ fn dot(a: &[f32], b: &[f32], n: usize) -> f32 {
     acc[0]
 }
 
+/// A row index the gathering kernels read: `u16` (a narrow column view) or `u32`.
+trait RowIndex: Copy {
+    fn at(self) -> usize;
+}
+
+impl RowIndex for u16 {
+    #[inline(always)]
+    fn at(self) -> usize {
+        self as usize
+    }
+}
+
+impl RowIndex for u32 {
+    #[inline(always)]
+    fn at(self) -> usize {
+        self as usize
+    }
+}
+
 #[inline(always)]
-fn forward_rows(
+fn forward_rows<I: RowIndex>(
     zt: &mut [f32],
     first: usize,
     batch: usize,
     xt: &[f32],
     col_ptr: &[usize],
-    row_idx: &[u32],
+    row_idx: &[I],
     by_column: &[f32],
 ) {
     for (r, zrow) in zt.chunks_exact_mut(batch).enumerate() {
         let j = first + r;
         let span = col_ptr[j]..col_ptr[j + 1];
-        let terms = span.map(|p| (row_idx[p] as usize, by_column[p]));
+        let terms = span.map(|p| (row_idx[p].at(), by_column[p]));
         weighted_row_sum(zrow, batch, xt, terms);
     }
 }
 multiversion!(forward_rows_at => forward_rows(
     zt: &mut [f32], first: usize, batch: usize, xt: &[f32], col_ptr: &[usize],
     row_idx: &[u32], by_column: &[f32]
+));
+multiversion!(forward_rows_narrow_at => forward_rows(
+    zt: &mut [f32], first: usize, batch: usize, xt: &[f32], col_ptr: &[usize],
+    row_idx: &[u16], by_column: &[f32]
 ));
 
 /// `Zᵀ = (X W)ᵀ`: `xt` is `n_in x batch`, `zt` (overwritten) is `n_out x batch`.
@@ -274,10 +297,16 @@ pub fn forward_at(
     }
     gather_by_column(w, by_column);
     let csc = w.csc_index();
-    let (col_ptr, row_idx, by_column) = (&csc.col_ptr[..], &csc.row_idx[..], &by_column[..]);
-    for_row_chunks(zt, batch, batch * w.nnz(), |first, chunk| {
-        forward_rows_at(level, chunk, first, batch, xt, col_ptr, row_idx, by_column)
-    });
+    let (col_ptr, by_column) = (&csc.col_ptr[..], &by_column[..]);
+    let work = batch * w.nnz();
+    match csc.row_idx.as_slice() {
+        IndexSlice::Narrow(rows) => for_row_chunks(zt, batch, work, |first, chunk| {
+            forward_rows_narrow_at(level, chunk, first, batch, xt, col_ptr, rows, by_column)
+        }),
+        IndexSlice::Wide(rows) => for_row_chunks(zt, batch, work, |first, chunk| {
+            forward_rows_at(level, chunk, first, batch, xt, col_ptr, rows, by_column)
+        }),
+    }
 }
 
 #[inline(always)]
@@ -330,17 +359,20 @@ fn gather_rows_body(
     batch: usize,
     src: &[f32],
     ptr: &[usize],
-    rows: &[u32],
+    rows: &[impl RowIndex],
 ) {
     for (r, orow) in out.chunks_exact_mut(batch).enumerate() {
         let span = ptr[first + r]..ptr[first + r + 1];
         // A weight of 1 folds away: the loop is the products' loads and adds, no multiply.
-        let terms = span.map(|p| (rows[p] as usize, 1.0f32));
+        let terms = span.map(|p| (rows[p].at(), 1.0f32));
         weighted_row_sum(orow, batch, src, terms);
     }
 }
 multiversion!(gather_rows_at => gather_rows_body(
     out: &mut [f32], first: usize, batch: usize, src: &[f32], ptr: &[usize], rows: &[u32]
+));
+multiversion!(gather_rows_narrow_at => gather_rows_body(
+    out: &mut [f32], first: usize, batch: usize, src: &[f32], ptr: &[usize], rows: &[u16]
 ));
 
 /// `out[r, :] = Σ_p src[rows[p], :]` over `p` in `ptr[r]..ptr[r + 1]`, feature-major with
@@ -349,11 +381,18 @@ multiversion!(gather_rows_at => gather_rows_body(
 /// are the loads of [`forward`]; with the rows (`row_ptr`, `col_idx`) those of [`input_grad`]
 /// and, one `dZᵀ` row per stored entry, of [`weight_grad`]. Their rate is the products' memory
 /// roofline, measured on the same rows in the same order (`cargo xtask bench`).
-pub fn gather_rows(src: &[f32], batch: usize, ptr: &[usize], rows: &[u32], out: &mut [f32]) {
+pub fn gather_rows<'a>(
+    src: &[f32],
+    batch: usize,
+    ptr: &[usize],
+    rows: impl Into<IndexSlice<'a>>,
+    out: &mut [f32],
+) {
+    let rows = rows.into();
     let n_out = ptr.len().saturating_sub(1);
     check_dense("out", out, n_out, batch);
     assert!(
-        rows.iter().all(|&i| (i as usize + 1) * batch <= src.len()),
+        rows.max().is_none_or(|i| (i + 1) * batch <= src.len()),
         "row beyond the source"
     );
     if batch == 0 {
@@ -361,9 +400,14 @@ pub fn gather_rows(src: &[f32], batch: usize, ptr: &[usize], rows: &[u32], out: 
     }
     let level = simd::level();
     let work = batch * rows.len();
-    for_row_chunks(out, batch, work, |first, chunk| {
-        gather_rows_at(level, chunk, first, batch, src, ptr, rows)
-    });
+    match rows {
+        IndexSlice::Narrow(rows) => for_row_chunks(out, batch, work, |first, chunk| {
+            gather_rows_narrow_at(level, chunk, first, batch, src, ptr, rows)
+        }),
+        IndexSlice::Wide(rows) => for_row_chunks(out, batch, work, |first, chunk| {
+            gather_rows_at(level, chunk, first, batch, src, ptr, rows)
+        }),
+    }
 }
 
 /// The SDDMM over whole rows `rows` of `W`, each entry one `dot` (the portable [`dot`] or
@@ -788,6 +832,36 @@ mod tests {
         }
     }
 
+    /// A layer of more than 2^16 inputs (32-bit column view rows) multiplies like a narrow one:
+    /// at every vector level, each output is the sum over its inputs in increasing order.
+    #[test]
+    fn forward_with_wide_row_indices_sums_each_column_in_input_order() {
+        let (n_in, n_out, batch) = ((1usize << 16) + 40, 3usize, 21usize);
+        let t: Vec<(u32, u32, f32)> = (0..n_in as u32)
+            .step_by(997)
+            .chain([n_in as u32 - 1])
+            .flat_map(|i| (0..n_out as u32).map(move |j| (i, j, (i % 7) as f32 - 3.0 + j as f32)))
+            .collect();
+        let w = Csr::from_triplets(n_in, n_out, t).unwrap();
+        assert!(matches!(w.csc_index().row_idx, crate::RowIndices::Wide(_)));
+        let xt: Vec<f32> = (0..n_in * batch)
+            .map(|v| (v % 11) as f32 * 0.25 - 1.0)
+            .collect();
+        let mut want = vec![0.0f32; n_out * batch];
+        for j in 0..n_out {
+            for b in 0..batch {
+                want[j * batch + b] = (0..n_in)
+                    .filter_map(|i| w.position(i, j as u32).map(|k| (i, w.values()[k])))
+                    .fold(0.0, |acc, (i, v)| acc + v * xt[i * batch + b]);
+            }
+        }
+        for level in SimdLevel::available() {
+            let mut zt = vec![f32::NAN; n_out * batch];
+            forward_at(level, &xt, batch, &w, &mut Vec::new(), &mut zt);
+            assert_eq!(zt, want, "level {}", level.name());
+        }
+    }
+
     /// A layer big enough for the parallel path, with a pattern of varied row lengths.
     fn big_layer() -> (Csr, usize) {
         let (n_in, n_out, batch) = (300usize, 200usize, 70usize);
@@ -892,7 +966,7 @@ mod tests {
         for j in (0..n_out).step_by(17) {
             for b in (0..batch).step_by(5) {
                 let want: f32 = (csc.col_ptr[j]..csc.col_ptr[j + 1])
-                    .map(|p| src[csc.row_idx[p] as usize * batch + b])
+                    .map(|p| src[csc.row_idx.get(p) * batch + b])
                     .sum();
                 assert_eq!(out[j * batch + b], want);
             }

@@ -21,7 +21,7 @@ pub mod telemetry;
 pub mod topology;
 
 pub use aligned::AlignedBuf;
-pub use csr::{CscIndex, Csr};
+pub use csr::{CscIndex, Csr, IndexSlice, RowIndices};
 pub use dst::{
     DstContext, DstMethod, GradientSource, HookOutcome, LayerScores, NamedMethod, NoParams,
     TrainingClock,

@@ -91,13 +91,20 @@ impl<T: Rank> SortedSubset<T> {
 /// The first `count` distinct values of a stream of uniform draws from `0..total`, sorted.
 /// Each round draws as many values as are still missing, so a round never overshoots and the
 /// result is exactly the stream's first `count` distinct values.
-fn distinct_draws<T: Rank>(rng: &mut (impl RngCore + ?Sized), total: T, count: u64) -> Vec<T> {
+fn distinct_draws<T: Rank, R: RngCore + ?Sized>(rng: &mut R, total: T, count: u64) -> Vec<T> {
     let count = usize::try_from(count).expect("a subset held in memory has fewer than 2^64");
+    let draw = |rng: &mut R| rng.random_range(T::ZERO..total);
+    // The first round is drawn into the result itself; later rounds, each the size of what is
+    // still missing (a share of the first about half the subset's share of `total`), into a
+    // buffer of their own.
     let mut chosen: Vec<T> = Vec::with_capacity(count);
-    let mut round: Vec<T> = Vec::with_capacity(count);
+    chosen.extend((0..count).map(|_| draw(rng)));
+    chosen.sort_unstable();
+    chosen.dedup();
+    let mut round: Vec<T> = Vec::new();
     while chosen.len() < count {
         round.clear();
-        round.extend((chosen.len()..count).map(|_| rng.random_range(T::ZERO..total)));
+        round.extend((chosen.len()..count).map(|_| draw(rng)));
         round.sort_unstable();
         round.dedup();
         round.retain(|r| chosen.binary_search(r).is_err());

@@ -219,7 +219,7 @@ pub fn weight_grad_sparse_input(x: &Csr, dzt: &[f32], w: &Csr, grad: &mut [f32])
             let obs = xc.col_ptr[i]..xc.col_ptr[i + 1];
             examples.clear();
             values.clear();
-            examples.extend(obs.clone().map(|q| xc.row_idx[q]));
+            examples.extend(obs.clone().map(|q| xc.row_idx.get(q) as u32));
             values.extend(obs.map(|q| x_vals[xc.csr_pos[q] as usize]));
             let span = w_ptr[i]..w_ptr[i + 1];
             let out = &mut g[span.start - base..span.end - base];
@@ -420,7 +420,7 @@ mod tests {
                 let mut g = vec![f32::NAN; w.nnz()];
                 for i in 0..w.n_rows() {
                     let obs = xc.col_ptr[i]..xc.col_ptr[i + 1];
-                    let ex: Vec<u32> = obs.clone().map(|q| xc.row_idx[q]).collect();
+                    let ex: Vec<u32> = obs.clone().map(|q| xc.row_idx.get(q) as u32).collect();
                     let va: Vec<f32> = obs.map(|q| xs.values()[xc.csr_pos[q] as usize]).collect();
                     let span = w.row_range(i);
                     entry_sums_at(level, &mut g[span.clone()], &w.col_idx()[span], &ex, &va,
