@@ -2,6 +2,8 @@
 
 use crate::elementwise::for_rows;
 use rand::{Rng, RngCore};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 
 /// A batch of `rows` examples, row-major `rows x n_features`.
 ///
@@ -76,13 +78,13 @@ pub fn fill_dropout_kept_transposed(
     rows: usize,
     width: usize,
     p: f32,
-    rng: &mut (impl RngCore + ?Sized),
+    rng: &mut ChaCha8Rng,
     words: &mut Vec<u32>,
 ) {
     assert_eq!(kept.len(), rows * width, "mask must be width x rows");
     let threshold = drop_threshold(p);
     words.resize(rows * width, 0);
-    rng.fill(&mut words[..]);
+    fill_words(rng, words);
     let words = &words[..];
     // Feature `j` of example `b` is word `b * width + j`. A task owns a run of features; it
     // turns the words of 16 examples into values (contiguous reads and writes, vectorised),
@@ -106,6 +108,28 @@ pub fn fill_dropout_kept_transposed(
             }
         }
     });
+}
+
+/// Fills `words` with the next words of `rng`, as `rng.fill(words)` does, and leaves the
+/// stream where that would, drawing large fills on every thread: ChaCha is a counter-mode
+/// cipher, so a copy set to a word position yields the stream's words from there.
+pub fn fill_words(rng: &mut ChaCha8Rng, words: &mut [u32]) {
+    const TASK_WORDS: usize = 1 << 14;
+    if words.len() <= TASK_WORDS {
+        rng.fill(words);
+        return;
+    }
+    let start = rng.get_word_pos();
+    let base = rng.clone();
+    words
+        .par_chunks_mut(TASK_WORDS)
+        .enumerate()
+        .for_each(|(c, chunk)| {
+            let mut r = base.clone();
+            r.set_word_pos(start + (c * TASK_WORDS) as u128);
+            r.fill(chunk);
+        });
+    rng.set_word_pos(start + words.len() as u128);
 }
 
 /// The integer form of `u < p` for rand's uniform `f32` `u` of a word `w` (its top 24 bits
@@ -173,8 +197,7 @@ mod tests {
             let mut ra = rand_chacha::ChaCha8Rng::seed_from_u64(3);
             let mut rb = rand_chacha::ChaCha8Rng::seed_from_u64(3);
             fill_dropout_mask(&mut a, p, &mut ra);
-            let rb_dyn = &mut rb as &mut dyn RngCore;
-            fill_dropout_kept_transposed(&mut b, rows, width, p, rb_dyn, &mut Vec::new());
+            fill_dropout_kept_transposed(&mut b, rows, width, p, &mut rb, &mut Vec::new());
             for r in 0..rows {
                 for j in 0..width {
                     let value = if b[j * rows + r] == 1 {
@@ -186,6 +209,30 @@ mod tests {
                 }
             }
             assert_eq!(ra.next_u32(), rb.next_u32(), "{rows} x {width}");
+        }
+    }
+
+    /// The parallel fill hands out the words of one sequential fill, from any stream position
+    /// (mid-block too), and leaves the stream where that fill would.
+    #[test]
+    fn parallel_fill_is_the_sequential_fill() {
+        for (skip, len) in [
+            (0usize, 10usize),
+            (3, 1 << 14),
+            (5, (1 << 14) + 1),
+            (17, 100_003),
+        ] {
+            let mut a = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+            let mut b = a.clone();
+            for _ in 0..skip {
+                a.next_u32();
+                b.next_u32();
+            }
+            let (mut wa, mut wb) = (vec![0u32; len], vec![0u32; len]);
+            a.fill(&mut wa[..]);
+            fill_words(&mut b, &mut wb);
+            assert_eq!(wa, wb, "skip {skip}, {len} words");
+            assert_eq!(a.next_u64(), b.next_u64(), "skip {skip}, {len} words");
         }
     }
 

@@ -14,6 +14,7 @@ use crate::elementwise::{for_rows, zip3};
 use crate::error::ModelError;
 use crate::optim::SgdParams;
 use rand::RngCore;
+use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use sparse_core::init::{connection_count, random_pattern};
 use sparse_core::kernels;
@@ -289,7 +290,7 @@ impl SparseMlp {
     /// Forward pass; leaves the softmax outputs in `ws.probs` (`rows x n_classes`) and
     /// returns the multiply-adds. With `dropout_rng`, hidden activations are dropped
     /// (training mode).
-    fn forward(&mut self, input: &Batch, dropout_rng: Option<&mut dyn RngCore>) -> u64 {
+    fn forward(&mut self, input: &Batch, dropout_rng: Option<&mut ChaCha8Rng>) -> u64 {
         let n_in = self.layers[0].n_in();
         assert_eq!(
             input.x.len(),
@@ -479,7 +480,7 @@ impl SparseMlp {
         labels: &[u32],
         method: &mut dyn DstMethod,
         clock: TrainingClock,
-        dropout_rng: &mut dyn RngCore,
+        dropout_rng: &mut ChaCha8Rng,
         topology_rng: &mut dyn RngCore,
     ) -> StepReport {
         self.train_step_scored(
@@ -505,7 +506,7 @@ impl SparseMlp {
         labels: &[u32],
         method: &mut dyn DstMethod,
         clock: TrainingClock,
-        dropout_rng: &mut dyn RngCore,
+        dropout_rng: &mut ChaCha8Rng,
         topology_rng: &mut dyn RngCore,
         growth: Option<GrowthBatch>,
     ) -> StepReport {

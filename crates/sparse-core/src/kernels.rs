@@ -59,19 +59,35 @@ fn check_dense(name: &str, buf: &[f32], rows: usize, cols: usize) {
 }
 
 /// Transposes a `rows x cols` row-major buffer into `dst` (`cols x rows`): the conversion
-/// between example-major batches and the kernels' feature-major layout.
+/// between example-major batches and the kernels' feature-major layout. Large buffers (a
+/// batch of images) are split between threads by runs of output rows.
 pub fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
     check_dense("src", src, rows, cols);
     check_dense("dst", dst, cols, rows);
     const TILE: usize = 16;
-    for r0 in (0..rows).step_by(TILE) {
-        for c0 in (0..cols).step_by(TILE) {
-            for r in r0..(r0 + TILE).min(rows) {
-                for c in c0..(c0 + TILE).min(cols) {
-                    dst[c * rows + r] = src[r * cols + c];
+    if rows == 0 || cols == 0 {
+        return;
+    }
+    // `out` holds output rows `first..`: columns `first..` of `src`.
+    let block = |first: usize, out: &mut [f32]| {
+        let n = out.len() / rows;
+        for r0 in (0..rows).step_by(TILE) {
+            for c0 in (0..n).step_by(TILE) {
+                for r in r0..(r0 + TILE).min(rows) {
+                    for c in c0..(c0 + TILE).min(n) {
+                        out[c * rows + r] = src[r * cols + first + c];
+                    }
                 }
             }
         }
+    };
+    if rows * cols <= TASK_WORK {
+        block(0, dst);
+    } else {
+        let per_task = (TASK_WORK / rows).next_multiple_of(TILE).max(TILE);
+        dst.par_chunks_mut(per_task * rows)
+            .enumerate()
+            .for_each(|(t, out)| block(t * per_task, out));
     }
 }
 
@@ -975,9 +991,14 @@ mod tests {
 
     #[test]
     fn transpose_round_trips() {
-        let a: Vec<f32> = (0..37 * 19).map(|v| v as f32).collect();
-        let back = t(&t(&a, 37, 19), 19, 37);
-        assert_eq!(a, back);
-        assert_eq!(t(&a, 37, 19)[1], a[19]);
+        // Small (one task), many rows, and wide enough for several parallel tasks.
+        for (rows, cols) in [(37, 19), (20_000, 3), (100, 3072), (1, 40_000)] {
+            let a: Vec<f32> = (0..rows * cols).map(|v| v as f32).collect();
+            let at = t(&a, rows, cols);
+            for (r, c) in [(0, 0), (rows - 1, cols - 1), (rows / 2, cols / 3)] {
+                assert_eq!(at[c * rows + r], a[r * cols + c], "{rows} x {cols}");
+            }
+            assert_eq!(t(&at, cols, rows), a, "{rows} x {cols}");
+        }
     }
 }
