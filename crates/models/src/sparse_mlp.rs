@@ -66,6 +66,8 @@ struct Workspace {
     probs: Vec<f32>,
     /// The batch's observed entries when inputs are absent.
     sparse_input: Option<Csr>,
+    /// Which path each first-layer product takes with `sparse_input`, from timings of both.
+    absent_paths: kernels::AbsentPaths,
     /// Multiply-adds of one first-layer product with `sparse_input` (counted in the forward
     /// pass; the weight gradient of the same batch does as many).
     sparse_input_macs: u64,
@@ -313,7 +315,9 @@ impl SparseMlp {
                 (Some(xs), 0) => {
                     let xt = &ws.acts[0];
                     let by_column = &mut ws.by_column;
-                    kernels::forward_absent(xs, xt, &layer.weights, by_column, &mut ws.pre[0]);
+                    let chooser = &mut ws.absent_paths.forward;
+                    let (w, z) = (&layer.weights, &mut ws.pre[0]);
+                    kernels::forward_absent(chooser, xs, xt, w, by_column, z);
                     ws.sparse_input_macs = kernels::sparse_input_work(xs, &layer.weights) as u64;
                     flops += ws.sparse_input_macs;
                 }
@@ -412,6 +416,7 @@ impl SparseMlp {
             match (&ws.sparse_input, l) {
                 (Some(xs), 0) => {
                     kernels::weight_grad_absent(
+                        &mut ws.absent_paths.weight_grad,
                         xs,
                         &ws.acts[0],
                         &ws.deltas[0],

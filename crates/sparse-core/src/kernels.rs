@@ -34,7 +34,8 @@ use crate::simd::{self, SimdLevel};
 use rayon::prelude::*;
 pub use sparse_input::{
     forward_absent, forward_sparse_input, sparse_input_work, weight_grad_absent,
-    weight_grad_sparse_input, InputPath, FORWARD_SPARSE_BELOW, WEIGHT_GRAD_SPARSE_BELOW,
+    weight_grad_sparse_input, AbsentPaths, InputPath, PathChooser, FORWARD_SPARSE_BELOW,
+    WEIGHT_GRAD_SPARSE_BELOW,
 };
 
 /// Multiply-adds below which a kernel stays on the calling thread.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sparse_core::init::{connection_count, random_pattern};
 use sparse_core::kernels::{
     forward_absent, forward_sparse_input, forward_with, gather_rows, input_grad, sparse_input_work,
-    weight_grad, weight_grad_absent, weight_grad_sparse_input, InputPath,
+    weight_grad, weight_grad_absent, weight_grad_sparse_input, AbsentPaths, InputPath,
 };
 use sparse_core::{AlignedBuf, Csr};
 
@@ -222,10 +222,12 @@ pub fn sparse_input(quick: bool, budget: f64) -> Vec<SparseInputRow> {
             weight_grad(&xt, &dzt, batch, &w, &mut grad);
         });
         let mut paths = (InputPath::ZeroFilled, InputPath::ZeroFilled);
+        // As a model keeps them: the choosers learn which path is faster on the first calls.
+        let mut choosers = AbsentPaths::default();
         let absent = time_it(budget, || {
             paths = (
-                forward_absent(&xs, &xt, &w, &mut by_column, &mut zt),
-                weight_grad_absent(&xs, &xt, &dzt, &w, &mut grad),
+                forward_absent(&mut choosers.forward, &xs, &xt, &w, &mut by_column, &mut zt),
+                weight_grad_absent(&mut choosers.weight_grad, &xs, &xt, &dzt, &w, &mut grad),
             );
         });
         let sparse = time_it(budget, || {

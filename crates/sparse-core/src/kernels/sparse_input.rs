@@ -16,9 +16,10 @@
 //!   a time: one gather of `dZᵀ` per observed example.
 //!
 //! The scalar and gather loops do about one multiply-add per cycle where the dense kernels do
-//! several, so the sparse paths pay only when few inputs are observed (below
-//! [`FORWARD_SPARSE_BELOW`] and [`WEIGHT_GRAD_SPARSE_BELOW`] of the dense work; measured by
-//! `cargo xtask bench --only sparse-input`).
+//! several, so the sparse paths pay only when few inputs are observed: about below
+//! [`FORWARD_SPARSE_BELOW`] and [`WEIGHT_GRAD_SPARSE_BELOW`] of the dense work, a point that
+//! moves with the layer, the batch and the processor, so a [`PathChooser`] times both paths
+//! near it (`cargo xtask bench --only sparse-input` shows the result).
 
 use super::{check_dense, row_blocks, PAR_THRESHOLD, TASK_WORK};
 use super::{forward_with, weight_grad, DOT_LANES};
@@ -26,17 +27,174 @@ use crate::csr::Csr;
 use crate::multiversion;
 use crate::simd::{self, SimdLevel};
 use rayon::prelude::*;
+use std::time::Instant;
 
 /// Entries of a row of `W` handled together by the weight gradient (one 512-bit vector).
 const ENTRY_LANES: usize = 16;
 
-/// Share of observed input cells below which the sparse forward product is faster than the dense one on the zero-filled batch: its
-/// scatter costs about 15 dense multiply-adds per useful one (Intel Xeon, 784 x 4000 at 5%,
-/// batch 128).
+/// Share of observed input cells below which the sparse forward product is taken before it
+/// has been timed: its scatter costs about 15 dense multiply-adds per useful one (Intel Xeon,
+/// 784 x 4000 at 5%, batch 128).
 pub const FORWARD_SPARSE_BELOW: f64 = 1.0 / 16.0;
 
 /// The same for the weight gradient, whose gathers cost about 7 dense multiply-adds each.
 pub const WEIGHT_GRAD_SPARSE_BELOW: f64 = 1.0 / 8.0;
+
+/// How far from its prior threshold a share is decided by the prior alone (a factor on either
+/// side); in between, both paths are timed.
+const PRIOR_BAND: f64 = 4.0;
+
+/// Timings of each path kept per batch shape before the faster is chosen (the best of them
+/// counts, so one slow run does not decide).
+const TRIALS: u32 = 3;
+
+/// Width of the share buckets in which a choice is kept.
+const BUCKETS_PER_UNIT: f64 = 64.0;
+
+/// Chooses the faster path of one absent-input product from measurements on this machine.
+///
+/// Where the sparse path stops paying depends on the layer, the batch size and the processor
+/// (784 x 1000 at batch 32 loses at 10% observed what 784 x 4000 at batch 128 wins), so a fixed
+/// threshold is only a prior: shares far from it (below a quarter or above four times) follow
+/// it; in between, each batch size and share bucket (1/64 wide) runs each path [`TRIALS`] times,
+/// then keeps the faster. Both paths give the same bits, so the choice changes the time,
+/// never the numbers, and runs stay deterministic.
+#[derive(Debug, Clone)]
+pub struct PathChooser {
+    prior_below: f64,
+    cells: Vec<ChoiceCell>,
+}
+
+/// The timings of one batch size and share bucket, by [`path_index`].
+#[derive(Debug, Clone)]
+struct ChoiceCell {
+    rows: usize,
+    bucket: u32,
+    runs: [u32; 2],
+    best: [f64; 2],
+}
+
+fn path_index(path: InputPath) -> usize {
+    match path {
+        InputPath::Observed => 0,
+        InputPath::ZeroFilled => 1,
+    }
+}
+
+impl PathChooser {
+    /// A chooser with the sparse path taken below `prior_below` until measured otherwise.
+    pub fn new(prior_below: f64) -> Self {
+        PathChooser {
+            prior_below,
+            cells: Vec::new(),
+        }
+    }
+
+    /// The forward product's chooser ([`FORWARD_SPARSE_BELOW`]).
+    pub fn forward() -> Self {
+        Self::new(FORWARD_SPARSE_BELOW)
+    }
+
+    /// The weight gradient's chooser ([`WEIGHT_GRAD_SPARSE_BELOW`]).
+    pub fn weight_grad() -> Self {
+        Self::new(WEIGHT_GRAD_SPARSE_BELOW)
+    }
+
+    fn measured(&self, share: f64) -> bool {
+        share >= self.prior_below / PRIOR_BAND && share < self.prior_below * PRIOR_BAND
+    }
+
+    fn cell(&self, rows: usize, share: f64) -> Option<&ChoiceCell> {
+        let bucket = (share * BUCKETS_PER_UNIT) as u32;
+        self.cells
+            .iter()
+            .find(|c| c.rows == rows && c.bucket == bucket)
+    }
+
+    /// The path to run for a batch of `rows` examples with `share` of its cells observed: the
+    /// prior's outside the measured band; inside it, the path with fewer timings until both
+    /// have [`TRIALS`], then the faster.
+    pub fn choose(&self, rows: usize, share: f64) -> InputPath {
+        let prior = if share < self.prior_below {
+            InputPath::Observed
+        } else {
+            InputPath::ZeroFilled
+        };
+        if !self.measured(share) {
+            return prior;
+        }
+        let Some(c) = self.cell(rows, share) else {
+            return prior;
+        };
+        let [obs, zero] = [InputPath::Observed, InputPath::ZeroFilled].map(path_index);
+        if c.runs[obs] < TRIALS || c.runs[zero] < TRIALS {
+            if c.runs[obs] <= c.runs[zero] {
+                InputPath::Observed
+            } else {
+                InputPath::ZeroFilled
+            }
+        } else if c.best[obs] < c.best[zero] {
+            InputPath::Observed
+        } else {
+            InputPath::ZeroFilled
+        }
+    }
+
+    /// Records that `path` took `seconds` on a batch of `rows` with `share` observed.
+    pub fn record(&mut self, rows: usize, share: f64, path: InputPath, seconds: f64) {
+        if !self.measured(share) {
+            return;
+        }
+        let bucket = (share * BUCKETS_PER_UNIT) as u32;
+        let at = match self
+            .cells
+            .iter()
+            .position(|c| c.rows == rows && c.bucket == bucket)
+        {
+            Some(at) => at,
+            None => {
+                self.cells.push(ChoiceCell {
+                    rows,
+                    bucket,
+                    runs: [0; 2],
+                    best: [f64::INFINITY; 2],
+                });
+                self.cells.len() - 1
+            }
+        };
+        let (c, p) = (&mut self.cells[at], path_index(path));
+        c.runs[p] += 1;
+        c.best[p] = c.best[p].min(seconds);
+    }
+
+    /// Runs `run` on the chosen path for this batch and records its time.
+    fn run(&mut self, x: &Csr, run: impl FnOnce(InputPath)) -> InputPath {
+        let share = observed_share(x);
+        let path = self.choose(x.n_rows(), share);
+        let start = Instant::now();
+        run(path);
+        self.record(x.n_rows(), share, path, start.elapsed().as_secs_f64());
+        path
+    }
+}
+
+/// The two choosers a model keeps for its first layer when inputs are absent.
+#[derive(Debug, Clone)]
+pub struct AbsentPaths {
+    /// For [`forward_absent`].
+    pub forward: PathChooser,
+    /// For [`weight_grad_absent`].
+    pub weight_grad: PathChooser,
+}
+
+impl Default for AbsentPaths {
+    fn default() -> Self {
+        AbsentPaths {
+            forward: PathChooser::forward(),
+            weight_grad: PathChooser::weight_grad(),
+        }
+    }
+}
 
 /// Which kernel served a product of a batch with absent inputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,9 +227,11 @@ fn observed_share(x: &Csr) -> f64 {
 }
 
 /// `Zᵀ = (X W)ᵀ` for a batch held both ways, `x` its observed entries and `xt` the same batch
-/// zero-filled and feature-major (`n_in x batch`, `+0` at every missing entry), on the faster
-/// path; the numbers do not depend on it. `by_column` is [`forward_with`]'s buffer.
+/// zero-filled and feature-major (`n_in x batch`, `+0` at every missing entry), on the path
+/// `chooser` finds faster; the numbers do not depend on it. `by_column` is
+/// [`forward_with`]'s buffer.
 pub fn forward_absent(
+    chooser: &mut PathChooser,
     x: &Csr,
     xt: &[f32],
     w: &Csr,
@@ -79,18 +239,16 @@ pub fn forward_absent(
     zt: &mut [f32],
 ) -> InputPath {
     check_dense("xt", xt, w.n_rows(), x.n_rows());
-    if observed_share(x) < FORWARD_SPARSE_BELOW {
-        forward_sparse_input(x, w, zt);
-        InputPath::Observed
-    } else {
-        forward_with(xt, x.n_rows(), w, by_column, zt);
-        InputPath::ZeroFilled
-    }
+    chooser.run(x, |path| match path {
+        InputPath::Observed => forward_sparse_input(x, w, zt),
+        InputPath::ZeroFilled => forward_with(xt, x.n_rows(), w, by_column, zt),
+    })
 }
 
-/// The weight gradient for a batch held both ways (see [`forward_absent`]), on the faster
-/// path; the numbers do not depend on it.
+/// The weight gradient for a batch held both ways (see [`forward_absent`]), on the path
+/// `chooser` finds faster; the numbers do not depend on it.
 pub fn weight_grad_absent(
+    chooser: &mut PathChooser,
     x: &Csr,
     xt: &[f32],
     dzt: &[f32],
@@ -98,13 +256,10 @@ pub fn weight_grad_absent(
     grad: &mut [f32],
 ) -> InputPath {
     check_dense("xt", xt, w.n_rows(), x.n_rows());
-    if observed_share(x) < WEIGHT_GRAD_SPARSE_BELOW {
-        weight_grad_sparse_input(x, dzt, w, grad);
-        InputPath::Observed
-    } else {
-        weight_grad(xt, dzt, x.n_rows(), w, grad);
-        InputPath::ZeroFilled
-    }
+    chooser.run(x, |path| match path {
+        InputPath::Observed => weight_grad_sparse_input(x, dzt, w, grad),
+        InputPath::ZeroFilled => weight_grad(xt, dzt, x.n_rows(), w, grad),
+    })
 }
 
 /// Examples accumulated together by the forward product before they are stored.
@@ -391,12 +546,12 @@ mod tests {
             z(&|o| forward_sparse_input(xs, w, o)),
             z(&|o| forward(xt, batch, w, o)),
             z(&|o| {
-                let _ = forward_absent(xs, xt, w, &mut Vec::new(), o);
+                let _ = forward_absent(&mut PathChooser::forward(), xs, xt, w, &mut Vec::new(), o);
             }),
             g(&|o| weight_grad_sparse_input(xs, dzt, w, o)),
             g(&|o| weight_grad(xt, dzt, batch, w, o)),
             g(&|o| {
-                let _ = weight_grad_absent(xs, xt, dzt, w, o);
+                let _ = weight_grad_absent(&mut PathChooser::weight_grad(), xs, xt, dzt, w, o);
             }),
         ]
     }
@@ -478,9 +633,50 @@ mod tests {
             let mask: Vec<bool> = (0..128).map(|v| v % every == 0).collect();
             let (xs, xt) = observed(batch, 4, &mask, &[0.5, -0.25]);
             let mut z = vec![0.0; batch * 3];
-            assert_eq!(forward_absent(&xs, &xt, &w, &mut Vec::new(), &mut z), path);
+            let mut paths = AbsentPaths::default();
+            let f = forward_absent(&mut paths.forward, &xs, &xt, &w, &mut Vec::new(), &mut z);
+            assert_eq!(f, path);
             let mut g = vec![0.0; 3];
-            assert_eq!(weight_grad_absent(&xs, &xt, &z, &w, &mut g), path);
+            let wg = weight_grad_absent(&mut paths.weight_grad, &xs, &xt, &z, &w, &mut g);
+            assert_eq!(wg, path);
         }
+    }
+
+    /// Far from the prior the prior decides and nothing is timed; near it, each batch size
+    /// and share bucket times both paths [`TRIALS`] times, then keeps the faster.
+    #[test]
+    fn the_chooser_times_both_paths_near_its_prior_then_keeps_the_faster() {
+        let mut c = PathChooser::new(0.1);
+        for (share, prior) in [(0.01, InputPath::Observed), (0.5, InputPath::ZeroFilled)] {
+            c.record(128, share, prior, 1.0);
+            assert_eq!(c.choose(128, share), prior);
+        }
+        assert!(c.cells.is_empty(), "nothing recorded outside the band");
+        // At 0.15 the prior says zero-filled, but the sparse path is measured faster.
+        let share = 0.15;
+        assert_eq!(c.choose(128, share), InputPath::ZeroFilled);
+        let mut order = Vec::new();
+        for _ in 0..2 * TRIALS {
+            let path = c.choose(128, share);
+            order.push(path);
+            let seconds = if path == InputPath::Observed {
+                1.0
+            } else {
+                2.0
+            };
+            c.record(128, share, path, seconds);
+        }
+        let observed = order.iter().filter(|&&p| p == InputPath::Observed).count();
+        assert_eq!(
+            observed as u32, TRIALS,
+            "each path timed {TRIALS} times: {order:?}"
+        );
+        assert_eq!(c.choose(128, share), InputPath::Observed);
+        // Another batch size, or a share in another bucket, is measured afresh.
+        assert_eq!(c.cell(100, share).map(|x| x.runs), None);
+        assert_eq!(c.cell(128, 0.2).map(|x| x.runs), None);
+        // One slow outlier does not undo the choice: the best timing counts.
+        c.record(128, share, InputPath::Observed, 50.0);
+        assert_eq!(c.choose(128, share), InputPath::Observed);
     }
 }
