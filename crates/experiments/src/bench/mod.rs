@@ -571,6 +571,38 @@ fn targets(dir: &Path) -> Result<Vec<Target>> {
             worst <= 2.0,
         ));
     }
+    // Bytes per connection from 10^7 connections up, over the sweep and the million-neuron
+    // network alike (where the activations of 10^6 units x the batch dominate).
+    let large: Vec<MemoryRow> = [
+        read_csv::<MemoryRow>(&dir.join("memory.csv"))?,
+        read_csv::<MemoryRow>(&dir.join("scale.csv"))?,
+    ]
+    .into_iter()
+    .flatten()
+    .flatten()
+    .filter(|r| r.nnz >= 10_000_000)
+    .collect();
+    if let Some(worst) = large
+        .iter()
+        .max_by(|a, b| a.bytes_per_nnz.total_cmp(&b.bytes_per_nnz))
+    {
+        let each = large
+            .iter()
+            .map(|r| {
+                format!(
+                    "{:.1} at {:.1e} ({})",
+                    r.bytes_per_nnz, r.nnz as f64, r.network
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        t.push(check(
+            "peak memory of training minus the data <= 32 bytes per connection from 10^7 \
+             connections up",
+            format!("bytes per connection: {each}"),
+            worst.bytes_per_nnz <= 32.0,
+        ));
+    }
     if let Some(s) = read_csv::<MemoryRow>(&dir.join("scale.csv"))? {
         for r in &s {
             t.push(check(
