@@ -29,13 +29,13 @@
 //! Chaudhry's forgetting per cell, mean and 95% CI over seeds) and two kinds of figures.
 
 use crate::config::ExperimentConfig;
-use crate::figures::{heatmap, line_panels, Panel, Series};
 use crate::grid::RunSpec;
 use crate::results::{read_rows, write_all_rows, EpochRow, RunFiles, RunKeyed, RunRow};
 use crate::run::{self, RunResult};
 use crate::significance::{correct_claim, paired_t_p_value, significant, ClaimTally};
 use crate::summary::mean_ci95;
 use anyhow::{bail, Context, Result};
+use charts::{heatmap, line_panels, Panel, Series};
 use data::Dataset;
 use models::policy::OnlineForgetting;
 use models::rngs::stream;

@@ -3,10 +3,10 @@
 //! fraction of training rows in which that feature was missing; summarised over seeds per
 //! grid cell (mean and Student-t 95% CI), written to `degree_vs_missingness.csv` and drawn.
 
-use crate::figures::{line_panels, Panel, Series};
 use crate::results::{read_rows, write_all_rows, DegreeRow, RunRow, INPUT_DEGREE};
 use crate::summary::mean_ci95;
 use anyhow::Result;
+use charts::{line_panels, Panel, Series};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

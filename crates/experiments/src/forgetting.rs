@@ -12,10 +12,10 @@
 //!   cartography (confidence against variability, coloured by correctness) per method.
 
 use crate::degree::{key as cell_key, spearman, CellKey as Cell};
-use crate::figures::{line_panels, scatter, Panel, Series};
 use crate::results::{read_rows, write_all_rows, RunRow, EXAMPLES};
 use crate::summary::mean_ci95;
 use anyhow::Result;
+use charts::{line_panels, scatter, Panel, Series};
 use data::dynamics::{ExampleRow, Source};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};

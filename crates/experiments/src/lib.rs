@@ -12,7 +12,6 @@ pub mod datasets;
 pub mod degree;
 pub mod error;
 pub mod exemplars;
-pub mod figures;
 pub mod forgetting;
 pub mod grid;
 pub mod guard;

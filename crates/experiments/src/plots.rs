@@ -1,14 +1,14 @@
 //! The study figures, assembled from a results folder's rows and drawn with the generic
-//! primitives of [`crate::figures`]. Every figure is a PNG and an SVG under `figures/`, with
+//! primitives of [`charts`]. Every figure is a PNG and an SVG under `figures/`, with
 //! its data beside them (`<name>.toml`) and listed with its caption in `figures/index.toml`,
 //! so that [`redraw_committed`] redraws every figure from committed files alone: a fresh clone
 //! has none of the per-run files (epochs.csv, examples.csv, ...) the figures were computed from.
 
 use crate::config::FigureKind;
-use crate::figures::{heatmap, line_panels, Panel, Series};
 use crate::paired::PairedRow;
 use crate::results::{EpochRow, RunRow};
 use anyhow::{Context, Result};
+use charts::{heatmap, line_panels, Panel, Series};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -158,7 +158,7 @@ pub fn redraw_committed(dir: &Path) -> Result<Option<Vec<(PathBuf, String)>>> {
     let mut out = Vec::new();
     for entry in index.figure {
         let figure = dir.join(&entry.path);
-        crate::figures::redraw(&figure)?;
+        charts::redraw(&figure)?;
         out.push((figure, entry.caption));
     }
     Ok(Some(out))

@@ -386,7 +386,7 @@ pub fn figure(dir: &Path, rows: &[UpdateForgetting]) -> Result<Option<(PathBuf, 
     let fig_dir = dir.join("figures");
     std::fs::create_dir_all(&fig_dir)?;
     let path = fig_dir.join("update_forgetting");
-    crate::figures::heatmap(
+    charts::heatmap(
         &path,
         "Forgetting after rewiring minus static (per 100)",
         "sparsity, missing data",

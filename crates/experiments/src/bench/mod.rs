@@ -20,10 +20,10 @@ pub mod memory;
 pub mod peers;
 pub mod training;
 
-use crate::figures::{line_panels, Panel, Series};
 use crate::results::{read_rows, write_all_rows};
 use crate::runner::git_commit;
 use anyhow::{bail, Context, Result};
+use charts::{line_panels, Panel, Series};
 use kernels::KernelRow;
 use measure::cpu_model;
 use memory::{MemoryRow, ProbeResult, UpdateRow};

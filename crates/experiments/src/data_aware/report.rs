@@ -333,7 +333,7 @@ pub fn figures(dir: &Path, rows: &[DataAwareSummary]) -> Result<Vec<(PathBuf, St
             })
             .collect();
         let path = fig_dir.join(format!("data_aware_{file}"));
-        crate::figures::heatmap(
+        charts::heatmap(
             &path,
             &format!("{short}: option minus plain method (points)"),
             "data-aware option",

@@ -2,11 +2,11 @@
 //! fraction), test accuracy against the data fraction, and the README table.
 
 use super::{permille, SubsetRule, SubsetRunRow, SUBSETS, SUBSET_RUNS};
-use crate::figures::{line_panels, Panel, Series};
 use crate::results::{read_rows, write_all_rows, RunRow};
 use crate::significance::{correct_claim, paired_t_p_value, significant, ClaimTally};
 use crate::summary::mean_ci95;
 use anyhow::Result;
+use charts::{line_panels, Panel, Series};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;

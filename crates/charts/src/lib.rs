@@ -3,7 +3,8 @@
 //! as `<path>.png` and `<path>.svg`, through one routine generic over plotters'
 //! `DrawingBackend`, so the two files cannot drift apart. The font (DejaVu Sans) is vendored and
 //! registered once, so rendering does not depend on the fonts of the machine. Assembling the
-//! study's numbers into [`Panel`]s and grids is done elsewhere; this module knows no experiment.
+//! study's numbers into [`Panel`]s and grids is done elsewhere (the `experiments` crate's
+//! `plots`); this crate knows no experiment, and it is the only one that depends on plotters.
 
 use std::ffi::OsString;
 use std::ops::Range;
