@@ -1,9 +1,9 @@
 //! `cargo xtask`: the one entry point of the framework (see the README).
 
 use anyhow::Result;
+use bench::training::NetworkSpec;
+use bench::{bench, run_probe_json, BenchOptions};
 use clap::{Parser, Subcommand};
-use experiments::bench::training::NetworkSpec;
-use experiments::bench::{bench, run_probe_json, BenchOptions};
 use experiments::reproduce::{redraw, reproduce, ReproduceOptions};
 use experiments::{run_experiment, RunOptions};
 use std::path::PathBuf;

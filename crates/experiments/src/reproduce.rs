@@ -321,7 +321,7 @@ fn draw_study(
 }
 
 fn machine() -> String {
-    let cpu = crate::bench::measure::cpu_model();
+    let cpu = crate::runner::cpu_model();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     format!("{cpu}, {cores} threads available")
 }

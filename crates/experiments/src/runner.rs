@@ -113,6 +113,19 @@ pub struct ExperimentReport {
     pub rows: Vec<crate::results::RunRow>,
 }
 
+/// The CPU's model name from `/proc/cpuinfo`.
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
+
 /// The git commit of the working tree (`-dirty` when files outside `results/` have uncommitted
 /// changes), or `unknown` outside a repository.
 pub fn git_commit() -> String {

@@ -20,12 +20,11 @@ pub mod memory;
 pub mod peers;
 pub mod training;
 
-use crate::results::{read_rows, write_all_rows};
-use crate::runner::git_commit;
 use anyhow::{bail, Context, Result};
 use charts::{line_panels, Panel, Series};
+use experiments::results::{read_rows, write_all_rows};
+use experiments::runner::{cpu_model, git_commit};
 use kernels::KernelRow;
-use measure::cpu_model;
 use memory::{MemoryRow, ProbeResult, UpdateRow};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
