@@ -120,7 +120,7 @@ pub fn fill_words(rng: &mut ChaCha8Rng, words: &mut [u32]) {
         return;
     }
     let start = rng.get_word_pos();
-    let base = rng.clone();
+    let base = &*rng;
     words
         .par_chunks_mut(TASK_WORDS)
         .enumerate()

@@ -104,11 +104,18 @@ impl PathChooser {
         share >= self.prior_below / PRIOR_BAND && share < self.prior_below * PRIOR_BAND
     }
 
-    fn cell(&self, rows: usize, share: f64) -> Option<&ChoiceCell> {
+    /// Where the cell of a batch size and share is in `cells`, with its bucket.
+    fn position(&self, rows: usize, share: f64) -> (Option<usize>, u32) {
         let bucket = (share * BUCKETS_PER_UNIT) as u32;
-        self.cells
+        let at = self
+            .cells
             .iter()
-            .find(|c| c.rows == rows && c.bucket == bucket)
+            .position(|c| c.rows == rows && c.bucket == bucket);
+        (at, bucket)
+    }
+
+    fn cell(&self, rows: usize, share: f64) -> Option<&ChoiceCell> {
+        self.position(rows, share).0.map(|at| &self.cells[at])
     }
 
     /// The path to run for a batch of `rows` examples with `share` of its cells observed: the
@@ -145,14 +152,9 @@ impl PathChooser {
         if !self.measured(share) {
             return;
         }
-        let bucket = (share * BUCKETS_PER_UNIT) as u32;
-        let at = match self
-            .cells
-            .iter()
-            .position(|c| c.rows == rows && c.bucket == bucket)
-        {
-            Some(at) => at,
-            None => {
+        let at = match self.position(rows, share) {
+            (Some(at), _) => at,
+            (None, bucket) => {
                 self.cells.push(ChoiceCell {
                     rows,
                     bucket,
