@@ -10,6 +10,7 @@ pub mod data_aware;
 pub mod datasets;
 pub mod degree;
 pub mod error;
+pub mod estimator;
 pub mod exemplars;
 pub mod forgetting;
 pub mod grid;

@@ -14,9 +14,9 @@ use crate::update_forgetting::StepRecord;
 use anyhow::{Context, Result};
 use data::dynamics::{ExampleTracker, Source};
 use data::encoding::OneHotEncoder;
-use data::imputation::{Imputer, ImputerParams, Strategy};
+use data::imputation::{Imputation, Imputer, ImputerParams, Strategy};
 use data::missingness::{self, Mechanism, MissingnessSetup};
-use data::{stratified_split, Dataset, Scaler};
+use data::{stratified_split, Dataset, Scaler, ScalingKind};
 use models::rngs::stream;
 use models::train::TrainObserver;
 use models::{
@@ -126,18 +126,6 @@ pub fn prepare(full: &Dataset, cfg: &ExperimentConfig, spec: &RunSpec) -> Result
         .chunks(test.n_features().max(1))
         .map(|row| row.iter().filter(|o| !**o).count())
         .collect();
-    let encoder = OneHotEncoder::fit(&train);
-    if !encoder.is_identity() {
-        train = encoder.transform(&train);
-        test = encoder.transform(&test);
-        validation = validation.map(|v| encoder.transform(&v));
-    }
-    let scaler = Scaler::fit(cfg.data.scaling, &train);
-    scaler.transform(&mut train);
-    scaler.transform(&mut test);
-    if let Some(v) = validation.as_mut() {
-        scaler.transform(v);
-    }
     if spec.imputation.strategy == Strategy::None && missing_rate_realized > 0.0 {
         anyhow::bail!(
             "grid.imputation: the data has missing values ({:.1}% of cells) but imputation is \
@@ -145,19 +133,10 @@ pub fn prepare(full: &Dataset, cfg: &ExperimentConfig, spec: &RunSpec) -> Result
             100.0 * missing_rate_realized
         );
     }
-    let mut feature_missing: Vec<f64> = (0..train.n_features())
-        .map(|j| {
-            let missing = (0..train.n_rows())
-                .filter(|&i| !train.observed[i * train.n_features() + j])
-                .count();
-            missing as f64 / train.n_rows().max(1) as f64
-        })
-        .collect();
-    let imputer = Imputer::fit(&spec.imputation, &train, &ImputerParams::default());
-    let train = imputer.transform(&train);
-    feature_missing.resize(train.n_features(), 0.0);
-    let test = imputer.transform(&test);
-    let validation = validation.map(|v| imputer.transform(&v));
+    let (preprocessing, train, feature_missing) =
+        Preprocessing::fit(&train, cfg.data.scaling, &spec.imputation);
+    let test = preprocessing.transform(&test);
+    let validation = validation.map(|v| preprocessing.transform(&v));
     Ok(PreparedData {
         train,
         test,
@@ -168,6 +147,71 @@ pub fn prepare(full: &Dataset, cfg: &ExperimentConfig, spec: &RunSpec) -> Result
         feature_missing,
         test_missing,
     })
+}
+
+/// The preprocessing a run fits on its training split and applies unchanged to every split:
+/// one-hot encoding with the training levels, scaling fitted on the observed training values,
+/// then the imputer (`absent` keeps the mask for the sparse-input layer). [`prepare`] and the
+/// estimator ([`crate::estimator`]) share it, so arrays handed to the estimator go through
+/// exactly the steps a config's data goes through.
+#[derive(Debug, Clone)]
+pub struct Preprocessing {
+    encoder: OneHotEncoder,
+    scaler: Scaler,
+    imputer: Imputer,
+}
+
+impl Preprocessing {
+    /// Fits every step on `train`. Returns the fitted steps, `train` transformed, and per
+    /// model input the fraction of training rows in which it was missing (0 for
+    /// missing-indicator inputs).
+    pub fn fit(
+        train: &Dataset,
+        scaling: ScalingKind,
+        imputation: &Imputation,
+    ) -> (Preprocessing, Dataset, Vec<f64>) {
+        let encoder = OneHotEncoder::fit(train);
+        let mut encoded = if encoder.is_identity() {
+            train.clone()
+        } else {
+            encoder.transform(train)
+        };
+        let scaler = Scaler::fit(scaling, &encoded);
+        scaler.transform(&mut encoded);
+        let (rows, d) = (encoded.n_rows(), encoded.n_features());
+        let mut feature_missing: Vec<f64> = (0..d)
+            .map(|j| {
+                let missing = (0..rows).filter(|&i| !encoded.observed[i * d + j]).count();
+                missing as f64 / rows.max(1) as f64
+            })
+            .collect();
+        let imputer = Imputer::fit(imputation, &encoded, &ImputerParams::default());
+        let train = imputer.transform(&encoded);
+        feature_missing.resize(train.n_features(), 0.0);
+        let fitted = Preprocessing {
+            encoder,
+            scaler,
+            imputer,
+        };
+        (fitted, train, feature_missing)
+    }
+
+    /// `data` (with the training data's raw columns) transformed by the fitted steps.
+    pub fn transform(&self, data: &Dataset) -> Dataset {
+        let mut encoded = if self.encoder.is_identity() {
+            data.clone()
+        } else {
+            self.encoder.transform(data)
+        };
+        self.scaler.transform(&mut encoded);
+        self.imputer.transform(&encoded)
+    }
+
+    /// Whether missing inputs are fed to the model as absent (the mask kept) rather than
+    /// filled.
+    pub fn feeds_absent(&self) -> bool {
+        self.imputer.imputation().feeds_absent()
+    }
 }
 
 /// Layer widths of a run's MLP. `model.layers` is checked against the dataset as loaded: its
@@ -265,6 +309,49 @@ pub fn build_model(
         ),
         MethodKind::Sparse(method) => Box::new(SparseNetwork { mlp, method }),
     })
+}
+
+/// The training loop's options for `cfg`.
+pub fn train_options(cfg: &ExperimentConfig) -> TrainOptions {
+    TrainOptions {
+        epochs: cfg.training.epochs,
+        batch_size: cfg.training.batch_size,
+        track_topology: true,
+    }
+}
+
+/// `data` as the training loop reads it: with its observation mask when missing inputs are
+/// fed as absent.
+pub fn examples(data: &Dataset, absent: bool) -> Examples<'_> {
+    Examples {
+        x: &data.values,
+        observed: absent.then_some(data.observed.as_slice()),
+        labels: &data.labels,
+        n_features: data.n_features(),
+    }
+}
+
+/// The data policies of `spec`'s protocol (plain unless data-aware), seeded from the run's
+/// `data-sampler` and `growth-batch` streams.
+pub fn data_policies(cfg: &ExperimentConfig, spec: &RunSpec) -> (DataAwareSampler, HardGrowth) {
+    let option = match &spec.protocol {
+        Protocol::DataAware(o) => *o,
+        Protocol::Plain | Protocol::Continual(_) | Protocol::Subset(_) => DataAwareOption::Plain,
+    };
+    let data_aware = cfg.data_aware.clone().unwrap_or_default();
+    let sampler = DataAwareSampler::new(
+        option,
+        &data_aware,
+        cfg.training.epochs,
+        stream(spec.seed, "data-sampler"),
+    );
+    let growth = HardGrowth::new(
+        option,
+        &data_aware,
+        cfg.training.batch_size,
+        stream(spec.seed, "growth-batch"),
+    );
+    (sampler, growth)
 }
 
 /// Everything a finished run produced.
@@ -467,18 +554,8 @@ pub fn execute(
         .with_context(|| format!("building the model of run {}", spec.run_id))?;
     let (tr, te) = (&prepared.train, &prepared.test);
     let absent = spec.imputation.feeds_absent();
-    let train_set = Examples {
-        x: &tr.values,
-        observed: absent.then_some(tr.observed.as_slice()),
-        labels: &tr.labels,
-        n_features: tr.n_features(),
-    };
-    let test_set = Examples {
-        x: &te.values,
-        observed: absent.then_some(te.observed.as_slice()),
-        labels: &te.labels,
-        n_features: te.n_features(),
-    };
+    let train_set = examples(tr, absent);
+    let test_set = examples(te, absent);
     let mut observer = RunObserver {
         on_epoch,
         tracker: cfg
@@ -501,11 +578,7 @@ pub fn execute(
         checkpoints: checkpoints.map(|p| (p, spec)),
         epochs: cfg.training.epochs,
     };
-    let opts = TrainOptions {
-        epochs: cfg.training.epochs,
-        batch_size: cfg.training.batch_size,
-        track_topology: true,
-    };
+    let opts = train_options(cfg);
     let mut rngs = RunRngs::from_seed(spec.seed);
     let mut resume = None;
     if let Some(ckpt) = checkpoints.and_then(|p| checkpoint::find(p, spec)) {
@@ -525,29 +598,8 @@ pub fn execute(
             ),
         }
     }
-    let validation_set = prepared.validation.as_ref().map(|v| Examples {
-        x: &v.values,
-        observed: absent.then_some(v.observed.as_slice()),
-        labels: &v.labels,
-        n_features: v.n_features(),
-    });
-    let option = match &spec.protocol {
-        Protocol::DataAware(o) => *o,
-        Protocol::Plain | Protocol::Continual(_) | Protocol::Subset(_) => DataAwareOption::Plain,
-    };
-    let data_aware = cfg.data_aware.clone().unwrap_or_default();
-    let mut sampler = DataAwareSampler::new(
-        option,
-        &data_aware,
-        opts.epochs,
-        stream(spec.seed, "data-sampler"),
-    );
-    let mut growth = HardGrowth::new(
-        option,
-        &data_aware,
-        opts.batch_size,
-        stream(spec.seed, "growth-batch"),
-    );
+    let validation_set = prepared.validation.as_ref().map(|v| examples(v, absent));
+    let (mut sampler, mut growth) = data_policies(cfg, spec);
     let outcome = models::train_with(
         model.as_mut(),
         &RunData {
