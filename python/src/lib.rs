@@ -112,6 +112,18 @@ fn run_experiment(
     Ok(report.dir)
 }
 
+/// The model a pickled `Model` saved (`ValueError` for bytes this engine cannot load: another
+/// numerics version, or not a saved model).
+#[pyfunction]
+fn load_model(py: Python<'_>, bytes: &[u8]) -> PyResult<Model> {
+    let fitted = py
+        .detach(|| FittedModel::from_bytes(bytes))
+        .map_err(to_py)?;
+    Ok(Model {
+        inner: Mutex::new(fitted),
+    })
+}
+
 /// The registered method names, `dense` first.
 #[pyfunction]
 fn methods() -> Vec<&'static str> {
@@ -205,6 +217,18 @@ impl Model {
             .diverged_epoch
     }
 
+    /// Pickling: `load_model(bytes)` gives this model back, predictions bit for bit.
+    fn __reduce__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+        let bytes = self.inner.lock().expect("no panic while locked").to_bytes();
+        let load = py
+            .import("dst_sparse_data._engine")?
+            .getattr("load_model")?;
+        Ok((load, (PyBytes::new(py, &bytes),)))
+    }
+
     /// Layer widths, model inputs (after missing-indicator columns) first.
     fn layer_sizes(&self) -> Vec<usize> {
         self.inner
@@ -221,6 +245,7 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fit, m)?)?;
     m.add_function(wrap_pyfunction!(methods, m)?)?;
     m.add_function(wrap_pyfunction!(run_experiment, m)?)?;
+    m.add_function(wrap_pyfunction!(load_model, m)?)?;
     m.add_class::<Model>()?;
     Ok(())
 }

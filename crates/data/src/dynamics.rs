@@ -68,7 +68,7 @@ pub fn forgetting_events(history: &[bool]) -> (u32, u32, Option<usize>) {
 
 /// The per-example statistics derived from an [`ExampleTracker`]'s history; one per tracked
 /// example, from [`ExampleTracker::stats`].
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ExampleStats {
     /// The stable example id (the 0-based data row of the dataset file).
     pub example_id: usize,

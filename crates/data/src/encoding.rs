@@ -4,10 +4,12 @@
 //! The observed mask is carried through: a missing categorical cell makes every one of its
 //! indicator columns missing, so missingness is never mistaken for "none of the levels".
 
+use serde::{Deserialize, Serialize};
+
 use crate::dataset::Dataset;
 
 /// How one original feature is encoded.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 enum Column {
     /// Copied as is, with its mask.
     Numeric,
@@ -22,7 +24,7 @@ enum Column {
 /// indicators, observed, as scikit-learn's `OneHotEncoder(handle_unknown='ignore')` does. The
 /// test split can thus hold levels the model never saw, without an error and without a column
 /// that is constant in training.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OneHotEncoder {
     /// Per original feature, in order.
     columns: Vec<Column>,

@@ -203,7 +203,7 @@ impl ImputerParams {
 
 /// An imputer fitted on a training dataset; [`Imputer::transform`] applies the training
 /// statistics and models, unchanged, to any dataset with the same features.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Imputer {
     imputation: Imputation,
     n_features: usize,
@@ -212,7 +212,7 @@ pub struct Imputer {
 }
 
 /// What [`Imputer`] learned from the training rows, per strategy.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 enum Model {
     /// `absent`: nothing to fill.
     Keep,
@@ -397,7 +397,7 @@ fn nan_euclidean(x: &[f32], x_obs: &[bool], y: &[f32], y_obs: &[bool]) -> Option
 
 /// The training rows kept as k-NN donors, with the column means for receivers that have no
 /// donor at a defined distance (as scikit-learn's `KNNImputer` does).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct KnnDonors {
     k: usize,
     n_rows: usize,
@@ -477,7 +477,7 @@ impl KnnDonors {
 /// regression it fitted, in fitting order (round by round, columns ascending), so a new
 /// dataset replays exactly the sequence the training data went through (as scikit-learn's
 /// `imputation_sequence_`).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct IterativeModel {
     n_features: usize,
     start: Vec<f64>,
@@ -540,7 +540,7 @@ fn start_values(ds: &Dataset, start: &[f64]) -> Vec<f64> {
 }
 
 /// One ridge regression `x_j ≈ intercept + Σ_{l≠j} coef_l x_l`, the intercept unpenalised.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct ColumnModel {
     column: usize,
     intercept: f64,

@@ -17,6 +17,7 @@ use data::imputation::Strategy;
 use data::Dataset;
 use models::train::TrainObserver;
 use models::{Classifier, DataPolicies, EpochRecord, RunData, RunRngs};
+use serde::{Deserialize, Serialize};
 
 /// Why a fit or a prediction was refused or failed.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +34,7 @@ pub enum EstimatorError {
 /// A trained model with the preprocessing fitted on its training rows, and what training
 /// recorded.
 pub struct FittedModel {
+    config: ExperimentConfig,
     spec: RunSpec,
     preprocessing: Preprocessing,
     model: Box<dyn Classifier>,
@@ -124,6 +126,7 @@ impl FittedModel {
             None,
         );
         Ok(FittedModel {
+            config: cfg.clone(),
             spec,
             preprocessing,
             model,
@@ -178,6 +181,78 @@ impl FittedModel {
             Some(layers) => layers[0].weights.row_degrees(),
             None => vec![self.sizes[1]; self.sizes[0]],
         }
+    }
+}
+
+/// What [`FittedModel::to_bytes`] writes: the config (the model is rebuilt from it, then its
+/// state loaded), the fitted preprocessing and the training records.
+#[derive(Serialize, Deserialize)]
+struct Saved {
+    /// [`SAVED_FORMAT`] of the writer.
+    format: u32,
+    /// The writer's numerics fingerprint: a model saved by other numerics is refused.
+    numerics: u32,
+    config: ExperimentConfig,
+    preprocessing: Preprocessing,
+    raw_features: usize,
+    sizes: Vec<usize>,
+    model: Vec<u8>,
+    epochs: Vec<EpochRecord>,
+    examples: Vec<ExampleStats>,
+    diverged_epoch: Option<usize>,
+}
+
+/// Version of the [`Saved`] layout.
+const SAVED_FORMAT: u32 = 1;
+
+impl FittedModel {
+    /// Everything [`FittedModel::from_bytes`] needs to give back this model (its predictions
+    /// bit for bit): what Python's pickle stores.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        sparse_core::state::encode(&Saved {
+            format: SAVED_FORMAT,
+            numerics: crate::numerics::VERSION,
+            config: self.config.clone(),
+            preprocessing: self.preprocessing.clone(),
+            raw_features: self.raw_features,
+            sizes: self.sizes.clone(),
+            model: self.model.save_state(),
+            epochs: self.epochs.clone(),
+            examples: self.examples.clone(),
+            diverged_epoch: self.diverged_epoch,
+        })
+    }
+
+    /// The model [`FittedModel::to_bytes`] wrote, or why these bytes are not one this engine
+    /// can load.
+    pub fn from_bytes(bytes: &[u8]) -> Result<FittedModel, EstimatorError> {
+        let saved: Saved = sparse_core::state::decode(bytes, "saved model")
+            .map_err(|e| EstimatorError::Invalid(e.to_string()))?;
+        if saved.format != SAVED_FORMAT || saved.numerics != crate::numerics::VERSION {
+            return Err(EstimatorError::Invalid(format!(
+                "a model saved in format {} by numerics version {}; this engine loads format \
+                 {SAVED_FORMAT} of numerics version {}: fit it again",
+                saved.format,
+                saved.numerics,
+                crate::numerics::VERSION
+            )));
+        }
+        let spec = one_run(&saved.config)?;
+        let mut model = run::build_model(&saved.config, &spec, &saved.sizes)?;
+        model
+            .load_state(&saved.model)
+            .map_err(|e| EstimatorError::Invalid(format!("saved model: {e}")))?;
+        Ok(FittedModel {
+            config: saved.config,
+            spec,
+            preprocessing: saved.preprocessing,
+            model,
+            raw_features: saved.raw_features,
+            sizes: saved.sizes,
+            epochs: saved.epochs,
+            examples: saved.examples,
+            diverged_epoch: saved.diverged_epoch,
+        })
     }
 }
 

@@ -154,7 +154,7 @@ pub fn prepare(full: &Dataset, cfg: &ExperimentConfig, spec: &RunSpec) -> Result
 /// then the imputer (`absent` keeps the mask for the sparse-input layer). [`prepare`] and the
 /// estimator ([`crate::estimator`]) share it, so arrays handed to the estimator go through
 /// exactly the steps a config's data goes through.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Preprocessing {
     encoder: OneHotEncoder,
     scaler: Scaler,

@@ -200,3 +200,30 @@ fn refusals_name_what_is_wrong() {
         _ => panic!("expected a refusal"),
     }
 }
+
+#[test]
+fn saved_and_loaded_it_predicts_the_same_bits() {
+    let cfg = parse(&config(
+        "penguins",
+        "[7, 16, 3]",
+        "rigl",
+        "knn+indicator",
+        "",
+    ));
+    let full = datasets::load(&cfg.data, Path::new(".")).unwrap();
+    let mut fitted = FittedModel::fit(&cfg, &full).unwrap();
+    let bytes = fitted.to_bytes();
+    let mut loaded = FittedModel::from_bytes(&bytes).unwrap();
+    let bits = |p: Vec<f32>| p.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!(
+        bits(fitted.predict_proba(&full).unwrap()),
+        bits(loaded.predict_proba(&full).unwrap())
+    );
+    assert_eq!(fitted.history(), loaded.history());
+    assert_eq!(fitted.examples, loaded.examples);
+    assert_eq!(fitted.input_degrees(), loaded.input_degrees());
+    // The same bytes again: saving is deterministic.
+    assert_eq!(loaded.to_bytes(), bytes);
+    let m = invalid(FittedModel::from_bytes(&bytes[..bytes.len() / 2]));
+    assert!(m.contains("saved model"), "{m}");
+}
