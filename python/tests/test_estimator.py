@@ -1,6 +1,8 @@
 """The estimator contract, NaN inputs, every method, bad parameters, per-example statistics."""
 
 import pickle
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -158,3 +160,27 @@ def test_labels_of_any_type(wdbc):
     clf = small(max_iter=5, random_state=0).fit(X, numeric)
     assert set(clf.predict(X)) <= {7, -1}
     assert clf.predict(X).dtype == numeric.dtype
+
+
+def test_training_releases_the_gil(digits):
+    X, y = digits
+    clf = SparseMLPClassifier(hidden_layer_sizes=(300, 300), max_iter=8, random_state=0)
+    done = threading.Event()
+
+    def fit():
+        clf.fit(X, y)
+        done.set()
+
+    worker = threading.Thread(target=fit)
+    worker.start()
+    ticks = 0
+    start = time.perf_counter()
+    while not done.is_set():
+        ticks += 1
+        time.sleep(0.001)
+    worker.join()
+    elapsed = time.perf_counter() - start
+    # With the GIL held for the whole fit, this thread would wake once or twice; released,
+    # it wakes every millisecond or so.
+    assert elapsed > 0.2, "the fit was too short to tell"
+    assert ticks > elapsed * 100, (ticks, elapsed)
