@@ -3,6 +3,7 @@
 //! fraction of training rows in which that feature was missing; summarised over seeds per
 //! grid cell (mean and Student-t 95% CI), written to `degree_vs_missingness.csv` and drawn.
 
+use crate::cell::Cell;
 use crate::results::{read_rows, write_all_rows, DegreeRow, RunRow, INPUT_DEGREE};
 use crate::summary::mean_ci95;
 use anyhow::Result;
@@ -70,22 +71,6 @@ pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
     }
 }
 
-/// A grid cell without its seed: method, sparsity, mechanism, rate, imputation, variant
-/// (numbers formatted, so equal cells compare equal).
-pub type CellKey = (String, String, String, String, String, String);
-
-/// The cell of a run.
-pub fn key(r: &RunRow) -> CellKey {
-    (
-        r.method.clone(),
-        format!("{:.4}", r.sparsity),
-        r.missing_mechanism.clone(),
-        format!("{:.4}", r.missing_rate),
-        r.imputation.clone(),
-        r.variant.clone(),
-    )
-}
-
 /// The final-epoch degrees of every run, by run id.
 fn final_degrees(rows: &[DegreeRow]) -> HashMap<&str, Vec<&DegreeRow>> {
     let mut last: HashMap<&str, usize> = HashMap::new();
@@ -105,7 +90,7 @@ fn final_degrees(rows: &[DegreeRow]) -> HashMap<&str, Vec<&DegreeRow>> {
 /// Correlations of every DST cell with missing data (mean over seeds).
 pub fn correlations(runs: &[RunRow], degrees: &[DegreeRow]) -> Vec<DegreeCorrelation> {
     let by_run = final_degrees(degrees);
-    let mut cells: BTreeMap<CellKey, Vec<f64>> = BTreeMap::new();
+    let mut cells: BTreeMap<Cell, Vec<f64>> = BTreeMap::new();
     // Seed order, not the order runs finished in, so the means are the same bits every time.
     let mut runs: Vec<&RunRow> = runs.iter().collect();
     runs.sort_by_key(|r| r.seed);
@@ -116,7 +101,7 @@ pub fn correlations(runs: &[RunRow], degrees: &[DegreeRow]) -> Vec<DegreeCorrela
         let x: Vec<f64> = d.iter().map(|r| r.missing_rate).collect();
         let y: Vec<f64> = d.iter().map(|r| r.degree as f64).collect();
         let rho = spearman(&x, &y);
-        let cell = cells.entry(key(r)).or_default();
+        let cell = cells.entry(Cell::of(r)).or_default();
         if rho.is_finite() {
             cell.push(rho);
         }
@@ -124,14 +109,14 @@ pub fn correlations(runs: &[RunRow], degrees: &[DegreeRow]) -> Vec<DegreeCorrela
     cells
         .into_iter()
         .filter(|(_, v)| !v.is_empty())
-        .map(|((method, sp, mech, rate, imp, _variant), v)| {
+        .map(|(cell, v)| {
             let (m, ci) = mean_ci95(&v);
             DegreeCorrelation {
-                method,
-                sparsity: sp.parse().expect("formatted"),
-                missing_mechanism: mech,
-                missing_rate: rate.parse().expect("formatted"),
-                imputation: imp,
+                method: cell.method,
+                sparsity: cell.sparsity.0,
+                missing_mechanism: cell.missing_mechanism,
+                missing_rate: cell.missing_rate.0,
+                imputation: cell.imputation,
                 n: v.len(),
                 spearman_mean: m,
                 spearman_ci95: ci,

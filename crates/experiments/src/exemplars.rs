@@ -12,7 +12,7 @@
 //! the exemplars have in common) and `exemplar_examples.csv` (every exemplar, by example id,
 //! so it can be joined to the data).
 
-use crate::degree::{key as cell_key, CellKey};
+use crate::cell::Cell;
 use crate::results::{read_rows, write_all_rows, PredictionRow, RunRow, PREDICTIONS};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
@@ -62,15 +62,12 @@ impl Votes {
 pub type Population = BTreeMap<usize, Votes>;
 
 /// The populations of every cell of `runs`.
-pub fn populations(
-    runs: &[RunRow],
-    predictions: &[PredictionRow],
-) -> BTreeMap<CellKey, Population> {
-    let cell_of: HashMap<&str, CellKey> = runs
+pub fn populations(runs: &[RunRow], predictions: &[PredictionRow]) -> BTreeMap<Cell, Population> {
+    let cell_of: HashMap<&str, Cell> = runs
         .iter()
-        .map(|r| (r.run_id.as_str(), cell_key(r)))
+        .map(|r| (r.run_id.as_str(), Cell::of(r)))
         .collect();
-    let mut out: BTreeMap<CellKey, Population> = BTreeMap::new();
+    let mut out: BTreeMap<Cell, Population> = BTreeMap::new();
     for p in predictions {
         let Some(cell) = cell_of.get(p.run_id.as_str()) else {
             continue;
@@ -109,15 +106,6 @@ pub fn hardest(dense: &Population, share: f64) -> Vec<usize> {
     let mut out: Vec<usize> = ids.into_iter().take(k).map(|(id, _)| *id).collect();
     out.sort_unstable();
     out
-}
-
-/// The dense cell a sparse cell is compared with: same data, missingness, imputation and
-/// protocol variant.
-pub fn dense_cell(cell: &CellKey) -> CellKey {
-    let mut d = cell.clone();
-    d.0 = "dense".into();
-    d.1 = format!("{:.4}", 0.0);
-    d
 }
 
 /// One row of `exemplars.csv`.
@@ -203,10 +191,10 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<ExemplarSummary>> {
     let pops = populations(runs, &preds);
     let (mut summary, mut rows) = (Vec::new(), Vec::new());
     for (cell, sparse) in &pops {
-        if cell.0 == "dense" {
+        if cell.is_dense() {
             continue;
         }
-        let Some(dense) = pops.get(&dense_cell(cell)) else {
+        let Some(dense) = pops.get(&cell.dense()) else {
             continue;
         };
         let shared: Vec<usize> = sparse
@@ -222,12 +210,12 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<ExemplarSummary>> {
             *classes.entry(s.label).or_default() += 1;
             right_wrong += (d.modal() == d.label && s.modal() != s.label) as usize;
             rows.push(ExemplarRow {
-                method: cell.0.clone(),
-                sparsity: cell.1.parse().expect("formatted"),
-                missing_mechanism: cell.2.clone(),
-                missing_rate: cell.3.parse().expect("formatted"),
-                imputation: cell.4.clone(),
-                variant: cell.5.clone(),
+                method: cell.method.clone(),
+                sparsity: cell.sparsity.0,
+                missing_mechanism: cell.missing_mechanism.clone(),
+                missing_rate: cell.missing_rate.0,
+                imputation: cell.imputation.clone(),
+                variant: cell.variant.clone(),
                 example_id: *id,
                 label: s.label,
                 modal_dense: d.modal(),
@@ -237,12 +225,12 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<ExemplarSummary>> {
             });
         }
         summary.push(ExemplarSummary {
-            method: cell.0.clone(),
-            sparsity: cell.1.parse().expect("formatted"),
-            missing_mechanism: cell.2.clone(),
-            missing_rate: cell.3.parse().expect("formatted"),
-            imputation: cell.4.clone(),
-            variant: cell.5.clone(),
+            method: cell.method.clone(),
+            sparsity: cell.sparsity.0,
+            missing_mechanism: cell.missing_mechanism.clone(),
+            missing_rate: cell.missing_rate.0,
+            imputation: cell.imputation.clone(),
+            variant: cell.variant.clone(),
             sparse_models: sparse.values().map(|v| v.models).max().unwrap_or(0),
             dense_models: dense.values().map(|v| v.models).max().unwrap_or(0),
             test_examples: shared.len(),
@@ -317,8 +305,8 @@ mod tests {
             preds.push(pred(&sp, 3, 1, if s == 2 { 0 } else { 1 }, 0.6));
         }
         let pops = populations(&runs, &preds);
-        let sparse_cell = cell_key(&runs[1]);
-        let dense = &pops[&dense_cell(&sparse_cell)];
+        let sparse_cell = Cell::of(&runs[1]);
+        let dense = &pops[&sparse_cell.dense()];
         let sparse = &pops[&sparse_cell];
         assert_eq!(exemplars(sparse, dense), vec![1, 2]);
         assert_eq!(hardest(dense, 0.25), vec![2]);

@@ -11,7 +11,8 @@
 //! - figures: histograms of forgetting events per method and sparsity, and one dataset
 //!   cartography (confidence against variability, coloured by correctness) per method.
 
-use crate::degree::{key as cell_key, spearman, CellKey as Cell};
+use crate::cell::Cell;
+use crate::degree::spearman;
 use crate::results::{read_rows, write_all_rows, RunRow, EXAMPLES};
 use crate::summary::mean_ci95;
 use anyhow::Result;
@@ -161,7 +162,7 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, String)>> {
     let mut cells: BTreeMap<Cell, Vec<&RunRow>> = BTreeMap::new();
     for r in runs {
         if by_run.contains_key(r.run_id.as_str()) {
-            cells.entry(cell_key(r)).or_default().push(r);
+            cells.entry(Cell::of(r)).or_default().push(r);
         }
     }
     // Seed order, not the order runs finished in, so the means are the same bits every time.
@@ -226,12 +227,12 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, String)>> {
             (mean_ci95(&unf), mean_ci95(&never), mean_ci95(&events));
         let (lm, lc) = mean_ci95(&learned_events);
         summary.push(ForgettingSummary {
-            method: cell.0.clone(),
-            sparsity: cell.1.parse().expect("formatted"),
-            missing_mechanism: cell.2.clone(),
-            missing_rate: cell.3.parse().expect("formatted"),
-            imputation: cell.4.clone(),
-            variant: cell.5.clone(),
+            method: cell.method.clone(),
+            sparsity: cell.sparsity.0,
+            missing_mechanism: cell.missing_mechanism.clone(),
+            missing_rate: cell.missing_rate.0,
+            imputation: cell.imputation.clone(),
+            variant: cell.variant.clone(),
             n: rs.len(),
             unforgettable_mean: um,
             unforgettable_ci95: uc,
@@ -249,25 +250,17 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, String)>> {
     write_all_rows(&dir.join("forgetting_summary.csv"), &summary)?;
     let mut overlap = Vec::new();
     for (cell, ranks) in &mean_ranks {
-        let dense_cell: Cell = (
-            "dense".into(),
-            format!("{:.4}", 0.0),
-            cell.2.clone(),
-            cell.3.clone(),
-            cell.4.clone(),
-            cell.5.clone(),
-        );
-        let (Some(dense), true) = (mean_ranks.get(&dense_cell), cell.0 != "dense") else {
+        let (Some(dense), false) = (mean_ranks.get(&cell.dense()), cell.is_dense()) else {
             continue;
         };
         let k = (ranks.len() / 10).max(1);
         overlap.push(HardnessOverlap {
-            method: cell.0.clone(),
-            sparsity: cell.1.parse().expect("formatted"),
-            missing_mechanism: cell.2.clone(),
-            missing_rate: cell.3.parse().expect("formatted"),
-            imputation: cell.4.clone(),
-            variant: cell.5.clone(),
+            method: cell.method.clone(),
+            sparsity: cell.sparsity.0,
+            missing_mechanism: cell.missing_mechanism.clone(),
+            missing_rate: cell.missing_rate.0,
+            imputation: cell.imputation.clone(),
+            variant: cell.variant.clone(),
             k,
             jaccard_vs_dense: jaccard(&hardest(ranks, k), &hardest(dense, k)),
         });
@@ -280,20 +273,17 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, String)>> {
     Ok(figures)
 }
 
-/// "no missing values" or "mcar 30% missing", from a cell's mechanism and formatted rate.
-fn missing_label(mechanism: &str, rate: &str) -> String {
-    if mechanism == "none" {
+/// "no missing values" or "mcar 30% missing", from a cell's mechanism and rate.
+fn missing_label(cell: &Cell) -> String {
+    if cell.missing_mechanism == "none" {
         "no missing values".into()
     } else {
-        let r: f64 = rate.parse().unwrap_or(f64::NAN);
-        format!("{mechanism} {:.0}% missing", 100.0 * r)
+        format!(
+            "{} {:.0}% missing",
+            cell.missing_mechanism,
+            100.0 * cell.missing_rate.0
+        )
     }
-}
-
-/// A formatted sparsity without trailing zeros.
-fn level(sparsity: &str) -> String {
-    let v: f64 = sparsity.parse().unwrap_or(f64::NAN);
-    format!("{v}")
 }
 
 /// Share of examples with 0, 1, ..., 9 and 10+ forgetting events, per method, one panel per
@@ -321,11 +311,7 @@ fn histograms(
                 total += 1.0;
             }
         }
-        let title = format!(
-            "sparsity {}, {}",
-            level(&cell.1),
-            missing_label(&cell.2, &cell.3)
-        );
+        let title = format!("sparsity {}, {}", cell.sparsity, missing_label(cell));
         // Dense has sparsity 0: it joins every panel of the same missing data below.
         let pts = counts
             .iter()
@@ -336,9 +322,9 @@ fn histograms(
             })
             .collect();
         panels.entry(title).or_default().push(Series {
-            label: cell.0.clone(),
-            color: crate::plots::method_colour(&cell.0),
-            dashed: cell.0 == "static",
+            label: cell.method.clone(),
+            color: crate::plots::method_colour(&cell.method),
+            dashed: cell.method == "static",
             band: false,
             points: pts,
         });
@@ -403,9 +389,12 @@ fn cartography(
     // Per method: the lowest missing rate, then the highest sparsity.
     let mut chosen: BTreeMap<String, &Cell> = BTreeMap::new();
     for cell in cells.keys() {
-        let better = |c: &Cell| cell.3 < c.3 || (cell.3 == c.3 && cell.1 > c.1);
-        if chosen.get(&cell.0).is_none_or(|c| better(c)) {
-            chosen.insert(cell.0.clone(), cell);
+        let better = |c: &Cell| {
+            cell.missing_rate < c.missing_rate
+                || (cell.missing_rate == c.missing_rate && cell.sparsity > c.sparsity)
+        };
+        if chosen.get(&cell.method).is_none_or(|c| better(c)) {
+            chosen.insert(cell.method.clone(), cell);
         }
     }
     let mut out = Vec::new();
@@ -441,8 +430,8 @@ fn cartography(
             &path,
             &format!(
                 "{method}, sparsity {}, {}",
-                level(&cell.1),
-                missing_label(&cell.2, &cell.3)
+                cell.sparsity,
+                missing_label(cell)
             ),
             "variability",
             "confidence",

@@ -2,6 +2,7 @@
 //! results files and statistics. This crate holds the one registry of training methods
 //! ([`registry`]), so a new DST method is registered here and nowhere else.
 
+pub mod cell;
 pub mod checkpoint;
 pub mod collect;
 pub mod config;

@@ -5,9 +5,11 @@
 //! experiment (one claim: "these sparse cells differ from dense"). "More accurate than dense"
 //! is then a measured claim, not an eyeballed one.
 
+use crate::cell::Cell;
+use crate::registry::DENSE;
 use crate::results::RunRow;
 use crate::significance::{correct_claim, paired_t_p_value};
-use crate::summary::{ci95_half_width, mean_std, CELL_KEYS};
+use crate::summary::{ci95_half_width, mean_std};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -53,57 +55,20 @@ pub struct PairedRow {
     pub p_holm: f64,
 }
 
-type Key = (String, String, String, String, String, String, u64);
-
-/// (experiment, dataset, method, sparsity, mechanism, rate, imputation, variant), numbers
-/// formatted so that they sort numerically.
-type CellKey = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-);
-
-fn data_key(r: &RunRow) -> Key {
-    (
-        r.experiment.clone(),
-        r.dataset.clone(),
-        r.missing_mechanism.clone(),
-        format!("{}", r.missing_rate),
-        r.imputation.clone(),
-        r.variant.clone(),
-        r.seed,
-    )
-}
-
 /// Paired differences of every non-dense cell against dense, in a stable order, with their
 /// t-test p-values, Holm-corrected per experiment. A seed whose run or dense partner diverged
 /// is left out of the pair, and counted.
 pub fn paired_vs_dense(rows: &[RunRow]) -> Vec<PairedRow> {
-    let dense: BTreeMap<Key, &RunRow> = rows
+    let dense: BTreeMap<(Cell, u64), &RunRow> = rows
         .iter()
-        .filter(|r| r.method == "dense")
-        .map(|r| (data_key(r), r))
+        .filter(|r| r.method == DENSE)
+        .map(|r| ((Cell::of(r), r.seed), r))
         .collect();
-    let mut cells: BTreeMap<CellKey, (Vec<f64>, usize)> = BTreeMap::new();
-    for r in rows.iter().filter(|r| r.method != "dense") {
-        if let Some(d) = dense.get(&data_key(r)) {
-            let (diffs, diverged) = cells
-                .entry((
-                    r.experiment.clone(),
-                    r.dataset.clone(),
-                    r.method.clone(),
-                    format!("{:020.6}", r.sparsity),
-                    r.missing_mechanism.clone(),
-                    format!("{:020.6}", r.missing_rate),
-                    r.imputation.clone(),
-                    r.variant.clone(),
-                ))
-                .or_default();
+    let mut cells: BTreeMap<Cell, (Vec<f64>, usize)> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.method != DENSE) {
+        let cell = Cell::of(r);
+        if let Some(d) = dense.get(&(cell.dense(), r.seed)) {
+            let (diffs, diverged) = cells.entry(cell).or_default();
             if r.diverged || d.diverged {
                 *diverged += 1;
             } else {
@@ -113,31 +78,29 @@ pub fn paired_vs_dense(rows: &[RunRow]) -> Vec<PairedRow> {
     }
     let mut out: Vec<PairedRow> = cells
         .into_iter()
-        .map(
-            |((experiment, dataset, method, sp, mech, rate, imp, variant), (diffs, diverged))| {
-                let n = diffs.len();
-                let (mean, std) = mean_std(&diffs);
-                PairedRow {
-                    experiment,
-                    dataset,
-                    method,
-                    sparsity: sp.parse().expect("formatted above"),
-                    missing_mechanism: mech,
-                    missing_rate: rate.parse().expect("formatted above"),
-                    imputation: imp,
-                    variant,
-                    n,
-                    diff_mean: mean,
-                    diff_std: std,
-                    diff_ci95: ci95_half_width(std, n),
-                    wins: diffs.iter().filter(|d| **d > 0.0).count(),
-                    losses: diffs.iter().filter(|d| **d < 0.0).count(),
-                    n_diverged: diverged,
-                    p_value: paired_t_p_value(&diffs),
-                    p_holm: f64::NAN,
-                }
-            },
-        )
+        .map(|(cell, (diffs, diverged))| {
+            let n = diffs.len();
+            let (mean, std) = mean_std(&diffs);
+            PairedRow {
+                experiment: cell.experiment,
+                dataset: cell.dataset,
+                method: cell.method,
+                sparsity: cell.sparsity.0,
+                missing_mechanism: cell.missing_mechanism,
+                missing_rate: cell.missing_rate.0,
+                imputation: cell.imputation,
+                variant: cell.variant,
+                n,
+                diff_mean: mean,
+                diff_std: std,
+                diff_ci95: ci95_half_width(std, n),
+                wins: diffs.iter().filter(|d| **d > 0.0).count(),
+                losses: diffs.iter().filter(|d| **d < 0.0).count(),
+                n_diverged: diverged,
+                p_value: paired_t_p_value(&diffs),
+                p_holm: f64::NAN,
+            }
+        })
         .collect();
     // One claim per experiment; the rows are in key order, so each experiment's are together.
     for claim in out.chunk_by_mut(|a, b| a.experiment == b.experiment) {
@@ -165,7 +128,7 @@ pub fn write_paired(dir: &Path, rows: &[PairedRow]) -> Result<()> {
             "p_value",
             "p_holm",
         ];
-        w.write_record(CELL_KEYS.iter().chain(&stats))?;
+        w.write_record(Cell::COLUMNS.iter().chain(&stats))?;
     }
     for r in rows {
         w.serialize(r)?;

@@ -4,6 +4,7 @@
 //! so that [`redraw_committed`] redraws every figure from committed files alone: a fresh clone
 //! has none of the per-run files (epochs.csv, examples.csv, ...) the figures were computed from.
 
+use crate::cell::{Cell, Level};
 use crate::config::FigureKind;
 use crate::paired::PairedRow;
 use crate::results::{EpochRow, RunRow};
@@ -172,10 +173,7 @@ fn figure2(dir: &Path, runs: &[RunRow], epochs: &[EpochRow]) -> Result<Vec<(Path
     for e in epochs {
         by_run.entry(e.run_id.as_str()).or_default().push(e);
     }
-    let rates: BTreeSet<String> = runs
-        .iter()
-        .map(|r| format!("{:.4}", r.missing_rate))
-        .collect();
+    let rates: BTreeSet<Level> = runs.iter().map(|r| Level(r.missing_rate)).collect();
     let select = |method: &str, sparsity: Option<f64>, rate: f64| -> Vec<&RunRow> {
         runs.iter()
             .filter(|r| {
@@ -229,7 +227,7 @@ fn figure2(dir: &Path, runs: &[RunRow], epochs: &[EpochRow]) -> Result<Vec<(Path
     };
     let mut out = Vec::new();
     for rate in rates {
-        let rate: f64 = rate.parse().expect("formatted above");
+        let rate = rate.0;
         let path = dir.join(format!("figure2_missing{}", (rate * 100.0).round()));
         let fixed = move |_s: f64| rate;
         line_panels(
@@ -267,31 +265,23 @@ fn figure2(dir: &Path, runs: &[RunRow], epochs: &[EpochRow]) -> Result<Vec<(Path
     Ok(out)
 }
 
-/// Cells of the final test accuracy: (method, sparsity, mechanism, rate, imputation) → runs.
-type Cells<'a> = BTreeMap<(String, String, String, String, String), Vec<&'a RunRow>>;
+/// Cells of the final test accuracy (protocol variants pooled) → runs.
+type Cells<'a> = BTreeMap<Cell, Vec<&'a RunRow>>;
 
 /// Points of a series: (x, mean, lower, upper).
 type Points = Vec<(f64, f64, f64, f64)>;
 
 /// The runs of one model (method, sparsity) per data setting (mechanism, rate, imputation).
-type ByData<'a> = BTreeMap<(String, String, String), Vec<(String, f64, Vec<&'a RunRow>)>>;
+type ByData<'a> = BTreeMap<(String, Level, String), Vec<(String, f64, Vec<&'a RunRow>)>>;
 
 /// (method, sparsity) → mechanism → imputation → (rate, runs).
 type ByModel<'a> =
-    BTreeMap<(String, String), BTreeMap<String, BTreeMap<String, Vec<(f64, Vec<&'a RunRow>)>>>>;
+    BTreeMap<(String, Level), BTreeMap<String, BTreeMap<String, Vec<(f64, Vec<&'a RunRow>)>>>>;
 
 fn cells(runs: &[RunRow]) -> Cells<'_> {
     let mut c: Cells = BTreeMap::new();
     for r in runs {
-        c.entry((
-            r.method.clone(),
-            format!("{:.4}", r.sparsity),
-            r.missing_mechanism.clone(),
-            format!("{:.4}", r.missing_rate),
-            r.imputation.clone(),
-        ))
-        .or_default()
-        .push(r);
+        c.entry(Cell::of(r).with_variant("")).or_default().push(r);
     }
     c
 }
@@ -309,11 +299,15 @@ fn summary_point(x: f64, rows: &[&RunRow]) -> (f64, f64, f64, f64) {
 fn accuracy_vs_sparsity(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, String)>> {
     let c = cells(runs);
     let mut panels_by_data: ByData = BTreeMap::new();
-    for ((method, sp, mech, rate, imp), rows) in &c {
+    for (cell, rows) in &c {
         panels_by_data
-            .entry((mech.clone(), rate.clone(), imp.clone()))
+            .entry((
+                cell.missing_mechanism.clone(),
+                cell.missing_rate,
+                cell.imputation.clone(),
+            ))
             .or_default()
-            .push((method.clone(), sp.parse().expect("formatted"), rows.clone()));
+            .push((cell.method.clone(), cell.sparsity.0, rows.clone()));
     }
     let mut panels = Vec::new();
     for ((mech, rate, imp), entries) in &panels_by_data {
@@ -349,7 +343,7 @@ fn accuracy_vs_sparsity(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, Str
                     .push(summary_point(1.0 - *sp, rows));
             }
         }
-        let rate: f64 = rate.parse().expect("formatted");
+        let rate = rate.0;
         panels.push(Panel {
             title: if mech == "none" {
                 format!("no missing values, {imp}")
@@ -393,19 +387,14 @@ fn heatmaps(dir: &Path, paired: &[PairedRow]) -> Result<Vec<(PathBuf, String)>> 
     let methods: BTreeSet<&str> = paired.iter().map(|p| p.method.as_str()).collect();
     for method in methods {
         let rows: Vec<&PairedRow> = paired.iter().filter(|p| p.method == method).collect();
-        let sps: BTreeSet<String> = rows.iter().map(|p| format!("{:.4}", p.sparsity)).collect();
-        let rates: BTreeSet<String> = rows
-            .iter()
-            .map(|p| format!("{:.4}", p.missing_rate))
-            .collect();
-        let sps: Vec<String> = sps.into_iter().collect();
-        let rates: Vec<String> = rates.into_iter().collect();
+        let sps: BTreeSet<Level> = rows.iter().map(|p| Level(p.sparsity)).collect();
+        let rates: BTreeSet<Level> = rows.iter().map(|p| Level(p.missing_rate)).collect();
+        let sps: Vec<Level> = sps.into_iter().collect();
+        let rates: Vec<Level> = rates.into_iter().collect();
         let mut values = vec![vec![f64::NAN; sps.len()]; rates.len()];
         for p in &rows {
-            let i = rates
-                .iter()
-                .position(|r| *r == format!("{:.4}", p.missing_rate));
-            let j = sps.iter().position(|s| *s == format!("{:.4}", p.sparsity));
+            let i = rates.iter().position(|r| *r == Level(p.missing_rate));
+            let j = sps.iter().position(|s| *s == Level(p.sparsity));
             if let (Some(i), Some(j)) = (i, j) {
                 // Differences of equal accuracies are exactly 0 up to float noise (1e-17).
                 values[i][j] = if p.diff_mean.abs() < 1e-9 {
@@ -415,7 +404,7 @@ fn heatmaps(dir: &Path, paired: &[PairedRow]) -> Result<Vec<(PathBuf, String)>> 
                 };
             }
         }
-        let label = |v: &String| pct(v.parse::<f64>().expect("formatted"));
+        let label = |v: &Level| pct(v.0);
         let path = dir.join(format!("heatmap_{method}_minus_dense"));
         heatmap(
             &path,
@@ -439,18 +428,18 @@ fn heatmaps(dir: &Path, paired: &[PairedRow]) -> Result<Vec<(PathBuf, String)>> 
 fn mechanisms(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, String)>> {
     let c = cells(runs);
     let mut by_model: ByModel = BTreeMap::new();
-    for ((method, sp, mech, rate, imp), rows) in &c {
-        if mech == "none" {
+    for (cell, rows) in &c {
+        if cell.missing_mechanism == "none" {
             continue;
         }
         by_model
-            .entry((method.clone(), sp.clone()))
+            .entry((cell.method.clone(), cell.sparsity))
             .or_default()
-            .entry(mech.clone())
+            .entry(cell.missing_mechanism.clone())
             .or_default()
-            .entry(imp.clone())
+            .entry(cell.imputation.clone())
             .or_default()
-            .push((rate.parse().expect("formatted"), rows.clone()));
+            .push((cell.missing_rate.0, rows.clone()));
     }
     let mut out = Vec::new();
     for ((method, sp), mechs) in by_model {
@@ -481,7 +470,7 @@ fn mechanisms(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, String)>> {
                 y_range: None,
             })
             .collect();
-        let sparsity: f64 = sp.parse().expect("formatted");
+        let sparsity = sp.0;
         let path = dir.join(format!(
             "mechanisms_{method}_sparsity{}",
             (sparsity * 100.0).round()
@@ -507,22 +496,21 @@ fn mechanisms(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, String)>> {
 /// Accuracy vs training multiply-adds, one panel per missing rate (no-missing first).
 fn accuracy_vs_cost(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, String)>> {
     let c = cells(runs);
-    let mut panels_by_rate: BTreeMap<String, BTreeMap<String, Points>> = BTreeMap::new();
-    for ((method, _sp, mech, rate, _imp), rows) in &c {
+    let mut panels_by_rate: BTreeMap<(String, Level), BTreeMap<String, Points>> = BTreeMap::new();
+    for (cell, rows) in &c {
         let cost = rows.iter().map(|r| r.train_flops as f64).sum::<f64>() / rows.len() as f64;
         let p = summary_point(cost, rows);
         panels_by_rate
-            .entry(format!("{mech} {rate}"))
+            .entry((cell.missing_mechanism.clone(), cell.missing_rate))
             .or_default()
-            .entry(method.clone())
+            .entry(cell.method.clone())
             .or_default()
             .push(p);
     }
     let panels: Vec<Panel> = panels_by_rate
         .into_iter()
-        .map(|(key, methods)| {
-            let (mech, rate) = key.split_once(' ').expect("formatted above");
-            let rate: f64 = rate.parse().expect("formatted");
+        .map(|((mech, rate), methods)| {
+            let rate = rate.0;
             Panel {
                 title: if mech == "none" {
                     "no missing values".into()

@@ -2,23 +2,12 @@
 //! standard deviation and a 95% confidence interval of the test accuracy) and the table printed
 //! at the end of a run.
 
+use crate::cell::Cell;
 use crate::results::RunRow;
 use anyhow::{Context, Result};
 use polars::prelude::*;
 use statrs::distribution::{ContinuousCDF, StudentsT};
 use std::path::Path;
-
-/// Columns identifying a grid cell (every key column but the seed).
-pub const CELL_KEYS: &[&str] = &[
-    "experiment",
-    "dataset",
-    "method",
-    "sparsity",
-    "missing_mechanism",
-    "missing_rate",
-    "imputation",
-    "variant",
-];
 
 /// Mean and sample standard deviation (`n - 1` in the denominator; NaN with fewer than two
 /// values).
@@ -80,7 +69,7 @@ pub fn runs_frame(rows: &[RunRow]) -> Result<DataFrame> {
 /// because they diverged), `test_accuracy_mean`, `test_accuracy_std`, `test_accuracy_ci95`,
 /// and means of `nnz`, `train_seconds` and `train_flops`, all over the `n` runs.
 pub fn summarise(rows: &[RunRow]) -> Result<DataFrame> {
-    let keys: Vec<Expr> = CELL_KEYS.iter().map(|k| col(*k)).collect();
+    let keys: Vec<Expr> = Cell::COLUMNS.iter().map(|k| col(*k)).collect();
     let kept = |c: &str| col(c).filter(col("diverged").not());
     // In key order, not the order runs finished in (which parallel runs change): a float sum
     // depends on its order, and the summary must not depend on --jobs.
@@ -101,7 +90,7 @@ pub fn summarise(rows: &[RunRow]) -> Result<DataFrame> {
             col("layer_density").first().alias("layer_density"),
         ])
         .sort(
-            CELL_KEYS.to_vec(),
+            Cell::COLUMNS.to_vec(),
             SortMultipleOptions::default().with_maintain_order(true),
         )
         .collect()?;

@@ -13,7 +13,7 @@
 //! between (each example is presented once per epoch): static at the same pairs is their only
 //! control, and their between-updates rate is NaN.
 
-use crate::degree::{key as cell_key, CellKey};
+use crate::cell::Cell;
 use crate::grid::{fnv1a_extend, FNV1A_START};
 use crate::results::{read_rows, write_all_rows, RunRow, StepForgettingRow, STEP_FORGETTING};
 use crate::summary::mean_ci95;
@@ -257,13 +257,13 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<UpdateForgetting>> {
         );
     }
     // The static run of each (cell without the method, seed).
-    let static_of: HashMap<(CellKey, u64), &str> = runs
+    let static_of: HashMap<(Cell, u64), &str> = runs
         .iter()
         .filter(|r| r.method == "static")
-        .map(|r| ((cell_key(r), r.seed), r.run_id.as_str()))
+        .map(|r| ((Cell::of(r), r.seed), r.run_id.as_str()))
         .collect();
-    let mut cells: BTreeMap<CellKey, Vec<[f64; 8]>> = BTreeMap::new();
-    let mut unpaired: BTreeMap<CellKey, usize> = BTreeMap::new();
+    let mut cells: BTreeMap<Cell, Vec<[f64; 8]>> = BTreeMap::new();
+    let mut unpaired: BTreeMap<Cell, usize> = BTreeMap::new();
     let mut sorted: Vec<&RunRow> = runs.iter().collect();
     sorted.sort_by_key(|r| r.seed);
     for r in sorted {
@@ -273,8 +273,7 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<UpdateForgetting>> {
         let Some(m) = parsed.get(r.run_id.as_str()) else {
             continue;
         };
-        let mut partner_cell = cell_key(r);
-        partner_cell.0 = "static".into();
+        let partner_cell = Cell::of(r).with_model("static", r.sparsity);
         let Some(s) = static_of
             .get(&(partner_cell, r.seed))
             .and_then(|id| parsed.get(id))
@@ -282,14 +281,14 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<UpdateForgetting>> {
             continue;
         };
         if s.row.schedule != m.row.schedule {
-            *unpaired.entry(cell_key(r)).or_default() += 1;
+            *unpaired.entry(Cell::of(r)).or_default() += 1;
             continue;
         }
         let across: usize = m.across.iter().sum();
         let within = m.repeats.iter().sum::<usize>() - across;
         let (m_across, m_within) = classify_events(&m.gaps, &m.updates);
         let (s_across, s_within) = classify_events(&s.gaps, &m.updates);
-        cells.entry(cell_key(r)).or_default().push([
+        cells.entry(Cell::of(r)).or_default().push([
             m.updates.len() as f64,
             ratio(m_across, across),
             ratio(s_across, across),
@@ -316,12 +315,12 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<UpdateForgetting>> {
         let (static_m, static_c) = mean_ci95(&col(2));
         let (diff_m, diff_c) = mean_ci95(&diffs);
         out.push(UpdateForgetting {
-            method: cell.0.clone(),
-            sparsity: cell.1.parse().expect("formatted"),
-            missing_mechanism: cell.2.clone(),
-            missing_rate: cell.3.parse().expect("formatted"),
-            imputation: cell.4.clone(),
-            variant: cell.5.clone(),
+            method: cell.method.clone(),
+            sparsity: cell.sparsity.0,
+            missing_mechanism: cell.missing_mechanism.clone(),
+            missing_rate: cell.missing_rate.0,
+            imputation: cell.imputation.clone(),
+            variant: cell.variant.clone(),
             n: v.len(),
             n_unpaired: unpaired.get(&cell).copied().unwrap_or(0),
             updates_mean: mean_ci95(&col(0)).0,

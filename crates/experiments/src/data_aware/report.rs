@@ -5,7 +5,7 @@
 //! leave-one-seed-out (see [`Folds`]).
 
 use super::DataAwareOption;
-use crate::degree::{key as cell_key, CellKey};
+use crate::cell::Cell;
 use crate::exemplars::{self, Population};
 use crate::results::{read_rows, write_all_rows, PredictionRow, RunRow, PREDICTIONS};
 use crate::significance::{correct_claim, paired_t_p_value};
@@ -107,13 +107,9 @@ fn accuracy_on(preds: &HashMap<usize, &PredictionRow>, ids: &BTreeSet<usize>) ->
     crate::summary::mean_std(&hits).0
 }
 
-/// The cell of `cell` with another method and option.
-fn with(cell: &CellKey, method: &str, sparsity: &str, option: DataAwareOption) -> CellKey {
-    let mut c = cell.clone();
-    c.0 = method.into();
-    c.1 = sparsity.into();
-    c.5 = option.name().into();
-    c
+/// The plain-training cell of `cell` (the option is the cell's protocol variant).
+fn plain_of(cell: &Cell) -> Cell {
+    cell.with_variant(DataAwareOption::Plain.name())
 }
 
 /// The reference sets one run is scored on: the hardest tenth under the plain dense models and
@@ -123,7 +119,7 @@ fn with(cell: &CellKey, method: &str, sparsity: &str, option: DataAwareOption) -
 /// mean).
 struct Folds {
     /// Seed -> cell -> population of the runs of every other seed.
-    without: BTreeMap<u64, BTreeMap<CellKey, Population>>,
+    without: BTreeMap<u64, BTreeMap<Cell, Population>>,
 }
 
 impl Folds {
@@ -140,18 +136,17 @@ impl Folds {
     }
 
     /// (hardest, exemplars) for a run of `cell` with `seed`.
-    fn sets(&self, cell: &CellKey, seed: u64) -> (BTreeSet<usize>, BTreeSet<usize>) {
+    fn sets(&self, cell: &Cell, seed: u64) -> (BTreeSet<usize>, BTreeSet<usize>) {
         let Some(pops) = self.without.get(&seed) else {
             return Default::default();
         };
-        let zero = format!("{:.4}", 0.0);
-        let dense = pops.get(&with(cell, "dense", &zero, DataAwareOption::Plain));
+        let dense = pops.get(&plain_of(&cell.dense()));
         let hardest = dense
             .map(|d| exemplars::hardest(d, HARDEST_SHARE).into_iter().collect())
             .unwrap_or_default();
-        let plain = pops.get(&with(cell, &cell.0, &cell.1, DataAwareOption::Plain));
+        let plain = pops.get(&plain_of(cell));
         let pie = match (plain, dense) {
-            (Some(p), Some(d)) if cell.0 != "dense" => {
+            (Some(p), Some(d)) if !cell.is_dense() => {
                 exemplars::exemplars(p, d).into_iter().collect()
             }
             _ => BTreeSet::new(),
@@ -174,9 +169,9 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<DataAwareSummary>> {
             .or_default()
             .insert(p.example_id, p);
     }
-    let mut cells: BTreeMap<CellKey, Vec<&RunRow>> = BTreeMap::new();
+    let mut cells: BTreeMap<Cell, Vec<&RunRow>> = BTreeMap::new();
     for r in runs {
-        cells.entry(cell_key(r)).or_default().push(r);
+        cells.entry(Cell::of(r)).or_default().push(r);
     }
     let mut out = Vec::new();
     let mut raw_p = Vec::new();
@@ -187,7 +182,7 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<DataAwareSummary>> {
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         // Paired with the plain method's run of the same seed (same split, initial topology
         // and weights): option minus plain.
-        let plain_cell = with(cell, &cell.0, &cell.1, DataAwareOption::Plain);
+        let plain_cell = plain_of(cell);
         let (mut acc_d, mut hard_d, mut pie_d) = (Vec::new(), Vec::new(), Vec::new());
         for r in &rs {
             let Some(p) = by_run.get(r.run_id.as_str()) else {
@@ -233,12 +228,12 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<DataAwareSummary>> {
         );
         let flops_mean = mean_ci95(&flops).0;
         out.push(DataAwareSummary {
-            method: cell.0.clone(),
-            sparsity: cell.1.parse().expect("formatted"),
-            missing_mechanism: cell.2.clone(),
-            missing_rate: cell.3.parse().expect("formatted"),
-            imputation: cell.4.clone(),
-            option: cell.5.clone(),
+            method: cell.method.clone(),
+            sparsity: cell.sparsity.0,
+            missing_mechanism: cell.missing_mechanism.clone(),
+            missing_rate: cell.missing_rate.0,
+            imputation: cell.imputation.clone(),
+            option: cell.variant.clone(),
             n: rs.len(),
             accuracy_mean: am,
             accuracy_ci95: ac,

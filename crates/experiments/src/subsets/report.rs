@@ -2,6 +2,7 @@
 //! fraction), test accuracy against the data fraction, and the README table.
 
 use super::{permille, SubsetRule, SubsetRunRow, SUBSETS, SUBSET_RUNS};
+use crate::cell::{Cell, Level};
 use crate::results::{read_rows, write_all_rows, RunRow};
 use crate::significance::{correct_claim, paired_t_p_value, significant, ClaimTally};
 use crate::summary::mean_ci95;
@@ -52,24 +53,16 @@ pub struct SubsetSummary {
     pub vs_random_p_holm: Option<f64>,
 }
 
-/// Model and data of a cell: (method, sparsity, mechanism, rate, imputation), formatted.
-type Setting = (String, String, String, String, String);
-
-fn setting(r: &RunRow) -> Setting {
-    (
-        r.method.clone(),
-        format!("{:.4}", r.sparsity),
-        r.missing_mechanism.clone(),
-        format!("{:.4}", r.missing_rate),
-        r.imputation.clone(),
-    )
+/// Model and data of a run: its cell with the subset variant pooled.
+fn setting(r: &RunRow) -> Cell {
+    Cell::of(r).with_variant("")
 }
 
 /// Runs of one cell, in seed order: (run row, subset row).
 type CellRuns<'a> = Vec<(&'a RunRow, &'a SubsetRunRow)>;
 
 /// Cells: setting -> (rule, fraction per mille) -> runs.
-type Cells<'a> = BTreeMap<Setting, BTreeMap<(SubsetRule, i64), CellRuns<'a>>>;
+type Cells<'a> = BTreeMap<Cell, BTreeMap<(SubsetRule, i64), CellRuns<'a>>>;
 
 /// `subsets.csv` from the run rows and their `subset_runs.csv` rows.
 pub fn summarise(runs: &[RunRow], subset_rows: &[SubsetRunRow]) -> Vec<SubsetSummary> {
@@ -101,11 +94,11 @@ pub fn summarise(runs: &[RunRow], subset_rows: &[SubsetRunRow]) -> Vec<SubsetSum
                     f64::NAN
                 };
                 let summary = SubsetSummary {
-                    method: set.0.clone(),
-                    sparsity: set.1.parse().expect("formatted"),
-                    missing_mechanism: set.2.clone(),
-                    missing_rate: set.3.parse().expect("formatted"),
-                    imputation: set.4.clone(),
+                    method: set.method.clone(),
+                    sparsity: set.sparsity.0,
+                    missing_mechanism: set.missing_mechanism.clone(),
+                    missing_rate: set.missing_rate.0,
+                    imputation: set.imputation.clone(),
                     rule,
                     fraction: pm as f64 / 1000.0,
                     n: rs.len(),
@@ -184,14 +177,16 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, String)>> {
 /// One panel per (method, sparsity, missing data), one line per rule with error bars; the
 /// full-data point (`all@1`) closes every line.
 fn panels(summary: &[SubsetSummary]) -> Vec<Panel> {
+    // (method, sparsity, mechanism, rate, imputation): a cell of one study, variants pooled.
+    type Setting = (String, Level, String, Level, String);
     let mut by_setting: BTreeMap<Setting, Vec<&SubsetSummary>> = BTreeMap::new();
     for s in summary {
         by_setting
             .entry((
                 s.method.clone(),
-                format!("{:.4}", s.sparsity),
+                Level(s.sparsity),
                 s.missing_mechanism.clone(),
-                format!("{:.4}", s.missing_rate),
+                Level(s.missing_rate),
                 s.imputation.clone(),
             ))
             .or_default()
@@ -248,14 +243,14 @@ fn panels(summary: &[SubsetSummary]) -> Vec<Panel> {
                 points: vec![(x, m, m - ci, m + ci)],
             }));
         }
-        let sp: f64 = sparsity.parse().expect("formatted");
+        let sp = sparsity.0;
         let mut title = if method == crate::registry::DENSE {
             method.clone()
         } else {
             format!("{method}, sparsity {sp}")
         };
         if mech != "none" {
-            let r: f64 = rate.parse().expect("formatted");
+            let r = rate.0;
             let _ = write!(title, ", {mech} {:.0}% missing, {imp}", 100.0 * r);
         }
         panels.push(Panel {
