@@ -278,6 +278,7 @@ impl DstMethod for Set {
 pub struct StaticSparse;
 
 impl sparse_core::NamedMethod for StaticSparse {
+    const REWIRES: bool = false;
     const NAME: &'static str = "static";
     type Config = sparse_core::NoParams;
     fn from_config(_config: Self::Config) -> Result<Self, SparseError> {

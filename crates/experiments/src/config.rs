@@ -496,7 +496,7 @@ impl ExperimentConfig {
                 );
             }
         }
-        let has_sparse = g.methods.iter().any(|n| n != "dense");
+        let has_sparse = g.methods.iter().any(|n| n != crate::registry::DENSE);
         match (g.sparsity.is_empty(), g.epsilon.is_empty()) {
             (false, false) => {
                 return fail(

@@ -30,6 +30,7 @@
 
 use crate::config::ExperimentConfig;
 use crate::grid::RunSpec;
+use crate::registry::DENSE;
 use crate::results::{read_rows, write_all_rows, EpochRow, RunFiles, RunKeyed, RunRow};
 use crate::run::{self, RunResult};
 use crate::significance::{correct_claim, paired_t_p_value, significant, ClaimTally};
@@ -508,7 +509,7 @@ pub fn execute(
     let n_tasks = c.tasks.len();
     let mut rngs = RunRngs::from_seed(spec.seed);
     let mut memory_rng = stream(spec.seed, "continual-memory");
-    let sparsity = if spec.method == "dense" {
+    let sparsity = if spec.method == DENSE {
         0.0
     } else {
         spec.sparsity
@@ -1013,7 +1014,7 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, String)>> {
 
 /// `dense`, or `<method> <sparsity>`.
 fn method_label(method: &str, sparsity: f64) -> String {
-    if method == "dense" {
+    if method == DENSE {
         method.to_string()
     } else {
         format!("{method} {sparsity}")
@@ -1029,7 +1030,7 @@ fn ordered_methods(labels: impl Iterator<Item = String>) -> Vec<String> {
             .iter()
             .position(|n| *n == m)
             .unwrap_or(usize::MAX);
-        (m != "dense", pos, l.clone())
+        (m != DENSE, pos, l.clone())
     });
     v.dedup();
     v

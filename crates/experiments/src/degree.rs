@@ -196,8 +196,8 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, String)>> {
                     pts.sort_by(|a, b| a.0.total_cmp(&b.0));
                     Series {
                         label: m.clone(),
-                        color: crate::plots::method_colour(&m),
-                        dashed: m == "static",
+                        color: crate::registry::colour(&m),
+                        dashed: !crate::registry::rewires(&m),
                         band: false,
                         points: pts,
                     }

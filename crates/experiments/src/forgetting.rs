@@ -323,8 +323,8 @@ fn histograms(
             .collect();
         panels.entry(title).or_default().push(Series {
             label: cell.method.clone(),
-            color: crate::plots::method_colour(&cell.method),
-            dashed: cell.method == "static",
+            color: crate::registry::colour(&cell.method),
+            dashed: !crate::registry::rewires(&cell.method),
             band: false,
             points: pts,
         });

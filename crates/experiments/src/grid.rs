@@ -7,7 +7,7 @@
 
 use crate::config::ExperimentConfig;
 use crate::protocol::{self, Protocol};
-use crate::registry;
+use crate::registry::{self, DENSE};
 use data::imputation::Imputation;
 use data::missingness::Mechanism;
 use serde::Serialize;
@@ -108,7 +108,7 @@ pub fn expand(cfg: &ExperimentConfig) -> Vec<RunSpec> {
     for method in &cfg.grid.methods {
         let hash = fixed_settings_hash(cfg, method);
         // (sparsity, epsilon) pairs of this method; dense has exactly one.
-        let levels: Vec<(f64, Option<f64>)> = if method == "dense" {
+        let levels: Vec<(f64, Option<f64>)> = if method == DENSE {
             vec![(0.0, None)]
         } else if !cfg.grid.epsilon.is_empty() {
             cfg.grid

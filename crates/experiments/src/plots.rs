@@ -7,6 +7,7 @@
 use crate::cell::{Cell, Level};
 use crate::config::FigureKind;
 use crate::paired::PairedRow;
+use crate::registry::{self, DENSE};
 use crate::results::{EpochRow, RunRow};
 use anyhow::{Context, Result};
 use charts::{heatmap, line_panels, Panel, Series};
@@ -18,22 +19,6 @@ use std::path::{Path, PathBuf};
 const LOW: [f64; 3] = [0.25, 0.5, 0.75];
 /// Sparsities of the paper's right panel (extreme).
 const EXTREME: [f64; 4] = [0.9, 0.95, 0.98, 0.99];
-
-/// Colour index of each method (dense is black); registered methods get distinct colours.
-pub fn method_colour(method: &str) -> usize {
-    match method {
-        "dense" => usize::MAX,
-        "set" => 0,
-        "static" => 1,
-        "rigl" => 2,
-        "mest" => 3,
-        "snfs" => 4,
-        "dsr" => 5,
-        "deepr" => 6,
-        "gmp" => 7,
-        other => other.bytes().map(usize::from).sum::<usize>(),
-    }
-}
 
 /// Mean and standard deviation, 0 for a single value (a band of no width).
 fn mean_std(v: &[f64]) -> (f64, f64) {
@@ -203,7 +188,7 @@ fn figure2(dir: &Path, runs: &[RunRow], epochs: &[EpochRow]) -> Result<Vec<(Path
         let mut dense_rates: Vec<f64> = levels.iter().map(|&s| rate_of(s)).collect();
         dense_rates.dedup_by(|a, b| same(*a, *b));
         for rate in dense_rates {
-            let pts = curve(&by_run, &select("dense", None, rate));
+            let pts = curve(&by_run, &select(DENSE, None, rate));
             if !pts.is_empty() {
                 series.push(Series {
                     // One legend entry for all dense curves: each is at the missing rate of the
@@ -313,7 +298,7 @@ fn accuracy_vs_sparsity(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, Str
     for ((mech, rate, imp), entries) in &panels_by_data {
         let sparse_x: Vec<f64> = entries
             .iter()
-            .filter(|e| e.0 != "dense")
+            .filter(|e| e.0 != DENSE)
             .map(|e| e.1)
             .collect();
         let (lo, hi) = sparse_x
@@ -329,12 +314,12 @@ fn accuracy_vs_sparsity(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, Str
             .len()
             > 4;
         for (method, sp, rows) in entries {
-            if method == "dense" {
+            if method == DENSE {
                 if lo.is_finite() {
                     // Flat across the sparse models' range, on the density axis.
                     let p = summary_point(1.0 - lo, rows);
                     let q = (1.0 - hi, p.1, p.2, p.3);
-                    by_method.entry("dense").or_default().extend([p, q]);
+                    by_method.entry(DENSE).or_default().extend([p, q]);
                 }
             } else {
                 by_method
@@ -356,10 +341,10 @@ fn accuracy_vs_sparsity(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, Str
                 .into_iter()
                 .map(|(m, pts)| Series {
                     label: m.to_string(),
-                    color: method_colour(m),
-                    dashed: m == "static",
+                    color: registry::colour(m),
+                    dashed: !registry::rewires(m),
                     // With many methods the bands hide each other: keep dense's.
-                    band: !crowded || m == "dense",
+                    band: !crowded || m == DENSE,
                     points: pts,
                 })
                 .collect(),
@@ -525,8 +510,8 @@ fn accuracy_vs_cost(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, String)
                         pts.sort_by(|a, b| a.0.total_cmp(&b.0));
                         Series {
                             label: m.clone(),
-                            color: method_colour(&m),
-                            dashed: m == "static",
+                            color: registry::colour(&m),
+                            dashed: !registry::rewires(&m),
                             band: true,
                             points: pts,
                         }

@@ -31,9 +31,14 @@ fn entries() -> Vec<Entry> {
 /// The dense model's name: a model, not a DST method.
 pub const DENSE: &str = "dense";
 
+/// Static sparse training's name: the fixed-topology reference the rewiring methods are
+/// compared with.
+pub const STATIC: &str = <dst_set::StaticSparse as NamedMethod>::NAME;
+
 /// How to build one registered method from its config table.
 struct Entry {
     name: &'static str,
+    rewires: bool,
     build: fn(&toml::Table) -> Result<Box<dyn DstMethod>, SparseError>,
     params_json: fn(&toml::Table) -> Result<String, SparseError>,
 }
@@ -52,6 +57,7 @@ impl Entry {
     fn of<M: NamedMethod>() -> Self {
         Entry {
             name: M::NAME,
+            rewires: M::REWIRES,
             build: |t| Ok(Box::new(M::from_config(parse::<M>(t)?)?)),
             params_json: |t| {
                 let c = parse::<M>(t)?;
@@ -82,6 +88,31 @@ pub fn names() -> Vec<&'static str> {
 /// Whether `name` is a registered method (or `dense`).
 pub fn is_known(name: &str) -> bool {
     names().contains(&name)
+}
+
+/// Whether the method `name` changes its connectivity during training (`dense` and static
+/// sparse training do not). A name the registry does not know (a config's variant) counts as
+/// rewiring.
+pub fn rewires(name: &str) -> bool {
+    name != DENSE
+        && entries()
+            .iter()
+            .find(|e| e.name == name)
+            .is_none_or(|e| e.rewires)
+}
+
+/// The chart colour of the method `name`: its place in the registry, so every figure gives a
+/// method the same colour and the legend order follows the registry; dense is black
+/// (`usize::MAX`); a variant's colour comes from its name, past the registry's.
+pub fn colour(name: &str) -> usize {
+    if name == DENSE {
+        return usize::MAX;
+    }
+    let entries = entries();
+    match entries.iter().position(|e| e.name == name) {
+        Some(i) => i,
+        None => entries.len() + name.bytes().map(usize::from).sum::<usize>() % 8,
+    }
 }
 
 /// What a method name stands for.
@@ -192,6 +223,20 @@ mod tests {
             }
         }
         assert!(build("rigl2", &MethodsConfig::default()).is_err());
+    }
+
+    #[test]
+    fn identity_comes_from_the_registry() {
+        assert!(!rewires(DENSE) && !rewires(STATIC));
+        assert!(names()[1..]
+            .iter()
+            .filter(|n| **n != STATIC)
+            .all(|n| rewires(n)));
+        assert!(rewires("set-zero"));
+        let colours: Vec<usize> = names().iter().map(|n| colour(n)).collect();
+        assert_eq!(colours[0], usize::MAX);
+        assert_eq!(colours[1..], (0..names().len() - 1).collect::<Vec<_>>());
+        assert!(colour("set-zero") >= names().len() - 1);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use crate::config::ExperimentConfig;
 use crate::paired::{paired_vs_dense, write_paired, PairedRow};
+use crate::registry::DENSE;
 use crate::results::{converged, read_rows, EpochRow, RunRow};
 use crate::runner::{git_commit, run_config, RunOptions};
 use crate::summary::mean_ci95;
@@ -429,12 +430,12 @@ fn methods_table(rows: &[RunRow], paired: &[PairedRow]) -> Option<String> {
     };
     let mut levels: Vec<f64> = rows
         .iter()
-        .filter(|r| base(r) && r.method != "dense")
+        .filter(|r| base(r) && r.method != DENSE)
         .map(|r| r.sparsity)
         .collect();
     levels.sort_by(f64::total_cmp);
     levels.dedup();
-    let has_dense = rows.iter().any(|r| base(r) && r.method == "dense");
+    let has_dense = rows.iter().any(|r| base(r) && r.method == DENSE);
     let mut t = format!(
         "Every method at missing rate {rate} ({mech}, {imp}{}): test accuracy mean ± 95% CI \
          over seeds{}",
@@ -455,7 +456,7 @@ fn methods_table(rows: &[RunRow], paired: &[PairedRow]) -> Option<String> {
     if has_dense {
         let (dm, dc) = acc(rows
             .iter()
-            .filter(|r| base(r) && r.method == "dense")
+            .filter(|r| base(r) && r.method == DENSE)
             .map(|r| r.test_accuracy)
             .collect());
         let _ = writeln!(t, "{dm:.3} ± {dc:.3}.\n");
@@ -467,7 +468,7 @@ fn methods_table(rows: &[RunRow], paired: &[PairedRow]) -> Option<String> {
     t.push_str("\n|---|");
     t.push_str(&"---|".repeat(levels.len()));
     t.push('\n');
-    for m in methods.iter().filter(|m| **m != "dense") {
+    for m in methods.iter().filter(|m| **m != DENSE) {
         let _ = write!(t, "| {m} |");
         for &l in &levels {
             let v: Vec<f64> = rows

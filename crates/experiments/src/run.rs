@@ -647,7 +647,7 @@ pub fn execute(
     let shapes: Vec<usize> = sizes.windows(2).map(|w| w[0] * w[1]).collect();
     let params_dense: usize = shapes.iter().sum();
     // Realised sparsity of the layers that were made sparse.
-    let sparsity = if spec.method == "dense" {
+    let sparsity = if spec.method == registry::DENSE {
         0.0
     } else {
         let (mut zeros, mut size) = (0.0, 0.0);

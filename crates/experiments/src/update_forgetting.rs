@@ -15,6 +15,7 @@
 
 use crate::cell::Cell;
 use crate::grid::{fnv1a_extend, FNV1A_START};
+use crate::registry::{self, STATIC};
 use crate::results::{read_rows, write_all_rows, RunRow, StepForgettingRow, STEP_FORGETTING};
 use crate::summary::mean_ci95;
 use anyhow::{Context, Result};
@@ -259,7 +260,7 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<UpdateForgetting>> {
     // The static run of each (cell without the method, seed).
     let static_of: HashMap<(Cell, u64), &str> = runs
         .iter()
-        .filter(|r| r.method == "static")
+        .filter(|r| r.method == STATIC)
         .map(|r| ((Cell::of(r), r.seed), r.run_id.as_str()))
         .collect();
     let mut cells: BTreeMap<Cell, Vec<[f64; 8]>> = BTreeMap::new();
@@ -267,13 +268,13 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<UpdateForgetting>> {
     let mut sorted: Vec<&RunRow> = runs.iter().collect();
     sorted.sort_by_key(|r| r.seed);
     for r in sorted {
-        if r.method == "static" || r.method == "dense" {
+        if !registry::rewires(&r.method) {
             continue;
         }
         let Some(m) = parsed.get(r.run_id.as_str()) else {
             continue;
         };
-        let partner_cell = Cell::of(r).with_model("static", r.sparsity);
+        let partner_cell = Cell::of(r).with_model(STATIC, r.sparsity);
         let Some(s) = static_of
             .get(&(partner_cell, r.seed))
             .and_then(|id| parsed.get(id))

@@ -227,6 +227,10 @@ pub trait DstMethod: Send + std::fmt::Debug {
 pub trait NamedMethod: DstMethod + Sized + 'static {
     /// The name configs and results files use (`set`, `rigl`, ...).
     const NAME: &'static str;
+    /// Whether the method changes the connectivity during training. Static sparse training
+    /// does not: figures draw it dashed, and the update-forgetting analysis pairs the methods
+    /// that rewire with it.
+    const REWIRES: bool = true;
     /// The hyper-parameters, with the paper's defaults; `#[serde(deny_unknown_fields)]` so a
     /// misspelt key is an error naming it.
     type Config: Default + Serialize + DeserializeOwned;
