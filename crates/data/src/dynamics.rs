@@ -38,6 +38,32 @@ impl Source {
     }
 }
 
+/// What a presentation is, given the correctness of the example's previous one (Toneva et al.
+/// 2019, §2): the one rule behind both counters of the workspace, [`forgetting_events`] over a
+/// whole history and the training loop's running statistics
+/// (`models::policy::OnlineForgetting`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    /// Correct before, wrong now.
+    Forgetting,
+    /// Wrong before, correct now.
+    Learning,
+    /// No change, or the first presentation (never an event, even when correct).
+    Neither,
+}
+
+impl Transition {
+    /// The transition into a presentation classified `correct`, after one classified
+    /// `previous` (`None` for the first presentation).
+    pub fn of(previous: Option<bool>, correct: bool) -> Transition {
+        match (previous, correct) {
+            (Some(true), false) => Transition::Forgetting,
+            (Some(false), true) => Transition::Learning,
+            _ => Transition::Neither,
+        }
+    }
+}
+
 /// Counts the forgetting and learning events in one example's correctness history, in
 /// presentation order (Toneva et al. 2019, §2; `order_examples_by_forgetting.py` takes
 /// `acc[1:] - acc[:-1]`).
@@ -56,10 +82,10 @@ pub fn forgetting_events(history: &[bool]) -> (u32, u32, Option<usize>) {
     let mut forgetting = 0u32;
     let mut learning = 0u32;
     for t in 1..history.len() {
-        match (history[t - 1], history[t]) {
-            (true, false) => forgetting = forgetting.saturating_add(1),
-            (false, true) => learning = learning.saturating_add(1),
-            _ => {}
+        match Transition::of(Some(history[t - 1]), history[t]) {
+            Transition::Forgetting => forgetting = forgetting.saturating_add(1),
+            Transition::Learning => learning = learning.saturating_add(1),
+            Transition::Neither => {}
         }
     }
     let first_correct = history.iter().position(|&correct| correct);

@@ -8,6 +8,7 @@
 //! swaps these policies. Both see [`OnlineForgetting`], the per-row forgetting statistics the
 //! loop keeps from the training forward passes (Toneva et al. 2019's definition).
 
+use data::dynamics::Transition;
 use serde::{Deserialize, Serialize};
 use sparse_core::TrainingClock;
 
@@ -50,7 +51,12 @@ impl OnlineForgetting {
     /// EL2N (`‖softmax − onehot‖₂`) at that presentation. Returns whether it was a forgetting
     /// event (correct at the previous presentation, wrong now).
     pub fn record(&mut self, row: usize, correct: bool, el2n: f32) -> bool {
-        let forgot = self.last[row] == 2 && !correct;
+        let previous = match self.last[row] {
+            0 => None,
+            1 => Some(false),
+            _ => Some(true),
+        };
+        let forgot = Transition::of(previous, correct) == Transition::Forgetting;
         self.presentations[row] += 1;
         self.events[row] += forgot as u32;
         self.last[row] = if correct { 2 } else { 1 };
