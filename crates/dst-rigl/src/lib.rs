@@ -96,7 +96,7 @@ impl RigL {
     pub fn drop_fraction(&self, clock: &TrainingClock) -> f64 {
         let t_end = self.t_end(clock).max(1) as f64;
         let t = (clock.step as f64).min(t_end);
-        self.config.alpha / 2.0 * (1.0 + (std::f64::consts::PI * t / t_end).cos())
+        sparse_core::schedule::cosine_anneal(self.config.alpha, 0.0, t, t_end)
     }
 }
 

@@ -140,7 +140,7 @@ impl Snfs {
         let total = clock.total_steps().max(1) as f64;
         let t = ((clock.step + 1) as f64).min(total);
         let (p0, p_min) = (self.config.prune_rate, self.config.prune_rate_min);
-        p_min + (p0 - p_min) * (1.0 + (std::f64::consts::PI * t / total).cos()) / 2.0
+        sparse_core::schedule::cosine_anneal(p0, p_min, t, total)
     }
 }
 

@@ -15,6 +15,7 @@ pub mod init;
 pub mod kernels;
 pub mod layer;
 pub mod sample;
+pub mod schedule;
 pub mod simd;
 pub mod state;
 pub mod telemetry;
