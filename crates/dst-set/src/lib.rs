@@ -3,7 +3,7 @@
 //!
 //! SET evolves each dynamic layer after every epoch but the last (as the reference code does,
 //! `if i < epochs - 1`): it removes the fraction `zeta` of the positive and of the negative
-//! weights closest to zero ([`sparse_core::topology::set_removal`]) and regrows as many
+//! weights closest to zero ([`set_removal`]) and regrows as many
 //! connections at uniformly random empty positions with zero momentum. A just-removed position
 //! may be regrown, as in the reference. The number of connections of each layer is therefore
 //! constant. Regrown weights ([`RegrowInit`]) come from the layer's initial distribution by
@@ -13,10 +13,12 @@
 
 use serde::{Deserialize, Serialize};
 use sparse_core::init::sample_free_positions;
-use sparse_core::topology::set_removal;
 use sparse_core::{
     DstContext, DstMethod, FanMode, HookOutcome, SparseError, WeightInit, WeightSampler,
 };
+
+mod removal;
+pub use removal::set_removal;
 
 /// SET's hyper-parameters, as written in an experiment config.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

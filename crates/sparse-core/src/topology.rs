@@ -11,29 +11,6 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::ops::Range;
 
-/// SET's removal rule (Mocanu et al. 2018, §Methods; `weightsEvolution_II` in the reference
-/// code): among the negative weights remove the fraction `zeta` closest to zero (the largest
-/// negatives), among the positive weights the fraction `zeta` closest to zero (the smallest
-/// positives); weights that are exactly zero are removed too. It is a sign-split rule, not a
-/// ranking of `|w|` over all weights.
-///
-/// Counts: with `n_neg` negatives, `n_neg - floor((1 - zeta) n_neg)` are removed (the
-/// reference's index `int((1 - zeta) firstZeroPos)`), likewise for positives. Ties are broken by
-/// position so the result is deterministic. Returns one keep flag per value.
-pub fn set_removal(values: &[f32], zeta: f64) -> Vec<bool> {
-    let n_neg = values.iter().filter(|&&v| v < 0.0).count();
-    let n_pos = values.iter().filter(|&&v| v > 0.0).count();
-    let n_keep = |side: usize| (((1.0 - zeta) * side as f64).floor() as usize).min(side);
-    let mut keep = vec![false; values.len()];
-    // Far from zero first: the key is the complement of the magnitude's bits, ties by position.
-    let far = |v: f32| !(v.to_bits() & MAGNITUDE);
-    let neg = |k: usize| (values[k] < 0.0).then(|| far(values[k]));
-    let pos = |k: usize| (values[k] > 0.0).then(|| far(values[k]));
-    mark_smallest(values.len(), neg, n_keep(n_neg), |k| keep[k] = true);
-    mark_smallest(values.len(), pos, n_keep(n_pos), |k| keep[k] = true);
-    keep
-}
-
 /// Magnitude removal: removes the `n_remove` weights of smallest `|w|` (ties by position), as
 /// in RigL's drop step (Evci et al. 2020, §3). Returns one keep flag per value.
 pub fn magnitude_removal(values: &[f32], n_remove: usize) -> Vec<bool> {
@@ -45,7 +22,7 @@ pub fn magnitude_removal(values: &[f32], n_remove: usize) -> Vec<bool> {
 
 /// The bits of `|v|` in an `f32`'s bits: for values without a sign bit the bits order as
 /// `total_cmp` does (NaN above infinity), so magnitudes compare as integers.
-const MAGNITUDE: u32 = 0x7fff_ffff;
+pub const MAGNITUDE: u32 = 0x7fff_ffff;
 
 /// Calls `mark(k)` for the `n` items of smallest `(key(k), k)` among those with a key (all of
 /// them when fewer have one), in increasing `k`: the set a sort of the keyed items would give.
@@ -53,8 +30,9 @@ const MAGNITUDE: u32 = 0x7fff_ffff;
 /// A radix select over the keys' bits (two counting passes of 16 bits each find the `n`-th
 /// key, a third marks) needs 512 KB of counts and no per-item list, where sorting or
 /// `select_nth_unstable` needs 4 bytes per connection of index list: the transient memory of a
-/// topology update that would otherwise set the peak memory of training.
-fn mark_smallest(
+/// topology update that would otherwise set the peak memory of training. Removal rules
+/// (magnitude removal here, SET's sign-split rule in `dst-set`) are keys over it.
+pub fn mark_smallest(
     len: usize,
     key: impl Fn(usize) -> Option<u32>,
     n: usize,
@@ -210,35 +188,6 @@ mod tests {
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
-    /// Brute-force SET removal: sort each sign's values by distance to zero and drop the
-    /// closest `n - floor((1 - zeta) n)`.
-    fn set_removal_reference(values: &[f32], zeta: f64) -> Vec<bool> {
-        let mut keep = vec![false; values.len()];
-        for sign in [-1.0f32, 1.0] {
-            let mut side: Vec<usize> = (0..values.len())
-                .filter(|&k| values[k] * sign > 0.0)
-                .collect();
-            side.sort_by(|&a, &b| values[b].abs().total_cmp(&values[a].abs()).then(a.cmp(&b)));
-            let n_keep = ((1.0 - zeta) * side.len() as f64).floor() as usize;
-            for &k in &side[..n_keep] {
-                keep[k] = true;
-            }
-        }
-        keep
-    }
-
-    #[test]
-    fn set_removal_by_hand() {
-        // negatives -3, -2, -1 and positives 1, 2, 3, 4 with zeta 0.34:
-        // keep floor(0.66*3)=1 negative (-3) and floor(0.66*4)=2 positives (3, 4); 0 removed.
-        let v = [-1.0, 2.0, -3.0, 0.0, 4.0, -2.0, 1.0, 3.0];
-        let keep = set_removal(&v, 0.34);
-        assert_eq!(
-            keep,
-            vec![false, false, true, false, true, false, false, true]
-        );
-    }
-
     #[test]
     fn magnitude_removal_by_hand() {
         let v = [0.5, -0.1, 2.0, 0.1, -3.0];
@@ -275,13 +224,6 @@ mod tests {
         }
 
         #[test]
-        fn set_removal_matches_reference(values in proptest::collection::vec(-3i32..=3, 0..60), zeta in 0.0f64..=1.0) {
-            // Small integers force many ties, the hard case.
-            let v: Vec<f32> = values.iter().map(|&x| x as f32 * 0.5).collect();
-            prop_assert_eq!(set_removal(&v, zeta), set_removal_reference(&v, zeta));
-        }
-
-        #[test]
         fn magnitude_removal_removes_exactly_the_smallest(values in proptest::collection::vec(-5i32..=5, 0..60), n in 0usize..70) {
             let v: Vec<f32> = values.iter().map(|&x| x as f32).collect();
             let keep = magnitude_removal(&v, n);
@@ -294,10 +236,11 @@ mod tests {
             prop_assert_eq!(removed, want);
         }
 
-        /// SET's remove + random regrow preserves nnz and leaves a valid, duplicate-free pattern
-        /// whose momentum is zero exactly at the new connections.
+        /// Removal + random regrow (SET's update with magnitude removal) preserves nnz and
+        /// leaves a valid, duplicate-free pattern whose momentum is zero exactly at the new
+        /// connections.
         #[test]
-        fn set_update_preserves_nnz(rows in 1usize..10, cols in 1usize..10, fill in 0.0f64..=1.0,
+        fn remove_and_regrow_preserves_nnz(rows in 1usize..10, cols in 1usize..10, fill in 0.0f64..=1.0,
                                     zeta in 0.0f64..=1.0, seed: u64) {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
             let count = ((rows * cols) as f64 * fill) as usize;
@@ -307,7 +250,7 @@ mod tests {
             sampler.fill(layer.weights.values_mut(), &mut rng);
             layer.momentum = (0..count).map(|k| k as f32 + 1.0).collect();
             let before: Vec<(usize, u32, f32)> = triples(&layer);
-            let keep = set_removal(layer.weights.values(), zeta);
+            let keep = magnitude_removal(layer.weights.values(), (zeta * count as f64) as usize);
             let removed = layer.retain(&keep);
             let grow = sample_free_positions(&layer.weights, removed, &mut rng).unwrap();
             let vals: Vec<f32> = grow.iter().map(|_| sampler.sample(&mut rng)).collect();
