@@ -4,12 +4,15 @@
 //! grid cell (mean and Student-t 95% CI), written to `degree_vs_missingness.csv` and drawn.
 
 use crate::cell::Cell;
+use crate::config::FigureKind;
 use crate::results::{read_rows, write_all_rows, DegreeRow, RunRow, INPUT_DEGREE};
+use crate::study::{Analysis, Figure, Study};
 use crate::summary::mean_ci95;
 use anyhow::Result;
 use charts::{line_panels, Panel, Series};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// One grid cell's correlation over seeds.
@@ -123,6 +126,61 @@ pub fn correlations(runs: &[RunRow], degrees: &[DegreeRow]) -> Vec<DegreeCorrela
             }
         })
         .collect()
+}
+
+/// Part I's degree-vs-missingness study: whether the input neurons of often-missing features
+/// lose connections (`degree_vs_missingness.csv`, a figure per mechanism and imputation).
+pub struct DegreeStudy;
+
+impl Study for DegreeStudy {
+    fn kind(&self) -> FigureKind {
+        FigureKind::DegreeVsMissingness
+    }
+
+    fn analyse(&self, a: &Analysis) -> Result<Vec<Figure>> {
+        analyse(a.dir, a.runs)
+    }
+
+    fn readme(&self, dir: &Path) -> Result<Option<String>> {
+        readme_table(dir)
+    }
+}
+
+/// The degree-vs-missingness correlations of a study, when it wrote them.
+fn readme_table(dir: &Path) -> Result<Option<String>> {
+    let path = dir.join("degree_vs_missingness.csv");
+    if !path.exists() {
+        return Ok(None);
+    }
+    let rows: Vec<DegreeCorrelation> = read_rows(&path)?;
+    let mut t = String::from(
+        "Spearman correlation between input-neuron degree after training and the feature's \
+         missing rate (mean ± 95% CI over seeds; negative: often-missing features lose \
+         connections), from [`degree_vs_missingness.csv`](",
+    );
+    let _ = writeln!(
+        t,
+        "{}/degree_vs_missingness.csv):\n",
+        dir.file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    );
+    t.push_str("| method | sparsity | mechanism | rate | imputation | n | rho |\n|---|---|---|---|---|---|---|\n");
+    for r in rows {
+        let _ = writeln!(
+            t,
+            "| {} | {} | {} | {} | {} | {} | {:+.3} ± {:.3} |",
+            r.method,
+            r.sparsity,
+            r.missing_mechanism,
+            r.missing_rate,
+            r.imputation,
+            r.n,
+            r.spearman_mean,
+            r.spearman_ci95
+        );
+    }
+    Ok(Some(t))
 }
 
 /// Reads `input_degree.csv`, writes `degree_vs_missingness.csv` and one figure per

@@ -27,6 +27,7 @@ pub mod run;
 pub mod runner;
 pub mod significance;
 pub mod slurm;
+pub mod study;
 pub mod subsets;
 pub mod summary;
 pub mod update_forgetting;

@@ -74,7 +74,6 @@ pub fn draw(
             FigureKind::Heatmap => out.extend(heatmaps(&fig_dir, paired)?),
             FigureKind::Mechanisms => out.extend(mechanisms(&fig_dir, runs)?),
             FigureKind::AccuracyVsCost => out.extend(accuracy_vs_cost(&fig_dir, runs)?),
-            FigureKind::DegreeVsMissingness => out.extend(crate::degree::analyse(dir, runs)?),
             FigureKind::Forgetting => {
                 out.extend(crate::forgetting::analyse(dir, runs)?);
                 crate::exemplars::analyse(dir, runs)?;
@@ -87,6 +86,15 @@ pub fn draw(
             }
             FigureKind::Continual => out.extend(crate::continual::analyse(dir, runs)?),
             FigureKind::Subsets => out.extend(crate::subsets::analyse(dir, runs)?),
+            moved => {
+                let study = crate::study::of_kind(*moved).expect("a registered study");
+                out.extend(study.analyse(&crate::study::Analysis {
+                    dir,
+                    runs,
+                    epochs,
+                    paired,
+                })?);
+            }
         }
     }
     write_index(dir, &out)?;

@@ -572,43 +572,6 @@ fn forgetting_table(dir: &Path) -> Result<Option<String>> {
     Ok(Some(t))
 }
 
-/// The degree-vs-missingness correlations of a study, when it wrote them.
-fn degree_table(dir: &Path) -> Result<Option<String>> {
-    let path = dir.join("degree_vs_missingness.csv");
-    if !path.exists() {
-        return Ok(None);
-    }
-    let rows: Vec<crate::degree::DegreeCorrelation> = read_rows(&path)?;
-    let mut t = String::from(
-        "Spearman correlation between input-neuron degree after training and the feature's \
-         missing rate (mean ± 95% CI over seeds; negative: often-missing features lose \
-         connections), from [`degree_vs_missingness.csv`](",
-    );
-    let _ = writeln!(
-        t,
-        "{}/degree_vs_missingness.csv):\n",
-        dir.file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    );
-    t.push_str("| method | sparsity | mechanism | rate | imputation | n | rho |\n|---|---|---|---|---|---|---|\n");
-    for r in rows {
-        let _ = writeln!(
-            t,
-            "| {} | {} | {} | {} | {} | {} | {:+.3} ± {:.3} |",
-            r.method,
-            r.sparsity,
-            r.missing_mechanism,
-            r.missing_rate,
-            r.imputation,
-            r.n,
-            r.spearman_mean,
-            r.spearman_ci95
-        );
-    }
-    Ok(Some(t))
-}
-
 /// The folder name of a study, for links.
 fn study_name(dir: &Path) -> String {
     dir.file_name()
@@ -900,9 +863,11 @@ fn render_readme(outcomes: &[StudyOutcome], opts: &ReproduceOptions, total: f64)
             s.push_str(&t);
             s.push('\n');
         }
-        if let Some(t) = degree_table(&o.dir)? {
-            s.push_str(&t);
-            s.push('\n');
+        for study in crate::study::registry() {
+            if let Some(t) = study.readme(&o.dir)? {
+                s.push_str(&t);
+                s.push('\n');
+            }
         }
         for table in [
             forgetting_table(&o.dir)?,

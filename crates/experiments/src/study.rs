@@ -1,0 +1,75 @@
+//! The extension point for studies, as [`sparse_core::NamedMethod`] is for methods.
+//!
+//! A study is a kind of experiment with its own analysis of a results folder: the tables it
+//! writes from the runs' files, its figures, and its section of `results/README.md`. A config
+//! turns a study on by naming its kind in `report.figures`; drawing ([`crate::plots::draw`])
+//! and the README ([`crate::reproduce`]) loop over [`registry`]. Studies move behind this
+//! trait one per commit (issue 24, step 4); the kinds not moved yet are still matched by name
+//! in `plots::draw` and `reproduce::render_readme`. Later steps give a study its config
+//! section, grid variants and per-run files too.
+
+use crate::config::FigureKind;
+use crate::paired::PairedRow;
+use crate::results::{EpochRow, RunRow};
+use anyhow::Result;
+use std::path::{Path, PathBuf};
+
+/// What a study's analysis reads.
+pub struct Analysis<'a> {
+    /// The results folder: the study reads its per-run files here and writes its tables and
+    /// (under `figures/`) its figures.
+    pub dir: &'a Path,
+    /// The runs that trained to the end (a diverged run is left out of every analysis, its
+    /// per-run files with it, since they are joined through these rows).
+    pub runs: &'a [RunRow],
+    /// Every run's per-epoch rows.
+    pub epochs: &'a [EpochRow],
+    /// The paired differences against dense.
+    pub paired: &'a [PairedRow],
+}
+
+/// A figure written by an analysis: its path without extension (PNG and SVG beside each
+/// other) and its caption.
+pub type Figure = (PathBuf, String);
+
+/// A kind of experiment with its own analysis.
+pub trait Study: Sync {
+    /// The `report.figures` entry that turns the study on.
+    fn kind(&self) -> FigureKind;
+
+    /// Writes the study's tables into the results folder and draws its figures (nothing when
+    /// the folder lacks the study's per-run files).
+    fn analyse(&self, analysis: &Analysis) -> Result<Vec<Figure>>;
+
+    /// The study's tables for `results/README.md`, read from the files [`Study::analyse`]
+    /// wrote into `dir` (`None` when there are none).
+    fn readme(&self, dir: &Path) -> Result<Option<String>>;
+}
+
+/// Every registered study, in the order results/README.md shows their sections.
+pub fn registry() -> &'static [&'static dyn Study] {
+    &[&crate::degree::DegreeStudy]
+}
+
+/// The registered study of `kind`, if it has moved behind the trait.
+pub fn of_kind(kind: FigureKind) -> Option<&'static dyn Study> {
+    registry().iter().copied().find(|s| s.kind() == kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_study_per_kind() {
+        let mut kinds: Vec<String> = registry()
+            .iter()
+            .map(|s| format!("{:?}", s.kind()))
+            .collect();
+        let n = kinds.len();
+        kinds.sort();
+        kinds.dedup();
+        assert_eq!(kinds.len(), n);
+        assert!(of_kind(FigureKind::DegreeVsMissingness).is_some());
+    }
+}
