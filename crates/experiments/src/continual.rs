@@ -28,12 +28,13 @@
 //! Writes `continual.csv` (the matrix of every run), `continual_summary.csv` (ACC, BWT and
 //! Chaudhry's forgetting per cell, mean and 95% CI over seeds) and two kinds of figures.
 
-use crate::config::ExperimentConfig;
+use crate::config::{ExperimentConfig, FigureKind};
 use crate::grid::RunSpec;
 use crate::registry::DENSE;
 use crate::results::{read_rows, write_all_rows, EpochRow, RunFiles, RunKeyed, RunRow};
 use crate::run::{self, RunResult};
 use crate::significance::{correct_claim, paired_t_p_value, significant, ClaimTally};
+use crate::study::{Analysis, Figure, Study};
 use crate::summary::mean_ci95;
 use anyhow::{bail, Context, Result};
 use charts::{heatmap, line_panels, Panel, Series};
@@ -868,6 +869,24 @@ fn mean_matrix(ms: &[&RunMatrix]) -> Vec<Vec<f64>> {
                 .collect()
         })
         .collect()
+}
+
+/// Part II's continual-learning study: one model over a sequence of tasks (`continual.csv`,
+/// `continual_summary.csv`, accuracy-matrix heat maps).
+pub struct ContinualStudy;
+
+impl Study for ContinualStudy {
+    fn kind(&self) -> FigureKind {
+        FigureKind::Continual
+    }
+
+    fn analyse(&self, a: &Analysis) -> Result<Vec<Figure>> {
+        analyse(a.dir, a.runs)
+    }
+
+    fn readme(&self, dir: &Path) -> Result<Option<String>> {
+        readme_table(dir)
+    }
 }
 
 /// Writes `continual_summary.csv` and the figures of a continual study: per scenario and

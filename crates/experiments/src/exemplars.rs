@@ -17,6 +17,7 @@ use crate::results::{read_rows, write_all_rows, PredictionRow, RunRow, PREDICTIO
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
 use std::path::Path;
 
 /// What a population of models (one grid cell's seeds) predicted for one test example.
@@ -251,6 +252,48 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<ExemplarSummary>> {
     write_all_rows(&dir.join("exemplars.csv"), &summary)?;
     write_all_rows(&dir.join("exemplar_examples.csv"), &rows)?;
     Ok(summary)
+}
+
+/// The sparsity-identified exemplars of a study, when it recorded predictions.
+pub(crate) fn exemplar_table(dir: &Path) -> Result<Option<String>> {
+    let path = dir.join("exemplars.csv");
+    if !path.exists() {
+        return Ok(None);
+    }
+    let rows: Vec<crate::exemplars::ExemplarSummary> = read_rows(&path)?;
+    let name = crate::study::folder_name(dir);
+    let mut t = format!(
+        "Sparsity-identified exemplars (test examples whose modal label over the seeds differs \
+         from the dense models'; Hooker et al.'s PIE) from [`exemplars.csv`]({name}/exemplars.csv) \
+         (each exemplar by example id in [`exemplar_examples.csv`]({name}/exemplar_examples.csv)): \
+         how many, how many dense gets right and the sparse method wrong, their classes, missing \
+         features and dense-population probability of the true class against all test \
+         examples':\n\n"
+    );
+    t.push_str("| method | sparsity | missing | test examples | exemplars | dense right, sparse wrong | classes | missing features (all) | dense p(true) (all) |\n|---|---|---|---|---|---|---|---|---|\n");
+    for r in &rows {
+        let _ = writeln!(
+            t,
+            "| {} | {} | {} | {} | {} ({:.1}%) | {} | {} | {:.1} ({:.1}) | {:.2} ({:.2}) |",
+            r.method,
+            r.sparsity,
+            crate::study::missing_cell(&r.missing_mechanism, r.missing_rate),
+            r.test_examples,
+            r.exemplars,
+            100.0 * r.exemplar_share,
+            r.dense_right_sparse_wrong,
+            if r.exemplar_classes.is_empty() {
+                "–"
+            } else {
+                &r.exemplar_classes
+            },
+            r.exemplar_missing_mean,
+            r.all_missing_mean,
+            r.exemplar_dense_p_true,
+            r.all_dense_p_true
+        );
+    }
+    Ok(Some(t))
 }
 
 #[cfg(test)]

@@ -12,14 +12,17 @@
 //!   cartography (confidence against variability, coloured by correctness) per method.
 
 use crate::cell::Cell;
+use crate::config::FigureKind;
 use crate::degree::spearman;
 use crate::results::{read_rows, write_all_rows, RunRow, EXAMPLES};
+use crate::study::{Analysis, Figure, Study};
 use crate::summary::mean_ci95;
 use anyhow::Result;
 use charts::{line_panels, scatter, Panel, Series};
 use data::dynamics::{ExampleRow, Source};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// One cell of `forgetting_summary.csv`.
@@ -443,6 +446,100 @@ fn cartography(
         ));
     }
     Ok(out)
+}
+
+/// Part II's forgetting study: per-example forgetting statistics and hardness
+/// (`forgetting_summary.csv`, `hardness_overlap.csv`, histograms and cartography),
+/// sparsity-identified exemplars (`exemplars.csv`) and forgetting across topology updates
+/// (`update_forgetting.csv`).
+pub struct ForgettingStudy;
+
+impl Study for ForgettingStudy {
+    fn kind(&self) -> FigureKind {
+        FigureKind::Forgetting
+    }
+
+    fn analyse(&self, a: &Analysis) -> Result<Vec<Figure>> {
+        let mut out = analyse(a.dir, a.runs)?;
+        crate::exemplars::analyse(a.dir, a.runs)?;
+        let updates = crate::update_forgetting::analyse(a.dir, a.runs)?;
+        out.extend(crate::update_forgetting::figure(a.dir, &updates)?);
+        Ok(out)
+    }
+
+    fn readme(&self, dir: &Path) -> Result<Option<String>> {
+        let tables: Vec<String> = [
+            forgetting_table(dir)?,
+            crate::exemplars::exemplar_table(dir)?,
+            crate::update_forgetting::update_forgetting_table(dir)?,
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        Ok((!tables.is_empty()).then(|| tables.join("\n")))
+    }
+}
+
+/// The forgetting summary of a Part II study, joined with the hardness overlap, when written.
+fn forgetting_table(dir: &Path) -> Result<Option<String>> {
+    let path = dir.join("forgetting_summary.csv");
+    if !path.exists() {
+        return Ok(None);
+    }
+    let rows: Vec<ForgettingSummary> = read_rows(&path)?;
+    let overlap: Vec<HardnessOverlap> = read_rows(&dir.join("hardness_overlap.csv"))?;
+    let name = dir
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut t = format!(
+        "Per-example statistics (mean ± 95% CI over seeds) from \
+         [`forgetting_summary.csv`]({name}/forgetting_summary.csv). Source: the training pass \
+         of every presentation (Toneva et al.'s definition: dropout on, before the step), \
+         except `eval`, the unforgettable share from the end-of-epoch evaluation passes \
+         (dropout off), the second source, where recorded. Share of unforgettable (learned and \
+         never forgotten) and never-learned training examples; forgetting events per example \
+         *learned at least once* (never-learned examples are counted beside it, not as 0 \
+         events: Toneva et al. rank them above every forgotten example); the stability of the \
+         hardness ranking across seeds (mean pairwise Spearman); and the Jaccard overlap of the \
+         hardest 10% with dense's ([`hardness_overlap.csv`]({name}/hardness_overlap.csv)):\n\n"
+    );
+    t.push_str("| method | sparsity | missing | n | unforgettable | eval | never learned | forgetting events (learned) | rank stability | hardest 10% vs dense |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    for r in &rows {
+        let j = overlap
+            .iter()
+            .find(|o| {
+                o.method == r.method
+                    && o.sparsity == r.sparsity
+                    && o.missing_mechanism == r.missing_mechanism
+                    && o.missing_rate == r.missing_rate
+                    && o.imputation == r.imputation
+            })
+            .map_or("–".to_string(), |o| format!("{:.2}", o.jaccard_vs_dense));
+        let _ = writeln!(
+            t,
+            "| {} | {} | {} {} | {} | {:.3} ± {:.3} | {} | {:.3} ± {:.3} | {:.2} ± {:.2} | {:.2} | {} |",
+            r.method,
+            r.sparsity,
+            r.missing_mechanism,
+            r.missing_rate,
+            r.n,
+            r.unforgettable_mean,
+            r.unforgettable_ci95,
+            if r.unforgettable_epoch_eval_mean.is_finite() {
+                format!("{:.3}", r.unforgettable_epoch_eval_mean)
+            } else {
+                "–".into()
+            },
+            r.never_learned_mean,
+            r.never_learned_ci95,
+            r.forgetting_events_learned_mean,
+            r.forgetting_events_learned_ci95,
+            r.rank_stability,
+            j
+        );
+    }
+    Ok(Some(t))
 }
 
 #[cfg(test)]

@@ -74,18 +74,6 @@ pub fn draw(
             FigureKind::Heatmap => out.extend(heatmaps(&fig_dir, paired)?),
             FigureKind::Mechanisms => out.extend(mechanisms(&fig_dir, runs)?),
             FigureKind::AccuracyVsCost => out.extend(accuracy_vs_cost(&fig_dir, runs)?),
-            FigureKind::Forgetting => {
-                out.extend(crate::forgetting::analyse(dir, runs)?);
-                crate::exemplars::analyse(dir, runs)?;
-                let updates = crate::update_forgetting::analyse(dir, runs)?;
-                out.extend(crate::update_forgetting::figure(dir, &updates)?);
-            }
-            FigureKind::DataAware => {
-                let rows = crate::data_aware::report::analyse(dir, runs)?;
-                out.extend(crate::data_aware::report::figures(dir, &rows)?);
-            }
-            FigureKind::Continual => out.extend(crate::continual::analyse(dir, runs)?),
-            FigureKind::Subsets => out.extend(crate::subsets::analyse(dir, runs)?),
             moved => {
                 let study = crate::study::of_kind(*moved).expect("a registered study");
                 out.extend(study.analyse(&crate::study::Analysis {

@@ -46,9 +46,31 @@ pub trait Study: Sync {
     fn readme(&self, dir: &Path) -> Result<Option<String>>;
 }
 
+/// The folder name of a results folder, for links from results/README.md.
+pub(crate) fn folder_name(dir: &Path) -> String {
+    dir.file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// A README cell for a missingness setting: "none" or "mcar 0.3".
+pub(crate) fn missing_cell(mechanism: &str, rate: f64) -> String {
+    if mechanism == "none" {
+        "none".into()
+    } else {
+        format!("{mechanism} {rate}")
+    }
+}
+
 /// Every registered study, in the order results/README.md shows their sections.
 pub fn registry() -> &'static [&'static dyn Study] {
-    &[&crate::degree::DegreeStudy]
+    &[
+        &crate::degree::DegreeStudy,
+        &crate::forgetting::ForgettingStudy,
+        &crate::data_aware::report::DataAwareStudy,
+        &crate::continual::ContinualStudy,
+        &crate::subsets::SubsetsStudy,
+    ]
 }
 
 /// The registered study of `kind`, if it has moved behind the trait.

@@ -22,6 +22,7 @@ use anyhow::{Context, Result};
 use models::policy::OnlineForgetting;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// What the update-forgetting analysis needs of a run, recorded step by step during training:
@@ -403,6 +404,59 @@ pub fn figure(dir: &Path, rows: &[UpdateForgetting]) -> Result<Option<(PathBuf, 
          forgets more). CIs in update_forgetting.csv."
             .to_string(),
     )))
+}
+
+/// Forgetting across topology updates against static, when the study recorded steps.
+pub(crate) fn update_forgetting_table(dir: &Path) -> Result<Option<String>> {
+    let path = dir.join("update_forgetting.csv");
+    if !path.exists() {
+        return Ok(None);
+    }
+    let rows: Vec<crate::update_forgetting::UpdateForgetting> = read_rows(&path)?;
+    let name = crate::study::folder_name(dir);
+    let mut t = format!(
+        "Forgetting events (from the training pass of each presentation) per 100 \
+         presentations whose previous presentation of the same example came before a topology \
+         update, against static sparse training from the same \
+         initial topology and seed at the same pairs of steps (paired over seeds, mean ± 95% \
+         CI); then the pairs with no update between, for the method and for static (– where \
+         every pair crosses an update: methods that rewire every epoch); then the examples \
+         forgotten across updates: how many per run and their mean forgetting events over the \
+         run against every forgotten example's, from \
+         [`update_forgetting.csv`]({name}/update_forgetting.csv). Seeds whose static run \
+         presented another schedule are left out (`n_unpaired` there).\n\n"
+    );
+    t.push_str("| method | sparsity | missing | n | updates | across updates | static, same pairs | difference | no update between (static) | examples forgotten across updates | their events (all forgotten) |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+    let pct = |x: f64| {
+        if x.is_nan() {
+            "–".to_string()
+        } else {
+            format!("{:.2}", 100.0 * x)
+        }
+    };
+    for r in &rows {
+        let _ = writeln!(
+            t,
+            "| {} | {} | {} | {} | {:.0} | {:.2} ± {:.2} | {:.2} ± {:.2} | {:+.2} ± {:.2} | {} ({}) | {:.1} | {:.2} ({:.2}) |",
+            r.method,
+            r.sparsity,
+            crate::study::missing_cell(&r.missing_mechanism, r.missing_rate),
+            r.n,
+            r.updates_mean,
+            100.0 * r.after_update_rate_mean,
+            100.0 * r.after_update_rate_ci95,
+            100.0 * r.static_rate_mean,
+            100.0 * r.static_rate_ci95,
+            100.0 * r.diff_vs_static_mean,
+            100.0 * r.diff_vs_static_ci95,
+            pct(r.between_updates_rate_mean),
+            pct(r.static_between_rate_mean),
+            r.after_update_examples_mean,
+            r.after_update_examples_events,
+            r.forgotten_examples_events
+        );
+    }
+    Ok(Some(t))
 }
 
 #[cfg(test)]

@@ -46,7 +46,7 @@ pub mod report;
 pub mod rules;
 pub mod scoring;
 
-pub use report::{analyse, table, SubsetSummary};
+pub use report::{analyse, table, SubsetSummary, SubsetsStudy};
 pub use rules::{keep_order, select, subset_size, ExampleScore};
 pub use scoring::{restrict, SubsetRunRow};
 

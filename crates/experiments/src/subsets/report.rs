@@ -3,8 +3,10 @@
 
 use super::{permille, SubsetRule, SubsetRunRow, SUBSETS, SUBSET_RUNS};
 use crate::cell::{Cell, Level};
+use crate::config::FigureKind;
 use crate::results::{read_rows, write_all_rows, RunRow};
 use crate::significance::{correct_claim, paired_t_p_value, significant, ClaimTally};
+use crate::study::{Analysis, Figure, Study};
 use crate::summary::mean_ci95;
 use anyhow::Result;
 use charts::{line_panels, Panel, Series};
@@ -143,6 +145,24 @@ fn group<'a>(runs: &'a [RunRow], subset_rows: &'a [SubsetRunRow]) -> Cells<'a> {
         rs.sort_by_key(|(r, _)| r.seed);
     }
     cells
+}
+
+/// Part II's subset-selection study: training on the part of the data a rule keeps
+/// (`subsets.csv`, accuracy against the data fraction per rule).
+pub struct SubsetsStudy;
+
+impl Study for SubsetsStudy {
+    fn kind(&self) -> FigureKind {
+        FigureKind::Subsets
+    }
+
+    fn analyse(&self, a: &Analysis) -> Result<Vec<Figure>> {
+        analyse(a.dir, a.runs)
+    }
+
+    fn readme(&self, dir: &Path) -> Result<Option<String>> {
+        table(dir)
+    }
 }
 
 /// Reads `subset_runs.csv`, writes `subsets.csv` and draws test accuracy against the data
