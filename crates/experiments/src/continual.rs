@@ -876,11 +876,11 @@ fn mean_matrix(ms: &[&RunMatrix]) -> Vec<Vec<f64>> {
 pub struct ContinualStudy;
 
 impl Study for ContinualStudy {
-    fn kind(&self) -> FigureKind {
-        FigureKind::Continual
+    fn kinds(&self) -> &'static [FigureKind] {
+        &[FigureKind::Continual]
     }
 
-    fn analyse(&self, a: &Analysis) -> Result<Vec<Figure>> {
+    fn analyse(&self, _kind: FigureKind, a: &Analysis) -> Result<Vec<Figure>> {
         analyse(a.dir, a.runs)
     }
 

@@ -133,11 +133,11 @@ pub fn correlations(runs: &[RunRow], degrees: &[DegreeRow]) -> Vec<DegreeCorrela
 pub struct DegreeStudy;
 
 impl Study for DegreeStudy {
-    fn kind(&self) -> FigureKind {
-        FigureKind::DegreeVsMissingness
+    fn kinds(&self) -> &'static [FigureKind] {
+        &[FigureKind::DegreeVsMissingness]
     }
 
-    fn analyse(&self, a: &Analysis) -> Result<Vec<Figure>> {
+    fn analyse(&self, _kind: FigureKind, a: &Analysis) -> Result<Vec<Figure>> {
         analyse(a.dir, a.runs)
     }
 

@@ -455,11 +455,11 @@ fn cartography(
 pub struct ForgettingStudy;
 
 impl Study for ForgettingStudy {
-    fn kind(&self) -> FigureKind {
-        FigureKind::Forgetting
+    fn kinds(&self) -> &'static [FigureKind] {
+        &[FigureKind::Forgetting]
     }
 
-    fn analyse(&self, a: &Analysis) -> Result<Vec<Figure>> {
+    fn analyse(&self, _kind: FigureKind, a: &Analysis) -> Result<Vec<Figure>> {
         let mut out = analyse(a.dir, a.runs)?;
         crate::exemplars::analyse(a.dir, a.runs)?;
         let updates = crate::update_forgetting::analyse(a.dir, a.runs)?;

@@ -9,6 +9,7 @@ use crate::config::FigureKind;
 use crate::paired::PairedRow;
 use crate::registry::{self, DENSE};
 use crate::results::{EpochRow, RunRow};
+use crate::study::{Analysis, Figure, Study};
 use anyhow::{Context, Result};
 use charts::{heatmap, line_panels, Panel, Series};
 use serde::{Deserialize, Serialize};
@@ -66,24 +67,16 @@ pub fn draw(
     // files are joined through these rows, so a diverged run's files drop out with it.
     let (converged, _) = crate::results::converged(runs);
     let runs = converged.as_slice();
+    let analysis = Analysis {
+        dir,
+        runs,
+        epochs,
+        paired,
+    };
     let mut out = Vec::new();
-    for kind in kinds {
-        match kind {
-            FigureKind::Figure2 => out.extend(figure2(&fig_dir, runs, epochs)?),
-            FigureKind::AccuracyVsSparsity => out.extend(accuracy_vs_sparsity(&fig_dir, runs)?),
-            FigureKind::Heatmap => out.extend(heatmaps(&fig_dir, paired)?),
-            FigureKind::Mechanisms => out.extend(mechanisms(&fig_dir, runs)?),
-            FigureKind::AccuracyVsCost => out.extend(accuracy_vs_cost(&fig_dir, runs)?),
-            moved => {
-                let study = crate::study::of_kind(*moved).expect("a registered study");
-                out.extend(study.analyse(&crate::study::Analysis {
-                    dir,
-                    runs,
-                    epochs,
-                    paired,
-                })?);
-            }
-        }
+    for &kind in kinds {
+        let study = crate::study::of_kind(kind).expect("every figure kind has its study");
+        out.extend(study.analyse(kind, &analysis)?);
     }
     write_index(dir, &out)?;
     Ok(out)
@@ -144,6 +137,40 @@ pub fn redraw_committed(dir: &Path) -> Result<Option<Vec<(PathBuf, String)>>> {
         out.push((figure, entry.caption));
     }
     Ok(Some(out))
+}
+
+/// Part I's plain-training study: the seed paper's Figure 2 and the accuracy figures a config
+/// picks from (against sparsity, as dense-paired heat maps, by mechanism and imputation,
+/// against training cost). Its tables (accuracy per cell, methods, paired tallies) are every
+/// study's, written by `reproduce`.
+pub struct PlainStudy;
+
+impl Study for PlainStudy {
+    fn kinds(&self) -> &'static [FigureKind] {
+        &[
+            FigureKind::Figure2,
+            FigureKind::AccuracyVsSparsity,
+            FigureKind::Heatmap,
+            FigureKind::Mechanisms,
+            FigureKind::AccuracyVsCost,
+        ]
+    }
+
+    fn analyse(&self, kind: FigureKind, a: &Analysis) -> Result<Vec<Figure>> {
+        let fig_dir = a.dir.join("figures");
+        match kind {
+            FigureKind::Figure2 => figure2(&fig_dir, a.runs, a.epochs),
+            FigureKind::AccuracyVsSparsity => accuracy_vs_sparsity(&fig_dir, a.runs),
+            FigureKind::Heatmap => heatmaps(&fig_dir, a.paired),
+            FigureKind::Mechanisms => mechanisms(&fig_dir, a.runs),
+            FigureKind::AccuracyVsCost => accuracy_vs_cost(&fig_dir, a.runs),
+            other => anyhow::bail!("{other:?} is not a figure of the plain-training study"),
+        }
+    }
+
+    fn readme(&self, _dir: &Path) -> Result<Option<String>> {
+        Ok(None)
+    }
 }
 
 /// Figure 2 of the seed paper, at every missing rate (crossed grid) and paired (missing rate

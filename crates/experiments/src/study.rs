@@ -2,11 +2,10 @@
 //!
 //! A study is a kind of experiment with its own analysis of a results folder: the tables it
 //! writes from the runs' files, its figures, and its section of `results/README.md`. A config
-//! turns a study on by naming its kind in `report.figures`; drawing ([`crate::plots::draw`])
-//! and the README ([`crate::reproduce`]) loop over [`registry`]. Studies move behind this
-//! trait one per commit (issue 24, step 4); the kinds not moved yet are still matched by name
-//! in `plots::draw` and `reproduce::render_readme`. Later steps give a study its config
-//! section, grid variants and per-run files too.
+//! turns a study's analyses on by naming their kinds in `report.figures`; drawing
+//! ([`crate::plots::draw`]) and the README ([`crate::reproduce`]) loop over [`registry`]. Next
+//! (issue 24, step 4): a study's config section, grid variants and per-run files, and the
+//! studies in a crate of their own.
 
 use crate::config::FigureKind;
 use crate::paired::PairedRow;
@@ -34,12 +33,13 @@ pub type Figure = (PathBuf, String);
 
 /// A kind of experiment with its own analysis.
 pub trait Study: Sync {
-    /// The `report.figures` entry that turns the study on.
-    fn kind(&self) -> FigureKind;
+    /// The `report.figures` entries that turn the study's analyses on (Part I's plain-training
+    /// study has several figures a config picks from; a Part II study has one entry).
+    fn kinds(&self) -> &'static [FigureKind];
 
-    /// Writes the study's tables into the results folder and draws its figures (nothing when
-    /// the folder lacks the study's per-run files).
-    fn analyse(&self, analysis: &Analysis) -> Result<Vec<Figure>>;
+    /// Writes the tables of the study's analysis `kind` into the results folder and draws its
+    /// figures (nothing when the folder lacks the study's per-run files).
+    fn analyse(&self, kind: FigureKind, analysis: &Analysis) -> Result<Vec<Figure>>;
 
     /// The study's tables for `results/README.md`, read from the files [`Study::analyse`]
     /// wrote into `dir` (`None` when there are none).
@@ -65,6 +65,7 @@ pub(crate) fn missing_cell(mechanism: &str, rate: f64) -> String {
 /// Every registered study, in the order results/README.md shows their sections.
 pub fn registry() -> &'static [&'static dyn Study] {
     &[
+        &crate::plots::PlainStudy,
         &crate::degree::DegreeStudy,
         &crate::forgetting::ForgettingStudy,
         &crate::data_aware::report::DataAwareStudy,
@@ -73,9 +74,12 @@ pub fn registry() -> &'static [&'static dyn Study] {
     ]
 }
 
-/// The registered study of `kind`, if it has moved behind the trait.
+/// The registered study that draws `kind`.
 pub fn of_kind(kind: FigureKind) -> Option<&'static dyn Study> {
-    registry().iter().copied().find(|s| s.kind() == kind)
+    registry()
+        .iter()
+        .copied()
+        .find(|s| s.kinds().contains(&kind))
 }
 
 #[cfg(test)]
@@ -86,12 +90,21 @@ mod tests {
     fn one_study_per_kind() {
         let mut kinds: Vec<String> = registry()
             .iter()
-            .map(|s| format!("{:?}", s.kind()))
+            .flat_map(|s| s.kinds())
+            .map(|k| format!("{k:?}"))
             .collect();
         let n = kinds.len();
         kinds.sort();
         kinds.dedup();
-        assert_eq!(kinds.len(), n);
-        assert!(of_kind(FigureKind::DegreeVsMissingness).is_some());
+        assert_eq!(kinds.len(), n, "a kind drawn by two studies");
+        // Every kind a config can name has its study.
+        let every: toml::Value = toml::from_str(
+            r#"k = ["figure2", "accuracy-vs-sparsity", "heatmap", "mechanisms", "accuracy-vs-cost",
+                   "degree-vs-missingness", "forgetting", "data-aware", "continual", "subsets"]"#,
+        )
+        .unwrap();
+        let every: Vec<FigureKind> = every["k"].clone().try_into().unwrap();
+        assert_eq!(every.len(), n);
+        assert!(every.iter().all(|k| of_kind(*k).is_some()));
     }
 }

@@ -357,11 +357,11 @@ pub fn figures(dir: &Path, rows: &[DataAwareSummary]) -> Result<Vec<(PathBuf, St
 pub struct DataAwareStudy;
 
 impl Study for DataAwareStudy {
-    fn kind(&self) -> FigureKind {
-        FigureKind::DataAware
+    fn kinds(&self) -> &'static [FigureKind] {
+        &[FigureKind::DataAware]
     }
 
-    fn analyse(&self, a: &Analysis) -> Result<Vec<Figure>> {
+    fn analyse(&self, _kind: FigureKind, a: &Analysis) -> Result<Vec<Figure>> {
         let rows = analyse(a.dir, a.runs)?;
         figures(a.dir, &rows)
     }

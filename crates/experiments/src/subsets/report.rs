@@ -152,11 +152,11 @@ fn group<'a>(runs: &'a [RunRow], subset_rows: &'a [SubsetRunRow]) -> Cells<'a> {
 pub struct SubsetsStudy;
 
 impl Study for SubsetsStudy {
-    fn kind(&self) -> FigureKind {
-        FigureKind::Subsets
+    fn kinds(&self) -> &'static [FigureKind] {
+        &[FigureKind::Subsets]
     }
 
-    fn analyse(&self, a: &Analysis) -> Result<Vec<Figure>> {
+    fn analyse(&self, _kind: FigureKind, a: &Analysis) -> Result<Vec<Figure>> {
         analyse(a.dir, a.runs)
     }
 
