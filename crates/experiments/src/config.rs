@@ -158,8 +158,8 @@ impl ExperimentConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
-    /// A bundled dataset name (`wdbc`, `digits`, `penguins`) or a path to a CSV file (relative
-    /// paths are resolved from the config file's folder).
+    /// A bundled dataset name (`wdbc`, `digits`, `madelon`, `penguins`) or a path to a CSV
+    /// file (relative paths are resolved from the config file's folder).
     pub dataset: String,
     /// Label column; default: the bundled dataset's, or the last column.
     #[serde(default)]
