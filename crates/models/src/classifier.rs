@@ -212,8 +212,10 @@ impl Classifier for SparseNetwork {
             labels,
             self.method.as_mut(),
             clock,
-            &mut rngs.dropout,
-            &mut rngs.topology,
+            crate::sparse_mlp::StepRngs {
+                dropout: &mut rngs.dropout,
+                topology: &mut rngs.topology,
+            },
             growth,
         )
     }

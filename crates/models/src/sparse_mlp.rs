@@ -112,6 +112,16 @@ pub struct StepReport {
     pub diverged: bool,
 }
 
+/// The two random streams a training step draws from: the dropout masks (a concrete ChaCha8
+/// stream, whose words are drawn in parallel from their positions) and the method's topology
+/// decisions.
+pub struct StepRngs<'a> {
+    /// Dropout masks.
+    pub dropout: &'a mut ChaCha8Rng,
+    /// The DST method's random choices (regrowth positions, ...).
+    pub topology: &'a mut dyn RngCore,
+}
+
 impl SparseMlp {
     /// Scores only `classes` from now on, in training and prediction (van de Ven's
     /// `allowed_classes` of task-incremental learning): the other logits are masked before the
@@ -488,15 +498,11 @@ impl SparseMlp {
         dropout_rng: &mut ChaCha8Rng,
         topology_rng: &mut dyn RngCore,
     ) -> StepReport {
-        self.train_step_scored(
-            input,
-            labels,
-            method,
-            clock,
-            dropout_rng,
-            topology_rng,
-            None,
-        )
+        let rngs = StepRngs {
+            dropout: dropout_rng,
+            topology: topology_rng,
+        };
+        self.train_step_scored(input, labels, method, clock, rngs, None)
     }
 
     /// [`train_step`](Self::train_step), with growth scores taken on `growth` instead of the
@@ -504,17 +510,19 @@ impl SparseMlp {
     /// backward pass on those examples (no dropout, so the dropout stream is untouched) fills
     /// the activations and deltas the scores are streamed from; the batch's own pass then
     /// computes the update exactly as without `growth`.
-    #[allow(clippy::too_many_arguments)]
     pub fn train_step_scored(
         &mut self,
         input: &Batch,
         labels: &[u32],
         method: &mut dyn DstMethod,
         clock: TrainingClock,
-        dropout_rng: &mut ChaCha8Rng,
-        topology_rng: &mut dyn RngCore,
+        rngs: StepRngs,
         growth: Option<GrowthBatch>,
     ) -> StepReport {
+        let StepRngs {
+            dropout: dropout_rng,
+            topology: topology_rng,
+        } = rngs;
         let wants = method.wants_gradients(&clock);
         let mut flops = 0u64;
         let mut scored = None;
@@ -883,8 +891,10 @@ mod tests {
                 &ya,
                 &mut method,
                 clock,
-                &mut stream(2, "d"),
-                &mut stream(2, "topo"),
+                StepRngs {
+                    dropout: &mut stream(2, "d"),
+                    topology: &mut stream(2, "topo"),
+                },
                 growth,
             );
             (m, method.scores)
