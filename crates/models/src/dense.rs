@@ -501,6 +501,7 @@ mod tests {
         }
 
         /// Returns (probabilities, gradients per layer as (dW, db)).
+        // The test reference's one (probabilities, per-layer (dW, db)) tuple, read once.
         #[allow(clippy::type_complexity)]
         fn forward_backward(
             &self,

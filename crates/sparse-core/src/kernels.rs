@@ -430,6 +430,8 @@ pub fn gather_rows<'a>(
 /// The SDDMM over whole rows `rows` of `W`, each entry one `dot` (the portable [`dot`] or
 /// its AVX-512 twin, which give the same bits).
 #[inline(always)]
+// A hot kernel takes the CSR's and the batch's slices as they are stored, so the inner loops
+// index plain slices; a struct of them would be built per row range for nothing.
 #[allow(clippy::too_many_arguments)]
 fn weight_grad_rows_by(
     dot: impl Fn(&[f32], &[f32], usize) -> f32,
@@ -692,7 +694,7 @@ mod avx512 {
 
     /// [`super::weight_grad_rows`] over [`dot`].
     #[target_feature(enable = "avx512f")]
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)] // the slices of `weight_grad_rows_by`, as there
     pub(super) fn weight_grad_rows(
         grad: &mut [f32],
         rows: std::ops::Range<usize>,

@@ -102,17 +102,18 @@ fn from_u8(v: u8) -> SimdLevel {
 #[doc(hidden)]
 macro_rules! multiversion {
     ($name:ident => $inner:ident ( $($arg:ident : $ty:ty),* $(,)? )) => {
+        // The wrapper takes the wrapped kernel's arguments, however many it has.
         #[allow(clippy::too_many_arguments)]
         pub(crate) fn $name(level: $crate::simd::SimdLevel, $($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f,avx2")]
-                #[allow(clippy::too_many_arguments)]
+                #[allow(clippy::too_many_arguments)] // as above
                 unsafe fn v512($($arg: $ty),*) {
                     $inner($($arg),*)
                 }
                 #[target_feature(enable = "avx2")]
-                #[allow(clippy::too_many_arguments)]
+                #[allow(clippy::too_many_arguments)] // as above
                 unsafe fn v256($($arg: $ty),*) {
                     $inner($($arg),*)
                 }
