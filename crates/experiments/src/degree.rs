@@ -161,9 +161,7 @@ fn readme_table(dir: &Path) -> Result<Option<String>> {
     let _ = writeln!(
         t,
         "{}/degree_vs_missingness.csv):\n",
-        dir.file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default()
+        crate::study::folder_name(dir)
     );
     t.push_str("| method | sparsity | mechanism | rate | imputation | n | rho |\n|---|---|---|---|---|---|---|\n");
     for r in rows {

@@ -488,10 +488,7 @@ fn forgetting_table(dir: &Path) -> Result<Option<String>> {
     }
     let rows: Vec<ForgettingSummary> = read_rows(&path)?;
     let overlap: Vec<HardnessOverlap> = read_rows(&dir.join("hardness_overlap.csv"))?;
-    let name = dir
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = crate::study::folder_name(dir);
     let mut t = format!(
         "Per-example statistics (mean ± 95% CI over seeds) from \
          [`forgetting_summary.csv`]({name}/forgetting_summary.csv). Source: the training pass \

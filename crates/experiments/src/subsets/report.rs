@@ -304,10 +304,7 @@ pub fn table(dir: &Path) -> Result<Option<String>> {
         return Ok(None);
     }
     let rows: Vec<SubsetSummary> = read_rows(&path)?;
-    let name = dir
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = crate::study::folder_name(dir);
     let mut fractions: Vec<i64> = rows.iter().map(|r| permille(r.fraction)).collect();
     fractions.sort_unstable();
     fractions.dedup();
