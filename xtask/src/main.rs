@@ -4,9 +4,9 @@ use anyhow::Result;
 use bench::training::NetworkSpec;
 use bench::{bench, run_probe_json, BenchOptions};
 use clap::{Parser, Subcommand};
-use experiments::reproduce::{redraw, reproduce, ReproduceOptions};
 use experiments::{run_experiment, RunOptions};
 use std::path::PathBuf;
+use studies::reproduce::{redraw, reproduce, ReproduceOptions};
 
 #[derive(Parser)]
 #[command(
@@ -210,6 +210,7 @@ fn real_main() -> Result<()> {
         }
         Command::Collect { dir } => {
             let c = experiments::collect::collect(&dir)?;
+            redraw(&dir)?;
             println!(
                 "collect: {} runs from {} shards -> {}",
                 c.runs,

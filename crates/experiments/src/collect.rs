@@ -140,6 +140,5 @@ pub fn collect(dir: &Path) -> Result<Collected> {
     })?;
     let rows: Vec<RunRow> = read_rows(&dir.join("runs.csv"))?;
     crate::summary::write_summary(dir, &rows)?;
-    crate::reproduce::redraw(dir)?;
     Ok(Collected { shards, runs: n })
 }

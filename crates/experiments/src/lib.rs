@@ -1,6 +1,7 @@
 //! Experiments: configs (TOML), their expansion into runs, the parallel resumable runner,
 //! results files and statistics. This crate holds the one registry of training methods
-//! ([`registry`]), so a new DST method is registered here and nowhere else.
+//! ([`registry`]), so a new DST method is registered here and nowhere else. It trains and
+//! stores, never draws: the analyses, figures and `reproduce` are the `studies` crate's.
 
 pub mod cell;
 pub mod checkpoint;
@@ -9,28 +10,23 @@ pub mod config;
 pub mod continual;
 pub mod data_aware;
 pub mod datasets;
-pub mod degree;
 pub mod error;
 pub mod estimator;
-pub mod exemplars;
-pub mod forgetting;
 pub mod grid;
 pub mod guard;
 pub mod numerics;
 pub mod paired;
-pub mod plots;
 pub mod protocol;
 pub mod registry;
-pub mod reproduce;
 pub mod results;
 pub mod run;
 pub mod runner;
 pub mod significance;
 pub mod slurm;
+pub mod step_record;
 pub mod study;
 pub mod subsets;
 pub mod summary;
-pub mod update_forgetting;
 
 pub use config::ExperimentConfig;
 pub use error::ConfigError;

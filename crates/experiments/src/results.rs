@@ -569,9 +569,8 @@ impl ResultStore {
     }
 }
 
-/// A run row with plausible values, for the tests of this crate.
-#[cfg(test)]
-pub(crate) fn sample_row(method: &str, seed: u64, acc: f64) -> RunRow {
+/// A run row with plausible values, for tests (of this crate and of the studies).
+pub fn sample_row(method: &str, seed: u64, acc: f64) -> RunRow {
     RunRow {
         experiment: "e".into(),
         dataset: "d".into(),

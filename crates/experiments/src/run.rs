@@ -10,7 +10,7 @@ use crate::registry::{self, MethodKind};
 use crate::results::{
     DegreeRow, EpochRow, PredictionRow, RunFiles, RunRow, StepForgettingRow, TopologyRow,
 };
-use crate::update_forgetting::StepRecord;
+use crate::step_record::StepRecord;
 use anyhow::{Context, Result};
 use data::dynamics::{ExampleTracker, Source};
 use data::encoding::OneHotEncoder;

@@ -19,7 +19,6 @@ use crate::registry::{self, MethodKind};
 use serde::{Deserialize, Serialize};
 
 mod policy;
-pub mod report;
 
 pub use policy::{DataAwareSampler, HardGrowth};
 

@@ -34,19 +34,17 @@
 //! taken from the training forward pass of the chosen epoch (the tracker's definition in
 //! `examples.csv`, dropout on), where Paul et al. evaluate a checkpoint and average 10 runs.
 //!
-//! The rules are in [`rules`], the scoring runs and the subset of a run in [`scoring`], and
-//! `subsets.csv`, the figure and the README table in [`report`].
+//! The rules are in [`rules`], the scoring runs and the subset of a run in [`scoring`];
+//! `subsets.csv`, the figure and the README table are the analysis of `studies::subsets`.
 //!
 //! Writes `subset_runs.csv` (one row per run: rule, fraction, realised size, PrAC sizes),
 //! `subsets.csv` (one row per method x sparsity x rule x fraction: accuracy mean and 95% CI
 //! over seeds, paired difference to `random` at the same fraction) and a figure of test
 //! accuracy against the data fraction.
 
-pub mod report;
 pub mod rules;
 pub mod scoring;
 
-pub use report::{analyse, table, SubsetSummary, SubsetsStudy};
 pub use rules::{keep_order, select, subset_size, ExampleScore};
 pub use scoring::{restrict, SubsetRunRow};
 
@@ -234,7 +232,7 @@ fn has_duplicates<T: Ord + Clone>(v: &[T]) -> bool {
 }
 
 /// A fraction as an integer key (per mille), so that 0.3 read back from a CSV groups with 0.3.
-fn permille(f: f64) -> i64 {
+pub fn permille(f: f64) -> i64 {
     (f * 1000.0).round() as i64
 }
 

@@ -2,13 +2,13 @@
 //! results folder, with paired statistics, figures and a generated `README.md` that says which
 //! configs, seeds, machine, commit and wall time produced every number.
 
-use crate::config::ExperimentConfig;
-use crate::paired::{paired_vs_dense, write_paired, PairedRow};
-use crate::registry::DENSE;
-use crate::results::{converged, read_rows, EpochRow, RunRow};
-use crate::runner::{git_commit, run_config, RunOptions};
-use crate::summary::mean_ci95;
 use anyhow::{bail, Context, Result};
+use experiments::config::ExperimentConfig;
+use experiments::paired::{paired_vs_dense, write_paired, PairedRow};
+use experiments::registry::DENSE;
+use experiments::results::{converged, read_rows, EpochRow, RunRow};
+use experiments::runner::{git_commit, run_config, RunOptions};
+use experiments::summary::mean_ci95;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -79,7 +79,7 @@ impl std::fmt::Display for StudyCheck {
             parts.push(format!(
                 "{} computed by another numerics version than {} ({}): {}",
                 self.stale.len(),
-                crate::numerics::VERSION,
+                experiments::numerics::VERSION,
                 versions
                     .iter()
                     .map(|(v, n)| format!("{n} by {v}"))
@@ -99,10 +99,10 @@ pub fn check_study(dir: &Path, cfg: &ExperimentConfig) -> Result<StudyCheck> {
     let by_id: std::collections::HashMap<&str, &RunRow> =
         rows.iter().map(|r| (r.run_id.as_str(), r)).collect();
     let mut check = StudyCheck::default();
-    for spec in crate::grid::expand(cfg) {
+    for spec in experiments::grid::expand(cfg) {
         match by_id.get(spec.run_id.as_str()) {
             None => check.missing.push(spec.run_id),
-            Some(r) if r.numerics != Some(crate::numerics::VERSION) => {
+            Some(r) if r.numerics != Some(experiments::numerics::VERSION) => {
                 check.stale.push((spec.run_id, r.numerics))
             }
             Some(_) => {}
@@ -322,7 +322,7 @@ fn draw_study(
 }
 
 fn machine() -> String {
-    let cpu = crate::runner::cpu_model();
+    let cpu = experiments::runner::cpu_model();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     format!("{cpu}, {cores} threads available")
 }
@@ -402,11 +402,11 @@ fn methods_table(rows: &[RunRow], paired: &[PairedRow]) -> Option<String> {
     let mut variants: Vec<&str> = rows
         .iter()
         .map(|r| r.method.as_str())
-        .filter(|m| !crate::registry::is_known(m))
+        .filter(|m| !experiments::registry::is_known(m))
         .collect();
     variants.sort_unstable();
     variants.dedup();
-    let methods: Vec<&str> = crate::registry::names()
+    let methods: Vec<&str> = experiments::registry::names()
         .into_iter()
         .filter(|m| rows.iter().any(|r| r.method == *m))
         .chain(variants)
@@ -491,7 +491,7 @@ fn methods_table(rows: &[RunRow], paired: &[PairedRow]) -> Option<String> {
             });
             match p {
                 Some(p) if p.n > 1 => {
-                    let sig = crate::significance::significant(p.p_holm);
+                    let sig = experiments::significance::significant(p.p_holm);
                     let d = format!("{:+.3} ± {:.3}", p.diff_mean, p.diff_ci95);
                     let _ = write!(
                         t,
@@ -606,13 +606,13 @@ fn render_readme(outcomes: &[StudyOutcome], opts: &ReproduceOptions, total: f64)
             s.push_str(&t);
             s.push('\n');
         }
-        for study in crate::study::registry() {
+        for study in crate::registry() {
             if let Some(t) = study.readme(&o.dir)? {
                 s.push_str(&t);
                 s.push('\n');
             }
         }
-        let significant = |p: &&PairedRow| crate::significance::significant(p.p_holm);
+        let significant = |p: &&PairedRow| experiments::significance::significant(p.p_holm);
         let better = o
             .paired
             .iter()
@@ -631,7 +631,7 @@ fn render_readme(outcomes: &[StudyOutcome], opts: &ReproduceOptions, total: f64)
             "Paired against dense over seeds (a two-sided paired t-test per sparse cell, Holm's \
              correction over the study's cells): {}; {better} significantly more accurate than \
              dense, {worse} significantly less.\n",
-            crate::significance::ClaimTally::of(&p_holm),
+            experiments::significance::ClaimTally::of(&p_holm),
         );
         for (path, caption) in &o.figures {
             let png = format!("{}.png", rel(path, base));

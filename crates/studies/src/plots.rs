@@ -4,14 +4,14 @@
 //! so that [`redraw_committed`] redraws every figure from committed files alone: a fresh clone
 //! has none of the per-run files (epochs.csv, examples.csv, ...) the figures were computed from.
 
-use crate::cell::{Cell, Level};
-use crate::config::FigureKind;
-use crate::paired::PairedRow;
-use crate::registry::{self, DENSE};
-use crate::results::{EpochRow, RunRow};
-use crate::study::{Analysis, Figure, Study};
 use anyhow::{Context, Result};
 use charts::{heatmap, line_panels, Panel, Series};
+use experiments::cell::{Cell, Level};
+use experiments::config::FigureKind;
+use experiments::paired::PairedRow;
+use experiments::registry::{self, DENSE};
+use experiments::results::{EpochRow, RunRow};
+use experiments::study::{Analysis, Figure, Study};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -23,7 +23,7 @@ const EXTREME: [f64; 4] = [0.9, 0.95, 0.98, 0.99];
 
 /// Mean and standard deviation, 0 for a single value (a band of no width).
 fn mean_std(v: &[f64]) -> (f64, f64) {
-    let (m, s) = crate::summary::mean_std(v);
+    let (m, s) = experiments::summary::mean_std(v);
     (m, if v.len() > 1 { s } else { 0.0 })
 }
 
@@ -65,7 +65,7 @@ pub fn draw(
     std::fs::create_dir_all(&fig_dir)?;
     // Every figure and analysis below reads the runs that trained to the end; their per-run
     // files are joined through these rows, so a diverged run's files drop out with it.
-    let (converged, _) = crate::results::converged(runs);
+    let (converged, _) = experiments::results::converged(runs);
     let runs = converged.as_slice();
     let analysis = Analysis {
         dir,
@@ -75,7 +75,7 @@ pub fn draw(
     };
     let mut out = Vec::new();
     for &kind in kinds {
-        let study = crate::study::of_kind(kind).expect("every figure kind has its study");
+        let study = crate::of_kind(kind).expect("every figure kind has its study");
         out.extend(study.analyse(kind, &analysis)?);
     }
     write_index(dir, &out)?;
@@ -297,7 +297,7 @@ fn cells(runs: &[RunRow]) -> Cells<'_> {
 fn summary_point(x: f64, rows: &[&RunRow]) -> (f64, f64, f64, f64) {
     let v: Vec<f64> = rows.iter().map(|r| r.test_accuracy).collect();
     let (m, _) = mean_std(&v);
-    let ci = crate::summary::ci95_half_width(mean_std(&v).1, v.len());
+    let ci = experiments::summary::ci95_half_width(mean_std(&v).1, v.len());
     let ci = if ci.is_nan() { 0.0 } else { ci };
     (x, m, m - ci, m + ci)
 }

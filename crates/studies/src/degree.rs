@@ -3,13 +3,13 @@
 //! fraction of training rows in which that feature was missing; summarised over seeds per
 //! grid cell (mean and Student-t 95% CI), written to `degree_vs_missingness.csv` and drawn.
 
-use crate::cell::Cell;
-use crate::config::FigureKind;
-use crate::results::{read_rows, write_all_rows, DegreeRow, RunRow, INPUT_DEGREE};
-use crate::study::{Analysis, Figure, Study};
-use crate::summary::mean_ci95;
 use anyhow::Result;
 use charts::{line_panels, Panel, Series};
+use experiments::cell::Cell;
+use experiments::config::FigureKind;
+use experiments::results::{read_rows, write_all_rows, DegreeRow, RunRow, INPUT_DEGREE};
+use experiments::study::{Analysis, Figure, Study};
+use experiments::summary::mean_ci95;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -161,7 +161,7 @@ fn readme_table(dir: &Path) -> Result<Option<String>> {
     let _ = writeln!(
         t,
         "{}/degree_vs_missingness.csv):\n",
-        crate::study::folder_name(dir)
+        crate::folder_name(dir)
     );
     t.push_str("| method | sparsity | mechanism | rate | imputation | n | rho |\n|---|---|---|---|---|---|---|\n");
     for r in rows {
@@ -252,8 +252,8 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, String)>> {
                     pts.sort_by(|a, b| a.0.total_cmp(&b.0));
                     Series {
                         label: m.clone(),
-                        color: crate::registry::colour(&m),
-                        dashed: !crate::registry::rewires(&m),
+                        color: experiments::registry::colour(&m),
+                        dashed: !experiments::registry::rewires(&m),
                         band: false,
                         points: pts,
                     }

@@ -4,15 +4,15 @@
 //! cost (multiply-adds, relative to the plain method). Both example sets are defined
 //! leave-one-seed-out (see [`Folds`]).
 
-use super::DataAwareOption;
-use crate::cell::Cell;
-use crate::config::FigureKind;
 use crate::exemplars::{self, Population};
-use crate::results::{read_rows, write_all_rows, PredictionRow, RunRow, PREDICTIONS};
-use crate::significance::{correct_claim, paired_t_p_value};
-use crate::study::{Analysis, Figure, Study};
-use crate::summary::mean_ci95;
 use anyhow::Result;
+use experiments::cell::Cell;
+use experiments::config::FigureKind;
+use experiments::data_aware::DataAwareOption;
+use experiments::results::{read_rows, write_all_rows, PredictionRow, RunRow, PREDICTIONS};
+use experiments::significance::{correct_claim, paired_t_p_value};
+use experiments::study::{Analysis, Figure, Study};
+use experiments::summary::mean_ci95;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -107,7 +107,7 @@ fn accuracy_on(preds: &HashMap<usize, &PredictionRow>, ids: &BTreeSet<usize>) ->
         .filter_map(|id| preds.get(id))
         .map(|p| (p.predicted == p.label) as u8 as f64)
         .collect();
-    crate::summary::mean_std(&hits).0
+    experiments::summary::mean_std(&hits).0
 }
 
 /// The plain-training cell of `cell` (the option is the cell's protocol variant).
@@ -378,9 +378,9 @@ fn data_aware_table(dir: &Path) -> Result<Option<String>> {
         return Ok(None);
     }
     let rows: Vec<DataAwareSummary> = read_rows(&path)?;
-    let name = crate::study::folder_name(dir);
+    let name = crate::folder_name(dir);
     let tally = |p: fn(&DataAwareSummary) -> f64| {
-        crate::significance::ClaimTally::of(&rows.iter().map(p).collect::<Vec<_>>())
+        experiments::significance::ClaimTally::of(&rows.iter().map(p).collect::<Vec<_>>())
     };
     let mut t = format!(
         "Data-aware options against the plain method (mean ± 95% CI over seeds) from \
@@ -410,7 +410,7 @@ fn data_aware_table(dir: &Path) -> Result<Option<String>> {
             String::new()
         } else {
             let d = format!("{m:+.3} ± {c:.3}");
-            if crate::significance::significant(p_holm) {
+            if experiments::significance::significant(p_holm) {
                 format!(" (**{d}**)")
             } else {
                 format!(" ({d})")
@@ -423,7 +423,7 @@ fn data_aware_table(dir: &Path) -> Result<Option<String>> {
             "| {} | {} | {} | {} | {} | {}{} | {}{} | {}{} ({:.0}) | {:.2} |",
             r.method,
             r.sparsity,
-            crate::study::missing_cell(&r.missing_mechanism, r.missing_rate),
+            crate::missing_cell(&r.missing_mechanism, r.missing_rate),
             r.option,
             r.n,
             pm(r.accuracy_mean, r.accuracy_ci95),
@@ -470,7 +470,7 @@ mod tests {
                 ("set", "plain", 50, 0),
                 ("set", "rehearsal", 60, 1),
             ] {
-                let mut r = crate::results::sample_row(method, seed, 0.5);
+                let mut r = experiments::results::sample_row(method, seed, 0.5);
                 r.variant = option.into();
                 r.train_flops = flops;
                 r.run_id = format!("{method}-{option}-{seed}");
@@ -575,7 +575,7 @@ mod tests {
             ("set", 1, 0),
             ("set", 2, 1),
         ] {
-            let mut r = crate::results::sample_row(method, seed, 0.5);
+            let mut r = experiments::results::sample_row(method, seed, 0.5);
             r.variant = "plain".into();
             preds.push(PredictionRow {
                 run_id: r.run_id.clone(),

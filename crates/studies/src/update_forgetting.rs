@@ -3,7 +3,7 @@
 //! topology changed between the two (an update whose first step `u` has `p < u ≤ s` for the
 //! presentations at steps `p` and `s`). A run records at every step how many presentations
 //! cross an update and, for each forgetting event, how far back its previous presentation
-//! was ([`StepRecord`]), so the analysis can classify any run's events by any run's updates.
+//! was (`experiments::step_record::StepRecord`), so the analysis can classify any run's events by any run's updates.
 //!
 //! A rewiring method's forgetting rate over the pairs that cross its updates is compared with
 //! static sparse training from the same initial topology and seed *at the same pairs of
@@ -13,130 +13,16 @@
 //! between (each example is presented once per epoch): static at the same pairs is their only
 //! control, and their between-updates rate is NaN.
 
-use crate::cell::Cell;
-use crate::grid::{fnv1a_extend, FNV1A_START};
-use crate::registry::{self, STATIC};
-use crate::results::{read_rows, write_all_rows, RunRow, StepForgettingRow, STEP_FORGETTING};
-use crate::summary::mean_ci95;
 use anyhow::{Context, Result};
-use models::policy::OnlineForgetting;
+use experiments::cell::Cell;
+use experiments::registry::{self, STATIC};
+use experiments::results::{read_rows, write_all_rows, RunRow, StepForgettingRow, STEP_FORGETTING};
+use experiments::step_record::latest_update;
+use experiments::summary::mean_ci95;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-
-/// What the update-forgetting analysis needs of a run, recorded step by step during training:
-/// forgetting events and presentations per step, which presentations cross a topology update,
-/// how far back each event's previous presentation was, the schedule's hash, the updates, and
-/// which training rows were forgotten across an update.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct StepRecord {
-    steps_per_epoch: usize,
-    presentations: Vec<usize>,
-    repeats: Vec<usize>,
-    across_updates: Vec<usize>,
-    event_gaps: Vec<Vec<usize>>,
-    schedule: u64,
-    /// First step trained by each new topology, ascending.
-    updates: Vec<usize>,
-    /// By training-row position: the step of its last presentation.
-    last_presented: Vec<Option<usize>>,
-    /// By training-row position.
-    forgotten_across_update: Vec<bool>,
-}
-
-impl StepRecord {
-    /// An empty record for `rows` training rows.
-    pub fn new(rows: usize, steps_per_epoch: usize) -> Self {
-        StepRecord {
-            steps_per_epoch,
-            presentations: Vec::new(),
-            repeats: Vec::new(),
-            across_updates: Vec::new(),
-            event_gaps: Vec::new(),
-            schedule: FNV1A_START,
-            updates: Vec::new(),
-            last_presented: vec![None; rows],
-            forgotten_across_update: vec![false; rows],
-        }
-    }
-
-    /// A new topology trains from step `step` on (the loop reports it before the step that
-    /// produced it is recorded: the next step's topology).
-    pub fn on_topology_update(&mut self, step: usize) {
-        self.updates.push(step);
-    }
-
-    /// Records the next step: the training rows presented and which of them were forgetting
-    /// events (correct at their previous presentation, wrong now, so always presented before).
-    pub fn on_step(&mut self, rows: &[usize], forgot: &[bool]) {
-        let step = self.presentations.len();
-        let latest = latest_update(&self.updates, step);
-        let (mut repeats, mut across) = (0, 0);
-        let mut gaps = Vec::new();
-        for (&r, &f) in rows.iter().zip(forgot) {
-            self.schedule = fnv1a_extend(self.schedule, &(r as u64).to_le_bytes());
-            if let Some(prev) = self.last_presented[r] {
-                let crossed = latest.is_some_and(|u| prev < u);
-                repeats += 1;
-                across += usize::from(crossed);
-                if f {
-                    gaps.push(step - prev);
-                    self.forgotten_across_update[r] |= crossed;
-                }
-            }
-            debug_assert!(
-                !f || self.last_presented[r].is_some(),
-                "a forgetting event without an earlier presentation"
-            );
-            self.last_presented[r] = Some(step);
-        }
-        self.schedule = fnv1a_extend(self.schedule, &u64::MAX.to_le_bytes());
-        self.presentations.push(rows.len());
-        self.repeats.push(repeats);
-        self.across_updates.push(across);
-        self.event_gaps.push(gaps);
-    }
-
-    /// The run's row; `forgetting` is the loop's final per-row statistics.
-    pub fn row(&self, run_id: &str, forgetting: &OnlineForgetting) -> StepForgettingRow {
-        let join = |v: &[usize]| v.iter().map(usize::to_string).collect::<Vec<_>>().join(";");
-        let n = forgetting.len();
-        let mean_events = |keep: &dyn Fn(usize) -> bool| {
-            let chosen: Vec<f64> = (0..n)
-                .filter(|&p| keep(p))
-                .map(|p| f64::from(forgetting.events(p)))
-                .collect();
-            crate::summary::mean_std(&chosen).0
-        };
-        let gaps: Vec<String> = self
-            .event_gaps
-            .iter()
-            .map(|g| g.iter().map(usize::to_string).collect::<Vec<_>>().join(" "))
-            .collect();
-        let events: Vec<usize> = self.event_gaps.iter().map(Vec::len).collect();
-        StepForgettingRow {
-            run_id: run_id.to_string(),
-            steps_per_epoch: self.steps_per_epoch,
-            events: join(&events),
-            presentations: join(&self.presentations),
-            repeats: join(&self.repeats),
-            across_updates: join(&self.across_updates),
-            event_gaps: gaps.join(";"),
-            schedule: format!("{:016x}", self.schedule),
-            updates: join(&self.updates),
-            after_update_examples: self.forgotten_across_update.iter().filter(|&&f| f).count(),
-            after_update_mean_events: mean_events(&|p| self.forgotten_across_update[p]),
-            forgotten_mean_events: mean_events(&|p| forgetting.events(p) > 0),
-        }
-    }
-}
-
-/// The first step of the newest topology at `step`: the largest update `≤ step`.
-fn latest_update(updates: &[usize], step: usize) -> Option<usize> {
-    let n = updates.partition_point(|&u| u <= step);
-    n.checked_sub(1).map(|i| updates[i])
-}
 
 /// One row of `update_forgetting.csv`: one cell of a rewiring method, paired with static.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -413,7 +299,7 @@ pub(crate) fn update_forgetting_table(dir: &Path) -> Result<Option<String>> {
         return Ok(None);
     }
     let rows: Vec<crate::update_forgetting::UpdateForgetting> = read_rows(&path)?;
-    let name = crate::study::folder_name(dir);
+    let name = crate::folder_name(dir);
     let mut t = format!(
         "Forgetting events (from the training pass of each presentation) per 100 \
          presentations whose previous presentation of the same example came before a topology \
@@ -440,7 +326,7 @@ pub(crate) fn update_forgetting_table(dir: &Path) -> Result<Option<String>> {
             "| {} | {} | {} | {} | {:.0} | {:.2} ± {:.2} | {:.2} ± {:.2} | {:+.2} ± {:.2} | {} ({}) | {:.1} | {:.2} ({:.2}) |",
             r.method,
             r.sparsity,
-            crate::study::missing_cell(&r.missing_mechanism, r.missing_rate),
+            crate::missing_cell(&r.missing_mechanism, r.missing_rate),
             r.n,
             r.updates_mean,
             100.0 * r.after_update_rate_mean,
@@ -462,6 +348,8 @@ pub(crate) fn update_forgetting_table(dir: &Path) -> Result<Option<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use experiments::step_record::StepRecord;
+    use models::policy::OnlineForgetting;
     use rand::{Rng, SeedableRng};
 
     /// Every presentation of a random schedule (rows repeat within and across steps, updates
@@ -502,16 +390,16 @@ mod tests {
                     history.push((r, s));
                 }
                 record.on_step(&rows, &forgot);
-                assert_eq!(record.across_updates[s], across, "seed {seed}, step {s}");
+                assert_eq!(record.across_updates()[s], across, "seed {seed}, step {s}");
             }
             let crossing = forgot_pairs.iter().filter(|&&c| c).count();
             assert_eq!(
-                classify_events(&record.event_gaps, &updates),
+                classify_events(record.event_gaps(), &updates),
                 (crossing, forgot_pairs.len() - crossing),
                 "seed {seed}"
             );
             assert_eq!(
-                record.repeats.iter().sum::<usize>(),
+                record.repeats().iter().sum::<usize>(),
                 history.len()
                     - history
                         .iter()
@@ -520,20 +408,6 @@ mod tests {
                         .len()
             );
         }
-    }
-
-    #[test]
-    fn the_schedule_hash_tells_schedules_apart() {
-        let hash = |steps: &[&[usize]]| {
-            let mut r = StepRecord::new(3, 2);
-            for rows in steps {
-                r.on_step(rows, &vec![false; rows.len()]);
-            }
-            r.schedule
-        };
-        assert_eq!(hash(&[&[0, 1], &[2]]), hash(&[&[0, 1], &[2]]));
-        assert_ne!(hash(&[&[0, 1], &[2]]), hash(&[&[1, 0], &[2]]));
-        assert_ne!(hash(&[&[0, 1], &[2]]), hash(&[&[0], &[1, 2]]));
     }
 
     /// 4 rows, 2 per step; epoch 3 presents rows 2 and 3 first. The method's update at step 3
@@ -568,13 +442,13 @@ mod tests {
         };
         let method = record(&[(0, 5), (2, 4), (3, 7)], &[3]);
         let fixed = record(&[(1, 5), (2, 3)], &[]);
-        assert_eq!(method.across_updates, [0, 0, 0, 2, 0, 2, 0, 0]);
+        assert_eq!(method.across_updates(), &[0, 0, 0, 2, 0, 2, 0, 0]);
         let forgetting = OnlineForgetting::new(4);
         let mut runs = Vec::new();
         let mut rows = Vec::new();
         for seed in 1..=3 {
             for (name, rec) in [("rigl", &method), ("static", &fixed)] {
-                let r = crate::results::sample_row(name, seed, 0.9);
+                let r = experiments::results::sample_row(name, seed, 0.9);
                 rows.push(rec.row(&r.run_id, &forgetting));
                 runs.push(r);
             }
@@ -583,7 +457,7 @@ mod tests {
         let mut other = StepRecord::new(4, 2);
         other.on_step(&[3, 2], &[false, false]);
         for (name, rec) in [("rigl", &method), ("static", &other)] {
-            let r = crate::results::sample_row(name, 4, 0.9);
+            let r = experiments::results::sample_row(name, 4, 0.9);
             rows.push(rec.row(&r.run_id, &forgetting));
             runs.push(r);
         }
@@ -612,7 +486,7 @@ mod tests {
             r.on_step(&[0, 1], &[false, s == 2]);
             r.on_topology_update(s + 1);
         }
-        assert_eq!(r.across_updates, [0, 2, 2, 2]);
-        assert_eq!(classify_events(&r.event_gaps, &r.updates), (1, 0));
+        assert_eq!(r.across_updates(), &[0, 2, 2, 2]);
+        assert_eq!(classify_events(r.event_gaps(), r.updates()), (1, 0));
     }
 }

@@ -11,15 +11,15 @@
 //! - figures: histograms of forgetting events per method and sparsity, and one dataset
 //!   cartography (confidence against variability, coloured by correctness) per method.
 
-use crate::cell::Cell;
-use crate::config::FigureKind;
 use crate::degree::spearman;
-use crate::results::{read_rows, write_all_rows, RunRow, EXAMPLES};
-use crate::study::{Analysis, Figure, Study};
-use crate::summary::mean_ci95;
 use anyhow::Result;
 use charts::{line_panels, scatter, Panel, Series};
 use data::dynamics::{ExampleRow, Source};
+use experiments::cell::Cell;
+use experiments::config::FigureKind;
+use experiments::results::{read_rows, write_all_rows, RunRow, EXAMPLES};
+use experiments::study::{Analysis, Figure, Study};
+use experiments::summary::mean_ci95;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -207,7 +207,7 @@ pub fn analyse(dir: &Path, runs: &[RunRow]) -> Result<Vec<(PathBuf, String)>> {
                 .map(|e| f64::from(e.forgetting_events))
                 .collect();
             if !learned.is_empty() {
-                learned_events.push(crate::summary::mean_std(&learned).0);
+                learned_events.push(experiments::summary::mean_std(&learned).0);
             }
             per_seed.push(
                 ex.iter()
@@ -326,8 +326,8 @@ fn histograms(
             .collect();
         panels.entry(title).or_default().push(Series {
             label: cell.method.clone(),
-            color: crate::registry::colour(&cell.method),
-            dashed: !crate::registry::rewires(&cell.method),
+            color: experiments::registry::colour(&cell.method),
+            dashed: !experiments::registry::rewires(&cell.method),
             band: false,
             points: pts,
         });
@@ -488,7 +488,7 @@ fn forgetting_table(dir: &Path) -> Result<Option<String>> {
     }
     let rows: Vec<ForgettingSummary> = read_rows(&path)?;
     let overlap: Vec<HardnessOverlap> = read_rows(&dir.join("hardness_overlap.csv"))?;
-    let name = crate::study::folder_name(dir);
+    let name = crate::folder_name(dir);
     let mut t = format!(
         "Per-example statistics (mean ± 95% CI over seeds) from \
          [`forgetting_summary.csv`]({name}/forgetting_summary.csv). Source: the training pass \
@@ -552,7 +552,7 @@ mod tests {
         let mut runs = Vec::new();
         let mut rows = Vec::new();
         for seed in 1..=2 {
-            let r = crate::results::sample_row("dense", seed, 0.9);
+            let r = experiments::results::sample_row("dense", seed, 0.9);
             for (id, events, never) in [(0, 0, false), (1, 2, false), (2, 0, true), (3, 1, false)] {
                 rows.push(ExampleRow {
                     run_id: r.run_id.clone(),

@@ -2,10 +2,10 @@
 //! are not committed. Redrawing it must give every committed file back byte for byte, figures
 //! included, from the figures' committed data alone.
 
-use experiments::reproduce::redraw;
 use experiments::{run_experiment, RunOptions};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use studies::reproduce::redraw;
 
 const WDBC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../datasets/wdbc.csv");
 
@@ -118,8 +118,8 @@ fn committed(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 
 #[test]
 fn reproduce_check_trains_nothing_and_leaves_committed_files_as_they_are() {
-    use experiments::reproduce::{reproduce, ReproduceOptions};
     use experiments::results::{read_rows, write_all_rows, RunRow};
+    use studies::reproduce::{reproduce, ReproduceOptions};
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("results");
     let opts = |check: bool| ReproduceOptions {

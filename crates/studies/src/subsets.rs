@@ -1,15 +1,15 @@
 //! The analysis of a subset study: `subsets.csv` (one row per method x sparsity x rule x
 //! fraction), test accuracy against the data fraction, and the README table.
 
-use super::{permille, SubsetRule, SubsetRunRow, SUBSETS, SUBSET_RUNS};
-use crate::cell::{Cell, Level};
-use crate::config::FigureKind;
-use crate::results::{read_rows, write_all_rows, RunRow};
-use crate::significance::{correct_claim, paired_t_p_value, significant, ClaimTally};
-use crate::study::{Analysis, Figure, Study};
-use crate::summary::mean_ci95;
 use anyhow::Result;
 use charts::{line_panels, Panel, Series};
+use experiments::cell::{Cell, Level};
+use experiments::config::FigureKind;
+use experiments::results::{read_rows, write_all_rows, RunRow};
+use experiments::significance::{correct_claim, paired_t_p_value, significant, ClaimTally};
+use experiments::study::{Analysis, Figure, Study};
+use experiments::subsets::{permille, SubsetRule, SubsetRunRow, SUBSETS, SUBSET_RUNS};
+use experiments::summary::mean_ci95;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -264,7 +264,7 @@ fn panels(summary: &[SubsetSummary]) -> Vec<Panel> {
             }));
         }
         let sp = sparsity.0;
-        let mut title = if method == crate::registry::DENSE {
+        let mut title = if method == experiments::registry::DENSE {
             method.clone()
         } else {
             format!("{method}, sparsity {sp}")
@@ -304,7 +304,7 @@ pub fn table(dir: &Path) -> Result<Option<String>> {
         return Ok(None);
     }
     let rows: Vec<SubsetSummary> = read_rows(&path)?;
-    let name = crate::study::folder_name(dir);
+    let name = crate::folder_name(dir);
     let mut fractions: Vec<i64> = rows.iter().map(|r| permille(r.fraction)).collect();
     fractions.sort_unstable();
     fractions.dedup();
@@ -329,7 +329,7 @@ pub fn table(dir: &Path) -> Result<Option<String>> {
     t.push('\n');
     let mut cells: BTreeMap<(String, SubsetRule), BTreeMap<i64, &SubsetSummary>> = BTreeMap::new();
     for r in &rows {
-        let model = if r.method == crate::registry::DENSE {
+        let model = if r.method == experiments::registry::DENSE {
             r.method.clone()
         } else {
             format!("{} {}", r.method, r.sparsity)
@@ -395,14 +395,14 @@ pub fn table(dir: &Path) -> Result<Option<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::subsets::subset_size;
+    use experiments::subsets::subset_size;
 
     fn run(method: &str, seed: u64, variant: &str, acc: f64) -> RunRow {
         RunRow {
             variant: variant.into(),
             run_id: format!("{method}/{variant}/{seed}"),
             test_accuracy: acc,
-            ..crate::results::sample_row(method, seed, acc)
+            ..experiments::results::sample_row(method, seed, acc)
         }
     }
 

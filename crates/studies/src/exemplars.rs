@@ -12,9 +12,9 @@
 //! the exemplars have in common) and `exemplar_examples.csv` (every exemplar, by example id,
 //! so it can be joined to the data).
 
-use crate::cell::Cell;
-use crate::results::{read_rows, write_all_rows, PredictionRow, RunRow, PREDICTIONS};
 use anyhow::Result;
+use experiments::cell::Cell;
+use experiments::results::{read_rows, write_all_rows, PredictionRow, RunRow, PREDICTIONS};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -179,7 +179,7 @@ pub struct ExemplarRow {
 
 fn mean(v: impl Iterator<Item = f64>) -> f64 {
     let v: Vec<f64> = v.collect();
-    crate::summary::mean_std(&v).0
+    experiments::summary::mean_std(&v).0
 }
 
 /// Writes `exemplars.csv` and `exemplar_examples.csv` into `dir` from its `predictions.csv`;
@@ -261,7 +261,7 @@ pub(crate) fn exemplar_table(dir: &Path) -> Result<Option<String>> {
         return Ok(None);
     }
     let rows: Vec<crate::exemplars::ExemplarSummary> = read_rows(&path)?;
-    let name = crate::study::folder_name(dir);
+    let name = crate::folder_name(dir);
     let mut t = format!(
         "Sparsity-identified exemplars (test examples whose modal label over the seeds differs \
          from the dense models'; Hooker et al.'s PIE) from [`exemplars.csv`]({name}/exemplars.csv) \
@@ -277,7 +277,7 @@ pub(crate) fn exemplar_table(dir: &Path) -> Result<Option<String>> {
             "| {} | {} | {} | {} | {} ({:.1}%) | {} | {} | {:.1} ({:.1}) | {:.2} ({:.2}) |",
             r.method,
             r.sparsity,
-            crate::study::missing_cell(&r.missing_mechanism, r.missing_rate),
+            crate::missing_cell(&r.missing_mechanism, r.missing_rate),
             r.test_examples,
             r.exemplars,
             100.0 * r.exemplar_share,
@@ -312,7 +312,7 @@ mod tests {
     }
 
     fn run(method: &str, seed: u64) -> RunRow {
-        crate::results::sample_row(method, seed, 0.9)
+        experiments::results::sample_row(method, seed, 0.9)
     }
 
     #[test]
@@ -356,7 +356,7 @@ mod tests {
         assert!((dense[&1].p_true() - 0.7).abs() < 1e-12);
 
         let dir = tempfile::tempdir().unwrap();
-        crate::results::write_all_rows(&dir.path().join(PREDICTIONS), &preds).unwrap();
+        experiments::results::write_all_rows(&dir.path().join(PREDICTIONS), &preds).unwrap();
         let summary = analyse(dir.path(), &runs).unwrap();
         assert_eq!(summary.len(), 1);
         let s = &summary[0];
