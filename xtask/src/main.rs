@@ -174,6 +174,13 @@ fn main() {
     }
 }
 
+/// Refuses a config whose `report.figures` names no registered study's analysis before any run
+/// starts (the runner reads the names; the studies crate knows them).
+fn check_figures(config: &std::path::Path) -> Result<()> {
+    let (cfg, _) = experiments::ExperimentConfig::load(config)?;
+    Ok(studies::check_figures(config, &cfg)?)
+}
+
 fn real_main() -> Result<()> {
     match Cli::parse().command {
         Command::Slurm {
@@ -187,6 +194,7 @@ fn real_main() -> Result<()> {
             checkpoint_every,
             dry_run,
         } => {
+            check_figures(&config)?;
             let scripts = experiments::slurm::write_scripts(&experiments::slurm::SlurmOptions {
                 config,
                 array,
@@ -225,6 +233,7 @@ fn real_main() -> Result<()> {
             checkpoint_every,
             exec,
         } => {
+            check_figures(&config)?;
             run_experiment(
                 &config,
                 &RunOptions {

@@ -80,48 +80,14 @@ pub struct QuickConfig {
     pub imputation: Option<Vec<Imputation>>,
 }
 
-/// Figures `reproduce` draws for a study.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FigureKind {
-    /// The seed paper's Figure 2: test accuracy vs epoch, SET solid, static dashed, dense
-    /// black, low/moderate sparsity left, extreme right; paired (missing rate = sparsity)
-    /// and at every missing rate.
-    Figure2,
-    /// Final test accuracy vs model sparsity, one line per method, one panel per missing rate.
-    AccuracyVsSparsity,
-    /// (method - dense) accuracy over missing rate x model sparsity, one map per method.
-    Heatmap,
-    /// Accuracy vs missing rate, one panel per mechanism (and method), one line per imputation.
-    Mechanisms,
-    /// Accuracy vs training multiply-adds, one point per cell.
-    AccuracyVsCost,
-    /// Input-neuron degree after training vs each feature's missing rate, one line per
-    /// method, with the Spearman correlations in `degree_vs_missingness.csv`.
-    DegreeVsMissingness,
-    /// Part II: forgetting-event histograms, dataset cartography per method, and the
-    /// `forgetting_summary.csv` / `hardness_overlap.csv` tables (needs `tracking.examples`),
-    /// sparsity-identified exemplars (`exemplars.csv`, needs `tracking.predictions`) and
-    /// forgetting right after topology updates (`update_forgetting.csv`).
-    Forgetting,
-    /// Part II data-aware DST: `data_aware.csv` and option-minus-plain heat maps (needs
-    /// `tracking.predictions`).
-    DataAware,
-    /// Part II continual learning: accuracy-matrix heat maps, average accuracy over tasks and
-    /// `continual_summary.csv` (needs a `[continual]` section).
-    Continual,
-    /// Part II: test accuracy vs data fraction per subset-selection rule, and `subsets.csv`
-    /// (needs `[subsets]`).
-    Subsets,
-}
-
 /// What `reproduce` produces for a study.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ReportConfig {
-    /// Figures to draw.
+    /// The analyses to run and figures to draw, by name (`figure2`, `forgetting`, ...): the
+    /// registered studies' kinds, checked by the `studies` crate, which draws them.
     #[serde(default)]
-    pub figures: Vec<FigureKind>,
+    pub figures: Vec<String>,
 }
 
 impl ExperimentConfig {

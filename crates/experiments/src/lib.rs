@@ -1,7 +1,8 @@
 //! Experiments: configs (TOML), their expansion into runs, the parallel resumable runner,
 //! results files and statistics. This crate holds the one registry of training methods
 //! ([`registry`]), so a new DST method is registered here and nowhere else. It trains and
-//! stores, never draws: the analyses, figures and `reproduce` are the `studies` crate's.
+//! stores, never draws: the studies (their analyses and figures) and `reproduce` are the
+//! `studies` crate's.
 
 pub mod cell;
 pub mod checkpoint;
@@ -24,7 +25,6 @@ pub mod runner;
 pub mod significance;
 pub mod slurm;
 pub mod step_record;
-pub mod study;
 pub mod subsets;
 pub mod summary;
 

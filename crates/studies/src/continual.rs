@@ -4,9 +4,9 @@
 //! the random one (`continual_summary.csv`), heat maps of the mean matrices and average
 //! accuracy after each task.
 
+use crate::study::{Analysis, Figure, Kind, Study};
 use anyhow::{bail, Result};
 use charts::{heatmap, line_panels, Panel, Series};
-use experiments::config::FigureKind;
 use experiments::continual::{
     acc, average_accuracy, bwt, forgetting, ContinualOption, ContinualRow, MemoryPolicy, Regime,
     Scenario, CONTINUAL, SUMMARY,
@@ -14,7 +14,6 @@ use experiments::continual::{
 use experiments::registry::DENSE;
 use experiments::results::{read_rows, write_all_rows, RunRow};
 use experiments::significance::{correct_claim, paired_t_p_value, significant, ClaimTally};
-use experiments::study::{Analysis, Figure, Study};
 use experiments::summary::mean_ci95;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -209,11 +208,14 @@ fn mean_matrix(ms: &[&RunMatrix]) -> Vec<Vec<f64>> {
 pub struct ContinualStudy;
 
 impl Study for ContinualStudy {
-    fn kinds(&self) -> &'static [FigureKind] {
-        &[FigureKind::Continual]
+    fn kinds(&self) -> &'static [Kind] {
+        &[Kind {
+            name: "continual",
+            about: "accuracy-matrix heat maps, average accuracy over tasks and continual_summary.csv (needs a [continual] section)",
+        }]
     }
 
-    fn analyse(&self, _kind: FigureKind, a: &Analysis) -> Result<Vec<Figure>> {
+    fn analyse(&self, _kind: &str, a: &Analysis) -> Result<Vec<Figure>> {
         analyse(a.dir, a.runs)
     }
 

@@ -5,13 +5,12 @@
 //! leave-one-seed-out (see [`Folds`]).
 
 use crate::exemplars::{self, Population};
+use crate::study::{Analysis, Figure, Kind, Study};
 use anyhow::Result;
 use experiments::cell::Cell;
-use experiments::config::FigureKind;
 use experiments::data_aware::DataAwareOption;
 use experiments::results::{read_rows, write_all_rows, PredictionRow, RunRow, PREDICTIONS};
 use experiments::significance::{correct_claim, paired_t_p_value};
-use experiments::study::{Analysis, Figure, Study};
 use experiments::summary::mean_ci95;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -357,11 +356,14 @@ pub fn figures(dir: &Path, rows: &[DataAwareSummary]) -> Result<Vec<(PathBuf, St
 pub struct DataAwareStudy;
 
 impl Study for DataAwareStudy {
-    fn kinds(&self) -> &'static [FigureKind] {
-        &[FigureKind::DataAware]
+    fn kinds(&self) -> &'static [Kind] {
+        &[Kind {
+            name: "data-aware",
+            about: "data_aware.csv and option-minus-plain heat maps (needs tracking.predictions)",
+        }]
     }
 
-    fn analyse(&self, _kind: FigureKind, a: &Analysis) -> Result<Vec<Figure>> {
+    fn analyse(&self, _kind: &str, a: &Analysis) -> Result<Vec<Figure>> {
         let rows = analyse(a.dir, a.runs)?;
         figures(a.dir, &rows)
     }

@@ -3,12 +3,11 @@
 //! fraction of training rows in which that feature was missing; summarised over seeds per
 //! grid cell (mean and Student-t 95% CI), written to `degree_vs_missingness.csv` and drawn.
 
+use crate::study::{Analysis, Figure, Kind, Study};
 use anyhow::Result;
 use charts::{line_panels, Panel, Series};
 use experiments::cell::Cell;
-use experiments::config::FigureKind;
 use experiments::results::{read_rows, write_all_rows, DegreeRow, RunRow, INPUT_DEGREE};
-use experiments::study::{Analysis, Figure, Study};
 use experiments::summary::mean_ci95;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -133,11 +132,14 @@ pub fn correlations(runs: &[RunRow], degrees: &[DegreeRow]) -> Vec<DegreeCorrela
 pub struct DegreeStudy;
 
 impl Study for DegreeStudy {
-    fn kinds(&self) -> &'static [FigureKind] {
-        &[FigureKind::DegreeVsMissingness]
+    fn kinds(&self) -> &'static [Kind] {
+        &[Kind {
+            name: "degree-vs-missingness",
+            about: "input-neuron degree after training against each feature's missing rate, one line per method, and the Spearman correlations in degree_vs_missingness.csv",
+        }]
     }
 
-    fn analyse(&self, _kind: FigureKind, a: &Analysis) -> Result<Vec<Figure>> {
+    fn analyse(&self, _kind: &str, a: &Analysis) -> Result<Vec<Figure>> {
         analyse(a.dir, a.runs)
     }
 

@@ -12,13 +12,12 @@
 //!   cartography (confidence against variability, coloured by correctness) per method.
 
 use crate::degree::spearman;
+use crate::study::{Analysis, Figure, Kind, Study};
 use anyhow::Result;
 use charts::{line_panels, scatter, Panel, Series};
 use data::dynamics::{ExampleRow, Source};
 use experiments::cell::Cell;
-use experiments::config::FigureKind;
 use experiments::results::{read_rows, write_all_rows, RunRow, EXAMPLES};
-use experiments::study::{Analysis, Figure, Study};
 use experiments::summary::mean_ci95;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -455,11 +454,14 @@ fn cartography(
 pub struct ForgettingStudy;
 
 impl Study for ForgettingStudy {
-    fn kinds(&self) -> &'static [FigureKind] {
-        &[FigureKind::Forgetting]
+    fn kinds(&self) -> &'static [Kind] {
+        &[Kind {
+            name: "forgetting",
+            about: "forgetting-event histograms, dataset cartography per method, forgetting_summary.csv and hardness_overlap.csv (needs tracking.examples), sparsity-identified exemplars (exemplars.csv, needs tracking.predictions) and forgetting right after topology updates (update_forgetting.csv)",
+        }]
     }
 
-    fn analyse(&self, _kind: FigureKind, a: &Analysis) -> Result<Vec<Figure>> {
+    fn analyse(&self, _kind: &str, a: &Analysis) -> Result<Vec<Figure>> {
         let mut out = analyse(a.dir, a.runs)?;
         crate::exemplars::analyse(a.dir, a.runs)?;
         let updates = crate::update_forgetting::analyse(a.dir, a.runs)?;

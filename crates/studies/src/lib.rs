@@ -4,8 +4,7 @@
 //! `results/`. The runner (`experiments`) trains and stores; this crate reads what it stored
 //! and draws, so only this crate depends on the drawing (`charts`, plotters).
 
-use experiments::config::FigureKind;
-use experiments::study::Study;
+use experiments::{ConfigError, ExperimentConfig};
 use std::path::Path;
 
 pub mod continual;
@@ -15,8 +14,11 @@ pub mod exemplars;
 pub mod forgetting;
 pub mod plots;
 pub mod reproduce;
+pub mod study;
 pub mod subsets;
 pub mod update_forgetting;
+
+pub use study::{Analysis, Figure, Kind, Study};
 
 /// Every registered study, in the order results/README.md shows their sections.
 pub fn registry() -> &'static [&'static dyn Study] {
@@ -30,12 +32,39 @@ pub fn registry() -> &'static [&'static dyn Study] {
     ]
 }
 
-/// The registered study that draws `kind`.
-pub fn of_kind(kind: FigureKind) -> Option<&'static dyn Study> {
+/// The registered study that draws `kind` (a name in `report.figures`).
+pub fn of_kind(kind: &str) -> Option<&'static dyn Study> {
     registry()
         .iter()
         .copied()
-        .find(|s| s.kinds().contains(&kind))
+        .find(|s| s.kinds().iter().any(|k| k.name == kind))
+}
+
+/// Every kind a config can name in `report.figures`, in registry order.
+pub fn kinds() -> impl Iterator<Item = &'static Kind> {
+    registry().iter().flat_map(|s| s.kinds())
+}
+
+/// Why `kind` cannot be drawn: no registered study has it; lists the ones that exist.
+fn unknown_kind(kind: &str) -> String {
+    let known: Vec<&str> = kinds().map(|k| k.name).collect();
+    format!(
+        "unknown figure `{kind}`: the registered studies draw {}",
+        known.join(", ")
+    )
+}
+
+/// Checks that every name in the `report.figures` of the config at `path` is a registered
+/// study's kind (the runner reads them as names; this crate is where the studies are).
+pub fn check_figures(path: &Path, cfg: &ExperimentConfig) -> Result<(), ConfigError> {
+    match cfg.report.figures.iter().find(|k| of_kind(k).is_none()) {
+        None => Ok(()),
+        Some(kind) => Err(ConfigError::Field {
+            path: path.to_path_buf(),
+            field: "report.figures".into(),
+            reason: unknown_kind(kind),
+        }),
+    }
 }
 
 /// The folder name of a results folder, for links from results/README.md.
@@ -60,23 +89,39 @@ mod tests {
 
     #[test]
     fn one_study_per_kind() {
-        let mut kinds: Vec<String> = registry()
-            .iter()
-            .flat_map(|s| s.kinds())
-            .map(|k| format!("{k:?}"))
-            .collect();
-        let n = kinds.len();
-        kinds.sort();
-        kinds.dedup();
-        assert_eq!(kinds.len(), n, "a kind drawn by two studies");
-        // Every kind a config can name has its study.
-        let every: toml::Value = toml::from_str(
-            r#"k = ["figure2", "accuracy-vs-sparsity", "heatmap", "mechanisms", "accuracy-vs-cost",
-                   "degree-vs-missingness", "forgetting", "data-aware", "continual", "subsets"]"#,
-        )
-        .unwrap();
-        let every: Vec<FigureKind> = every["k"].clone().try_into().unwrap();
-        assert_eq!(every.len(), n);
-        assert!(every.iter().all(|k| of_kind(*k).is_some()));
+        let mut names: Vec<&str> = kinds().map(|k| k.name).collect();
+        let n = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), n, "a kind drawn by two studies");
+        for k in kinds() {
+            assert!(
+                !k.about.is_empty()
+                    && k.name
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+                "{k:?}"
+            );
+        }
+    }
+
+    /// Every study config names kinds a registered study draws; an unknown one is refused
+    /// with the field and the known names.
+    #[test]
+    fn figures_of_configs_are_checked_against_the_registry() {
+        for (path, cfg) in reproduce::discover(&reproduce::studies_dir()).unwrap() {
+            check_figures(&path, &cfg).unwrap();
+        }
+        let (path, mut cfg) = reproduce::discover(&reproduce::studies_dir())
+            .unwrap()
+            .remove(0);
+        cfg.report.figures.push("figure3".into());
+        let err = check_figures(&path, &cfg).unwrap_err().to_string();
+        assert!(
+            err.contains("report.figures")
+                && err.contains("`figure3`")
+                && err.contains("figure2, "),
+            "{err}"
+        );
     }
 }

@@ -4,14 +4,13 @@
 //! so that [`redraw_committed`] redraws every figure from committed files alone: a fresh clone
 //! has none of the per-run files (epochs.csv, examples.csv, ...) the figures were computed from.
 
+use crate::study::{Analysis, Figure, Kind, Study};
 use anyhow::{Context, Result};
 use charts::{heatmap, line_panels, Panel, Series};
 use experiments::cell::{Cell, Level};
-use experiments::config::FigureKind;
 use experiments::paired::PairedRow;
 use experiments::registry::{self, DENSE};
 use experiments::results::{EpochRow, RunRow};
-use experiments::study::{Analysis, Figure, Study};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -56,7 +55,7 @@ fn curve(epochs_by_run: &HashMap<&str, Vec<&EpochRow>>, runs: &[&RunRow]) -> Poi
 /// diverged runs; returns the files written (without extension), each with a caption.
 pub fn draw(
     dir: &Path,
-    kinds: &[FigureKind],
+    kinds: &[String],
     runs: &[RunRow],
     epochs: &[EpochRow],
     paired: &[PairedRow],
@@ -74,8 +73,9 @@ pub fn draw(
         paired,
     };
     let mut out = Vec::new();
-    for &kind in kinds {
-        let study = crate::of_kind(kind).expect("every figure kind has its study");
+    for kind in kinds {
+        let study =
+            crate::of_kind(kind).ok_or_else(|| anyhow::anyhow!(crate::unknown_kind(kind)))?;
         out.extend(study.analyse(kind, &analysis)?);
     }
     write_index(dir, &out)?;
@@ -146,25 +146,40 @@ pub fn redraw_committed(dir: &Path) -> Result<Option<Vec<(PathBuf, String)>>> {
 pub struct PlainStudy;
 
 impl Study for PlainStudy {
-    fn kinds(&self) -> &'static [FigureKind] {
+    fn kinds(&self) -> &'static [Kind] {
         &[
-            FigureKind::Figure2,
-            FigureKind::AccuracyVsSparsity,
-            FigureKind::Heatmap,
-            FigureKind::Mechanisms,
-            FigureKind::AccuracyVsCost,
+            Kind {
+                name: "figure2",
+                about: "the seed paper's Figure 2: test accuracy against epoch, SET solid, static dashed, dense black, low/moderate sparsity left, extreme right; paired (missing rate = sparsity) and at every missing rate",
+            },
+            Kind {
+                name: "accuracy-vs-sparsity",
+                about: "final test accuracy against model sparsity, one line per method, one panel per missing rate",
+            },
+            Kind {
+                name: "heatmap",
+                about: "(method - dense) accuracy over missing rate x model sparsity, one map per method",
+            },
+            Kind {
+                name: "mechanisms",
+                about: "accuracy against missing rate, one panel per mechanism (and method), one line per imputation",
+            },
+            Kind {
+                name: "accuracy-vs-cost",
+                about: "accuracy against training multiply-adds, one point per cell",
+            },
         ]
     }
 
-    fn analyse(&self, kind: FigureKind, a: &Analysis) -> Result<Vec<Figure>> {
+    fn analyse(&self, kind: &str, a: &Analysis) -> Result<Vec<Figure>> {
         let fig_dir = a.dir.join("figures");
         match kind {
-            FigureKind::Figure2 => figure2(&fig_dir, a.runs, a.epochs),
-            FigureKind::AccuracyVsSparsity => accuracy_vs_sparsity(&fig_dir, a.runs),
-            FigureKind::Heatmap => heatmaps(&fig_dir, a.paired),
-            FigureKind::Mechanisms => mechanisms(&fig_dir, a.runs),
-            FigureKind::AccuracyVsCost => accuracy_vs_cost(&fig_dir, a.runs),
-            other => anyhow::bail!("{other:?} is not a figure of the plain-training study"),
+            "figure2" => figure2(&fig_dir, a.runs, a.epochs),
+            "accuracy-vs-sparsity" => accuracy_vs_sparsity(&fig_dir, a.runs),
+            "heatmap" => heatmaps(&fig_dir, a.paired),
+            "mechanisms" => mechanisms(&fig_dir, a.runs),
+            "accuracy-vs-cost" => accuracy_vs_cost(&fig_dir, a.runs),
+            other => anyhow::bail!("`{other}` is not a figure of the plain-training study"),
         }
     }
 

@@ -128,6 +128,7 @@ pub fn discover(dir: &Path) -> Result<Vec<(PathBuf, ExperimentConfig)>> {
         .into_iter()
         .map(|p| {
             let (cfg, _) = ExperimentConfig::load(&p)?;
+            crate::check_figures(&p, &cfg)?;
             Ok((p, cfg))
         })
         .collect()

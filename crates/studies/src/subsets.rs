@@ -1,13 +1,12 @@
 //! The analysis of a subset study: `subsets.csv` (one row per method x sparsity x rule x
 //! fraction), test accuracy against the data fraction, and the README table.
 
+use crate::study::{Analysis, Figure, Kind, Study};
 use anyhow::Result;
 use charts::{line_panels, Panel, Series};
 use experiments::cell::{Cell, Level};
-use experiments::config::FigureKind;
 use experiments::results::{read_rows, write_all_rows, RunRow};
 use experiments::significance::{correct_claim, paired_t_p_value, significant, ClaimTally};
-use experiments::study::{Analysis, Figure, Study};
 use experiments::subsets::{permille, SubsetRule, SubsetRunRow, SUBSETS, SUBSET_RUNS};
 use experiments::summary::mean_ci95;
 use serde::{Deserialize, Serialize};
@@ -152,11 +151,14 @@ fn group<'a>(runs: &'a [RunRow], subset_rows: &'a [SubsetRunRow]) -> Cells<'a> {
 pub struct SubsetsStudy;
 
 impl Study for SubsetsStudy {
-    fn kinds(&self) -> &'static [FigureKind] {
-        &[FigureKind::Subsets]
+    fn kinds(&self) -> &'static [Kind] {
+        &[Kind {
+            name: "subsets",
+            about: "test accuracy against the data fraction per subset-selection rule, and subsets.csv (needs [subsets])",
+        }]
     }
 
-    fn analyse(&self, _kind: FigureKind, a: &Analysis) -> Result<Vec<Figure>> {
+    fn analyse(&self, _kind: &str, a: &Analysis) -> Result<Vec<Figure>> {
         analyse(a.dir, a.runs)
     }
 
