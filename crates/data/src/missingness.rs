@@ -108,6 +108,13 @@ pub struct AmputationParams {
     /// MCAR: remove exactly `round(rate * cells)` cells chosen uniformly, instead of each
     /// cell independently (the reference's Binomial count).
     pub exact_mcar: bool,
+    /// Only these columns (0-based indices into the table, sorted, distinct) lose values;
+    /// `None`: every column. The rate stays the fraction of *all* cells, so columns holding 4%
+    /// of the cells reach at most a rate of 0.04. MCAR and `mnar-self-logistic` take it.
+    /// Configs name the columns (`[missing] columns`) and the caller resolves the names, so
+    /// this is never read from TOML.
+    #[serde(skip)]
+    pub columns: Option<Vec<usize>>,
 }
 
 impl Default for AmputationParams {
@@ -119,6 +126,7 @@ impl Default for AmputationParams {
             quantile: 0.75,
             cut: Cut::Upper,
             exact_mcar: false,
+            columns: None,
         }
     }
 }
@@ -201,6 +209,13 @@ pub enum AmputationError {
         /// Number of feature columns.
         n_cols: usize,
     },
+    /// [`AmputationParams::columns`] lists no column, one out of range or twice, or the
+    /// mechanism removes values from columns it chooses itself.
+    #[error("columns: {reason}")]
+    BadColumns {
+        /// What is wrong with the list.
+        reason: String,
+    },
     /// `values` or `observed` does not have `n_rows * n_cols` entries.
     #[error(
         "a {n_rows} x {n_cols} table needs {} cells, got {values} values and {observed} mask \
@@ -266,8 +281,12 @@ enum Rule {
     Nothing,
     /// Every observed cell with this probability (MCAR).
     Bernoulli(f64),
-    /// Exactly `round(rate * cells)` observed cells of each table (exact MCAR).
-    ExactCount(f64),
+    /// Exactly `round(rate * cells)` observed cells of each table (exact MCAR), in `columns`
+    /// only when given.
+    ExactCount {
+        rate: f64,
+        columns: Option<Vec<usize>>,
+    },
     /// One rule per column; logistic inputs standardised with `stats` (the observed mean and
     /// population std of each column of the fitting table).
     Columns {
@@ -357,22 +376,32 @@ impl MissingnessSetup {
             return Err(AmputationError::RateOutOfRange { rate });
         }
         params.validate()?;
+        let only = match &params.columns {
+            Some(c) => Some(checked_columns(c, n_cols, mechanism)?),
+            None => None,
+        };
         if rate == 0.0 || table.cells() == 0 {
             return Ok(setup(Rule::Nothing));
         }
         if mechanism == Mechanism::Mcar && params.exact_mcar {
-            exact_mcar(&table, rate, rng)?;
-            return Ok(setup(Rule::ExactCount(rate)));
+            exact_mcar(&table, rate, only, rng)?;
+            return Ok(setup(Rule::ExactCount {
+                rate,
+                columns: only.map(<[usize]>::to_vec),
+            }));
         }
         let name = mechanism.name();
         let rule = match mechanism {
             Mechanism::None => unreachable!("returned above"),
-            Mechanism::Mcar => mcar_rule(&table, rate)?,
+            Mechanism::Mcar => match only {
+                None => mcar_rule(&table, rate)?,
+                Some(c) => mcar_columns_rule(&table, rate, c)?,
+            },
             Mechanism::Mar => mar_rule(&table, rate, params, rng)?,
             Mechanism::Mnar | Mechanism::MnarLogistic => {
                 mnar_logistic_rule(&table, name, rate, params, rng)?
             }
-            Mechanism::MnarSelfLogistic => self_mask_rule(&table, rate)?,
+            Mechanism::MnarSelfLogistic => self_mask_rule(&table, rate, only)?,
             Mechanism::MnarQuantile => quantile_rule(&table, rate, params, rng)?,
         };
         Ok(setup(rule))
@@ -405,7 +434,9 @@ impl MissingnessSetup {
         }
         let prob = match &self.rule {
             Rule::Nothing => return Ok(table.amputation(vec![false; table.cells()])),
-            Rule::ExactCount(rate) => return exact_mcar(&table, *rate, rng),
+            Rule::ExactCount { rate, columns } => {
+                return exact_mcar(&table, *rate, columns.as_deref(), rng)
+            }
             Rule::Bernoulli(p) => table
                 .observed
                 .iter()
@@ -770,9 +801,67 @@ fn mcar_rule(table: &Table, rate: f64) -> Result<Rule, AmputationError> {
     Ok(Rule::Bernoulli(p))
 }
 
-/// MCAR, the exact form: `round(rate * cells)` observed cells chosen uniformly.
-fn exact_mcar(table: &Table, rate: f64, rng: &mut impl Rng) -> Result<Amputation, AmputationError> {
-    let candidates: Vec<usize> = (0..table.cells()).filter(|&k| table.observed[k]).collect();
+/// `columns` checked against a table of `d` columns and `mechanism`: non-empty, sorted,
+/// distinct, in range, and a mechanism that can be limited to columns.
+fn checked_columns(
+    columns: &[usize],
+    d: usize,
+    mechanism: Mechanism,
+) -> Result<&[usize], AmputationError> {
+    let bad = |reason: String| Err(AmputationError::BadColumns { reason });
+    if !matches!(mechanism, Mechanism::Mcar | Mechanism::MnarSelfLogistic) {
+        return bad(format!(
+            "{} chooses its own columns; mcar and mnar-self-logistic can be limited to named ones",
+            mechanism.name()
+        ));
+    }
+    if columns.is_empty() {
+        return bad("the list is empty".into());
+    }
+    if let Some(&j) = columns.iter().find(|&&j| j >= d) {
+        return bad(format!("column {j} is not among the table's {d}"));
+    }
+    if let Some(w) = columns.windows(2).find(|w| w[0] >= w[1]) {
+        return bad(format!(
+            "must be sorted and distinct, got {} before {}",
+            w[0], w[1]
+        ));
+    }
+    Ok(columns)
+}
+
+/// MCAR within `columns`: each of their observed cells with probability `rate * cells /
+/// observed`, the other columns untouched, so the share of *all* cells removed is `rate`.
+fn mcar_columns_rule(table: &Table, rate: f64, columns: &[usize]) -> Result<Rule, AmputationError> {
+    let observed: usize = columns.iter().map(|&j| table.observed_count(j)).sum();
+    let cells = table.cells() as f64;
+    let p = rate * cells / observed as f64;
+    if observed == 0 || p > 1.0 {
+        return Err(AmputationError::Unreachable {
+            mechanism: Mechanism::Mcar.name(),
+            rate,
+            max: observed as f64 / cells,
+        });
+    }
+    let rules = columns
+        .iter()
+        .map(|&j| (j, ColumnRule::Constant(p)))
+        .collect();
+    Ok(columns_rule(table, table.all_column_stats(), rules))
+}
+
+/// MCAR, the exact form: `round(rate * cells)` observed cells chosen uniformly (among
+/// `columns` when given).
+fn exact_mcar(
+    table: &Table,
+    rate: f64,
+    columns: Option<&[usize]>,
+    rng: &mut impl Rng,
+) -> Result<Amputation, AmputationError> {
+    let eligible = |k: usize| columns.is_none_or(|c| c.binary_search(&(k % table.d)).is_ok());
+    let candidates: Vec<usize> = (0..table.cells())
+        .filter(|&k| table.observed[k] && eligible(k))
+        .collect();
     let count = (rate * table.cells() as f64).round() as usize;
     if count > candidates.len() {
         return Err(AmputationError::Unreachable {
@@ -920,15 +1009,27 @@ fn mnar_logistic_rule(
 }
 
 /// MNAR self-masking: σ(z_ij + b_j) on each cell's own standardised value (weight +1, so
-/// larger values are removed more often), b_j fitted on column j to the rate `rate`.
-fn self_mask_rule(table: &Table, rate: f64) -> Result<Rule, AmputationError> {
+/// larger values are removed more often), b_j fitted on column j to the rate `rate`; limited to
+/// `columns`, each of them to `rate d / |columns|`, so the share of all cells stays `rate`.
+fn self_mask_rule(
+    table: &Table,
+    rate: f64,
+    columns: Option<&[usize]>,
+) -> Result<Rule, AmputationError> {
     let all: Vec<usize> = (0..table.d).collect();
-    table.check_reachable(&all, rate, Mechanism::MnarSelfLogistic.name(), rate)?;
+    // Each masked column loses `target * n` cells, so all of them `rate * cells` (computed
+    // only for named columns: `rate * d / d` may differ from `rate` in the last bit).
+    let (masked, target) = match columns {
+        None => (all.as_slice(), rate),
+        Some(c) => (c, rate * table.d as f64 / c.len() as f64),
+    };
+    let name = Mechanism::MnarSelfLogistic.name();
+    table.check_reachable(masked, target, name, rate)?;
     let stats = table.all_column_stats();
-    let mut rules = Vec::with_capacity(table.d);
-    for (j, &s) in stats.iter().enumerate() {
-        let z = table.standardised(j, s);
-        if let Some(intercept) = table.intercept(j, &z, rate) {
+    let mut rules = Vec::with_capacity(masked.len());
+    for &j in masked {
+        let z = table.standardised(j, stats[j]);
+        if let Some(intercept) = table.intercept(j, &z, target) {
             rules.push((j, ColumnRule::SelfLogistic { intercept }));
         }
     }
@@ -1461,6 +1562,130 @@ mod tests {
         let a = run(&values, &observed, Mechanism::Mcar, 0.123_45, &params, 2).unwrap();
         let removed = a.mask_missing.iter().filter(|&&x| x).count();
         assert_eq!(removed, 2469); // round(0.12345 * 20000) = round(2469.0)
+    }
+
+    /// `columns`: only the named columns lose values, the rate is still the share of all
+    /// cells (so each named column loses `rate d / |columns|` of its cells), for Bernoulli
+    /// MCAR, exact MCAR and self-masking; a setup fitted with them keeps them on another
+    /// table; a rate beyond what the columns hold is unreachable.
+    #[test]
+    fn named_columns_alone_lose_values_at_the_rate_of_all_cells() {
+        let values = gaussian(31);
+        let mut observed = vec![true; N * D];
+        // Column 2 already misses a tenth of its cells: they stay missing, uncounted.
+        for i in (0..N).step_by(10) {
+            observed[i * D + 2] = false;
+        }
+        let only = vec![2, 5, 7];
+        let params = AmputationParams {
+            columns: Some(only.clone()),
+            ..AmputationParams::default()
+        };
+        let exact = AmputationParams {
+            exact_mcar: true,
+            ..params.clone()
+        };
+        let rate = 0.06; // 0.2 of each named column
+        for (m, p) in [
+            (Mechanism::Mcar, &params),
+            (Mechanism::Mcar, &exact),
+            (Mechanism::MnarSelfLogistic, &params),
+        ] {
+            let a = run(&values, &observed, m, rate, p, 4).unwrap();
+            assert_eq!(touched_columns(&a), only, "{m} exact={}", p.exact_mcar);
+            assert!(
+                (a.realized_rate - rate).abs() < 0.01,
+                "{m}: {}",
+                a.realized_rate
+            );
+            for &j in &only {
+                let r = a.per_column_rate[j];
+                assert!((r - 0.2).abs() < 0.04, "{m}: column {j} lost {r}");
+            }
+            assert!(a.mask_missing.iter().zip(&observed).all(|(&m, &o)| !m || o));
+        }
+        // Exact MCAR: exactly round(rate * cells) cells, all in the named columns.
+        let a = run(&values, &observed, Mechanism::Mcar, rate, &exact, 5).unwrap();
+        assert_eq!(a.mask_missing.iter().filter(|&&x| x).count(), 1200);
+        // Fitted on the first half of the rows, drawn on the second: the same columns.
+        let half = N / 2 * D;
+        let mut rng = ChaCha8Rng::seed_from_u64(6);
+        let setup = MissingnessSetup::fit(
+            &values[..half],
+            &observed[..half],
+            N / 2,
+            D,
+            Mechanism::MnarSelfLogistic,
+            rate,
+            &params,
+            &mut rng,
+        )
+        .unwrap();
+        let other = setup
+            .draw(&values[half..], &observed[half..], N / 2, D, &mut rng)
+            .unwrap();
+        assert_eq!(
+            (0..D)
+                .filter(|&j| other.per_column_rate[j] > 0.0)
+                .collect::<Vec<_>>(),
+            only
+        );
+        // Three columns of ten hold 30% of the cells, minus column 2's missing tenth.
+        let err = run(&values, &observed, Mechanism::Mcar, 0.3, &params, 4).unwrap_err();
+        assert!(
+            matches!(err, AmputationError::Unreachable { max, .. } if (max - 0.29).abs() < 1e-9),
+            "{err}"
+        );
+        let err = run(
+            &values,
+            &observed,
+            Mechanism::MnarSelfLogistic,
+            0.3,
+            &params,
+            4,
+        );
+        assert!(matches!(err, Err(AmputationError::Unreachable { .. })));
+    }
+
+    #[test]
+    fn bad_column_lists_and_mechanisms_that_choose_their_columns_are_refused() {
+        let values = gaussian(32);
+        let observed = vec![true; N * D];
+        let with = |columns: Vec<usize>| AmputationParams {
+            columns: Some(columns),
+            ..AmputationParams::default()
+        };
+        let message = |m, columns| {
+            run(&values, &observed, m, 0.01, &with(columns), 1)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            message(Mechanism::Mcar, vec![]),
+            "columns: the list is empty"
+        );
+        assert_eq!(
+            message(Mechanism::Mcar, vec![3, 10]),
+            "columns: column 10 is not among the table's 10"
+        );
+        assert_eq!(
+            message(Mechanism::Mcar, vec![3, 3]),
+            "columns: must be sorted and distinct, got 3 before 3"
+        );
+        for m in [
+            Mechanism::Mar,
+            Mechanism::Mnar,
+            Mechanism::MnarLogistic,
+            Mechanism::MnarQuantile,
+        ] {
+            assert!(
+                message(m, vec![1]).contains("chooses its own columns"),
+                "{m}"
+            );
+        }
+        // Checked even at rate 0, so a config error shows on its first run.
+        let err = run(&values, &observed, Mechanism::Mar, 0.0, &with(vec![1]), 1);
+        assert!(matches!(err, Err(AmputationError::BadColumns { .. })));
     }
 
     #[test]

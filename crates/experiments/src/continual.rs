@@ -633,6 +633,7 @@ pub fn execute(
         missing_rate_realized: prepared.missing_rate_realized,
         missing_rate_realized_train: Some(prepared.missing_rate_realized_train),
         missing_rate_realized_test: Some(prepared.missing_rate_realized_test),
+        missing_rate_in_columns: prepared.missing_rate_in_columns,
         imputation: spec.imputation.to_string(),
         variant: variant.clone(),
         seed: spec.seed,

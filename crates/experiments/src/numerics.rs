@@ -330,6 +330,7 @@ mod tests {
             commit: "other".into(),
             run_id: "other".into(),
             missing_rate_realized_test: None,
+            missing_rate_in_columns: None,
             ..run.clone()
         };
         assert_eq!(run_digest(&timing, &[]), base);

@@ -43,6 +43,10 @@ pub struct RunRow {
     /// existed.
     #[serde(default)]
     pub missing_rate_realized_test: Option<f64>,
+    /// With `missing.columns`: the fraction of the named columns' cells missing in all
+    /// splits (`missing_rate` is of all cells); empty otherwise.
+    #[serde(default)]
+    pub missing_rate_in_columns: Option<f64>,
     /// How missing values were fed.
     pub imputation: String,
     /// The Part II protocol variant (a data-aware option, a subset rule, ...); empty for
@@ -584,6 +588,7 @@ pub fn sample_row(method: &str, seed: u64, acc: f64) -> RunRow {
         missing_rate_realized: 0.0,
         missing_rate_realized_train: Some(0.0),
         missing_rate_realized_test: Some(0.0),
+        missing_rate_in_columns: None,
         imputation: "none".into(),
         variant: String::new(),
         seed,

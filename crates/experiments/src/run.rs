@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use data::dynamics::{ExampleTracker, Source};
 use data::encoding::OneHotEncoder;
 use data::imputation::{Imputation, Imputer, ImputerParams, Strategy};
-use data::missingness::{self, Mechanism, MissingnessSetup};
+use data::missingness::{self, AmputationParams, Mechanism, MissingnessSetup};
 use data::{stratified_split, Dataset, Scaler, ScalingKind};
 use models::rngs::stream;
 use models::train::TrainObserver;
@@ -42,6 +42,8 @@ pub struct PreparedData {
     pub missing_rate_realized_train: f64,
     /// The same in the test split alone.
     pub missing_rate_realized_test: f64,
+    /// With `missing.columns`: the fraction of the named columns' cells missing in all splits.
+    pub missing_rate_in_columns: Option<f64>,
     /// Fraction of the training rows in which each model input was missing (one per
     /// feature of `train`, after encoding; 0 for missing-indicator features).
     pub feature_missing: Vec<f64>,
@@ -77,6 +79,11 @@ pub fn prepare(full: &Dataset, cfg: &ExperimentConfig, spec: &RunSpec) -> Result
     // One mechanism per run: its setup is drawn once and calibrated on the training split
     // (even when only the test split loses values), then every split draws its cells from it.
     let mut rng = stream(spec.seed, "missingness");
+    let columns = named_columns(full, cfg)?;
+    let params = AmputationParams {
+        columns: columns.clone(),
+        ..cfg.missing.params.clone()
+    };
     let setup = MissingnessSetup::fit(
         &train.values,
         &train.observed,
@@ -84,7 +91,7 @@ pub fn prepare(full: &Dataset, cfg: &ExperimentConfig, spec: &RunSpec) -> Result
         train.n_features(),
         spec.missing_mechanism,
         spec.missing_rate,
-        &cfg.missing.params,
+        &params,
         &mut rng,
     )
     .with_context(|| format!("grid.missing_rate {}", spec.missing_rate))?;
@@ -119,6 +126,18 @@ pub fn prepare(full: &Dataset, cfg: &ExperimentConfig, spec: &RunSpec) -> Result
         rows += part.n_rows() as f64;
     }
     let missing_rate_realized = missing / rows.max(1.0);
+    let missing_rate_in_columns = columns.map(|c| {
+        let parts = [Some(&train), Some(&test), validation.as_ref()];
+        let (mut missing, mut cells) = (0usize, 0usize);
+        for part in parts.into_iter().flatten() {
+            let d = part.n_features();
+            for row in part.observed.chunks(d.max(1)) {
+                missing += c.iter().filter(|&&j| !row[j]).count();
+            }
+            cells += part.n_rows() * c.len();
+        }
+        missing as f64 / cells.max(1) as f64
+    });
     let (missing_rate_realized_train, missing_rate_realized_test) =
         (train.missing_fraction(), test.missing_fraction());
     let test_missing: Vec<usize> = test
@@ -144,9 +163,32 @@ pub fn prepare(full: &Dataset, cfg: &ExperimentConfig, spec: &RunSpec) -> Result
         missing_rate_realized,
         missing_rate_realized_train,
         missing_rate_realized_test,
+        missing_rate_in_columns,
         feature_missing,
         test_missing,
     })
+}
+
+/// The column indices of `missing.columns` in `full`, sorted; `None` when every column may
+/// lose values.
+pub fn named_columns(full: &Dataset, cfg: &ExperimentConfig) -> Result<Option<Vec<usize>>> {
+    let Some(names) = &cfg.missing.columns else {
+        return Ok(None);
+    };
+    let mut columns = Vec::with_capacity(names.len());
+    for name in names {
+        match full.feature_names.iter().position(|f| f == name) {
+            Some(j) => columns.push(j),
+            None => anyhow::bail!(
+                "missing.columns: the data has no feature `{name}` (its {} features: {}{})",
+                full.n_features(),
+                full.feature_names[..full.n_features().min(5)].join(", "),
+                if full.n_features() > 5 { ", ..." } else { "" }
+            ),
+        }
+    }
+    columns.sort_unstable();
+    Ok(Some(columns))
 }
 
 /// The preprocessing a run fits on its training split and applies unchanged to every split:
@@ -675,6 +717,7 @@ pub fn execute(
         missing_rate_realized: prepared.missing_rate_realized,
         missing_rate_realized_train: Some(prepared.missing_rate_realized_train),
         missing_rate_realized_test: Some(prepared.missing_rate_realized_test),
+        missing_rate_in_columns: prepared.missing_rate_in_columns,
         imputation: spec.imputation.to_string(),
         variant: spec.protocol.name(),
         seed: spec.seed,

@@ -175,8 +175,9 @@ pub fn run_config(
 ) -> Result<ExperimentReport> {
     let cfg = cfg.clone();
     let full = datasets::load(&cfg.data, config_dir)?;
-    // Check the architecture against the data before any run starts.
+    // Check the architecture and the named columns against the data before any run starts.
     run::layer_sizes(&cfg, &full, full.n_features())?;
+    run::named_columns(&full, &cfg)?;
     let experiment_dir = opts
         .out
         .clone()

@@ -439,6 +439,97 @@ fn train_and_test_share_one_missingness_mechanism() {
     }
 }
 
+/// `missing.columns`: only the named features lose values, in both splits, at the rate of
+/// all cells (`missing_rate`), which runs.csv reports beside the rate within the named columns;
+/// the option changes the run keys, an unknown name or a mechanism that picks its own columns
+/// is refused naming the field, and without the option runs.csv leaves the column empty.
+#[test]
+fn named_columns_alone_lose_values() {
+    use experiments::config::ExperimentConfig;
+    let dir = tempfile::tempdir().unwrap();
+    let base = config(WDBC, "[30, 8, 2]", r#"["dense"]"#, "[1, 2]").replace(
+        "[grid]\n",
+        "[grid]\nmissing_mechanism = [\"mcar\", \"mnar-self-logistic\"]\nmissing_rate = [0.03]\n\
+         imputation = [\"absent\"]\n",
+    );
+    // 3 of 30 columns: 10% of the cells, so 0.03 of all cells is 0.3 of theirs.
+    let text = base.clone()
+        + "[missing]\ncolumns = [\"worst area\", \"mean radius\", \"texture error\"]\n";
+    let path = write(dir.path(), "columns.toml", &text);
+    let (cfg, config_dir) = ExperimentConfig::load(&path).unwrap();
+    let full = experiments::datasets::load(&cfg.data, &config_dir).unwrap();
+    let named: Vec<usize> = ["mean radius", "texture error", "worst area"]
+        .iter()
+        .map(|n| full.feature_names.iter().position(|f| f == n).unwrap())
+        .collect();
+    let specs = experiments::grid::expand(&cfg);
+    assert_eq!(specs.len(), 4);
+    for spec in &specs {
+        let p = experiments::run::prepare(&full, &cfg, spec).unwrap();
+        for ds in [&p.train, &p.test] {
+            let d = ds.n_features();
+            let touched: Vec<usize> = (0..d)
+                .filter(|&j| (0..ds.n_rows()).any(|i| !ds.observed[i * d + j]))
+                .collect();
+            assert_eq!(touched, named, "{}", spec.run_id);
+        }
+        assert!(
+            (p.missing_rate_realized - 0.03).abs() < 0.01,
+            "{}",
+            spec.run_id
+        );
+        let within = p.missing_rate_in_columns.unwrap();
+        assert!((within - 0.3).abs() < 0.06, "{}: {within}", spec.run_id);
+    }
+    let plain = write(dir.path(), "plain.toml", &base);
+    let (plain_cfg, _) = ExperimentConfig::load(&plain).unwrap();
+    let plain_keys: Vec<String> = experiments::grid::expand(&plain_cfg)
+        .into_iter()
+        .map(|s| s.run_id)
+        .collect();
+    assert!(specs.iter().all(|s| !plain_keys.contains(&s.run_id)));
+    run_experiment(&path, &RunOptions::quiet_into(&dir.path().join("out"), 2)).unwrap();
+    let runs: Vec<RunRow> = read_rows(&dir.path().join("out/runs.csv")).unwrap();
+    assert_eq!(runs.len(), 4);
+    for r in &runs {
+        let within = r.missing_rate_in_columns.unwrap();
+        assert!(
+            (within - 10.0 * r.missing_rate_realized).abs() < 1e-9,
+            "{}",
+            r.run_id
+        );
+    }
+    run_experiment(
+        &plain,
+        &RunOptions::quiet_into(&dir.path().join("plain"), 2),
+    )
+    .unwrap();
+    let runs: Vec<RunRow> = read_rows(&dir.path().join("plain/runs.csv")).unwrap();
+    assert!(runs.iter().all(|r| r.missing_rate_in_columns.is_none()));
+    // Refusals name the field.
+    let unknown = write(
+        dir.path(),
+        "unknown.toml",
+        &(base.clone() + "[missing]\ncolumns = [\"mean radius\", \"f029\"]\n"),
+    );
+    let err = error_of(&unknown, &dir.path().join("u"));
+    assert!(
+        err.contains("missing.columns") && err.contains("no feature `f029`"),
+        "{err}"
+    );
+    let mar = write(
+        dir.path(),
+        "mar.toml",
+        &(base.replace("\"mnar-self-logistic\"", "\"mar\"")
+            + "[missing]\ncolumns = [\"mean radius\"]\n"),
+    );
+    let err = error_of(&mar, &dir.path().join("m"));
+    assert!(
+        err.contains("missing.columns") && err.contains("mar chooses its own columns"),
+        "{err}"
+    );
+}
+
 /// A named variant runs beside its base method in one grid, under its own name and key:
 /// SET with regrown weights at zero (`set-zero`) against SET with sampled ones.
 #[test]
