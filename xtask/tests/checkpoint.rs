@@ -33,6 +33,7 @@ el2n_epochs = [2, 30]
 degree_every = 5
 predictions = true
 epoch_eval = true
+relevant_features = ["mean radius", "worst area", "texture error"]
 [data_aware]
 options = ["rehearsal"]
 rehearsal_steps = 30
@@ -112,6 +113,7 @@ fn assert_same_results(a: &Path, b: &Path) {
         "input_degree.csv",
         "step_forgetting.csv",
         "predictions.csv",
+        "feature_selection.csv",
     ] {
         let (ta, tb) = (table(&a.join(file)), table(&b.join(file)));
         assert!(!ta.is_empty(), "{file} is empty");

@@ -337,6 +337,12 @@ pub struct TrackingConfig {
     /// set per epoch.
     #[serde(default)]
     pub epoch_eval: bool,
+    /// Features known to matter (names as in the data's header, as Madelon's 20 relevant
+    /// ones): each run then measures how its input layer ranks them, every `degree_every`
+    /// epochs and at the last, into `feature_selection.csv`. Used only to measure, never to
+    /// train.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relevant_features: Option<Vec<String>>,
 }
 
 impl TrackingConfig {
@@ -357,6 +363,7 @@ impl Default for TrackingConfig {
             degree_every: Self::default_degree_every(),
             predictions: false,
             epoch_eval: false,
+            relevant_features: None,
         }
     }
 }

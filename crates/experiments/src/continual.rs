@@ -392,6 +392,9 @@ impl Classifier for SequenceClock<'_> {
     fn layer_densities(&self) -> Vec<f64> {
         self.inner.layer_densities()
     }
+    fn input_strengths(&self) -> Vec<f64> {
+        self.inner.input_strengths()
+    }
     fn sparse_layers(&self) -> Option<&[SparseLayer]> {
         self.inner.sparse_layers()
     }

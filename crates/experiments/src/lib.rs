@@ -13,6 +13,7 @@ pub mod data_aware;
 pub mod datasets;
 pub mod error;
 pub mod estimator;
+pub mod feature_selection;
 pub mod grid;
 pub mod guard;
 pub mod numerics;

@@ -426,6 +426,8 @@ pub struct RunFiles {
     pub continual: Vec<crate::continual::ContinualRow>,
     /// `subset_runs.csv` rows (subset-selection runs).
     pub subsets: Vec<crate::subsets::SubsetRunRow>,
+    /// `feature_selection.csv` rows (with `tracking.relevant_features`).
+    pub feature_selection: Vec<crate::feature_selection::FeatureSelectionRow>,
 }
 
 /// Something done to every kind of per-run file beside `runs.csv` (recording, pruning,
@@ -446,7 +448,11 @@ impl RunFiles {
         v.visit(PREDICTIONS, &self.predictions)?;
         v.visit(STEP_FORGETTING, &self.step_forgetting)?;
         v.visit(crate::continual::CONTINUAL, &self.continual)?;
-        v.visit(crate::subsets::SUBSET_RUNS, &self.subsets)
+        v.visit(crate::subsets::SUBSET_RUNS, &self.subsets)?;
+        v.visit(
+            crate::feature_selection::FEATURE_SELECTION,
+            &self.feature_selection,
+        )
     }
 
     /// Visits every kind of per-run file without rows (for work on whole files).

@@ -4,6 +4,7 @@
 use crate::checkpoint::{self, CheckpointPolicy, CheckpointRef, RunCheckpoint};
 use crate::config::ExperimentConfig;
 use crate::data_aware::{DataAwareOption, DataAwareSampler, HardGrowth};
+use crate::feature_selection::FeatureSelectionRecord;
 use crate::grid::RunSpec;
 use crate::protocol::Protocol;
 use crate::registry::{self, MethodKind};
@@ -179,16 +180,30 @@ pub fn named_columns(full: &Dataset, cfg: &ExperimentConfig) -> Result<Option<Ve
     for name in names {
         match full.feature_names.iter().position(|f| f == name) {
             Some(j) => columns.push(j),
-            None => anyhow::bail!(
-                "missing.columns: the data has no feature `{name}` (its {} features: {}{})",
-                full.n_features(),
-                full.feature_names[..full.n_features().min(5)].join(", "),
-                if full.n_features() > 5 { ", ..." } else { "" }
-            ),
+            None => return Err(unknown_feature("missing.columns", name, full)),
         }
     }
     columns.sort_unstable();
     Ok(Some(columns))
+}
+
+/// Refuses `tracking.relevant_features` naming a feature the data does not have.
+pub fn check_relevant_features(full: &Dataset, cfg: &ExperimentConfig) -> Result<()> {
+    let names = cfg.tracking.relevant_features.iter().flatten();
+    match names.into_iter().find(|n| !full.feature_names.contains(n)) {
+        Some(name) => Err(unknown_feature("tracking.relevant_features", name, full)),
+        None => Ok(()),
+    }
+}
+
+/// The error of a config `field` naming `name`, which is not a feature of `full`.
+fn unknown_feature(field: &str, name: &str, full: &Dataset) -> anyhow::Error {
+    let d = full.n_features();
+    anyhow::anyhow!(
+        "{field}: the data has no feature `{name}` (its {d} features: {}{})",
+        full.feature_names[..d.min(5)].join(", "),
+        if d > 5 { ", ..." } else { "" }
+    )
 }
 
 /// The preprocessing a run fits on its training split and applies unchanged to every split:
@@ -414,6 +429,8 @@ struct RunObserver<'a> {
     /// The second source: end-of-epoch evaluation passes over `train` (`tracking.epoch_eval`).
     eval: Option<(ExampleTracker, Examples<'a>)>,
     steps: Option<StepRecord>,
+    /// How the input layer ranks the relevant features (`tracking.relevant_features`).
+    features: Option<FeatureSelectionRecord>,
     n_classes: usize,
     checkpoints: Option<(&'a CheckpointPolicy, &'a RunSpec)>,
     epochs: usize,
@@ -424,6 +441,7 @@ struct RunObserver<'a> {
 struct ObserverRecords<'a> {
     steps: Option<&'a StepRecord>,
     eval: Option<&'a ExampleTracker>,
+    features: Option<&'a FeatureSelectionRecord>,
 }
 
 /// [`ObserverRecords`] read back.
@@ -431,6 +449,9 @@ struct ObserverRecords<'a> {
 struct SavedRecords {
     steps: Option<StepRecord>,
     eval: Option<ExampleTracker>,
+    /// Absent from checkpoints written before feature selection was measured.
+    #[serde(default)]
+    features: Option<FeatureSelectionRecord>,
 }
 
 impl TrainObserver for RunObserver<'_> {
@@ -457,6 +478,9 @@ impl TrainObserver for RunObserver<'_> {
     }
 
     fn after_epoch(&mut self, epoch: usize, model: &mut dyn Classifier) {
+        if let Some(f) = &mut self.features {
+            f.after_epoch(epoch, model);
+        }
         let Some((tracker, train)) = &mut self.eval else {
             return;
         };
@@ -488,6 +512,7 @@ impl TrainObserver for RunObserver<'_> {
                 records: &sparse_core::state::encode(&ObserverRecords {
                     steps: self.steps.as_ref(),
                     eval: self.eval.as_ref().map(|(t, _)| t),
+                    features: self.features.as_ref(),
                 }),
             },
         );
@@ -560,6 +585,9 @@ fn restore(
     *rngs = restored;
     observer.tracker = ckpt.examples;
     observer.steps = saved.steps;
+    if observer.features.is_some() {
+        observer.features = saved.features;
+    }
     if let (Some((e, _)), Some(saved)) = (&mut observer.eval, saved.eval) {
         *e = saved;
     }
@@ -616,6 +644,10 @@ pub fn execute(
                 tr.n_rows().div_ceil(cfg.training.batch_size.max(1)),
             )
         }),
+        features: cfg.tracking.relevant_features.as_ref().map(|names| {
+            let relevant = tr.feature_names.iter().map(|f| names.contains(f)).collect();
+            FeatureSelectionRecord::new(relevant, cfg.tracking.degree_every, cfg.training.epochs)
+        }),
         n_classes: tr.n_classes(),
         checkpoints: checkpoints.map(|p| (p, spec)),
         epochs: cfg.training.epochs,
@@ -659,6 +691,7 @@ pub fn execute(
         },
         resume,
     );
+    let features = observer.features.take();
     let mut examples = observer
         .tracker
         .map(|t| t.rows(&spec.run_id, Source::TrainPass))
@@ -804,6 +837,9 @@ pub fn execute(
             predictions,
             step_forgetting,
             subsets: subset.into_iter().collect(),
+            feature_selection: features
+                .map(|f| f.rows(&spec.run_id, &spec.method, sparsity, spec.seed))
+                .unwrap_or_default(),
             ..RunFiles::default()
         },
     })

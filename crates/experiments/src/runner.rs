@@ -178,6 +178,7 @@ pub fn run_config(
     // Check the architecture and the named columns against the data before any run starts.
     run::layer_sizes(&cfg, &full, full.n_features())?;
     run::named_columns(&full, &cfg)?;
+    run::check_relevant_features(&full, &cfg)?;
     let experiment_dir = opts
         .out
         .clone()

@@ -150,6 +150,10 @@ pub trait Classifier: Send {
     fn nnz(&self) -> usize;
     /// Realised density of each weight layer, input side first.
     fn layer_densities(&self) -> Vec<f64>;
+    /// Per input feature, Σ|w| over its connections to the first hidden layer (a sparse
+    /// layer's stored ones): how much the network uses each input, which ranks a dense
+    /// network's inputs where their degrees all tie (feature selection, Madelon).
+    fn input_strengths(&self) -> Vec<f64>;
 
     /// The sparse layers, for topology telemetry (None for the dense model).
     fn sparse_layers(&self) -> Option<&[SparseLayer]> {
@@ -254,6 +258,18 @@ impl Classifier for SparseNetwork {
         self.mlp.layer_densities()
     }
 
+    fn input_strengths(&self) -> Vec<f64> {
+        let w = &self.mlp.layers()[0].weights;
+        (0..w.n_rows())
+            .map(|i| {
+                w.values()[w.row_range(i)]
+                    .iter()
+                    .map(|v| f64::from(v.abs()))
+                    .sum()
+            })
+            .collect()
+    }
+
     fn sparse_layers(&self) -> Option<&[SparseLayer]> {
         Some(self.mlp.layers())
     }
@@ -355,6 +371,15 @@ impl Classifier for DenseMlp {
 
     fn layer_densities(&self) -> Vec<f64> {
         vec![1.0; self.sizes().len() - 1]
+    }
+
+    fn input_strengths(&self) -> Vec<f64> {
+        let first = self.params().swap_remove(0);
+        first
+            .weights
+            .chunks(first.n_out)
+            .map(|row| row.iter().map(|v| f64::from(v.abs())).sum())
+            .collect()
     }
 
     fn save_state(&self) -> Vec<u8> {

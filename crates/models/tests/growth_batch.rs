@@ -57,6 +57,9 @@ impl Classifier for Recording {
     fn layer_densities(&self) -> Vec<f64> {
         self.inner.layer_densities()
     }
+    fn input_strengths(&self) -> Vec<f64> {
+        self.inner.input_strengths()
+    }
     fn sparse_layers(&self) -> Option<&[SparseLayer]> {
         self.inner.sparse_layers()
     }
