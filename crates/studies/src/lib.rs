@@ -11,6 +11,7 @@ pub mod continual;
 pub mod data_aware;
 pub mod degree;
 pub mod exemplars;
+pub mod feature_selection;
 pub mod forgetting;
 pub mod plots;
 pub mod reproduce;
@@ -25,6 +26,7 @@ pub fn registry() -> &'static [&'static dyn Study] {
     &[
         &plots::PlainStudy,
         &degree::DegreeStudy,
+        &feature_selection::FeatureSelectionStudy,
         &forgetting::ForgettingStudy,
         &data_aware::DataAwareStudy,
         &continual::ContinualStudy,
