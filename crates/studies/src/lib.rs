@@ -107,6 +107,29 @@ mod tests {
         }
     }
 
+    /// The Madelon studies measure against, and aim missing values at, exactly the relevant
+    /// features the datasets README lists (a typo would still name a feature of the data).
+    #[test]
+    fn madelon_studies_name_the_relevant_features() {
+        let relevant: Vec<String> = experiments::datasets::MADELON_RELEVANT
+            .iter()
+            .map(|f| f.to_string())
+            .collect();
+        let mut seen = 0;
+        for (path, cfg) in reproduce::discover(&reproduce::studies_dir()).unwrap() {
+            if cfg.data.dataset != "madelon" {
+                continue;
+            }
+            seen += 1;
+            let listed = cfg.tracking.relevant_features.as_ref();
+            assert_eq!(listed, Some(&relevant), "{}", path.display());
+            if let Some(columns) = &cfg.missing.columns {
+                assert_eq!(columns, &relevant, "{}", path.display());
+            }
+        }
+        assert_eq!(seen, 2);
+    }
+
     /// Every study config names kinds a registered study draws; an unknown one is refused
     /// with the field and the known names.
     #[test]
