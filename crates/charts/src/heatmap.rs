@@ -125,12 +125,8 @@ impl Figure for HeatMap<'_> {
     where
         DB::ErrorType: 'static,
     {
-        let (w, _) = root.dim_in_pixel();
-        root.draw_text(
-            self.title,
-            &text_style(FIGURE_TITLE_SIZE, HPos::Center, VPos::Center),
-            ((w / 2) as i32, (TITLE_H / 2) as i32),
-        )?;
+        // Cells are placed in the whole figure's coordinates, below the title.
+        draw_title(root, self.title)?;
         let top = (TITLE_H + 10) as i32;
         let (left, cw, ch) = (self.left as i32, self.cell_w as i32, self.cell_h as i32);
         let cols = self.x_ticks.len() as i32;

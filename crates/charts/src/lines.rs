@@ -59,13 +59,7 @@ impl Figure for LinePanels<'_> {
     where
         DB::ErrorType: 'static,
     {
-        let (w, _) = root.dim_in_pixel();
-        let (top, rest) = root.split_vertically(TITLE_H);
-        top.draw_text(
-            self.title,
-            &text_style(FIGURE_TITLE_SIZE, HPos::Center, VPos::Center),
-            ((w / 2) as i32, (TITLE_H / 2) as i32),
-        )?;
+        let rest = draw_title(root, self.title)?;
         let (grid, legend) = rest.split_vertically(self.rows as u32 * PANEL_H);
         if self.panels.is_empty() {
             draw_no_data(&grid)?;

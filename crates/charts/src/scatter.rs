@@ -59,13 +59,7 @@ impl Figure for Scatter<'_> {
             (Some((x0, x1)), Some((y0, y1))) => (padded(x0, x1, false), padded(y0, y1, false)),
             _ => (0.0..1.0, 0.0..1.0),
         };
-        let (w, _) = root.dim_in_pixel();
-        let (top, rest) = root.split_vertically(TITLE_H);
-        top.draw_text(
-            self.title,
-            &text_style(FIGURE_TITLE_SIZE, HPos::Center, VPos::Center),
-            ((w / 2) as i32, (TITLE_H / 2) as i32),
-        )?;
+        let rest = draw_title(root, self.title)?;
         let (plot, legend) = rest.split_vertically(SCATTER_H);
         let mut chart = ChartBuilder::on(&plot)
             .margin(12)

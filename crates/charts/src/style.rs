@@ -143,6 +143,25 @@ pub(crate) fn fmt_tick(v: f64) -> String {
     }
 }
 
+/// Writes a figure's title centred in the top `TITLE_H` pixels of `root`; returns the area
+/// below it.
+pub(crate) fn draw_title<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+) -> Result<DrawingArea<DB, Shift>>
+where
+    DB::ErrorType: 'static,
+{
+    let (w, _) = root.dim_in_pixel();
+    let (top, rest) = root.split_vertically(TITLE_H);
+    top.draw_text(
+        title,
+        &text_style(FIGURE_TITLE_SIZE, HPos::Center, VPos::Center),
+        ((w / 2) as i32, (TITLE_H / 2) as i32),
+    )?;
+    Ok(rest)
+}
+
 /// Writes "no data" in the middle of `area`.
 pub(crate) fn draw_no_data<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>) -> Result<()>
 where

@@ -397,7 +397,7 @@ pub fn readme_table(dir: &Path) -> Result<Option<String>> {
         return Ok(None);
     }
     let rows: Vec<ContinualSummary> = read_rows(&path)?;
-    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let name = crate::folder_name(dir);
     let tally =
         |p: fn(&ContinualSummary) -> f64| ClaimTally::of(&rows.iter().map(p).collect::<Vec<_>>());
     let mut t = format!(
