@@ -74,9 +74,13 @@ mod palette_index {
 /// One plotting area of [`line_panels`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Panel {
+    /// Shown above the panel.
     pub title: String,
+    /// Below the x axis.
     pub x_label: String,
+    /// Beside the y axis.
     pub y_label: String,
+    /// The lines, drawn in order (later ones on top).
     pub series: Vec<Series>,
     /// Log-scale x axis (e.g. for density).
     pub x_log: bool,
@@ -94,24 +98,37 @@ pub struct Panel {
 pub enum FigureData {
     /// [`line_panels`].
     LinePanels {
+        /// The figure's title.
         title: String,
+        /// Panels per row.
         columns: usize,
+        /// The panels, row by row.
         panels: Vec<Panel>,
     },
     /// [`heatmap`].
     Heatmap {
+        /// The figure's title.
         title: String,
+        /// Below the columns.
         x_label: String,
+        /// Beside the rows.
         y_label: String,
+        /// One label per column.
         x_ticks: Vec<String>,
+        /// One label per row, top first.
         y_ticks: Vec<String>,
+        /// Row by row, one value per column (NaN: an empty cell).
         values: Vec<Vec<f64>>,
     },
     /// [`scatter`].
     Scatter {
+        /// The figure's title.
         title: String,
+        /// Below the x axis.
         x_label: String,
+        /// Beside the y axis.
         y_label: String,
+        /// Labelled point sets, one colour each.
         groups: Vec<(String, Vec<(f64, f64)>)>,
     },
 }

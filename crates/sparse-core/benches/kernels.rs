@@ -5,6 +5,9 @@
 //!
 //! `cargo bench -p sparse-core` (add `-- --quick` for a short pass).
 
+// `criterion_group!` defines `pub fn benches` without a doc comment.
+#![allow(missing_docs)]
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -118,8 +118,10 @@ macro_rules! multiversion {
                     $inner($($arg),*)
                 }
                 match $crate::simd::supported(level) {
-                    // SAFETY: `supported` caps the level at what this CPU can run.
+                    // SAFETY: `supported` caps the level at what this CPU can run, so it has
+                    // AVX-512F and AVX2 here.
                     $crate::simd::SimdLevel::Avx512 => return unsafe { v512($($arg),*) },
+                    // SAFETY: as above, this CPU has AVX2.
                     $crate::simd::SimdLevel::Avx2 => return unsafe { v256($($arg),*) },
                     $crate::simd::SimdLevel::Baseline => {}
                 }
