@@ -261,6 +261,37 @@ pub struct Amputation {
     pub per_column_rate: Vec<f64>,
 }
 
+/// A row-major `n_rows x n_cols` table as amputation reads it: raw values and which cells are
+/// observed (a [`Dataset`]'s, or any caller's arrays).
+#[derive(Clone, Copy, Debug)]
+pub struct Cells<'a> {
+    /// Row-major values; those of cells not observed are ignored.
+    pub values: &'a [f32],
+    /// Row-major, `true` where the value is observed.
+    pub observed: &'a [bool],
+    /// Rows.
+    pub n_rows: usize,
+    /// Columns (features).
+    pub n_cols: usize,
+}
+
+impl<'a> Cells<'a> {
+    /// The table of the given parts (checked for shape and finiteness where it is used).
+    pub fn new(values: &'a [f32], observed: &'a [bool], n_rows: usize, n_cols: usize) -> Self {
+        Cells {
+            values,
+            observed,
+            n_rows,
+            n_cols,
+        }
+    }
+
+    /// The feature table of `ds`.
+    pub fn of(ds: &'a Dataset) -> Self {
+        Cells::new(&ds.values, &ds.observed, ds.n_rows(), ds.n_features())
+    }
+}
+
 /// The random setup of a mechanism, drawn once and calibrated on one table (a run's training
 /// split): which columns stay observed, drive a logistic model or are censored, the logistic
 /// weights and intercepts, the standardisation, the quantile thresholds and the removal
@@ -352,18 +383,15 @@ impl MissingnessSetup {
     /// [`AmputationError::Unreachable`] when the mechanism cannot remove that share;
     /// [`AmputationError::InvalidParam`] / [`AmputationError::NoColumnToMask`] for bad params;
     /// [`AmputationError::ShapeMismatch`] / [`AmputationError::NonFinite`] for a bad table.
-    #[allow(clippy::too_many_arguments)] // the table's parts, as the callers hold them
     pub fn fit(
-        values: &[f32],
-        observed: &[bool],
-        n_rows: usize,
-        n_cols: usize,
+        cells: Cells,
         mechanism: Mechanism,
         rate: f64,
         params: &AmputationParams,
         rng: &mut impl Rng,
     ) -> Result<Self, AmputationError> {
-        let table = Table::new(values, observed, n_rows, n_cols)?;
+        let n_cols = cells.n_cols;
+        let table = Table::new(cells.values, cells.observed, cells.n_rows, n_cols)?;
         let setup = |rule| MissingnessSetup {
             mechanism: mechanism.name(),
             n_cols,
@@ -415,14 +443,13 @@ impl MissingnessSetup {
     /// [`AmputationError::ShapeMismatch`] / [`AmputationError::NonFinite`] for a bad table,
     /// also when it has another number of columns than the fitted one;
     /// [`AmputationError::Unreachable`] when exact MCAR's count exceeds its observed cells.
-    pub fn draw(
-        &self,
-        values: &[f32],
-        observed: &[bool],
-        n_rows: usize,
-        n_cols: usize,
-        rng: &mut impl Rng,
-    ) -> Result<Amputation, AmputationError> {
+    pub fn draw(&self, cells: Cells, rng: &mut impl Rng) -> Result<Amputation, AmputationError> {
+        let Cells {
+            values,
+            observed,
+            n_rows,
+            n_cols,
+        } = cells;
         let table = Table::new(values, observed, n_rows, n_cols)?;
         if n_cols != self.n_cols {
             return Err(AmputationError::ShapeMismatch {
@@ -459,21 +486,14 @@ impl MissingnessSetup {
 ///
 /// # Errors
 /// Those of [`MissingnessSetup::fit`].
-#[allow(clippy::too_many_arguments)] // the table's parts, as the callers hold them
 pub fn ampute(
-    values: &[f32],
-    observed: &[bool],
-    n_rows: usize,
-    n_cols: usize,
+    cells: Cells,
     mechanism: Mechanism,
     rate: f64,
     params: &AmputationParams,
     rng: &mut impl Rng,
 ) -> Result<Amputation, AmputationError> {
-    MissingnessSetup::fit(
-        values, observed, n_rows, n_cols, mechanism, rate, params, rng,
-    )?
-    .draw(values, observed, n_rows, n_cols, rng)
+    MissingnessSetup::fit(cells, mechanism, rate, params, rng)?.draw(cells, rng)
 }
 
 /// Marks the cells removed by `a` as missing in `ds` (observed `false`, value `0.0`, as
@@ -1154,7 +1174,13 @@ mod tests {
         seed: u64,
     ) -> Result<Amputation, AmputationError> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        ampute(values, observed, N, D, m, rate, params, &mut rng)
+        ampute(
+            Cells::new(values, observed, N, D),
+            m,
+            rate,
+            params,
+            &mut rng,
+        )
     }
 
     /// Columns in which `a` removed at least one cell.
@@ -1174,22 +1200,27 @@ mod tests {
         for m in ALL {
             let params = reachable_params(m);
             let mut fit_rng = ChaCha8Rng::seed_from_u64(5);
-            let setup =
-                MissingnessSetup::fit(&values, &observed, N, D, m, 0.3, &params, &mut fit_rng)
-                    .unwrap();
+            let setup = MissingnessSetup::fit(
+                Cells::new(&values, &observed, N, D),
+                m,
+                0.3,
+                &params,
+                &mut fit_rng,
+            )
+            .unwrap();
             let mut draws = ChaCha8Rng::seed_from_u64(6);
             let whole = setup
-                .draw(&values, &observed, N, D, &mut draws.clone())
+                .draw(Cells::new(&values, &observed, N, D), &mut draws.clone())
                 .unwrap();
             let first = setup
-                .draw(&values[..half], &observed[..half], N / 2, D, &mut draws)
+                .draw(
+                    Cells::new(&values[..half], &observed[..half], N / 2, D),
+                    &mut draws,
+                )
                 .unwrap();
             assert_eq!(first.mask_missing, whole.mask_missing[..half], "{m}");
             let refit = ampute(
-                &values[..half],
-                &observed[..half],
-                N / 2,
-                D,
+                Cells::new(&values[..half], &observed[..half], N / 2, D),
                 m,
                 0.3,
                 &params,
@@ -1224,10 +1255,20 @@ mod tests {
         ];
         for (m, params, rate) in cases {
             let mut rng = ChaCha8Rng::seed_from_u64(9);
-            let setup =
-                MissingnessSetup::fit(&train, &observed, N, D, m, rate, &params, &mut rng).unwrap();
-            let a = setup.draw(&train, &observed, N, D, &mut rng).unwrap();
-            let b = setup.draw(&test, &observed, N, D, &mut rng).unwrap();
+            let setup = MissingnessSetup::fit(
+                Cells::new(&train, &observed, N, D),
+                m,
+                rate,
+                &params,
+                &mut rng,
+            )
+            .unwrap();
+            let a = setup
+                .draw(Cells::new(&train, &observed, N, D), &mut rng)
+                .unwrap();
+            let b = setup
+                .draw(Cells::new(&test, &observed, N, D), &mut rng)
+                .unwrap();
             assert_eq!(touched_columns(&a), touched_columns(&b), "{m}");
             if matches!(m, Mechanism::Mar | Mechanism::MnarQuantile) {
                 assert!(touched_columns(&a).len() < D, "{m} leaves columns alone");
@@ -1245,10 +1286,7 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let params = AmputationParams::default();
         let setup = MissingnessSetup::fit(
-            &values,
-            &observed,
-            N,
-            D,
+            Cells::new(&values, &observed, N, D),
             Mechanism::Mar,
             0.2,
             &params,
@@ -1256,7 +1294,7 @@ mod tests {
         )
         .unwrap();
         let e = setup
-            .draw(&values, &observed, N * 2, D / 2, &mut rng)
+            .draw(Cells::new(&values, &observed, N * 2, D / 2), &mut rng)
             .unwrap_err();
         assert!(matches!(e, AmputationError::ShapeMismatch { .. }), "{e}");
     }
@@ -1611,10 +1649,7 @@ mod tests {
         let half = N / 2 * D;
         let mut rng = ChaCha8Rng::seed_from_u64(6);
         let setup = MissingnessSetup::fit(
-            &values[..half],
-            &observed[..half],
-            N / 2,
-            D,
+            Cells::new(&values[..half], &observed[..half], N / 2, D),
             Mechanism::MnarSelfLogistic,
             rate,
             &params,
@@ -1622,7 +1657,10 @@ mod tests {
         )
         .unwrap();
         let other = setup
-            .draw(&values[half..], &observed[half..], N / 2, D, &mut rng)
+            .draw(
+                Cells::new(&values[half..], &observed[half..], N / 2, D),
+                &mut rng,
+            )
             .unwrap();
         assert_eq!(
             (0..D)
@@ -1760,10 +1798,7 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let p = AmputationParams::default();
         let err = ampute(
-            &[1.0; 5],
-            &[true; 6],
-            2,
-            3,
+            Cells::new(&[1.0; 5], &[true; 6], 2, 3),
             Mechanism::Mcar,
             0.1,
             &p,
@@ -1771,10 +1806,7 @@ mod tests {
         );
         assert!(matches!(err, Err(AmputationError::ShapeMismatch { .. })));
         let err = ampute(
-            &[1.0, f32::NAN],
-            &[true; 2],
-            1,
-            2,
+            Cells::new(&[1.0, f32::NAN], &[true; 2], 1, 2),
             Mechanism::Mcar,
             0.1,
             &p,

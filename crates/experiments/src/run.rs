@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 use data::dynamics::{ExampleTracker, Source};
 use data::encoding::OneHotEncoder;
 use data::imputation::{Imputation, Imputer, ImputerParams, Strategy};
-use data::missingness::{self, AmputationParams, Mechanism, MissingnessSetup};
+use data::missingness::{self, AmputationParams, Cells, Mechanism, MissingnessSetup};
 use data::{stratified_split, Dataset, Scaler, ScalingKind};
 use models::rngs::stream;
 use models::train::TrainObserver;
@@ -86,10 +86,7 @@ pub fn prepare(full: &Dataset, cfg: &ExperimentConfig, spec: &RunSpec) -> Result
         ..cfg.missing.params.clone()
     };
     let setup = MissingnessSetup::fit(
-        &train.values,
-        &train.observed,
-        train.n_rows(),
-        train.n_features(),
+        Cells::of(&train),
         spec.missing_mechanism,
         spec.missing_rate,
         &params,
@@ -107,13 +104,7 @@ pub fn prepare(full: &Dataset, cfg: &ExperimentConfig, spec: &RunSpec) -> Result
     for (part, apply_here) in parts {
         if apply_here && spec.missing_mechanism != Mechanism::None {
             let a = setup
-                .draw(
-                    &part.values,
-                    &part.observed,
-                    part.n_rows(),
-                    part.n_features(),
-                    &mut rng,
-                )
+                .draw(Cells::of(part), &mut rng)
                 .with_context(|| format!("grid.missing_rate {}", spec.missing_rate))?;
             missingness::apply(part, &a);
         }
