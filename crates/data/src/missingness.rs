@@ -391,7 +391,7 @@ impl MissingnessSetup {
         rng: &mut impl Rng,
     ) -> Result<Self, AmputationError> {
         let n_cols = cells.n_cols;
-        let table = Table::new(cells.values, cells.observed, cells.n_rows, n_cols)?;
+        let table = Table::new(cells)?;
         let setup = |rule| MissingnessSetup {
             mechanism: mechanism.name(),
             n_cols,
@@ -444,19 +444,13 @@ impl MissingnessSetup {
     /// also when it has another number of columns than the fitted one;
     /// [`AmputationError::Unreachable`] when exact MCAR's count exceeds its observed cells.
     pub fn draw(&self, cells: Cells, rng: &mut impl Rng) -> Result<Amputation, AmputationError> {
-        let Cells {
-            values,
-            observed,
-            n_rows,
-            n_cols,
-        } = cells;
-        let table = Table::new(values, observed, n_rows, n_cols)?;
-        if n_cols != self.n_cols {
+        let table = Table::new(cells)?;
+        if cells.n_cols != self.n_cols {
             return Err(AmputationError::ShapeMismatch {
-                n_rows,
+                n_rows: cells.n_rows,
                 n_cols: self.n_cols,
-                values: values.len(),
-                observed: observed.len(),
+                values: cells.values.len(),
+                observed: cells.observed.len(),
             });
         }
         let prob = match &self.rule {
@@ -588,7 +582,7 @@ fn draw_mask(prob: &[f64], rng: &mut impl Rng) -> Vec<bool> {
     mask
 }
 
-/// A borrowed row-major table with its observed mask, checked for shape and finiteness.
+/// A [`Cells`] view checked for shape and finiteness.
 struct Table<'a> {
     values: &'a [f32],
     observed: &'a [bool],
@@ -597,12 +591,13 @@ struct Table<'a> {
 }
 
 impl<'a> Table<'a> {
-    fn new(
-        values: &'a [f32],
-        observed: &'a [bool],
-        n: usize,
-        d: usize,
-    ) -> Result<Self, AmputationError> {
+    fn new(cells: Cells<'a>) -> Result<Self, AmputationError> {
+        let Cells {
+            values,
+            observed,
+            n_rows: n,
+            n_cols: d,
+        } = cells;
         if values.len() != n * d || observed.len() != n * d {
             return Err(AmputationError::ShapeMismatch {
                 n_rows: n,
@@ -630,6 +625,26 @@ impl<'a> Table<'a> {
 
     fn cells(&self) -> usize {
         self.n * self.d
+    }
+
+    /// The probability with which each of `eligible` cells is removed so that `rate` of *all*
+    /// cells are; unreachable when that exceeds 1 (or nothing is eligible).
+    fn removal_probability(
+        &self,
+        mechanism: Mechanism,
+        rate: f64,
+        eligible: usize,
+    ) -> Result<f64, AmputationError> {
+        let cells = self.cells() as f64;
+        let p = rate * cells / eligible as f64;
+        if eligible == 0 || p > 1.0 {
+            return Err(AmputationError::Unreachable {
+                mechanism: mechanism.name(),
+                rate,
+                max: eligible as f64 / cells,
+            });
+        }
+        Ok(p)
     }
 
     /// Rows where column `j` is observed.
@@ -809,15 +824,7 @@ impl<'a> Table<'a> {
 /// MCAR, the Bernoulli form: every observed cell with probability `rate * cells / observed`.
 fn mcar_rule(table: &Table, rate: f64) -> Result<Rule, AmputationError> {
     let observed = table.observed.iter().filter(|&&o| o).count();
-    let cells = table.cells() as f64;
-    let p = rate * cells / observed as f64;
-    if observed == 0 || p > 1.0 {
-        return Err(AmputationError::Unreachable {
-            mechanism: Mechanism::Mcar.name(),
-            rate,
-            max: observed as f64 / cells,
-        });
-    }
+    let p = table.removal_probability(Mechanism::Mcar, rate, observed)?;
     Ok(Rule::Bernoulli(p))
 }
 
@@ -854,15 +861,7 @@ fn checked_columns(
 /// observed`, the other columns untouched, so the share of *all* cells removed is `rate`.
 fn mcar_columns_rule(table: &Table, rate: f64, columns: &[usize]) -> Result<Rule, AmputationError> {
     let observed: usize = columns.iter().map(|&j| table.observed_count(j)).sum();
-    let cells = table.cells() as f64;
-    let p = rate * cells / observed as f64;
-    if observed == 0 || p > 1.0 {
-        return Err(AmputationError::Unreachable {
-            mechanism: Mechanism::Mcar.name(),
-            rate,
-            max: observed as f64 / cells,
-        });
-    }
+    let p = table.removal_probability(Mechanism::Mcar, rate, observed)?;
     let rules = columns
         .iter()
         .map(|&j| (j, ColumnRule::Constant(p)))
@@ -1084,15 +1083,7 @@ fn quantile_rule(
             .count();
         thresholds.push((j, lower, upper));
     }
-    let cells = table.cells() as f64;
-    let p = rate * cells / eligible as f64;
-    if eligible == 0 || p > 1.0 {
-        return Err(AmputationError::Unreachable {
-            mechanism: Mechanism::MnarQuantile.name(),
-            rate,
-            max: eligible as f64 / cells,
-        });
-    }
+    let p = table.removal_probability(Mechanism::MnarQuantile, rate, eligible)?;
     let rules = thresholds
         .into_iter()
         .map(|(j, lower, upper)| {

@@ -156,22 +156,23 @@ impl FeatureSelectionRecord {
             return;
         }
         let strength = model.input_strengths();
-        let degree: Option<Vec<f64>> = model.sparse_layers().map(|l| {
-            l[0].weights
+        // A dense network's degrees are all its width: not a measure of selection, so it is
+        // ranked by strength and its degrees read NaN.
+        let layers = model.sparse_layers();
+        let degree: Vec<f64> = match layers {
+            Some(l) => l[0]
+                .weights
                 .row_degrees()
                 .into_iter()
                 .map(|d| d as f64)
-                .collect()
-        });
-        let (ranked_by, scores) = match &degree {
-            Some(d) => ("degree", d.as_slice()),
-            None => ("strength", strength.as_slice()),
+                .collect(),
+            None => vec![f64::NAN; strength.len()],
+        };
+        let (ranked_by, scores) = match layers {
+            Some(_) => ("degree", &degree),
+            None => ("strength", &strength),
         };
         let k = self.relevant.iter().filter(|&&r| r).count();
-        // A dense network's degrees are all its width: not a measure of selection.
-        let degree_or_nan = degree
-            .clone()
-            .unwrap_or_else(|| vec![f64::NAN; strength.len()]);
         self.rows.push(FeatureSelectionRow {
             run_id: String::new(),
             method: String::new(),
@@ -182,8 +183,8 @@ impl FeatureSelectionRecord {
             k,
             precision_at_k: precision_at_k(scores, &self.relevant, k),
             average_precision: average_precision(scores, &self.relevant),
-            relevant_degree_mean: mean_where(&degree_or_nan, &self.relevant, true),
-            noise_degree_mean: mean_where(&degree_or_nan, &self.relevant, false),
+            relevant_degree_mean: mean_where(&degree, &self.relevant, true),
+            noise_degree_mean: mean_where(&degree, &self.relevant, false),
             relevant_strength_mean: mean_where(&strength, &self.relevant, true),
             noise_strength_mean: mean_where(&strength, &self.relevant, false),
         });

@@ -167,34 +167,40 @@ pub fn named_columns(full: &Dataset, cfg: &ExperimentConfig) -> Result<Option<Ve
     let Some(names) = &cfg.missing.columns else {
         return Ok(None);
     };
-    let mut columns = Vec::with_capacity(names.len());
-    for name in names {
-        match full.feature_names.iter().position(|f| f == name) {
-            Some(j) => columns.push(j),
-            None => return Err(unknown_feature("missing.columns", name, full)),
-        }
-    }
+    let mut columns = feature_indices("missing.columns", names, full)?;
     columns.sort_unstable();
     Ok(Some(columns))
 }
 
 /// Refuses `tracking.relevant_features` naming a feature the data does not have.
 pub fn check_relevant_features(full: &Dataset, cfg: &ExperimentConfig) -> Result<()> {
-    let names = cfg.tracking.relevant_features.iter().flatten();
-    match names.into_iter().find(|n| !full.feature_names.contains(n)) {
-        Some(name) => Err(unknown_feature("tracking.relevant_features", name, full)),
-        None => Ok(()),
-    }
+    let names = cfg
+        .tracking
+        .relevant_features
+        .as_deref()
+        .unwrap_or_default();
+    feature_indices("tracking.relevant_features", names, full).map(drop)
 }
 
-/// The error of a config `field` naming `name`, which is not a feature of `full`.
-fn unknown_feature(field: &str, name: &str, full: &Dataset) -> anyhow::Error {
+/// The column of each of `names` in `full`; an error naming the config `field` for a name
+/// that is not a feature of `full`.
+fn feature_indices(field: &str, names: &[String], full: &Dataset) -> Result<Vec<usize>> {
     let d = full.n_features();
-    anyhow::anyhow!(
-        "{field}: the data has no feature `{name}` (its {d} features: {}{})",
-        full.feature_names[..d.min(5)].join(", "),
-        if d > 5 { ", ..." } else { "" }
-    )
+    names
+        .iter()
+        .map(|name| {
+            full.feature_names
+                .iter()
+                .position(|f| f == name)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{field}: the data has no feature `{name}` (its {d} features: {}{})",
+                        full.feature_names[..d.min(5)].join(", "),
+                        if d > 5 { ", ..." } else { "" }
+                    )
+                })
+        })
+        .collect()
 }
 
 /// The preprocessing a run fits on its training split and applies unchanged to every split:
