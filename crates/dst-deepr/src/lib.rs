@@ -99,6 +99,13 @@ impl sparse_core::NamedMethod for DeepR {
     fn from_config(config: Self::Config) -> Result<Self, SparseError> {
         DeepR::new(config)
     }
+    /// Ten times the default noise (1e-5), so that connections change sign within a short run.
+    fn conformance_config() -> Self::Config {
+        DeepRConfig {
+            temperature: 1e-4,
+            ..Default::default()
+        }
+    }
 }
 
 impl DstMethod for DeepR {

@@ -2,57 +2,13 @@
 //! training steps keep every layer a valid truly sparse layer with its number of connections,
 //! and every surviving connection keeps the sign it had before the optimizer step.
 
+use conformance::fixtures::{check_layer, random_network};
 use dst_deepr::{DeepR, DeepRConfig, NEW_THETA};
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
-use sparse_core::init::random_pattern;
-use sparse_core::{Csr, DstContext, DstMethod, SparseLayer, TrainingClock, WeightSampler};
-
-fn network(rng: &mut ChaCha8Rng, shapes: &[(usize, usize, usize)]) -> Vec<SparseLayer> {
-    shapes
-        .iter()
-        .enumerate()
-        .map(|(l, &(r, c, n))| {
-            let mut layer = SparseLayer::new(
-                random_pattern(r, c, n, rng).unwrap(),
-                WeightSampler::Uniform { limit: 1.0 },
-                l + 1 < shapes.len(),
-            );
-            let s = layer.sampler;
-            s.fill(layer.weights.values_mut(), rng);
-            layer
-        })
-        .collect()
-}
-
-/// Checks the CSR invariants directly and by re-validation.
-fn assert_valid(l: &SparseLayer) -> Result<(), TestCaseError> {
-    let w = &l.weights;
-    prop_assert_eq!(w.row_ptr().len(), w.n_rows() + 1);
-    prop_assert_eq!(*w.row_ptr().last().unwrap(), w.nnz());
-    for i in 0..w.n_rows() {
-        let cols = w.row_cols(i);
-        for k in 0..cols.len() {
-            prop_assert!((cols[k] as usize) < w.n_cols());
-            if k > 0 {
-                prop_assert!(cols[k - 1] < cols[k], "sorted, no duplicates");
-            }
-        }
-    }
-    prop_assert!(Csr::try_from_parts(
-        w.n_rows(),
-        w.n_cols(),
-        w.row_ptr().to_vec(),
-        w.col_idx().to_vec(),
-        w.values().to_vec()
-    )
-    .is_ok());
-    prop_assert_eq!(l.momentum.len(), w.nnz());
-    prop_assert_eq!(l.grad.len(), w.nnz());
-    Ok(())
-}
+use sparse_core::{DstContext, DstMethod, TrainingClock};
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
@@ -68,7 +24,7 @@ proptest! {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let n1 = ((fill1 * (r * c) as f64).round() as usize).clamp(1, r * c);
         let n2 = ((fill2 * (c * c2) as f64).round() as usize).clamp(1, c * c2);
-        let mut layers = network(&mut rng, &[(r, c, n1), (c, c2, n2), (c2, 2, c2 * 2)]);
+        let mut layers = random_network(&mut rng, &[(r, c, n1), (c, c2, n2), (c2, 2, c2 * 2)]);
         let counts: Vec<usize> = layers.iter().map(|l| l.nnz()).collect();
         let cfg = DeepRConfig { temperature, l1, eta: 1e-3, temperature_schedule: vec![(0.5, 0.0)] };
         let mut deepr = DeepR::new(cfg).unwrap();
@@ -104,7 +60,7 @@ proptest! {
                 prop_assert!(e.removed > 0, "an edit is reported only when something changed");
             }
             for (l, layer) in layers.iter().enumerate() {
-                assert_valid(layer)?;
+                prop_assert_eq!(check_layer(layer), Ok(()));
                 prop_assert_eq!(layer.nnz(), counts[l], "layer {} keeps its nnz", l);
                 if !layer.dynamic {
                     prop_assert_eq!(&layer.weights.to_dense(), &mid[l]);

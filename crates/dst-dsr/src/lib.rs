@@ -283,6 +283,14 @@ impl sparse_core::NamedMethod for Dsr {
     fn from_config(config: Self::Config) -> Result<Self, SparseError> {
         Dsr::new(config)
     }
+    /// The default reallocates every 100 steps; the kit's run has 48.
+    fn conformance_config() -> Self::Config {
+        DsrConfig {
+            period: 3,
+            period_doubling_fractions: Vec::new(),
+            ..Default::default()
+        }
+    }
 }
 
 /// What a DSR run carries between steps: the adapted threshold and the fixed target.

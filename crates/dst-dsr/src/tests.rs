@@ -2,6 +2,7 @@
 //! rewire (dense buffers appear only here, on layers of a few dozen positions).
 
 use super::*;
+use conformance::fixtures::clock;
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -92,15 +93,6 @@ pub(crate) fn brute_force_allocation(
     best.expect("some vector sums to the total").1
 }
 
-fn clock(step: usize, epochs: usize, steps_per_epoch: usize) -> TrainingClock {
-    TrainingClock {
-        epoch: step / steps_per_epoch,
-        epochs,
-        step,
-        steps_per_epoch,
-    }
-}
-
 /// A config that rewires after every step until the end, for hook-level tests.
 fn every_step(target_pruned: Option<usize>) -> DsrConfig {
     DsrConfig {
@@ -158,15 +150,7 @@ fn dense(l: &SparseLayer) -> Vec<Option<(f32, f32)>> {
 }
 
 fn assert_well_formed(l: &SparseLayer) {
-    let w = &l.weights;
-    assert_eq!(l.momentum.len(), w.nnz(), "momentum aligned");
-    assert_eq!(l.grad.len(), w.nnz(), "grad aligned");
-    assert_eq!(w.row_ptr().len(), w.n_rows() + 1);
-    for i in 0..w.n_rows() {
-        let cols = w.row_cols(i);
-        assert!(cols.windows(2).all(|c| c[0] < c[1]), "sorted, no duplicate");
-        assert!(cols.iter().all(|&c| (c as usize) < w.n_cols()), "in range");
-    }
+    conformance::fixtures::check_layer(l).unwrap();
 }
 
 #[test]

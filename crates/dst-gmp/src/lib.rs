@@ -166,6 +166,13 @@ impl sparse_core::NamedMethod for Gmp {
     fn from_config(config: Self::Config) -> Result<Self, SparseError> {
         Gmp::new(config)
     }
+    /// The default prunes every 100 steps; the kit's run has 48.
+    fn conformance_config() -> Self::Config {
+        GmpConfig {
+            delta_t: 4,
+            ..Default::default()
+        }
+    }
 }
 
 impl DstMethod for Gmp {

@@ -2,19 +2,11 @@
 //! edge cases of the window, and the configuration.
 
 use super::*;
+use conformance::fixtures::clock;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sparse_core::init::random_pattern;
 use sparse_core::{Csr, SparseLayer, WeightSampler};
-
-fn clock(step: usize, epochs: usize, steps_per_epoch: usize) -> TrainingClock {
-    TrainingClock {
-        epoch: step / steps_per_epoch,
-        epochs,
-        step,
-        steps_per_epoch,
-    }
-}
 
 /// A layer with all `count` positions drawn uniformly, weights in (-1, 1), momentum `2 w`.
 fn layer(

@@ -3,6 +3,7 @@
 //! of connections follows the cubic schedule exactly (never increasing, the target after
 //! `t_end`).
 
+use conformance::fixtures::check_layer;
 use dst_gmp::{Gmp, GmpConfig};
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
@@ -92,16 +93,7 @@ proptest! {
             for (l, layer) in layers.iter().enumerate() {
                 let (n_in, n_out) = (sizes[l], sizes[l + 1]);
                 let w = &layer.weights;
-                // Valid CSR: sorted, in range, duplicate-free rows.
-                prop_assert_eq!(w.row_ptr().len(), n_in + 1);
-                for i in 0..n_in {
-                    let cols = w.row_cols(i);
-                    prop_assert!(cols.windows(2).all(|p| p[0] < p[1]));
-                    prop_assert!(cols.iter().all(|&c| (c as usize) < n_out));
-                }
-                // Aligned per-connection state, still attached to its weight.
-                prop_assert_eq!(layer.momentum.len(), layer.nnz());
-                prop_assert_eq!(layer.grad.len(), layer.nnz());
+                prop_assert_eq!(check_layer(layer), Ok(()));
                 for (k, &v) in w.values().iter().enumerate() {
                     prop_assert_eq!(layer.momentum[k], 2.0 * v);
                     prop_assert_eq!(layer.grad[k], -v);

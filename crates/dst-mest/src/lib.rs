@@ -155,6 +155,15 @@ impl sparse_core::NamedMethod for Mest {
     fn from_config(config: Self::Config) -> Result<Self, SparseError> {
         Mest::new(config)
     }
+    /// An update after every epoch (the default waits 5) and a mutation share of 5% of the dense
+    /// size, so a run of 6 epochs sees several.
+    fn conformance_config() -> Self::Config {
+        MestConfig {
+            update_every: 1,
+            stages: Some(vec![(0.0, 0.05)]),
+            ..Default::default()
+        }
+    }
 }
 
 impl DstMethod for Mest {

@@ -106,6 +106,13 @@ impl sparse_core::NamedMethod for RigL {
     fn from_config(config: Self::Config) -> Result<Self, SparseError> {
         RigL::new(config)
     }
+    /// The default updates every 100 steps; the kit's run has 48.
+    fn conformance_config() -> Self::Config {
+        RigLConfig {
+            delta_t: 5,
+            ..Default::default()
+        }
+    }
 }
 
 impl DstMethod for RigL {

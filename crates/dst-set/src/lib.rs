@@ -304,25 +304,10 @@ mod tests {
     use proptest::prelude::*;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
-    use sparse_core::init::random_pattern;
     use sparse_core::{SparseLayer, TrainingClock, WeightSampler};
 
     fn network(seed: u64, shapes: &[(usize, usize, usize)]) -> Vec<SparseLayer> {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        shapes
-            .iter()
-            .enumerate()
-            .map(|(l, &(r, c, n))| {
-                let mut layer = SparseLayer::new(
-                    random_pattern(r, c, n, &mut rng).unwrap(),
-                    WeightSampler::Uniform { limit: 1.0 },
-                    l + 1 < shapes.len(),
-                );
-                let s = layer.sampler;
-                s.fill(layer.weights.values_mut(), &mut rng);
-                layer
-            })
-            .collect()
+        conformance::fixtures::random_network(&mut ChaCha8Rng::seed_from_u64(seed), shapes)
     }
 
     fn clock(epoch: usize) -> TrainingClock {

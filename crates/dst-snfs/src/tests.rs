@@ -2,6 +2,7 @@
 //! and whole updates of a toy network against a dense brute-force re-implementation.
 
 use super::*;
+use conformance::fixtures::clock;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sparse_core::init::random_pattern;
@@ -15,15 +16,6 @@ impl GradientSource for DenseScores {
     fn fill_rows(&mut self, layer: usize, rows: Range<usize>, out: &mut [f32]) {
         let (n_out, m) = (&self.0[layer].0, &self.0[layer].1);
         out.copy_from_slice(&m[rows.start * n_out..rows.end * n_out]);
-    }
-}
-
-fn clock(step: usize, epochs: usize, steps_per_epoch: usize) -> TrainingClock {
-    TrainingClock {
-        epoch: step / steps_per_epoch,
-        epochs,
-        step,
-        steps_per_epoch,
     }
 }
 

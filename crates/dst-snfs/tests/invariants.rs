@@ -3,11 +3,11 @@
 //! budget holds (total connections over the dynamic layers constant, each layer within
 //! `[0, n_in n_out]`).
 
+use conformance::fixtures::check_layer;
 use dst_snfs::{Snfs, SnfsConfig};
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sparse_core::csr::Csr;
 use sparse_core::init::random_pattern;
 use sparse_core::{
     DstContext, DstMethod, GradientSource, SparseLayer, TrainingClock, WeightSampler,
@@ -32,22 +32,6 @@ impl GradientSource for HashScores {
             }
         }
     }
-}
-
-fn check_layer(layer: &SparseLayer) -> Result<(), TestCaseError> {
-    let w = &layer.weights;
-    let rebuilt = Csr::try_from_parts(
-        w.n_rows(),
-        w.n_cols(),
-        w.row_ptr().to_vec(),
-        w.col_idx().to_vec(),
-        w.values().to_vec(),
-    );
-    prop_assert!(rebuilt.is_ok(), "sorted, in range, duplicate-free");
-    prop_assert_eq!(layer.momentum.len(), layer.nnz());
-    prop_assert_eq!(layer.grad.len(), layer.nnz());
-    prop_assert!(layer.nnz() <= layer.n_in() * layer.n_out());
-    Ok(())
 }
 
 proptest! {
@@ -129,7 +113,7 @@ proptest! {
                 prop_assert!(snfs.end_of_epoch(&mut ctx).edits.is_empty());
             }
             for layer in &layers {
-                check_layer(layer)?;
+                prop_assert_eq!(check_layer(layer), Ok(()));
             }
             let total: usize = layers[..last].iter().map(|l| l.nnz()).sum();
             prop_assert_eq!(total, budget);

@@ -1,7 +1,8 @@
 //! The one registry of training methods: the only place that knows every method crate.
 //!
 //! Adding a DST method means writing its crate (implementing [`sparse_core::NamedMethod`]),
-//! naming it in `crates/experiments/Cargo.toml`, and adding one line to [`entries`]. Its
+//! naming it in `crates/experiments/Cargo.toml`, and adding one line to [`visit_methods`]; the
+//! conformance kit (`crates/conformance`) then checks it with every other method. Its
 //! hyper-parameters are then read from the config's `[methods.<name>]` table, validated, and
 //! made part of the key of its runs.
 //!
@@ -14,18 +15,36 @@ use crate::config::MethodsConfig;
 use serde::Serialize;
 use sparse_core::{DstMethod, NamedMethod, SparseError};
 
-/// Every registered DST method, in the order tables and figures list them.
+/// Every registered DST method, in the order tables and figures list them: the one list of
+/// method types (adding a method is one line here).
+pub fn visit_methods(visitor: &mut impl MethodVisitor) {
+    visitor.visit::<dst_set::StaticSparse>();
+    visitor.visit::<dst_set::Set>();
+    visitor.visit::<dst_rigl::RigL>();
+    visitor.visit::<dst_mest::Mest>();
+    visitor.visit::<dst_snfs::Snfs>();
+    visitor.visit::<dst_deepr::DeepR>();
+    visitor.visit::<dst_dsr::Dsr>();
+    visitor.visit::<dst_gmp::Gmp>();
+}
+
+/// Something done for each registered method type, by [`visit_methods`]: building the
+/// registry's entries, or the conformance kit's checks (`crates/experiments/tests`).
+pub trait MethodVisitor {
+    /// Called once per registered method, in registry order.
+    fn visit<M: NamedMethod>(&mut self);
+}
+
 fn entries() -> Vec<Entry> {
-    vec![
-        Entry::of::<dst_set::StaticSparse>(),
-        Entry::of::<dst_set::Set>(),
-        Entry::of::<dst_rigl::RigL>(),
-        Entry::of::<dst_mest::Mest>(),
-        Entry::of::<dst_snfs::Snfs>(),
-        Entry::of::<dst_deepr::DeepR>(),
-        Entry::of::<dst_dsr::Dsr>(),
-        Entry::of::<dst_gmp::Gmp>(),
-    ]
+    struct Entries(Vec<Entry>);
+    impl MethodVisitor for Entries {
+        fn visit<M: NamedMethod>(&mut self) {
+            self.0.push(Entry::of::<M>());
+        }
+    }
+    let mut entries = Entries(Vec::new());
+    visit_methods(&mut entries);
+    entries.0
 }
 
 /// The dense model's name: a model, not a DST method.

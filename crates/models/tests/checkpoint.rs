@@ -1,7 +1,7 @@
-//! Checkpoint and resume inside a run: for the dense model, static sparse training and every
-//! DST method, a run checkpointed after some epochs and continued by a freshly built model,
-//! method and random streams restored from the checkpoint ends exactly like the uninterrupted
-//! run (epoch records, what the observer saw, final weights and momentum, bit for bit).
+//! Checkpoint state of the models: a partial or foreign state is refused, and a resume that
+//! does not restore the random streams gives another run. That every method (and the dense
+//! model) resumes bit for bit is the conformance kit's check (`crates/conformance`), run over
+//! the whole registry by `crates/experiments/tests/conformance.rs`.
 
 mod common;
 
@@ -11,7 +11,7 @@ use models::{
     train, train_from, Classifier, DenseMlp, EpochRecord, Examples, LoopState, RngPositions,
     RunData, RunRngs, SgdParams, SparseNetwork, TrainOptions, TrainOutcome,
 };
-use sparse_core::{DstMethod, NamedMethod};
+use sparse_core::DstMethod;
 
 const SIZES: [usize; 4] = [8, 24, 16, 3];
 const TARGETS: [f64; 3] = [0.4, 0.5, 1.0];
@@ -27,108 +27,31 @@ fn sgd() -> SgdParams {
     }
 }
 
-/// A method with settings that make it edit the topology within this short run.
-fn method(name: &str) -> Box<dyn DstMethod> {
-    match name {
-        "static" => Box::new(dst_set::StaticSparse),
-        "set" => Box::new(
-            dst_set::Set::new(dst_set::SetConfig {
-                zeta: 0.3,
-                ..Default::default()
-            })
-            .unwrap(),
-        ),
-        "rigl" => Box::new(
-            dst_rigl::RigL::new(dst_rigl::RigLConfig {
-                delta_t: 5,
-                ..Default::default()
-            })
-            .unwrap(),
-        ),
-        "mest" => Box::new(
-            dst_mest::Mest::new(dst_mest::MestConfig {
-                update_every: 1,
-                stages: Some(vec![(0.0, 0.05)]),
-                ..Default::default()
-            })
-            .unwrap(),
-        ),
-        "snfs" => Box::new(dst_snfs::Snfs::from_config(Default::default()).unwrap()),
-        "dsr" => Box::new(
-            dst_dsr::Dsr::new(dst_dsr::DsrConfig {
-                period: 3,
-                period_doubling_fractions: Vec::new(),
-                ..Default::default()
-            })
-            .unwrap(),
-        ),
-        "deepr" => Box::new(
-            dst_deepr::DeepR::new(dst_deepr::DeepRConfig {
-                temperature: 1e-4,
-                ..Default::default()
-            })
-            .unwrap(),
-        ),
-        "gmp" => Box::new(
-            dst_gmp::Gmp::new(dst_gmp::GmpConfig {
-                delta_t: 4,
-                ..Default::default()
-            })
-            .unwrap(),
-        ),
-        other => panic!("no method {other}"),
-    }
-}
-
 /// A model as a run builds it: same seed, same streams, whatever happens later.
-enum Net {
-    Sparse(Box<SparseNetwork>),
-    Dense(Box<DenseMlp>),
+fn build(method: Option<Box<dyn DstMethod>>) -> Box<dyn Classifier> {
+    let Some(mut method) = method else {
+        let mlp = sparse_mlp(&SIZES, &[1.0; 3], 0.2, sgd(), SEED);
+        return Box::new(DenseMlp::from_params(&mlp.to_dense_params(), 0.2, sgd()));
+    };
+    let densities = method.initial_densities(&TARGETS);
+    let mlp = sparse_mlp(&SIZES, &densities, 0.2, sgd(), SEED);
+    Box::new(SparseNetwork { mlp, method })
 }
 
-impl Net {
-    fn build(name: &str) -> Net {
-        if name == "dense" {
-            let mlp = sparse_mlp(&SIZES, &[1.0; 3], 0.2, sgd(), SEED);
-            let dense = DenseMlp::from_params(&mlp.to_dense_params(), 0.2, sgd());
-            return Net::Dense(Box::new(dense));
-        }
-        let mut method = method(name);
-        let densities = method.initial_densities(&TARGETS);
-        let mlp = sparse_mlp(&SIZES, &densities, 0.2, sgd(), SEED);
-        Net::Sparse(Box::new(SparseNetwork { mlp, method }))
-    }
+fn set() -> Box<dyn Classifier> {
+    build(Some(Box::new(
+        dst_set::Set::new(Default::default()).unwrap(),
+    )))
+}
 
-    fn model(&mut self) -> &mut dyn Classifier {
-        match self {
-            Net::Sparse(n) => n.as_mut(),
-            Net::Dense(d) => d.as_mut(),
-        }
-    }
+fn rigl() -> Box<dyn Classifier> {
+    build(Some(Box::new(
+        dst_rigl::RigL::new(Default::default()).unwrap(),
+    )))
+}
 
-    /// Bits of every weight, bias and (sparse) momentum, with the topology.
-    fn weights(&self) -> Vec<u64> {
-        let bits = |v: &[f32]| v.iter().map(|x| u64::from(x.to_bits())).collect::<Vec<_>>();
-        let mut out = Vec::new();
-        match self {
-            Net::Sparse(n) => {
-                for l in n.mlp.layers() {
-                    out.extend(l.weights.col_idx().iter().map(|&c| u64::from(c)));
-                    out.extend(l.weights.row_ptr().iter().map(|&p| p as u64));
-                    for v in [l.weights.values(), &l.bias, &l.momentum, &l.bias_momentum] {
-                        out.extend(bits(v));
-                    }
-                }
-            }
-            Net::Dense(d) => {
-                for p in d.params() {
-                    out.extend(bits(&p.weights));
-                    out.extend(bits(&p.bias));
-                }
-            }
-        }
-        out
-    }
+fn dense() -> Box<dyn Classifier> {
+    build(None)
 }
 
 /// With `keep_after`, checkpoints after every epoch (as `--checkpoint-every 1` does) and keeps
@@ -183,151 +106,16 @@ fn opts() -> TrainOptions {
     }
 }
 
-/// Uninterrupted, checkpointed, and resumed after `k` epochs: the three outcomes.
-fn three_runs(name: &str, k: usize) -> [(TrainOutcome, Vec<u64>, Recorder); 3] {
-    let (x, y) = toy_data(ROWS, SIZES[0], SIZES[3], 3);
-    let set = Examples {
-        x: &x,
-        observed: None,
-        labels: &y,
-        n_features: SIZES[0],
-    };
-    let ids: Vec<usize> = (100..100 + ROWS).collect();
-    let data = RunData {
-        train: set,
-        ids: &ids,
-        test: set,
-        validation: Some(set),
-    };
-    let mut plain = Net::build(name);
-    let mut quiet = Recorder::new(None);
-    let a = train(
-        plain.model(),
-        &data,
-        opts(),
-        &mut RunRngs::from_seed(SEED),
-        &mut quiet,
-    );
-
-    let mut checkpointed = Net::build(name);
-    let mut recorder = Recorder::new(Some(k));
-    let b = train(
-        checkpointed.model(),
-        &data,
-        opts(),
-        &mut RunRngs::from_seed(SEED),
-        &mut recorder,
-    );
-
-    // "Killed" after epoch k: a new process builds everything afresh and restores.
-    let (state, model_state, positions) = recorder.saved.take().expect("checkpoint taken");
-    let mut resumed = Net::build(name);
-    resumed.model().load_state(&model_state).unwrap();
-    let mut rngs = RunRngs::from_seed(SEED);
-    rngs.restore(&positions).unwrap();
-    let mut after = Recorder::new(None);
-    let c = train_from(
-        resumed.model(),
-        &data,
-        opts(),
-        &mut rngs,
-        &mut after,
-        Some(state),
-    );
-    [
-        (no_time(a), plain.weights(), quiet),
-        (no_time(b), checkpointed.weights(), recorder),
-        (no_time(c), resumed.weights(), after),
-    ]
-}
-
-fn assert_resumes_exactly(name: &str) {
-    let k = 3;
-    let [(a, wa, ra), (b, wb, rb), (c, wc, rc)] = three_runs(name, k);
-    assert_eq!(a.epochs.len(), EPOCHS);
-    assert_eq!(a, b, "{name}: checkpointing changed the run");
-    assert_eq!(wa, wb, "{name}: checkpointing changed the weights");
-    assert_eq!(a, c, "{name}: the resumed run differs");
-    assert_eq!(wa, wc, "{name}: the resumed run ends with other weights");
-    assert_eq!(ra.batches, rb.batches);
-    let later: Vec<_> = ra.batches.iter().filter(|b| b.0 > k).cloned().collect();
-    assert_eq!(
-        rc.batches, later,
-        "{name}: the resumed run presents other batches"
-    );
-    if name != "dense" && name != "static" {
-        let edits: usize = a
-            .epochs
-            .iter()
-            .flat_map(|e| &e.edits)
-            .map(|e| e.grown + e.removed)
-            .sum();
-        assert!(
-            edits > 0,
-            "{name} never edited the topology: the test is too weak"
-        );
-    }
-}
-
-#[test]
-fn dense_resumes_exactly() {
-    assert_resumes_exactly("dense");
-}
-
-#[test]
-fn static_resumes_exactly() {
-    assert_resumes_exactly("static");
-}
-
-#[test]
-fn set_resumes_exactly() {
-    assert_resumes_exactly("set");
-}
-
-#[test]
-fn rigl_resumes_exactly() {
-    assert_resumes_exactly("rigl");
-}
-
-#[test]
-fn mest_resumes_exactly() {
-    assert_resumes_exactly("mest");
-}
-
-#[test]
-fn snfs_resumes_exactly() {
-    assert_resumes_exactly("snfs");
-}
-
-#[test]
-fn dsr_resumes_exactly() {
-    assert_resumes_exactly("dsr");
-}
-
-#[test]
-fn deepr_resumes_exactly() {
-    assert_resumes_exactly("deepr");
-}
-
-#[test]
-fn gmp_resumes_exactly() {
-    assert_resumes_exactly("gmp");
-}
-
 /// Without the momentum, the method's state or the stream positions the run would diverge:
 /// the restore is what makes the runs equal, and foreign state is refused.
 #[test]
 fn partial_or_foreign_state_is_refused_or_diverges() {
-    let mut set = Net::build("set");
-    let state = set.model().save_state();
-    assert!(Net::build("rigl").model().load_state(&state).is_err());
-    assert!(Net::build("dense").model().load_state(&state).is_err());
-    let dense = Net::build("dense").model().save_state();
-    assert!(Net::build("set").model().load_state(&dense).is_err());
-    assert!(Net::build("set")
-        .model()
-        .load_state(&state[..state.len() / 2])
-        .is_err());
+    let state = set().save_state();
+    assert!(rigl().load_state(&state).is_err());
+    assert!(dense().load_state(&state).is_err());
+    let dense_state = dense().save_state();
+    assert!(set().load_state(&dense_state).is_err());
+    assert!(set().load_state(&state[..state.len() / 2]).is_err());
     let other = RunRngs::from_seed(SEED + 1).positions();
     assert!(RunRngs::from_seed(SEED).restore(&other).is_err());
 
@@ -346,20 +134,20 @@ fn partial_or_foreign_state_is_refused_or_diverges() {
         test: ex,
         validation: None,
     };
-    let mut a = Net::build("set");
+    let mut a = set();
     let mut rec = Recorder::new(Some(2));
     let full = no_time(train(
-        a.model(),
+        a.as_mut(),
         &data,
         opts(),
         &mut RunRngs::from_seed(SEED),
         &mut rec,
     ));
     let (loop_state, model_state, _) = rec.saved.unwrap();
-    let mut b = Net::build("set");
-    b.model().load_state(&model_state).unwrap();
+    let mut b = set();
+    b.load_state(&model_state).unwrap();
     let wrong = no_time(train_from(
-        b.model(),
+        b.as_mut(),
         &data,
         opts(),
         &mut RunRngs::from_seed(SEED),
@@ -369,7 +157,7 @@ fn partial_or_foreign_state_is_refused_or_diverges() {
     assert_ne!(full, wrong);
     let mut short = loop_state;
     short.order.pop();
-    assert!(short.check(b.model(), ROWS, &opts()).is_err());
+    assert!(short.check(b.as_ref(), ROWS, &opts()).is_err());
 }
 
 /// Without momentum burn's optimizer keeps no state; its empty record still round-trips.

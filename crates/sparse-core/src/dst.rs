@@ -167,63 +167,8 @@ pub trait DstMethod: Send + std::fmt::Debug {
 /// `[methods.<NAME>]` table of a config) and how to build it from them. Registering a method
 /// crate is then one line in the experiments registry.
 ///
-/// The complete method of the README's "Adding a DST method" (kept identical, so the README's
-/// example compiles):
-///
-/// ```
-/// use serde::{Deserialize, Serialize};
-/// use sparse_core::{init::sample_free_positions, topology::magnitude_removal};
-/// use sparse_core::{DstContext, DstMethod, HookOutcome, NamedMethod, SparseError};
-///
-/// #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-/// #[serde(deny_unknown_fields, default)]
-/// pub struct MagRandConfig {
-///     /// Fraction of each layer replaced per epoch.
-///     pub fraction: f64,
-/// }
-///
-/// impl Default for MagRandConfig {
-///     fn default() -> Self {
-///         MagRandConfig { fraction: 0.1 }
-///     }
-/// }
-///
-/// #[derive(Debug)]
-/// pub struct MagRand(MagRandConfig);
-///
-/// impl NamedMethod for MagRand {
-///     const NAME: &'static str = "magrand";
-///     type Config = MagRandConfig;
-///     fn from_config(c: MagRandConfig) -> Result<Self, SparseError> {
-///         if !(0.0..=1.0).contains(&c.fraction) {
-///             return Err(SparseError::Parameter { name: "fraction", reason: "not in [0, 1]".into() });
-///         }
-///         Ok(MagRand(c))
-///     }
-/// }
-///
-/// impl DstMethod for MagRand {
-///     fn name(&self) -> &'static str {
-///         Self::NAME
-///     }
-///
-///     fn end_of_epoch(&mut self, ctx: &mut DstContext<'_>) -> HookOutcome {
-///         let mut edits = Vec::new();
-///         for (l, layer) in ctx.layers.iter_mut().enumerate().filter(|(_, l)| l.dynamic) {
-///             let n = (self.0.fraction * layer.nnz() as f64) as usize;
-///             let keep = magnitude_removal(layer.weights.values(), n);
-///             edits.push(layer.rewire(
-///                 l,
-///                 &keep,
-///                 &mut *ctx.rng,
-///                 |pattern, k, rng| sample_free_positions(pattern, k, rng).expect("room"),
-///                 |sampler, rng| sampler.sample(rng),
-///             ));
-///         }
-///         HookOutcome { skip_optimizer_step: false, edits }
-///     }
-/// }
-/// ```
+/// The README's "Adding a DST method" example implements it: that method is the doc test of
+/// `conformance::check` (`crates/conformance`), which runs it through the conformance kit.
 pub trait NamedMethod: DstMethod + Sized + 'static {
     /// The name configs and results files use (`set`, `rigl`, ...).
     const NAME: &'static str;
@@ -236,6 +181,13 @@ pub trait NamedMethod: DstMethod + Sized + 'static {
     type Config: Default + Serialize + DeserializeOwned;
     /// Builds the method, validating the hyper-parameters (errors name the field).
     fn from_config(config: Self::Config) -> Result<Self, SparseError>;
+    /// Settings under which the method edits its topology within a run of a few dozen steps
+    /// (6 epochs of 8 steps): what the conformance kit (`crates/conformance`) trains it with,
+    /// so that its checks of the layers, the budget and resuming see the method at work. The
+    /// defaults, unless they update too rarely for so short a run.
+    fn conformance_config() -> Self::Config {
+        Self::Config::default()
+    }
 }
 
 /// The configuration of a method without hyper-parameters (static sparse training).
