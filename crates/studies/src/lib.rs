@@ -127,7 +127,7 @@ mod tests {
                 assert_eq!(columns, &relevant, "{}", path.display());
             }
         }
-        assert_eq!(seen, 2);
+        assert_eq!(seen, 3);
     }
 
     /// Every study config names kinds a registered study draws; an unknown one is refused
