@@ -241,6 +241,8 @@ impl Model {
 
 #[pymodule]
 fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // The studies' protocols ([continual], ...) for run_experiment's configs.
+    studies::install();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(fit, m)?)?;
     m.add_function(wrap_pyfunction!(methods, m)?)?;

@@ -168,6 +168,8 @@ enum Command {
 }
 
 fn main() {
+    // The studies' protocols ([continual], ...) before any config is read.
+    studies::install();
     if let Err(e) = real_main() {
         eprintln!("error: {e:#}");
         std::process::exit(1);

@@ -10,7 +10,9 @@
 
 use crate::config::ExperimentConfig;
 use crate::grid::expand;
-use crate::results::{read_rows, write_all_rows, RunFileVisitor, RunFiles, RunKeyed, RunRow};
+use crate::results::{
+    read_rows, write_all_rows, RunFileVisitor, RunFiles, RunKeyed, RunRow, StudyRows, StudyTable,
+};
 use anyhow::{bail, Context, Result};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -39,6 +41,31 @@ fn gather<T: RunKeyed>(shards: &[PathBuf], name: &str, done: &HashSet<String>) -
         all.extend(rows.into_iter().filter(|r| done.contains(r.run_id())));
     }
     Ok(all)
+}
+
+/// [`merge`] for a protocol study's file, read as CSV records.
+fn merge_study_file(
+    shards: &[PathBuf],
+    name: &str,
+    done: &HashSet<String>,
+    dir: &Path,
+) -> Result<()> {
+    let mut tables = Vec::new();
+    for s in shards {
+        if let Some(t) = StudyTable::read(&s.join(name))? {
+            tables.push(t.of_runs(|id| done.contains(id))?);
+        }
+    }
+    let path = dir.join(name);
+    match tables.iter().find(|t| !t.is_empty()) {
+        Some(first) => StudyTable::merged(first.header(), &tables)?.write(&path),
+        None => {
+            if path.exists() {
+                std::fs::remove_file(&path)?;
+            }
+            Ok(())
+        }
+    }
 }
 
 /// Merges one kind of file of every shard into `dir`, sorted by run; a kind no shard wrote is
@@ -131,6 +158,9 @@ pub fn collect(dir: &Path) -> Result<Collected> {
     impl RunFileVisitor for Merge<'_> {
         fn visit<T: RunKeyed>(&mut self, name: &str, _: &[T]) -> Result<()> {
             merge::<T>(self.shards, name, self.done, self.dir)
+        }
+        fn visit_study(&mut self, name: &str, _: Option<&StudyRows>) -> Result<()> {
+            merge_study_file(self.shards, name, self.done, self.dir)
         }
     }
     RunFiles::each_file(&mut Merge {

@@ -4,7 +4,6 @@
 //! A config fixes the dataset, model, optimizer and methods' hyper-parameters, and lists the
 //! values of the grid axes (methods, sparsities, seeds); the runner expands the lists into runs.
 
-use crate::continual::ContinualConfig;
 use crate::data_aware::DataAwareConfig;
 use crate::error::ConfigError;
 use data::imputation::Imputation;
@@ -16,8 +15,13 @@ use sparse_core::{DensityDistribution, FanMode, WeightInit};
 use std::path::{Path, PathBuf};
 
 /// One experiment definition (one TOML file).
+///
+/// Its own fields are typed; the sections of studies with a protocol of their own
+/// (`[continual]`) are kept as TOML in [`ExperimentConfig::sections`] and parsed by the study
+/// ([`crate::protocol::ProtocolStudy`]). A top-level name that is neither a field nor an
+/// installed study's section is refused by [`ExperimentConfig::validate`], naming it (serde's
+/// `deny_unknown_fields` cannot be combined with that catch-all).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ExperimentConfig {
     /// Name of the experiment; also the default output folder name.
     pub name: String,
@@ -50,13 +54,12 @@ pub struct ExperimentConfig {
     /// Data-aware DST options compared as a grid axis (part2-data-aware).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_aware: Option<DataAwareConfig>,
-    /// Continual-learning scenarios, regimes and memories compared as a grid axis
-    /// (part2-continual).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub continual: Option<ContinualConfig>,
     /// Subset-selection rules x data fractions compared as a grid axis (part2-subsets).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subsets: Option<crate::subsets::SubsetsConfig>,
+    /// Sections owned by installed protocol studies (`[continual]`, part2-continual), by name.
+    #[serde(flatten)]
+    pub sections: toml::Table,
 }
 
 /// Overrides applied by `cargo xtask reproduce --quick`: fewer epochs, seeds and grid points,
@@ -560,19 +563,41 @@ impl ExperimentConfig {
         if let Some(d) = &self.data_aware {
             d.validate()?;
         }
-        let sections = [
-            self.data_aware.is_some(),
-            self.continual.is_some(),
-            self.subsets.is_some(),
-        ];
-        if sections.iter().filter(|&&s| s).count() > 1 {
-            return fail(
-                "continual",
-                "give at most one Part II section of [data_aware], [continual], [subsets]".into(),
-            );
+        for (name, value) in &self.sections {
+            let Some(study) = crate::protocol::study(name) else {
+                let known: Vec<String> = crate::protocol::installed()
+                    .iter()
+                    .map(|s| format!("[{}]", s.section()))
+                    .collect();
+                let known = if known.is_empty() {
+                    "none installed".to_string()
+                } else {
+                    known.join(", ")
+                };
+                return fail(
+                    name,
+                    format!("unknown field or section; sections of protocol studies: {known}"),
+                );
+            };
+            study.parse(value)?;
         }
-        if let Some(c) = &self.continual {
-            c.validate()?;
+        let part2 = [self.data_aware.is_some(), self.subsets.is_some()];
+        if part2.iter().filter(|&&s| s).count() + self.sections.len() > 1 {
+            let mut names = vec!["[data_aware]".to_string(), "[subsets]".to_string()];
+            names.extend(
+                crate::protocol::installed()
+                    .iter()
+                    .map(|s| format!("[{}]", s.section())),
+            );
+            let field = self
+                .sections
+                .keys()
+                .next()
+                .map_or("subsets", String::as_str);
+            return fail(
+                field,
+                format!("give at most one Part II section of {}", names.join(", ")),
+            );
         }
         if let Some(s) = &self.subsets {
             s.validate()?;
@@ -634,5 +659,21 @@ mod tests {
         assert!(parse(&missing).unwrap_err().contains("batch_size"));
         let both = GOOD.replace("sparsity = [0.5]", "sparsity = [0.5]\nepsilon = [2.0]");
         assert!(parse(&both).unwrap_err().contains("not both"));
+    }
+
+    /// A top-level name that is no field and no installed protocol study's section (none is
+    /// installed in this crate's tests) is refused by name, as `deny_unknown_fields` did.
+    #[test]
+    fn unknown_top_level_names_are_refused_by_name() {
+        let section = format!("{GOOD}\n[contnual]\nscenarios = [\"class-il\"]\n");
+        let field = format!("nmae = \"x\"\n{GOOD}");
+        for (text, name) in [(section, "contnual"), (field, "nmae")] {
+            let err = parse(&text).unwrap_err();
+            assert!(
+                err.starts_with(&format!("{name}: unknown field or section")),
+                "{err}"
+            );
+            assert!(err.contains("none installed"), "{err}");
+        }
     }
 }

@@ -297,6 +297,148 @@ impl RunKeyed for DegreeRow {
     }
 }
 
+/// A protocol study's file read as CSV records (see [`StudyRows`]).
+#[derive(Debug, Clone)]
+pub struct StudyTable {
+    header: csv::StringRecord,
+    records: Vec<csv::StringRecord>,
+    /// Whether the file ended in a torn (unterminated) line, dropped on reading.
+    torn: bool,
+}
+
+impl StudyTable {
+    /// Reads `path`, dropping a torn last line; `None` when there is no file or no header.
+    pub fn read(path: &Path) -> Result<Option<Self>> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        let mut text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let torn = !text.is_empty() && !text.ends_with('\n');
+        if torn {
+            text.truncate(text.rfind('\n').map_or(0, |p| p + 1));
+        }
+        let mut rdr = csv::Reader::from_reader(text.as_bytes());
+        let header = rdr.headers()?.clone();
+        if header.is_empty() {
+            return Ok(None);
+        }
+        let records = rdr
+            .records()
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("reading {}", path.display()))?;
+        Ok(Some(StudyTable {
+            header,
+            records,
+            torn,
+        }))
+    }
+
+    /// The records whose `run_id` column passes `keep`, in file order.
+    pub fn of_runs(&self, keep: impl Fn(&str) -> bool) -> Result<Self> {
+        let id = self
+            .header
+            .iter()
+            .position(|h| h == "run_id")
+            .context("a per-run file without a run_id column")?;
+        Ok(StudyTable {
+            header: self.header.clone(),
+            records: self
+                .records
+                .iter()
+                .filter(|r| r.get(id).is_some_and(&keep))
+                .cloned()
+                .collect(),
+            torn: false,
+        })
+    }
+
+    /// Rows of one file gathered from several tables (the shards of a grid), stably sorted
+    /// by run, under the header of `header` (columns matched by name; one a table lacks is
+    /// empty).
+    pub fn merged(header: &csv::StringRecord, tables: &[StudyTable]) -> Result<Self> {
+        let mut records: Vec<csv::StringRecord> = Vec::new();
+        for t in tables {
+            records.extend(t.under(header));
+        }
+        let id = header
+            .iter()
+            .position(|h| h == "run_id")
+            .context("a per-run file without a run_id column")?;
+        records.sort_by(|a, b| a.get(id).cmp(&b.get(id)));
+        Ok(StudyTable {
+            header: header.clone(),
+            records,
+            torn: false,
+        })
+    }
+
+    /// The header.
+    pub fn header(&self) -> &csv::StringRecord {
+        &self.header
+    }
+
+    /// Whether the table has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The records rearranged under `header`, columns matched by name.
+    fn under(&self, header: &csv::StringRecord) -> Vec<csv::StringRecord> {
+        if &self.header == header {
+            return self.records.clone();
+        }
+        let from: Vec<Option<usize>> = header
+            .iter()
+            .map(|h| self.header.iter().position(|o| o == h))
+            .collect();
+        self.records
+            .iter()
+            .map(|r| {
+                from.iter()
+                    .map(|i| i.and_then(|i| r.get(i)).unwrap_or(""))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Writes the table atomically (see [`write_all_rows`]).
+    pub fn write(&self, path: &Path) -> Result<()> {
+        write_atomically(path, |w| {
+            w.write_record(&self.header)?;
+            for r in &self.records {
+                w.write_record(r)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Appends `rows` to `path` durably; a file written under another header (an older
+    /// version of the row type) is first rewritten under the new one, columns matched by name.
+    fn append(path: &Path, rows: &StudyRows) -> Result<()> {
+        if let Some(old) = StudyTable::read(path)? {
+            if old.header != rows.header || old.torn {
+                let mut all = StudyTable {
+                    records: old.under(&rows.header),
+                    header: rows.header.clone(),
+                    torn: false,
+                };
+                all.records.extend(rows.records.iter().cloned());
+                return all.write(path);
+            }
+        }
+        append_durably(path, false, |w, new| {
+            if new {
+                w.write_record(&rows.header)?;
+            }
+            for r in &rows.records {
+                w.write_record(r)?;
+            }
+            Ok(())
+        })
+    }
+}
+
 fn remove_if_present(path: &Path) -> Result<()> {
     if path.exists() {
         std::fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
@@ -366,13 +508,24 @@ pub fn read_rows<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>> {
 /// Writes `rows` (with a header) to `path` atomically: a temporary file, synced, then renamed
 /// over `path`, so a reader or an interrupted process never sees half a file.
 pub fn write_all_rows<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
+    write_atomically(path, |w| {
+        for r in rows {
+            w.serialize(r)?;
+        }
+        Ok(())
+    })
+}
+
+/// Writes a CSV file through `fill` into a temporary file, synced, then renamed over `path`.
+fn write_atomically(
+    path: &Path,
+    fill: impl FnOnce(&mut csv::Writer<File>) -> Result<()>,
+) -> Result<()> {
     let tmp = path.with_extension("csv.tmp");
     {
         let mut w =
             csv::Writer::from_path(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
-        for r in rows {
-            w.serialize(r)?;
-        }
+        fill(&mut w)?;
         w.flush()?;
         w.into_inner()
             .map_err(|e| anyhow::anyhow!("{e}"))?
@@ -383,16 +536,31 @@ pub fn write_all_rows<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
 }
 
 fn append_rows<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
+    append_durably(path, true, |w, _| {
+        for r in rows {
+            w.serialize(r)?;
+        }
+        Ok(())
+    })
+}
+
+/// Appends to the CSV file `path` through `fill` (told whether the file is new) and syncs it;
+/// with `typed_header`, the writer itself adds the header of a new file from the first row.
+fn append_durably(
+    path: &Path,
+    typed_header: bool,
+    fill: impl FnOnce(&mut csv::Writer<File>, bool) -> Result<()>,
+) -> Result<()> {
     let new = !path.exists() || std::fs::metadata(path)?.len() == 0;
     let file = OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
         .with_context(|| format!("opening {}", path.display()))?;
-    let mut w = csv::WriterBuilder::new().has_headers(new).from_writer(file);
-    for r in rows {
-        w.serialize(r)?;
-    }
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(new && typed_header)
+        .from_writer(file);
+    fill(&mut w, new)?;
     w.flush()?;
     let file: File = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
     file.sync_all()?;
@@ -422,19 +590,53 @@ pub struct RunFiles {
     pub predictions: Vec<PredictionRow>,
     /// The `step_forgetting.csv` row (with `tracking.examples`).
     pub step_forgetting: Vec<StepForgettingRow>,
-    /// `continual.csv` rows (continual runs: their accuracy matrix).
-    pub continual: Vec<crate::continual::ContinualRow>,
     /// `subset_runs.csv` rows (subset-selection runs).
     pub subsets: Vec<crate::subsets::SubsetRunRow>,
     /// `feature_selection.csv` rows (with `tracking.relevant_features`).
     pub feature_selection: Vec<crate::feature_selection::FeatureSelectionRow>,
+    /// Rows of the files of protocol studies (`continual.csv`), whose types the runner does not
+    /// know.
+    pub study: Vec<StudyRows>,
+}
+
+/// Rows of a per-run file a protocol study adds ([`crate::protocol::ProtocolStudy::files`]),
+/// held as CSV records under their header: the runner appends, prunes and merges them by
+/// their `run_id` column without knowing their type, and writes the text a typed writer would.
+#[derive(Debug, Clone)]
+pub struct StudyRows {
+    /// The file, beside `runs.csv`.
+    pub file: &'static str,
+    header: csv::StringRecord,
+    records: Vec<csv::StringRecord>,
+}
+
+impl StudyRows {
+    /// The rows as the csv crate writes them (a header from the row type's field names).
+    pub fn of<T: RunKeyed>(file: &'static str, rows: &[T]) -> Result<Self> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        for r in rows {
+            w.serialize(r)?;
+        }
+        let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut rdr = csv::Reader::from_reader(bytes.as_slice());
+        let header = rdr.headers()?.clone();
+        let records = rdr.records().collect::<Result<_, _>>()?;
+        Ok(StudyRows {
+            file,
+            header,
+            records,
+        })
+    }
 }
 
 /// Something done to every kind of per-run file beside `runs.csv` (recording, pruning,
-/// deleting, merging shards), with each kind's row type.
+/// deleting, merging shards), with each kind's row type; the files of protocol studies are
+/// visited as CSV records.
 pub trait RunFileVisitor {
     /// One kind: its file name and, when visiting one run's files, that run's rows of it.
     fn visit<T: RunKeyed>(&mut self, name: &str, rows: &[T]) -> Result<()>;
+    /// One protocol study's file, with that run's rows when visiting one run's files.
+    fn visit_study(&mut self, name: &str, rows: Option<&StudyRows>) -> Result<()>;
 }
 
 impl RunFiles {
@@ -447,17 +649,25 @@ impl RunFiles {
         v.visit(INPUT_DEGREE, &self.input_degree)?;
         v.visit(PREDICTIONS, &self.predictions)?;
         v.visit(STEP_FORGETTING, &self.step_forgetting)?;
-        v.visit(crate::continual::CONTINUAL, &self.continual)?;
         v.visit(crate::subsets::SUBSET_RUNS, &self.subsets)?;
         v.visit(
             crate::feature_selection::FEATURE_SELECTION,
             &self.feature_selection,
-        )
+        )?;
+        for rows in &self.study {
+            v.visit_study(rows.file, Some(rows))?;
+        }
+        Ok(())
     }
 
-    /// Visits every kind of per-run file without rows (for work on whole files).
+    /// Visits every kind of per-run file without rows (for work on whole files), the files of
+    /// every installed protocol study included.
     pub fn each_file(v: &mut impl RunFileVisitor) -> Result<()> {
-        RunFiles::default().each_kind(v)
+        RunFiles::default().each_kind(v)?;
+        for name in crate::protocol::study_files() {
+            v.visit_study(name, None)?;
+        }
+        Ok(())
     }
 }
 
@@ -483,6 +693,9 @@ impl ResultStore {
             struct Delete<'a>(&'a Path);
             impl RunFileVisitor for Delete<'_> {
                 fn visit<T: RunKeyed>(&mut self, name: &str, _: &[T]) -> Result<()> {
+                    remove_if_present(&self.0.join(name))
+                }
+                fn visit_study(&mut self, name: &str, _: Option<&StudyRows>) -> Result<()> {
                     remove_if_present(&self.0.join(name))
                 }
             }
@@ -511,6 +724,18 @@ impl ResultStore {
         impl RunFileVisitor for Prune<'_> {
             fn visit<T: RunKeyed>(&mut self, name: &str, _: &[T]) -> Result<()> {
                 prune::<T>(&self.0.join(name), self.1)
+            }
+            fn visit_study(&mut self, name: &str, _: Option<&StudyRows>) -> Result<()> {
+                let path = self.0.join(name);
+                let Some(table) = StudyTable::read(&path)? else {
+                    return Ok(());
+                };
+                let had = table.records.len();
+                let kept = table.of_runs(|id| self.1.contains(id))?;
+                if table.torn || kept.records.len() != had {
+                    kept.write(&path)?;
+                }
+                Ok(())
             }
         }
         RunFiles::each_file(&mut Prune(dir, &done))?;
@@ -560,6 +785,14 @@ impl ResultStore {
                     return Ok(());
                 }
                 append_rows(&self.0.join(name), rows)
+            }
+            fn visit_study(&mut self, name: &str, rows: Option<&StudyRows>) -> Result<()> {
+                match rows {
+                    Some(rows) if !rows.records.is_empty() => {
+                        StudyTable::append(&self.0.join(name), rows)
+                    }
+                    _ => Ok(()),
+                }
             }
         }
         files.each_kind(&mut Append(&self.dir))?;
@@ -683,5 +916,85 @@ mod tests {
         std::fs::write(dir.path().join("runs.csv"), "x,y\n1,2\n").unwrap();
         let err = ResultStore::open(dir.path(), false).unwrap_err();
         assert!(format!("{err:#}").contains("runs.csv: line 2"), "{err:#}");
+    }
+
+    /// A protocol study's rows, stored without their type: the same text a typed writer
+    /// writes, finished runs kept and a torn line dropped by pruning, an older header
+    /// rearranged by column name, shards merged sorted by run.
+    #[test]
+    fn study_rows_are_stored_like_typed_rows() {
+        #[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]
+        struct Cell {
+            run_id: String,
+            task: usize,
+            accuracy: f64,
+        }
+        impl RunKeyed for Cell {
+            fn run_id(&self) -> &str {
+                &self.run_id
+            }
+        }
+        let cell = |id: &str, task, accuracy| Cell {
+            run_id: id.into(),
+            task,
+            accuracy,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let (typed, erased) = (dir.path().join("typed.csv"), dir.path().join("erased.csv"));
+        let runs = [
+            vec![cell("b", 1, 0.5), cell("b", 2, 0.25)],
+            vec![cell("a", 1, 1.0 / 3.0)],
+        ];
+        for rows in &runs {
+            append_rows(&typed, rows).unwrap();
+            StudyTable::append(&erased, &StudyRows::of("erased.csv", rows).unwrap()).unwrap();
+        }
+        let text = std::fs::read_to_string(&erased).unwrap();
+        assert_eq!(text, std::fs::read_to_string(&typed).unwrap());
+
+        // Pruning: run a unfinished, and a torn line.
+        std::fs::write(&erased, format!("{text}c,1,0.")).unwrap();
+        let table = StudyTable::read(&erased).unwrap().unwrap();
+        assert!(table.torn);
+        let kept = table.of_runs(|id| id == "b").unwrap();
+        kept.write(&erased).unwrap();
+        let rows: Vec<Cell> = read_rows(&erased).unwrap();
+        assert_eq!(rows, runs[0]);
+
+        // A newer row type: the old rows rearranged by column name, a new column empty.
+        #[derive(Serialize, Deserialize, Debug, PartialEq)]
+        struct Wider {
+            task: usize,
+            run_id: String,
+            note: Option<String>,
+            accuracy: f64,
+        }
+        impl RunKeyed for Wider {
+            fn run_id(&self) -> &str {
+                &self.run_id
+            }
+        }
+        let new = Wider {
+            task: 3,
+            run_id: "a".into(),
+            note: Some("n".into()),
+            accuracy: 0.75,
+        };
+        let wider = StudyRows::of("erased.csv", std::slice::from_ref(&new)).unwrap();
+        StudyTable::append(&erased, &wider).unwrap();
+        let rows: Vec<Wider> = read_rows(&erased).unwrap();
+        assert_eq!(rows.len(), 3);
+        assert_eq!((rows[0].task, rows[0].note.as_deref()), (1, None));
+        assert_eq!(rows[2], new);
+
+        // Shards merged: sorted by run, stable within a run.
+        let shards = [
+            StudyTable::read(&typed).unwrap().unwrap(),
+            StudyTable::read(&erased).unwrap().unwrap(),
+        ];
+        let merged = StudyTable::merged(shards[1].header(), &shards).unwrap();
+        let ids: Vec<&str> = merged.records.iter().map(|r| &r[1]).collect();
+        assert_eq!(ids, ["a", "a", "b", "b", "b", "b"]);
+        assert_eq!(&merged.records[1][0], "3", "a's own order kept");
     }
 }

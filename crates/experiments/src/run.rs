@@ -390,7 +390,7 @@ pub fn examples(data: &Dataset, absent: bool) -> Examples<'_> {
 pub fn data_policies(cfg: &ExperimentConfig, spec: &RunSpec) -> (DataAwareSampler, HardGrowth) {
     let option = match &spec.protocol {
         Protocol::DataAware(o) => *o,
-        Protocol::Plain | Protocol::Continual(_) | Protocol::Subset(_) => DataAwareOption::Plain,
+        Protocol::Plain | Protocol::Study(_) | Protocol::Subset(_) => DataAwareOption::Plain,
     };
     let data_aware = cfg.data_aware.clone().unwrap_or_default();
     let sampler = DataAwareSampler::new(
@@ -601,8 +601,14 @@ pub fn execute(
     on_epoch: &mut dyn FnMut(&EpochRecord),
     checkpoints: Option<&CheckpointPolicy>,
 ) -> Result<RunResult> {
-    if let Protocol::Continual(option) = &spec.protocol {
-        return crate::continual::execute(cfg, spec, full, commit, on_epoch, option);
+    if let Protocol::Study(variant) = &spec.protocol {
+        return variant.execute(crate::protocol::RunContext {
+            cfg,
+            spec,
+            full,
+            commit,
+            on_epoch,
+        });
     }
     let mut prepared = prepare(full, cfg, spec)
         .with_context(|| format!("preparing data for run {}", spec.run_id))?;

@@ -34,6 +34,13 @@ pub fn registry() -> &'static [&'static dyn Study] {
     ]
 }
 
+/// Hands the protocols of the registered studies to the runner ([`experiments::protocol`]),
+/// so that configs may use their sections; every entry point that reads configs (xtask, the
+/// Python module, [`reproduce`]) calls it first. Calling it again changes nothing.
+pub fn install() {
+    experiments::protocol::install(registry().iter().filter_map(|s| s.protocol()).collect());
+}
+
 /// The registered study that draws `kind` (a name in `report.figures`).
 pub fn of_kind(kind: &str) -> Option<&'static dyn Study> {
     registry()

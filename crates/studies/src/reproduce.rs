@@ -118,6 +118,7 @@ pub fn studies_dir() -> PathBuf {
 
 /// Loads every study config in `dir`, sorted by file name.
 pub fn discover(dir: &Path) -> Result<Vec<(PathBuf, ExperimentConfig)>> {
+    crate::install();
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("listing {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -146,6 +147,7 @@ struct StudyOutcome {
 
 /// Runs the studies and writes `out/README.md`.
 pub fn reproduce(opts: &ReproduceOptions) -> Result<()> {
+    crate::install();
     let started = Instant::now();
     let studies = discover(&studies_dir())?;
     let names: Vec<&str> = studies.iter().map(|(_, c)| c.name.as_str()).collect();

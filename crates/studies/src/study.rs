@@ -10,6 +10,7 @@
 
 use anyhow::Result;
 use experiments::paired::PairedRow;
+use experiments::protocol::ProtocolStudy;
 use experiments::results::{EpochRow, RunRow};
 use std::path::{Path, PathBuf};
 
@@ -119,4 +120,11 @@ pub trait Study: Sync {
     /// The study's tables for `results/README.md`, read from the files [`Study::analyse`]
     /// wrote into `dir` (`None` when there are none).
     fn readme(&self, dir: &Path) -> Result<Option<String>>;
+
+    /// The study's own protocol, when its runs do more than train plainly: the config section
+    /// it owns, its grid variants and how each runs ([`crate::install`] hands it to the
+    /// runner). `None` for a study that only analyses (the default).
+    fn protocol(&self) -> Option<&'static dyn ProtocolStudy> {
+        None
+    }
 }

@@ -1,5 +1,6 @@
-//! Part II, catastrophic forgetting (part2-continual): can a small memory of examples chosen by
-//! their forgetting statistics help sparse networks keep what earlier tasks taught them?
+//! Part II, catastrophic forgetting (part2-continual), its protocol: can a small memory of
+//! examples chosen by their forgetting statistics help sparse networks keep what earlier tasks
+//! taught them? The runner sees it as a [`ProtocolStudy`] owning the `[continual]` section.
 //!
 //! One model is trained on a sequence of tasks (by default digits split into the class pairs
 //! {0,1}, {2,3}, ...), with the same random streams and the DST method's state carried from task
@@ -25,17 +26,16 @@
 //! `epochs.csv` numbers a run's epochs over the whole sequence (task t's first epoch follows
 //! task t-1's last), its test accuracy being the current task's.
 //!
-//! Writes `continual.csv` (the matrix of every run); its analysis (`studies::continual`) writes
+//! Writes `continual.csv` (the matrix of every run); the analysis (the parent module) writes
 //! `continual_summary.csv` (ACC, BWT and Chaudhry's forgetting per cell, mean and 95% CI over
 //! seeds) and two kinds of figures.
 
-use crate::config::ExperimentConfig;
-use crate::grid::RunSpec;
-use crate::registry::DENSE;
-use crate::results::{EpochRow, RunFiles, RunKeyed, RunRow};
-use crate::run::{self, RunResult};
 use anyhow::{bail, Context, Result};
 use data::Dataset;
+use experiments::protocol::{ProtocolSection, ProtocolStudy, RunContext, Variant};
+use experiments::registry::DENSE;
+use experiments::results::{EpochRow, RunFiles, RunKeyed, RunRow, StudyRows};
+use experiments::run::{self, RunResult};
 use models::policy::OnlineForgetting;
 use models::rngs::stream;
 use models::train::TrainObserver;
@@ -47,6 +47,7 @@ use rand::seq::index::sample;
 use serde::{Deserialize, Serialize};
 use sparse_core::{EditStats, SparseLayer, TrainingClock};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// File of the accuracy matrices of every continual run.
 pub const CONTINUAL: &str = "continual.csv";
@@ -232,6 +233,64 @@ impl ContinualConfig {
             return fail("memory_per_task", "rehearsal needs at least 1".into());
         }
         Ok(())
+    }
+}
+
+/// The continual protocol as the runner sees it: the `[continual]` section, its variants and
+/// `continual.csv`.
+pub struct ContinualProtocol;
+
+impl ProtocolStudy for ContinualProtocol {
+    fn section(&self) -> &'static str {
+        "continual"
+    }
+
+    fn parse(&self, section: &toml::Value) -> Result<Arc<dyn ProtocolSection>, (String, String)> {
+        let config: ContinualConfig = section
+            .clone()
+            .try_into()
+            .map_err(|e: toml::de::Error| ("continual".to_string(), e.message().to_string()))?;
+        config.validate()?;
+        Ok(Arc::new(config))
+    }
+
+    fn files(&self) -> &'static [&'static str] {
+        &[CONTINUAL]
+    }
+}
+
+impl ProtocolSection for ContinualConfig {
+    fn key_json(&self) -> String {
+        serde_json::to_string(self).expect("a plain struct serialises")
+    }
+
+    fn variants(self: Arc<Self>) -> Vec<Arc<dyn Variant>> {
+        self.options()
+            .into_iter()
+            .map(|option| {
+                Arc::new(ContinualVariant {
+                    config: Arc::clone(&self),
+                    option,
+                }) as Arc<dyn Variant>
+            })
+            .collect()
+    }
+}
+
+/// One scenario x regime x memory of a `[continual]` section.
+#[derive(Debug)]
+struct ContinualVariant {
+    config: Arc<ContinualConfig>,
+    option: ContinualOption,
+}
+
+impl Variant for ContinualVariant {
+    fn name(&self) -> String {
+        self.option.name()
+    }
+
+    fn execute(&self, run: RunContext<'_>) -> Result<RunResult> {
+        execute(&self.config, &self.option, run)
     }
 }
 
@@ -468,18 +527,18 @@ fn examples(ds: &Dataset, absent: bool) -> Examples<'_> {
 }
 
 /// Runs the continual run `spec` (protocol `option`) to the end on `full`.
-pub fn execute(
-    cfg: &ExperimentConfig,
-    spec: &RunSpec,
-    full: &Dataset,
-    commit: &str,
-    on_epoch: &mut dyn FnMut(&EpochRecord),
+fn execute(
+    c: &ContinualConfig,
     option: &ContinualOption,
+    run: RunContext<'_>,
 ) -> Result<RunResult> {
-    let c = cfg
-        .continual
-        .as_ref()
-        .context("a continual variant needs a [continual] section")?;
+    let RunContext {
+        cfg,
+        spec,
+        full,
+        commit,
+        on_epoch,
+    } = run;
     if spec.epsilon.is_some() {
         bail!("continual runs take grid.sparsity, not grid.epsilon");
     }
@@ -656,7 +715,7 @@ pub fn execute(
             .join(";"),
         run_id: spec.run_id.clone(),
         config_hash: spec.config_hash.clone(),
-        numerics: Some(crate::numerics::VERSION),
+        numerics: Some(experiments::numerics::VERSION),
         commit: commit.to_string(),
     };
     let mut continual = Vec::with_capacity(n_tasks * n_tasks);
@@ -678,7 +737,7 @@ pub fn execute(
         row,
         files: RunFiles {
             epochs,
-            continual,
+            study: vec![StudyRows::of(CONTINUAL, &continual)?],
             ..RunFiles::default()
         },
     })

@@ -1,5 +1,6 @@
-//! Part II's continual-learning study, its analysis: from the accuracy matrices of
-//! `continual.csv` (written by [`experiments::continual`], where the protocol is described), the
+//! Part II's continual-learning study. Its protocol ([`protocol`], where it is described) runs
+//! a model over a sequence of tasks; its analysis, here: from the accuracy matrices of
+//! `continual.csv`, the
 //! per-cell ACC, BWT and Chaudhry's forgetting with the paired comparison of each memory with
 //! the random one (`continual_summary.csv`), heat maps of the mean matrices and average
 //! accuracy after each task.
@@ -7,14 +8,17 @@
 use crate::study::{Analysis, Figure, Kind, Study};
 use anyhow::{bail, Result};
 use charts::{heatmap, line_panels, Panel, Series};
-use experiments::continual::{
-    acc, average_accuracy, bwt, forgetting, ContinualOption, ContinualRow, MemoryPolicy, Regime,
-    Scenario, CONTINUAL, SUMMARY,
-};
+use experiments::protocol::ProtocolStudy;
+pub mod protocol;
+
 use experiments::registry::DENSE;
 use experiments::results::{read_rows, write_all_rows, RunRow};
 use experiments::significance::{correct_claim, paired_t_p_value, significant, ClaimTally};
 use experiments::summary::mean_ci95;
+pub use protocol::{
+    acc, average_accuracy, bwt, forgetting, ContinualOption, ContinualProtocol, ContinualRow,
+    MemoryPolicy, Regime, Scenario, CONTINUAL, SUMMARY,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -208,6 +212,10 @@ fn mean_matrix(ms: &[&RunMatrix]) -> Vec<Vec<f64>> {
 pub struct ContinualStudy;
 
 impl Study for ContinualStudy {
+    fn protocol(&self) -> Option<&'static dyn ProtocolStudy> {
+        Some(&ContinualProtocol)
+    }
+
     fn kinds(&self) -> &'static [Kind] {
         &[Kind {
             name: "continual",

@@ -2,9 +2,9 @@
 //! ACC in `runs.csv`, task-incremental scoring doing what it claims, and resume keeping the
 //! matrices of finished runs only once.
 
-use experiments::continual::{acc, ContinualRow, CONTINUAL};
 use experiments::results::{read_rows, RunRow};
 use experiments::{run_experiment, RunOptions};
+use studies::continual::{acc, ContinualRow, CONTINUAL};
 
 const DIGITS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../datasets/digits.csv");
 
@@ -40,6 +40,7 @@ memory_per_task = 10
 
 #[test]
 fn every_run_writes_its_matrix_and_task_il_scores_only_the_task() {
+    studies::install();
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("c.toml");
     std::fs::write(&cfg, config()).unwrap();
