@@ -4,7 +4,6 @@
 //! A config fixes the dataset, model, optimizer and methods' hyper-parameters, and lists the
 //! values of the grid axes (methods, sparsities, seeds); the runner expands the lists into runs.
 
-use crate::data_aware::DataAwareConfig;
 use crate::error::ConfigError;
 use data::imputation::Imputation;
 use data::missingness::{AmputationParams, Mechanism};
@@ -51,9 +50,6 @@ pub struct ExperimentConfig {
     /// What `reproduce` draws and tabulates for this study.
     #[serde(default)]
     pub report: ReportConfig,
-    /// Data-aware DST options compared as a grid axis (part2-data-aware).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data_aware: Option<DataAwareConfig>,
     /// Subset-selection rules x data fractions compared as a grid axis (part2-subsets).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subsets: Option<crate::subsets::SubsetsConfig>,
@@ -560,9 +556,6 @@ impl ExperimentConfig {
             );
         }
         crate::registry::validate(&self.methods)?;
-        if let Some(d) = &self.data_aware {
-            d.validate()?;
-        }
         for (name, value) in &self.sections {
             let Some(study) = crate::protocol::study(name) else {
                 let known: Vec<String> = crate::protocol::installed()
@@ -581,9 +574,8 @@ impl ExperimentConfig {
             };
             study.parse(value)?;
         }
-        let part2 = [self.data_aware.is_some(), self.subsets.is_some()];
-        if part2.iter().filter(|&&s| s).count() + self.sections.len() > 1 {
-            let mut names = vec!["[data_aware]".to_string(), "[subsets]".to_string()];
+        if usize::from(self.subsets.is_some()) + self.sections.len() > 1 {
+            let mut names = vec!["[subsets]".to_string()];
             names.extend(
                 crate::protocol::installed()
                     .iter()

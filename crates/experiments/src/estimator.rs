@@ -107,7 +107,8 @@ impl FittedModel {
                 .then(|| ExampleTracker::new(&prepared.row_ids, &cfg.tracking.el2n_epochs)),
             n_classes: prepared.n_classes(),
         };
-        let (mut sampler, mut growth) = run::data_policies(cfg, &spec);
+        // Plain training only (a protocol variant is refused in `one_run`).
+        let (mut sampler, mut growth) = (models::PlainData, models::PlainData);
         let outcome = models::train_with(
             model.as_mut(),
             &RunData {

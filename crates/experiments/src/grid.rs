@@ -64,8 +64,6 @@ pub fn fixed_settings_hash(cfg: &ExperimentConfig, method: &str) -> String {
         missing: &'a crate::config::MissingConfig,
         method: String,
         #[serde(skip_serializing_if = "Option::is_none")]
-        data_aware: Option<&'a crate::data_aware::DataAwareConfig>,
-        #[serde(skip_serializing_if = "Option::is_none")]
         subset_scoring: Option<&'a crate::subsets::ScoringConfig>,
     }
     let fixed = Fixed {
@@ -74,7 +72,6 @@ pub fn fixed_settings_hash(cfg: &ExperimentConfig, method: &str) -> String {
         training: &cfg.training,
         missing: &cfg.missing,
         method: registry::params_json(method, &cfg.methods),
-        data_aware: cfg.data_aware.as_ref(),
         // The scoring run only: rules and fractions are an axis, in the key as the variant.
         subset_scoring: cfg.subsets.as_ref().map(|s| &s.scoring),
     };
@@ -82,9 +79,10 @@ pub fn fixed_settings_hash(cfg: &ExperimentConfig, method: &str) -> String {
     // A protocol study's section, as the field it was when the section was typed here: the
     // last member of the object (a config has at most one Part II section), so the keys of
     // runs written before the study moved to its own crate stay the same.
-    for (name, section) in protocol::sections(cfg) {
+    for (_, section) in protocol::sections(cfg) {
+        let (name, settings) = section.key();
         json.pop();
-        json.push_str(&format!(",\"{name}\":{}}}", section.key_json()));
+        json.push_str(&format!(",\"{name}\":{settings}}}"));
     }
     format!("{:08x}", fnv1a(json.as_bytes()) as u32)
 }

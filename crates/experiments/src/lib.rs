@@ -8,7 +8,6 @@ pub mod cell;
 pub mod checkpoint;
 pub mod collect;
 pub mod config;
-pub mod data_aware;
 pub mod datasets;
 pub mod error;
 pub mod estimator;

@@ -13,7 +13,6 @@
 //! Part I keys never change) and of the `variant` column of `runs.csv` and `summary.csv`.
 
 use crate::config::{ExperimentConfig, MethodsConfig};
-use crate::data_aware::DataAwareOption;
 use crate::grid::RunSpec;
 use crate::run::RunResult;
 use crate::subsets::SubsetVariant;
@@ -36,9 +35,10 @@ pub trait ProtocolStudy: Send + Sync {
 
 /// A study's parsed config section.
 pub trait ProtocolSection: Debug + Send + Sync {
-    /// The section's settings as compact JSON (its type serialised, defaults filled in): part
-    /// of every run key, so changing them reruns the study.
-    fn key_json(&self) -> String;
+    /// The name and compact JSON (its type serialised, defaults filled in) of the settings
+    /// every run key hashes, so changing them reruns the study: the whole section, or the part
+    /// that is not a grid axis.
+    fn key(&self) -> (&'static str, String);
     /// The protocol variants, in config order.
     fn variants(self: Arc<Self>) -> Vec<Arc<dyn Variant>>;
 }
@@ -67,6 +67,8 @@ pub struct RunContext<'a> {
     pub commit: &'a str,
     /// Called after each epoch (the progress display).
     pub on_epoch: &'a mut dyn FnMut(&EpochRecord),
+    /// Where and how often the run checkpoints, when it does.
+    pub checkpoints: Option<&'a crate::checkpoint::CheckpointPolicy>,
 }
 
 static INSTALLED: OnceLock<Vec<&'static dyn ProtocolStudy>> = OnceLock::new();
@@ -115,11 +117,10 @@ pub fn sections(cfg: &ExperimentConfig) -> Vec<(&'static str, Arc<dyn ProtocolSe
 pub enum Protocol {
     /// Every training row once per epoch, growth scored on the step's batch.
     Plain,
-    /// Data-aware dynamic sparse training (`[data_aware]`, part2-data-aware).
-    DataAware(DataAwareOption),
     /// Training on a subset of the data chosen by a rule (`[subsets]`, part2-subsets).
     Subset(SubsetVariant),
-    /// A variant of an installed study's protocol (`[continual]`, part2-continual).
+    /// A variant of an installed study's protocol (`[continual]`, part2-continual;
+    /// `[data_aware]`, part2-data-aware).
     Study(Arc<dyn Variant>),
 }
 
@@ -127,7 +128,6 @@ impl PartialEq for Protocol {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
             (Protocol::Plain, Protocol::Plain) => true,
-            (Protocol::DataAware(a), Protocol::DataAware(b)) => a == b,
             (Protocol::Subset(a), Protocol::Subset(b)) => a == b,
             (Protocol::Study(a), Protocol::Study(b)) => a.name() == b.name(),
             _ => false,
@@ -140,7 +140,6 @@ impl Protocol {
     pub fn name(&self) -> String {
         match self {
             Protocol::Plain => String::new(),
-            Protocol::DataAware(o) => o.name().to_string(),
             Protocol::Subset(v) => v.name(),
             Protocol::Study(v) => v.name(),
         }
@@ -152,7 +151,6 @@ impl Protocol {
     pub fn applies_to(&self, method: &str, methods: &MethodsConfig) -> bool {
         match self {
             Protocol::Plain | Protocol::Subset(_) => true,
-            Protocol::DataAware(o) => o.applies_to(method, methods),
             Protocol::Study(v) => v.applies_to(method, methods),
         }
     }
@@ -174,8 +172,5 @@ pub fn variants(cfg: &ExperimentConfig) -> Vec<Protocol> {
             .map(Protocol::Subset)
             .collect();
     }
-    match &cfg.data_aware {
-        Some(d) => d.options.iter().copied().map(Protocol::DataAware).collect(),
-        None => vec![Protocol::Plain],
-    }
+    vec![Protocol::Plain]
 }

@@ -3,10 +3,9 @@
 
 use crate::checkpoint::{self, CheckpointPolicy, CheckpointRef, RunCheckpoint};
 use crate::config::ExperimentConfig;
-use crate::data_aware::{DataAwareOption, DataAwareSampler, HardGrowth};
 use crate::feature_selection::FeatureSelectionRecord;
 use crate::grid::RunSpec;
-use crate::protocol::Protocol;
+use crate::protocol::{Protocol, RunContext};
 use crate::registry::{self, MethodKind};
 use crate::results::{
     DegreeRow, EpochRow, PredictionRow, RunFiles, RunRow, StepForgettingRow, TopologyRow,
@@ -21,8 +20,8 @@ use data::{stratified_split, Dataset, Scaler, ScalingKind};
 use models::rngs::stream;
 use models::train::TrainObserver;
 use models::{
-    Classifier, DataPolicies, DenseMlp, EpochRecord, Examples, LoopState, RunData, RunRngs,
-    SgdParams, SparseInit, SparseMlp, SparseNetwork, TrainOptions,
+    Classifier, DataPolicies, DenseMlp, EpochRecord, Examples, LoopState, PlainData, RunData,
+    RunRngs, SgdParams, SparseInit, SparseMlp, SparseNetwork, TrainOptions,
 };
 use serde::{Deserialize, Serialize};
 use sparse_core::init::{erdos_renyi_density, layer_densities};
@@ -385,29 +384,6 @@ pub fn examples(data: &Dataset, absent: bool) -> Examples<'_> {
     }
 }
 
-/// The data policies of `spec`'s protocol (plain unless data-aware), seeded from the run's
-/// `data-sampler` and `growth-batch` streams.
-pub fn data_policies(cfg: &ExperimentConfig, spec: &RunSpec) -> (DataAwareSampler, HardGrowth) {
-    let option = match &spec.protocol {
-        Protocol::DataAware(o) => *o,
-        Protocol::Plain | Protocol::Study(_) | Protocol::Subset(_) => DataAwareOption::Plain,
-    };
-    let data_aware = cfg.data_aware.clone().unwrap_or_default();
-    let sampler = DataAwareSampler::new(
-        option,
-        &data_aware,
-        cfg.training.epochs,
-        stream(spec.seed, "data-sampler"),
-    );
-    let growth = HardGrowth::new(
-        option,
-        &data_aware,
-        cfg.training.batch_size,
-        stream(spec.seed, "growth-batch"),
-    );
-    (sampler, growth)
-}
-
 /// Everything a finished run produced.
 #[derive(Debug, Clone)]
 pub struct RunResult {
@@ -601,15 +577,32 @@ pub fn execute(
     on_epoch: &mut dyn FnMut(&EpochRecord),
     checkpoints: Option<&CheckpointPolicy>,
 ) -> Result<RunResult> {
-    if let Protocol::Study(variant) = &spec.protocol {
-        return variant.execute(crate::protocol::RunContext {
-            cfg,
-            spec,
-            full,
-            commit,
-            on_epoch,
-        });
+    let run = RunContext {
+        cfg,
+        spec,
+        full,
+        commit,
+        on_epoch,
+        checkpoints,
+    };
+    match &spec.protocol {
+        Protocol::Study(variant) => variant.execute(run),
+        _ => execute_plain(run, None),
     }
+}
+
+/// Trains `run` plainly (every training row once per epoch) or, with `policies`, under a
+/// protocol study's data policies (data-aware DST: which rows each epoch and batch present,
+/// which rows score growth); checkpoints and resumes as [`execute`] says.
+pub fn execute_plain(run: RunContext<'_>, policies: Option<DataPolicies<'_>>) -> Result<RunResult> {
+    let RunContext {
+        cfg,
+        spec,
+        full,
+        commit,
+        on_epoch,
+        checkpoints,
+    } = run;
     let mut prepared = prepare(full, cfg, spec)
         .with_context(|| format!("preparing data for run {}", spec.run_id))?;
     let subset = match &spec.protocol {
@@ -676,7 +669,18 @@ pub fn execute(
         }
     }
     let validation_set = prepared.validation.as_ref().map(|v| examples(v, absent));
-    let (mut sampler, mut growth) = data_policies(cfg, spec);
+    let (mut sampler, mut growth) = (PlainData, PlainData);
+    let mut given = policies;
+    let mut policies = match &mut given {
+        Some(p) => DataPolicies {
+            sampler: &mut *p.sampler,
+            growth: &mut *p.growth,
+        },
+        None => DataPolicies {
+            sampler: &mut sampler,
+            growth: &mut growth,
+        },
+    };
     let outcome = models::train_with(
         model.as_mut(),
         &RunData {
@@ -688,10 +692,7 @@ pub fn execute(
         opts,
         &mut rngs,
         &mut observer,
-        &mut DataPolicies {
-            sampler: &mut sampler,
-            growth: &mut growth,
-        },
+        &mut policies,
         resume,
     );
     let features = observer.features.take();

@@ -260,8 +260,9 @@ impl ProtocolStudy for ContinualProtocol {
 }
 
 impl ProtocolSection for ContinualConfig {
-    fn key_json(&self) -> String {
-        serde_json::to_string(self).expect("a plain struct serialises")
+    fn key(&self) -> (&'static str, String) {
+        let json = serde_json::to_string(self).expect("a plain struct serialises");
+        ("continual", json)
     }
 
     fn variants(self: Arc<Self>) -> Vec<Arc<dyn Variant>> {
@@ -532,12 +533,14 @@ fn execute(
     option: &ContinualOption,
     run: RunContext<'_>,
 ) -> Result<RunResult> {
+    // Continual runs resume at run granularity only: a checkpoint policy is not used.
     let RunContext {
         cfg,
         spec,
         full,
         commit,
         on_epoch,
+        checkpoints: _,
     } = run;
     if spec.epsilon.is_some() {
         bail!("continual runs take grid.sparsity, not grid.epsilon");

@@ -1,6 +1,6 @@
 //! The data-aware options as data policies of the training loop.
 
-use super::{DataAwareConfig, DataAwareOption};
+use super::protocol::{DataAwareConfig, DataAwareOption};
 use models::policy::{DataSampler, GrowthBatchSource, OnlineForgetting};
 use rand::seq::index::sample;
 use rand_chacha::ChaCha8Rng;
@@ -214,7 +214,7 @@ impl GrowthBatchSource for HardGrowth {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::MethodsConfig;
+    use experiments::config::MethodsConfig;
     use models::rngs::stream;
 
     fn cfg() -> DataAwareConfig {

@@ -1,3 +1,5 @@
+//! Part II's data-aware DST study. Its protocol ([`protocol`], where the options are
+//! described) trains under data policies ([`policy`]); its analysis, here, writes
 //! `data_aware.csv`: each data-aware option against its plain method: test accuracy, accuracy
 //! on the hardest tenth of the test examples (lowest probability of the true class under the
 //! plain dense models) and on the plain method's sparsity-identified exemplars, and training
@@ -8,7 +10,7 @@ use crate::exemplars::{self, Population};
 use crate::study::{Analysis, Figure, Kind, Study};
 use anyhow::Result;
 use experiments::cell::Cell;
-use experiments::data_aware::DataAwareOption;
+use experiments::protocol::ProtocolStudy;
 use experiments::results::{read_rows, write_all_rows, PredictionRow, RunRow, PREDICTIONS};
 use experiments::significance::{correct_claim, paired_t_p_value};
 use experiments::summary::mean_ci95;
@@ -16,6 +18,11 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+
+pub mod policy;
+pub mod protocol;
+
+pub use protocol::{DataAwareConfig, DataAwareOption, DataAwareProtocol};
 
 /// Share of the test examples in the hardest set.
 pub const HARDEST_SHARE: f64 = 0.1;
@@ -356,6 +363,10 @@ pub fn figures(dir: &Path, rows: &[DataAwareSummary]) -> Result<Vec<(PathBuf, St
 pub struct DataAwareStudy;
 
 impl Study for DataAwareStudy {
+    fn protocol(&self) -> Option<&'static dyn ProtocolStudy> {
+        Some(&DataAwareProtocol)
+    }
+
     fn kinds(&self) -> &'static [Kind] {
         &[Kind {
             name: "data-aware",

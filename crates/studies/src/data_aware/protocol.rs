@@ -1,4 +1,5 @@
-//! Data-aware dynamic sparse training (part2-data-aware): DST methods extended to accommodate
+//! Data-aware dynamic sparse training (part2-data-aware), its protocol (the `[data_aware]`
+//! section, a [`ProtocolStudy`]): DST methods extended to accommodate
 //! hard-to-memorize and easy-to-forget examples, the aim of the seed paper's Part II. Each
 //! option is a data policy of the training loop ([`models::policy`]), not a special case in it:
 //!
@@ -14,13 +15,16 @@
 //! ([`OnlineForgetting::most_forgettable_first`](models::policy::OnlineForgetting::most_forgettable_first)): forgetting events so far, never-learned
 //! rows first, ties by the latest EL2N.
 
-use crate::config::MethodsConfig;
-use crate::registry::{self, MethodKind};
+use super::policy::{DataAwareSampler, HardGrowth};
+use anyhow::Result;
+use experiments::config::MethodsConfig;
+use experiments::protocol::{ProtocolSection, ProtocolStudy, RunContext, Variant};
+use experiments::registry::{self, MethodKind};
+use experiments::run::{self, RunResult};
+use models::rngs::stream;
+use models::DataPolicies;
 use serde::{Deserialize, Serialize};
-
-mod policy;
-
-pub use policy::{DataAwareSampler, HardGrowth};
+use std::sync::Arc;
 
 /// One data-aware option.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -155,5 +159,85 @@ impl DataAwareConfig {
             return fail("growth_rows", "must be at least 1".into());
         }
         Ok(())
+    }
+}
+
+/// The data-aware protocol as the runner sees it: the `[data_aware]` section and its options.
+pub struct DataAwareProtocol;
+
+impl ProtocolStudy for DataAwareProtocol {
+    fn section(&self) -> &'static str {
+        "data_aware"
+    }
+
+    fn parse(&self, section: &toml::Value) -> Result<Arc<dyn ProtocolSection>, (String, String)> {
+        let config: DataAwareConfig = section
+            .clone()
+            .try_into()
+            .map_err(|e: toml::de::Error| ("data_aware".to_string(), e.message().to_string()))?;
+        config.validate()?;
+        Ok(Arc::new(config))
+    }
+
+    fn files(&self) -> &'static [&'static str] {
+        &[]
+    }
+}
+
+impl ProtocolSection for DataAwareConfig {
+    fn key(&self) -> (&'static str, String) {
+        let json = serde_json::to_string(self).expect("a plain struct serialises");
+        ("data_aware", json)
+    }
+
+    fn variants(self: Arc<Self>) -> Vec<Arc<dyn Variant>> {
+        self.options
+            .iter()
+            .map(|&option| {
+                Arc::new(DataAwareVariant {
+                    config: Arc::clone(&self),
+                    option,
+                }) as Arc<dyn Variant>
+            })
+            .collect()
+    }
+}
+
+/// One option of a `[data_aware]` section: a plain run under the option's data policies,
+/// seeded from the run's `data-sampler` and `growth-batch` streams.
+#[derive(Debug)]
+struct DataAwareVariant {
+    config: Arc<DataAwareConfig>,
+    option: DataAwareOption,
+}
+
+impl Variant for DataAwareVariant {
+    fn name(&self) -> String {
+        self.option.name().to_string()
+    }
+
+    fn applies_to(&self, method: &str, methods: &MethodsConfig) -> bool {
+        self.option.applies_to(method, methods)
+    }
+
+    fn execute(&self, run: RunContext<'_>) -> Result<RunResult> {
+        let (cfg, seed) = (run.cfg, run.spec.seed);
+        let mut sampler = DataAwareSampler::new(
+            self.option,
+            &self.config,
+            cfg.training.epochs,
+            stream(seed, "data-sampler"),
+        );
+        let mut growth = HardGrowth::new(
+            self.option,
+            &self.config,
+            cfg.training.batch_size,
+            stream(seed, "growth-batch"),
+        );
+        let policies = DataPolicies {
+            sampler: &mut sampler,
+            growth: &mut growth,
+        };
+        run::execute_plain(run, Some(policies))
     }
 }
