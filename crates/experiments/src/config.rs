@@ -50,10 +50,8 @@ pub struct ExperimentConfig {
     /// What `reproduce` draws and tabulates for this study.
     #[serde(default)]
     pub report: ReportConfig,
-    /// Subset-selection rules x data fractions compared as a grid axis (part2-subsets).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subsets: Option<crate::subsets::SubsetsConfig>,
-    /// Sections owned by installed protocol studies (`[continual]`, part2-continual), by name.
+    /// Sections owned by installed protocol studies (`[continual]`, `[data_aware]`,
+    /// `[subsets]`: Part II), by name.
     #[serde(flatten)]
     pub sections: toml::Table,
 }
@@ -574,25 +572,15 @@ impl ExperimentConfig {
             };
             study.parse(value)?;
         }
-        if usize::from(self.subsets.is_some()) + self.sections.len() > 1 {
-            let mut names = vec!["[subsets]".to_string()];
-            names.extend(
-                crate::protocol::installed()
-                    .iter()
-                    .map(|s| format!("[{}]", s.section())),
-            );
-            let field = self
-                .sections
-                .keys()
-                .next()
-                .map_or("subsets", String::as_str);
+        if let Some(second) = self.sections.keys().nth(1) {
+            let names: Vec<String> = crate::protocol::installed()
+                .iter()
+                .map(|s| format!("[{}]", s.section()))
+                .collect();
             return fail(
-                field,
+                second,
                 format!("give at most one Part II section of {}", names.join(", ")),
             );
-        }
-        if let Some(s) = &self.subsets {
-            s.validate()?;
         }
         Ok(())
     }

@@ -63,8 +63,6 @@ pub fn fixed_settings_hash(cfg: &ExperimentConfig, method: &str) -> String {
         training: &'a crate::config::TrainingConfig,
         missing: &'a crate::config::MissingConfig,
         method: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        subset_scoring: Option<&'a crate::subsets::ScoringConfig>,
     }
     let fixed = Fixed {
         data: &cfg.data,
@@ -72,8 +70,6 @@ pub fn fixed_settings_hash(cfg: &ExperimentConfig, method: &str) -> String {
         training: &cfg.training,
         missing: &cfg.missing,
         method: registry::params_json(method, &cfg.methods),
-        // The scoring run only: rules and fractions are an axis, in the key as the variant.
-        subset_scoring: cfg.subsets.as_ref().map(|s| &s.scoring),
     };
     let mut json = serde_json::to_string(&fixed).expect("plain structs serialise");
     // A protocol study's section, as the field it was when the section was typed here: the

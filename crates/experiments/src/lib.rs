@@ -24,7 +24,6 @@ pub mod runner;
 pub mod significance;
 pub mod slurm;
 pub mod step_record;
-pub mod subsets;
 pub mod summary;
 
 pub use config::ExperimentConfig;

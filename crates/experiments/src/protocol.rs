@@ -15,7 +15,6 @@
 use crate::config::{ExperimentConfig, MethodsConfig};
 use crate::grid::RunSpec;
 use crate::run::RunResult;
-use crate::subsets::SubsetVariant;
 use anyhow::Result;
 use data::Dataset;
 use models::EpochRecord;
@@ -117,10 +116,8 @@ pub fn sections(cfg: &ExperimentConfig) -> Vec<(&'static str, Arc<dyn ProtocolSe
 pub enum Protocol {
     /// Every training row once per epoch, growth scored on the step's batch.
     Plain,
-    /// Training on a subset of the data chosen by a rule (`[subsets]`, part2-subsets).
-    Subset(SubsetVariant),
-    /// A variant of an installed study's protocol (`[continual]`, part2-continual;
-    /// `[data_aware]`, part2-data-aware).
+    /// A variant of an installed study's protocol (`[continual]`, `[data_aware]`,
+    /// `[subsets]`).
     Study(Arc<dyn Variant>),
 }
 
@@ -128,7 +125,6 @@ impl PartialEq for Protocol {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
             (Protocol::Plain, Protocol::Plain) => true,
-            (Protocol::Subset(a), Protocol::Subset(b)) => a == b,
             (Protocol::Study(a), Protocol::Study(b)) => a.name() == b.name(),
             _ => false,
         }
@@ -140,7 +136,6 @@ impl Protocol {
     pub fn name(&self) -> String {
         match self {
             Protocol::Plain => String::new(),
-            Protocol::Subset(v) => v.name(),
             Protocol::Study(v) => v.name(),
         }
     }
@@ -150,7 +145,7 @@ impl Protocol {
     /// hardness-driven growth for a method that never grows by gradient) are not run.
     pub fn applies_to(&self, method: &str, methods: &MethodsConfig) -> bool {
         match self {
-            Protocol::Plain | Protocol::Subset(_) => true,
+            Protocol::Plain => true,
             Protocol::Study(v) => v.applies_to(method, methods),
         }
     }
@@ -164,12 +159,6 @@ pub fn variants(cfg: &ExperimentConfig) -> Vec<Protocol> {
             .variants()
             .into_iter()
             .map(Protocol::Study)
-            .collect();
-    }
-    if let Some(s) = &cfg.subsets {
-        return crate::subsets::variants(s)
-            .into_iter()
-            .map(Protocol::Subset)
             .collect();
     }
     vec![Protocol::Plain]

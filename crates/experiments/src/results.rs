@@ -590,8 +590,6 @@ pub struct RunFiles {
     pub predictions: Vec<PredictionRow>,
     /// The `step_forgetting.csv` row (with `tracking.examples`).
     pub step_forgetting: Vec<StepForgettingRow>,
-    /// `subset_runs.csv` rows (subset-selection runs).
-    pub subsets: Vec<crate::subsets::SubsetRunRow>,
     /// `feature_selection.csv` rows (with `tracking.relevant_features`).
     pub feature_selection: Vec<crate::feature_selection::FeatureSelectionRow>,
     /// Rows of the files of protocol studies (`continual.csv`), whose types the runner does not
@@ -649,7 +647,6 @@ impl RunFiles {
         v.visit(INPUT_DEGREE, &self.input_degree)?;
         v.visit(PREDICTIONS, &self.predictions)?;
         v.visit(STEP_FORGETTING, &self.step_forgetting)?;
-        v.visit(crate::subsets::SUBSET_RUNS, &self.subsets)?;
         v.visit(
             crate::feature_selection::FEATURE_SELECTION,
             &self.feature_selection,

@@ -8,7 +8,7 @@ use crate::grid::RunSpec;
 use crate::protocol::{Protocol, RunContext};
 use crate::registry::{self, MethodKind};
 use crate::results::{
-    DegreeRow, EpochRow, PredictionRow, RunFiles, RunRow, StepForgettingRow, TopologyRow,
+    DegreeRow, EpochRow, PredictionRow, RunFiles, RunRow, StepForgettingRow, StudyRows, TopologyRow,
 };
 use crate::step_record::StepRecord;
 use anyhow::{Context, Result};
@@ -587,14 +587,36 @@ pub fn execute(
     };
     match &spec.protocol {
         Protocol::Study(variant) => variant.execute(run),
-        _ => execute_plain(run, None),
+        Protocol::Plain => execute_plain(run, PlainHooks::default()),
     }
 }
 
-/// Trains `run` plainly (every training row once per epoch) or, with `policies`, under a
-/// protocol study's data policies (data-aware DST: which rows each epoch and batch present,
-/// which rows score growth); checkpoints and resumes as [`execute`] says.
-pub fn execute_plain(run: RunContext<'_>, policies: Option<DataPolicies<'_>>) -> Result<RunResult> {
+/// What a protocol study changes in a plain run ([`execute_plain`]); nothing by default.
+#[derive(Default)]
+pub struct PlainHooks<'a> {
+    /// The loop's data policies (data-aware DST: which rows each epoch and batch present,
+    /// which rows score growth); plain ones when `None`.
+    pub policies: Option<DataPolicies<'a>>,
+    /// Edits the prepared data before the model is built (subset selection keeps a share of
+    /// the training rows, after scoring runs of its own).
+    pub prepare: Option<PrepareHook<'a>>,
+}
+
+/// See [`PlainHooks::prepare`].
+pub type PrepareHook<'a> = Box<dyn FnOnce(&mut PreparedData) -> Result<Prepared> + 'a>;
+
+/// What a [`PrepareHook`] adds to its run.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    /// The run's rows of the study's per-run files (`subset_runs.csv`).
+    pub files: Vec<StudyRows>,
+    /// Whether a run the hook trained diverged: the run then counts as diverged.
+    pub diverged: bool,
+}
+
+/// Trains `run` plainly (every training row once per epoch), changed by a protocol study's
+/// `hooks`; checkpoints and resumes as [`execute`] says.
+pub fn execute_plain(run: RunContext<'_>, hooks: PlainHooks<'_>) -> Result<RunResult> {
     let RunContext {
         cfg,
         spec,
@@ -605,15 +627,10 @@ pub fn execute_plain(run: RunContext<'_>, policies: Option<DataPolicies<'_>>) ->
     } = run;
     let mut prepared = prepare(full, cfg, spec)
         .with_context(|| format!("preparing data for run {}", spec.run_id))?;
-    let subset = match &spec.protocol {
-        Protocol::Subset(v) => Some(crate::subsets::restrict(
-            cfg,
-            spec,
-            *v,
-            full,
-            &mut prepared,
-        )?),
-        _ => None,
+    let PlainHooks { policies, prepare } = hooks;
+    let added = match prepare {
+        Some(hook) => hook(&mut prepared)?,
+        None => Prepared::default(),
     };
     let sizes = layer_sizes(cfg, full, prepared.train.n_features())?;
     let mut model = build_model(cfg, spec, &sizes)
@@ -720,7 +737,6 @@ pub fn execute_plain(run: RunContext<'_>, policies: Option<DataPolicies<'_>>) ->
         Vec::new()
     };
     let last = outcome.epochs.last().expect("at least one epoch");
-    let scoring_diverged = subset.as_ref().is_some_and(|s| s.scoring_diverged);
     // Realised densities at the end (a dense-to-sparse method starts denser).
     let densities = model.layer_densities();
     let shapes: Vec<usize> = sizes.windows(2).map(|w| w[0] * w[1]).collect();
@@ -759,7 +775,7 @@ pub fn execute_plain(run: RunContext<'_>, policies: Option<DataPolicies<'_>>) ->
         variant: spec.protocol.name(),
         seed: spec.seed,
         epochs: outcome.epochs.len(),
-        diverged: outcome.diverged_epoch.is_some() || scoring_diverged,
+        diverged: outcome.diverged_epoch.is_some() || added.diverged,
         diverged_epoch: outcome.diverged_epoch,
         test_accuracy: last.test_accuracy,
         test_loss: last.test_loss,
@@ -840,11 +856,10 @@ pub fn execute_plain(run: RunContext<'_>, policies: Option<DataPolicies<'_>>) ->
             input_degree,
             predictions,
             step_forgetting,
-            subsets: subset.into_iter().collect(),
+            study: added.files,
             feature_selection: features
                 .map(|f| f.rows(&spec.run_id, &spec.method, sparsity, spec.seed))
                 .unwrap_or_default(),
-            ..RunFiles::default()
         },
     })
 }

@@ -20,7 +20,7 @@ use anyhow::Result;
 use experiments::config::MethodsConfig;
 use experiments::protocol::{ProtocolSection, ProtocolStudy, RunContext, Variant};
 use experiments::registry::{self, MethodKind};
-use experiments::run::{self, RunResult};
+use experiments::run::{self, PlainHooks, RunResult};
 use models::rngs::stream;
 use models::DataPolicies;
 use serde::{Deserialize, Serialize};
@@ -234,10 +234,13 @@ impl Variant for DataAwareVariant {
             cfg.training.batch_size,
             stream(seed, "growth-batch"),
         );
-        let policies = DataPolicies {
-            sampler: &mut sampler,
-            growth: &mut growth,
+        let hooks = PlainHooks {
+            policies: Some(DataPolicies {
+                sampler: &mut sampler,
+                growth: &mut growth,
+            }),
+            prepare: None,
         };
-        run::execute_plain(run, Some(policies))
+        run::execute_plain(run, hooks)
     }
 }

@@ -1,5 +1,7 @@
-//! The analysis of a subset study: `subsets.csv` (one row per method x sparsity x rule x
-//! fraction), test accuracy against the data fraction, and the README table.
+//! Part II's subset-selection study. Its protocol ([`protocol`], where the rules are
+//! described) trains each run on the rows a rule keeps; its analysis, here: `subsets.csv` (one
+//! row per method x sparsity x rule x fraction), test accuracy against the data fraction, and
+//! the README table.
 
 use crate::study::{Analysis, Figure, Kind, Study};
 use anyhow::Result;
@@ -7,12 +9,16 @@ use charts::{line_panels, Panel, Series};
 use experiments::cell::{Cell, Level};
 use experiments::results::{read_rows, write_all_rows, RunRow};
 use experiments::significance::{correct_claim, paired_t_p_value, significant, ClaimTally};
-use experiments::subsets::{permille, SubsetRule, SubsetRunRow, SUBSETS, SUBSET_RUNS};
 use experiments::summary::mean_ci95;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+
+pub mod protocol;
+
+use experiments::protocol::ProtocolStudy;
+pub use protocol::{permille, SubsetRule, SubsetRunRow, SubsetsProtocol, SUBSETS, SUBSET_RUNS};
 
 /// One row of `subsets.csv`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -151,6 +157,10 @@ fn group<'a>(runs: &'a [RunRow], subset_rows: &'a [SubsetRunRow]) -> Cells<'a> {
 pub struct SubsetsStudy;
 
 impl Study for SubsetsStudy {
+    fn protocol(&self) -> Option<&'static dyn ProtocolStudy> {
+        Some(&SubsetsProtocol)
+    }
+
     fn kinds(&self) -> &'static [Kind] {
         &[Kind {
             name: "subsets",
@@ -397,7 +407,7 @@ pub fn table(dir: &Path) -> Result<Option<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use experiments::subsets::subset_size;
+    use protocol::subset_size;
 
     fn run(method: &str, seed: u64, variant: &str, acc: f64) -> RunRow {
         RunRow {

@@ -1,15 +1,15 @@
 //! The scoring runs of a subset run (a short sparse run on the seed's whole training split,
 //! and for PrAC a short dense one) and the subset they choose.
 
-use super::{select, ExampleScore, SubsetRule, SubsetVariant};
-use crate::config::ExperimentConfig;
-use crate::grid::RunSpec;
-use crate::protocol::Protocol;
-use crate::results::RunKeyed;
-use crate::run::{build_model, layer_sizes, PreparedData};
+use super::{select, ExampleScore, ScoringConfig, SubsetRule, SubsetVariant, SubsetsConfig};
 use anyhow::{Context, Result};
 use data::dynamics::ExampleTracker;
 use data::Dataset;
+use experiments::config::ExperimentConfig;
+use experiments::grid::RunSpec;
+use experiments::protocol::Protocol;
+use experiments::results::RunKeyed;
+use experiments::run::{build_model, layer_sizes, PreparedData};
 use models::batch::argmax_rows;
 use models::rngs::stream;
 use models::{Batch, Examples, RunData, RunRngs, TrainObserver, TrainOptions};
@@ -93,6 +93,7 @@ struct ShortRun {
 /// seed's `subset-scoring-*` streams (so the sparse and dense scoring runs see the same data
 /// order, and neither shifts the run's own draws).
 fn short_run(
+    scoring: &ScoringConfig,
     cfg: &ExperimentConfig,
     spec: &RunSpec,
     full: &Dataset,
@@ -100,7 +101,6 @@ fn short_run(
     method: &str,
     sparsity: f64,
 ) -> Result<ShortRun> {
-    let scoring = &cfg.subsets.as_ref().expect("a subset run").scoring;
     let scoring_spec = RunSpec {
         method: method.to_string(),
         sparsity,
@@ -174,16 +174,13 @@ fn minority_share(labels: &[u32], n_classes: usize) -> f64 {
 /// Replaces `prepared.train` by the subset `variant` chooses (after the scoring runs its rule
 /// needs) and returns the run's `subset_runs.csv` row.
 pub fn restrict(
+    subsets: &SubsetsConfig,
     cfg: &ExperimentConfig,
     spec: &RunSpec,
     variant: SubsetVariant,
     full: &Dataset,
     prepared: &mut PreparedData,
 ) -> Result<SubsetRunRow> {
-    let subsets = cfg
-        .subsets
-        .as_ref()
-        .context("a subset variant needs the config's [subsets] section")?;
     let train = &prepared.train;
     let mut scores: Vec<ExampleScore> = train
         .row_ids
@@ -207,7 +204,7 @@ pub fn restrict(
     };
     if variant.rule.needs_scores() {
         let s = &subsets.scoring;
-        let sparse = short_run(cfg, spec, full, prepared, &s.method, s.sparsity)
+        let sparse = short_run(s, cfg, spec, full, prepared, &s.method, s.sparsity)
             .with_context(|| format!("the scoring run of {}", spec.run_id))?;
         for (i, score) in scores.iter_mut().enumerate() {
             score.forgetting_rank = sparse.forgetting_rank[i];
@@ -218,8 +215,16 @@ pub fn restrict(
         row.scoring_flops = Some(sparse.flops);
         row.scoring_diverged = sparse.diverged;
         if variant.rule == SubsetRule::Prac {
-            let dense = short_run(cfg, spec, full, prepared, crate::registry::DENSE, 0.0)
-                .with_context(|| format!("the dense scoring run of {}", spec.run_id))?;
+            let dense = short_run(
+                s,
+                cfg,
+                spec,
+                full,
+                prepared,
+                experiments::registry::DENSE,
+                0.0,
+            )
+            .with_context(|| format!("the dense scoring run of {}", spec.run_id))?;
             for (i, score) in scores.iter_mut().enumerate() {
                 score.disagrees = dense.predictions[i] != sparse.predictions[i];
             }
@@ -244,8 +249,8 @@ pub fn restrict(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::subsets::subset_size;
-    use crate::subsets::tests::cfg;
+    use crate::subsets::protocol::tests::{cfg, section};
+    use crate::subsets::protocol::{subset_size, variants};
     use std::path::Path;
 
     /// The run of `method` and seed 1 with variant `name`, and its data before selection.
@@ -255,24 +260,25 @@ mod tests {
         method: &str,
         name: &str,
     ) -> (RunSpec, SubsetVariant, PreparedData) {
-        let spec = crate::grid::expand(c)
+        let spec = experiments::grid::expand(c)
             .into_iter()
             .find(|r| r.method == method && r.seed == 1 && r.protocol.name() == name)
             .unwrap();
-        let Protocol::Subset(v) = spec.protocol else {
-            panic!("{name} is not a subset variant")
-        };
-        let data = crate::run::prepare(full, c, &spec).unwrap();
+        let v = variants(&section(c))
+            .into_iter()
+            .find(|v| v.name() == name)
+            .unwrap_or_else(|| panic!("{name} is not a subset variant"));
+        let data = experiments::run::prepare(full, c, &spec).unwrap();
         (spec, v, data)
     }
 
     #[test]
     fn a_subset_run_scores_its_whole_split_and_keeps_the_chosen_rows() {
         let c = cfg("[0.3, 1.0]");
-        let full = crate::datasets::load(&c.data, Path::new(".")).unwrap();
+        let full = experiments::datasets::load(&c.data, Path::new(".")).unwrap();
         let (spec, v, mut a) = spec_and_data(&c, &full, "static", "prac@0.3");
         let whole = a.train.row_ids.clone();
-        let row = restrict(&c, &spec, v, &full, &mut a).unwrap();
+        let row = restrict(&section(&c), &c, &spec, v, &full, &mut a).unwrap();
         assert_eq!(row.n_train, whole.len());
         assert_eq!(a.train.n_rows(), subset_size(whole.len(), 0.3));
         assert_eq!(row.subset_size, a.train.n_rows());
@@ -289,19 +295,22 @@ mod tests {
         assert!(row.scoring_flops.unwrap() > 0 && row.scoring_test_accuracy.unwrap() > 0.5);
         // Deterministic: the same run selects the same rows.
         let (_, _, mut b) = spec_and_data(&c, &full, "static", "prac@0.3");
-        assert_eq!(restrict(&c, &spec, v, &full, &mut b).unwrap(), row);
+        assert_eq!(
+            restrict(&section(&c), &c, &spec, v, &full, &mut b).unwrap(),
+            row
+        );
         assert_eq!(a.train.row_ids, b.train.row_ids);
         // One scoring run for every method: dense trains on the same rows as static.
         let (dspec, dv, mut d) = spec_and_data(&c, &full, "dense", "prac@0.3");
-        restrict(&c, &dspec, dv, &full, &mut d).unwrap();
+        restrict(&section(&c), &c, &dspec, dv, &full, &mut d).unwrap();
         assert_eq!(d.train.row_ids, a.train.row_ids);
         // Random and the full set need no scoring run; the full set is every row.
         let (rspec, rv, mut r) = spec_and_data(&c, &full, "set", "random@0.3");
-        let rrow = restrict(&c, &rspec, rv, &full, &mut r).unwrap();
+        let rrow = restrict(&section(&c), &c, &rspec, rv, &full, &mut r).unwrap();
         assert_eq!((rrow.forgotten, rrow.scoring_test_accuracy), (None, None));
         assert_ne!(r.train.row_ids, a.train.row_ids);
         let (fspec, fv, mut f) = spec_and_data(&c, &full, "set", "all@1");
-        restrict(&c, &fspec, fv, &full, &mut f).unwrap();
+        restrict(&section(&c), &c, &fspec, fv, &full, &mut f).unwrap();
         assert_eq!(f.train.row_ids, whole);
     }
 }

@@ -1,8 +1,9 @@
-//! Part II, subset selection (part2-subsets): can a subset of the training data, chosen by
+//! Part II, subset selection (part2-subsets), its protocol (the `[subsets]` section, a
+//! [`ProtocolStudy`]): can a subset of the training data, chosen by
 //! how hard its examples are to memorize or how easily they are forgotten, train dense, static
 //! sparse and SET networks as well as all of it?
 //!
-//! Each run with a `Protocol::Subset` variant (`el2n@0.3`: rule `el2n`, 30% of the training
+//! Each run with a subset variant (`el2n@0.3`: rule `el2n`, 30% of the training
 //! split) first trains a short *scoring run* on the seed's whole training split (same split,
 //! so example ids match), reads per-example statistics from it, keeps the rows a selection
 //! rule ranks first, and then trains its own model on those rows only, for the configured
@@ -35,7 +36,7 @@
 //! `examples.csv`, dropout on), where Paul et al. evaluate a checkpoint and average 10 runs.
 //!
 //! The rules are in [`rules`], the scoring runs and the subset of a run in [`scoring`];
-//! `subsets.csv`, the figure and the README table are the analysis of `studies::subsets`.
+//! `subsets.csv`, the figure and the README table are the analysis (the parent module).
 //!
 //! Writes `subset_runs.csv` (one row per run: rule, fraction, realised size, PrAC sizes),
 //! `subsets.csv` (one row per method x sparsity x rule x fraction: accuracy mean and 95% CI
@@ -48,7 +49,13 @@ pub mod scoring;
 pub use rules::{keep_order, select, subset_size, ExampleScore};
 pub use scoring::{restrict, SubsetRunRow};
 
+use anyhow::Result;
+use experiments::config::MethodsConfig;
+use experiments::protocol::{ProtocolSection, ProtocolStudy, RunContext, Variant};
+use experiments::results::StudyRows;
+use experiments::run::{self, PlainHooks, Prepared, RunResult};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// File of the per-run subset facts, beside `runs.csv`.
 pub const SUBSET_RUNS: &str = "subset_runs.csv";
@@ -196,13 +203,13 @@ impl SubsetsConfig {
             return fail("fractions", "fractions must be distinct".into());
         }
         let s = &self.scoring;
-        if !crate::registry::is_known(&s.method) || s.method == crate::registry::DENSE {
+        if !experiments::registry::is_known(&s.method) || s.method == experiments::registry::DENSE {
             return fail(
                 "scoring.method",
                 format!(
                     "`{}` is not a sparse method; known: {}",
                     s.method,
-                    crate::registry::names().join(", ")
+                    experiments::registry::names().join(", ")
                 ),
             );
         }
@@ -254,13 +261,95 @@ pub fn variants(cfg: &SubsetsConfig) -> Vec<SubsetVariant> {
     out
 }
 
+/// The subset protocol as the runner sees it: the `[subsets]` section, its rules x fractions
+/// and `subset_runs.csv`.
+pub struct SubsetsProtocol;
+
+impl ProtocolStudy for SubsetsProtocol {
+    fn section(&self) -> &'static str {
+        "subsets"
+    }
+
+    fn parse(&self, section: &toml::Value) -> Result<Arc<dyn ProtocolSection>, (String, String)> {
+        let config: SubsetsConfig = section
+            .clone()
+            .try_into()
+            .map_err(|e: toml::de::Error| ("subsets".to_string(), e.message().to_string()))?;
+        config.validate()?;
+        Ok(Arc::new(config))
+    }
+
+    fn files(&self) -> &'static [&'static str] {
+        &[SUBSET_RUNS]
+    }
+}
+
+impl ProtocolSection for SubsetsConfig {
+    /// The scoring run only: rules and fractions are an axis, in the key as the variant.
+    fn key(&self) -> (&'static str, String) {
+        let json = serde_json::to_string(&self.scoring).expect("a plain struct serialises");
+        ("subset_scoring", json)
+    }
+
+    fn variants(self: Arc<Self>) -> Vec<Arc<dyn Variant>> {
+        variants(&self)
+            .into_iter()
+            .map(|variant| {
+                Arc::new(SubsetRun {
+                    config: Arc::clone(&self),
+                    variant,
+                }) as Arc<dyn Variant>
+            })
+            .collect()
+    }
+}
+
+/// One rule at one fraction of a `[subsets]` section: a plain run on the rows the rule keeps.
+#[derive(Debug)]
+struct SubsetRun {
+    config: Arc<SubsetsConfig>,
+    variant: SubsetVariant,
+}
+
+impl Variant for SubsetRun {
+    fn name(&self) -> String {
+        self.variant.name()
+    }
+
+    fn applies_to(&self, _method: &str, _methods: &MethodsConfig) -> bool {
+        true
+    }
+
+    fn execute(&self, run: RunContext<'_>) -> Result<RunResult> {
+        let (cfg, spec, full) = (run.cfg, run.spec, run.full);
+        let prepare = move |prepared: &mut run::PreparedData| -> Result<Prepared> {
+            let row = restrict(&self.config, cfg, spec, self.variant, full, prepared)?;
+            Ok(Prepared {
+                diverged: row.scoring_diverged,
+                files: vec![StudyRows::of(SUBSET_RUNS, &[row])?],
+            })
+        };
+        let hooks = PlainHooks {
+            policies: None,
+            prepare: Some(Box::new(prepare)),
+        };
+        run::execute_plain(run, hooks)
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::config::ExperimentConfig;
+    use experiments::config::ExperimentConfig;
+
+    /// The config's `[subsets]` section, parsed.
+    pub(crate) fn section(c: &ExperimentConfig) -> SubsetsConfig {
+        c.sections["subsets"].clone().try_into().unwrap()
+    }
 
     /// A WDBC config with every rule at `fractions` and a 3-epoch scoring run.
     pub(crate) fn cfg(fractions: &str) -> ExperimentConfig {
+        crate::install();
         toml::from_str(&format!(
             r#"
             name = "s"
@@ -291,13 +380,13 @@ pub(crate) mod tests {
     fn expansion_runs_the_full_set_once_with_unique_keys() {
         let c = cfg("[0.1, 0.3, 0.5, 0.7, 1.0]");
         c.validate().unwrap();
-        let v = variants(c.subsets.as_ref().unwrap());
+        let v = variants(&section(&c));
         assert_eq!(v.len(), 5 * 4 + 1);
         let names: Vec<String> = v.iter().map(SubsetVariant::name).collect();
         assert_eq!(names.iter().filter(|n| n.ends_with("@1")).count(), 1);
         assert!(names.contains(&"all@1".to_string()));
         assert!(names.contains(&"el2n@0.3".to_string()));
-        let runs = crate::grid::expand(&c);
+        let runs = experiments::grid::expand(&c);
         assert_eq!(runs.len(), 3 * 21 * 2);
         let mut ids: Vec<&str> = runs.iter().map(|r| r.run_id.as_str()).collect();
         ids.sort_unstable();
@@ -309,7 +398,7 @@ pub(crate) mod tests {
             runs[0].run_id
         );
         // Adding a fraction keeps every existing key: fractions are an axis, not a setting.
-        let fewer = crate::grid::expand(&cfg("[0.1, 1.0]"));
+        let fewer = experiments::grid::expand(&cfg("[0.1, 1.0]"));
         assert!(fewer
             .iter()
             .all(|r| runs.iter().any(|q| q.run_id == r.run_id)));
@@ -318,7 +407,7 @@ pub(crate) mod tests {
     #[test]
     fn config_errors_name_the_field() {
         let check = |edit: &dyn Fn(&mut SubsetsConfig), field: &str| {
-            let mut s = cfg("[0.5]").subsets.unwrap();
+            let mut s = section(&cfg("[0.5]"));
             edit(&mut s);
             let err = s.validate().unwrap_err();
             assert_eq!(err.0, format!("subsets.{field}"), "{err:?}");
