@@ -4,7 +4,7 @@
 
 use rand::Rng;
 use sparse_core::init::random_pattern;
-use sparse_core::{Csr, SparseLayer, TrainingClock, WeightSampler};
+use sparse_core::{SparseLayer, TrainingClock, WeightSampler};
 
 /// Step `step` of a run of `epochs` epochs of `steps_per_epoch` steps.
 pub fn clock(step: usize, epochs: usize, steps_per_epoch: usize) -> TrainingClock {
@@ -37,45 +37,14 @@ pub fn random_network(rng: &mut impl Rng, shapes: &[(usize, usize, usize)]) -> V
         .collect()
 }
 
-/// Whether `layer` is well formed: a valid CSR pattern (row pointers ending at the number of
-/// connections, each row's columns sorted, in range and without duplicates; accepted again by
-/// [`Csr::try_from_parts`]), momentum and gradient aligned with the connections, bias and
-/// its state one per output. The error says what is wrong and where.
+/// Whether `layer` is well formed: a valid CSR pattern ([`sparse_core::Csr::validate`]: row pointers ending
+/// at the number of connections, each row's columns sorted, in range and without duplicates,
+/// finite weights), momentum and gradient aligned with the connections, bias and its state one
+/// per output. The error says what is wrong and where.
 pub fn check_layer(layer: &SparseLayer) -> Result<(), String> {
     let w = &layer.weights;
-    if w.row_ptr().len() != w.n_rows() + 1 || w.row_ptr().last() != Some(&w.nnz()) {
-        return Err(format!(
-            "row pointers: {} for {} rows, last {:?}, {} connections",
-            w.row_ptr().len(),
-            w.n_rows(),
-            w.row_ptr().last(),
-            w.nnz()
-        ));
-    }
-    for i in 0..w.n_rows() {
-        let cols = w.row_cols(i);
-        if let Some(p) = cols.windows(2).position(|p| p[0] >= p[1]) {
-            return Err(format!(
-                "row {i}: columns {} and {} out of order or repeated",
-                cols[p],
-                cols[p + 1]
-            ));
-        }
-        if let Some(&c) = cols.iter().find(|&&c| c as usize >= w.n_cols()) {
-            return Err(format!(
-                "row {i}: column {c} out of range ({} columns)",
-                w.n_cols()
-            ));
-        }
-    }
-    Csr::try_from_parts(
-        w.n_rows(),
-        w.n_cols(),
-        w.row_ptr().to_vec(),
-        w.col_idx().to_vec(),
-        w.values().to_vec(),
-    )
-    .map_err(|e| format!("refused by Csr::try_from_parts: {e}"))?;
+    w.validate()
+        .map_err(|e| format!("not a valid CSR pattern: {e}"))?;
     let aligned = [
         ("momentum", layer.momentum.len(), w.nnz()),
         ("grad", layer.grad.len(), w.nnz()),

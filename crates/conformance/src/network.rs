@@ -226,7 +226,6 @@ pub(crate) struct Recorder {
     pub(crate) batches: Vec<(usize, Vec<usize>, Vec<u32>)>,
     /// The first property a layer failed.
     pub(crate) violation: Option<(Property, String)>,
-    shapes: Vec<(usize, usize)>,
 }
 
 impl Recorder {
@@ -237,7 +236,6 @@ impl Recorder {
             saved: None,
             batches: Vec::new(),
             violation: None,
-            shapes: SIZES.windows(2).map(|w| (w[0], w[1])).collect(),
         }
     }
 
@@ -267,12 +265,9 @@ impl Recorder {
             return Ok(());
         };
         for (l, layer) in layers.iter().enumerate() {
-            let shape = (layer.n_in(), layer.n_out());
-            if shape != self.shapes[l] {
-                let detail = format!(
-                    "epoch {epoch}, layer {l}: shape {shape:?}, built {:?}",
-                    self.shapes[l]
-                );
+            let (shape, built) = ((layer.n_in(), layer.n_out()), (SIZES[l], SIZES[l + 1]));
+            if shape != built {
+                let detail = format!("epoch {epoch}, layer {l}: shape {shape:?}, built {built:?}");
                 return Err((Property::WellFormedLayers, detail));
             }
             check_layer(layer).map_err(|e| {

@@ -556,15 +556,7 @@ impl ExperimentConfig {
         crate::registry::validate(&self.methods)?;
         for (name, value) in &self.sections {
             let Some(study) = crate::protocol::study(name) else {
-                let known: Vec<String> = crate::protocol::installed()
-                    .iter()
-                    .map(|s| format!("[{}]", s.section()))
-                    .collect();
-                let known = if known.is_empty() {
-                    "none installed".to_string()
-                } else {
-                    known.join(", ")
-                };
+                let known = crate::protocol::section_names();
                 return fail(
                     name,
                     format!("unknown field or section; sections of protocol studies: {known}"),
@@ -573,13 +565,10 @@ impl ExperimentConfig {
             study.parse(value)?;
         }
         if let Some(second) = self.sections.keys().nth(1) {
-            let names: Vec<String> = crate::protocol::installed()
-                .iter()
-                .map(|s| format!("[{}]", s.section()))
-                .collect();
+            let names = crate::protocol::section_names();
             return fail(
                 second,
-                format!("give at most one Part II section of {}", names.join(", ")),
+                format!("give at most one Part II section of {names}"),
             );
         }
         Ok(())

@@ -88,6 +88,20 @@ pub fn study(section: &str) -> Option<&'static dyn ProtocolStudy> {
     installed().iter().copied().find(|s| s.section() == section)
 }
 
+/// The installed protocols' sections for messages (`[continual], [data_aware]`), or
+/// `none installed`.
+pub fn section_names() -> String {
+    let names: Vec<String> = installed()
+        .iter()
+        .map(|s| format!("[{}]", s.section()))
+        .collect();
+    if names.is_empty() {
+        "none installed".to_string()
+    } else {
+        names.join(", ")
+    }
+}
+
 /// Every per-run file the installed protocols add.
 pub fn study_files() -> impl Iterator<Item = &'static str> {
     installed().iter().flat_map(|s| s.files().iter().copied())

@@ -35,13 +35,12 @@ use data::Dataset;
 use experiments::protocol::{ProtocolSection, ProtocolStudy, RunContext, Variant};
 use experiments::registry::DENSE;
 use experiments::results::{EpochRow, RunFiles, RunKeyed, RunRow, StudyRows};
-use experiments::run::{self, RunResult};
+use experiments::run::{self, examples, RunResult};
 use models::policy::OnlineForgetting;
 use models::rngs::stream;
 use models::train::TrainObserver;
 use models::{
-    Batch, Classifier, EpochRecord, Examples, GrowthBatch, RunData, RunRngs, StepReport,
-    TrainOptions,
+    Batch, Classifier, EpochRecord, GrowthBatch, RunData, RunRngs, StepReport, TrainOptions,
 };
 use rand::seq::index::sample;
 use serde::{Deserialize, Serialize};
@@ -516,15 +515,6 @@ fn rows_of(ds: &Dataset, classes: &[u32]) -> Vec<usize> {
     (0..ds.labels.len())
         .filter(|&r| classes.contains(&ds.labels[r]))
         .collect()
-}
-
-fn examples(ds: &Dataset, absent: bool) -> Examples<'_> {
-    Examples {
-        x: &ds.values,
-        observed: absent.then_some(ds.observed.as_slice()),
-        labels: &ds.labels,
-        n_features: ds.n_features(),
-    }
 }
 
 /// Runs the continual run `spec` (protocol `option`) to the end on `full`.

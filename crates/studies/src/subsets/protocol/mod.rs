@@ -50,7 +50,6 @@ pub use rules::{keep_order, select, subset_size, ExampleScore};
 pub use scoring::{restrict, SubsetRunRow};
 
 use anyhow::Result;
-use experiments::config::MethodsConfig;
 use experiments::protocol::{ProtocolSection, ProtocolStudy, RunContext, Variant};
 use experiments::results::StudyRows;
 use experiments::run::{self, PlainHooks, Prepared, RunResult};
@@ -314,10 +313,6 @@ struct SubsetRun {
 impl Variant for SubsetRun {
     fn name(&self) -> String {
         self.variant.name()
-    }
-
-    fn applies_to(&self, _method: &str, _methods: &MethodsConfig) -> bool {
-        true
     }
 
     fn execute(&self, run: RunContext<'_>) -> Result<RunResult> {

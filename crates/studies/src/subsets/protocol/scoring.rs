@@ -9,10 +9,10 @@ use experiments::config::ExperimentConfig;
 use experiments::grid::RunSpec;
 use experiments::protocol::Protocol;
 use experiments::results::RunKeyed;
-use experiments::run::{build_model, layer_sizes, PreparedData};
+use experiments::run::{build_model, examples, layer_sizes, PreparedData};
 use models::batch::argmax_rows;
 use models::rngs::stream;
-use models::{Batch, Examples, RunData, RunRngs, TrainObserver, TrainOptions};
+use models::{Batch, RunData, RunRngs, TrainObserver, TrainOptions};
 use serde::{Deserialize, Serialize};
 
 /// One row of `subset_runs.csv`: what a subset run trained on.
@@ -66,15 +66,6 @@ impl TrainObserver for Tracking {
     fn on_batch(&mut self, epoch: usize, ids: &[usize], labels: &[u32], probs: &[f32]) {
         self.tracker
             .record(epoch, ids, labels, probs, self.n_classes);
-    }
-}
-
-fn examples(ds: &Dataset, absent: bool) -> Examples<'_> {
-    Examples {
-        x: &ds.values,
-        observed: absent.then_some(ds.observed.as_slice()),
-        labels: &ds.labels,
-        n_features: ds.n_features(),
     }
 }
 
