@@ -1,10 +1,10 @@
 //! `dst_sparse_data._engine`, the Python package's extension module: arrays in, the engine's
-//! estimator ([`experiments::estimator`]) out. Every decision (preprocessing, model, training,
+//! estimator ([`estimator`]) out. Every decision (preprocessing, model, training,
 //! validation messages) lives in the engine; this crate converts arrays and errors, and
 //! releases the GIL while the engine works. The scikit-learn side is `dst_sparse_data/`.
 
 use data::Dataset;
-use experiments::estimator::{EstimatorError, FittedModel};
+use estimator::{EstimatorError, FittedModel};
 use experiments::{ConfigError, ExperimentConfig, RunOptions};
 use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};

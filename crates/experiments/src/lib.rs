@@ -10,7 +10,6 @@ pub mod collect;
 pub mod config;
 pub mod datasets;
 pub mod error;
-pub mod estimator;
 pub mod feature_selection;
 pub mod grid;
 pub mod guard;

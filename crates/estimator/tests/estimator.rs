@@ -3,8 +3,8 @@
 //! refusals name what is wrong.
 
 use data::{stratified_split, Dataset};
+use estimator::{EstimatorError, FittedModel};
 use experiments::config::ExperimentConfig;
-use experiments::estimator::{EstimatorError, FittedModel};
 use experiments::{datasets, grid, run};
 use models::rngs::stream;
 use std::path::Path;

@@ -8,13 +8,13 @@
 //! rows of a run's training split (in the split's order) gives that run's model bit for bit,
 //! and its predictions on the run's test rows are the run's (`tests/estimator.rs`).
 
-use crate::config::ExperimentConfig;
-use crate::grid::{self, RunSpec};
-use crate::protocol::Protocol;
-use crate::run::{self, Preprocessing};
 use data::dynamics::{ExampleStats, ExampleTracker};
 use data::imputation::Strategy;
 use data::Dataset;
+use experiments::config::ExperimentConfig;
+use experiments::grid::{self, RunSpec};
+use experiments::protocol::Protocol;
+use experiments::run::{self, Preprocessing};
 use models::train::TrainObserver;
 use models::{Classifier, DataPolicies, EpochRecord, RunData, RunRngs};
 use serde::{Deserialize, Serialize};
@@ -212,7 +212,7 @@ impl FittedModel {
     pub fn to_bytes(&self) -> Vec<u8> {
         sparse_core::state::encode(&Saved {
             format: SAVED_FORMAT,
-            numerics: crate::numerics::VERSION,
+            numerics: experiments::numerics::VERSION,
             config: self.config.clone(),
             preprocessing: self.preprocessing.clone(),
             raw_features: self.raw_features,
@@ -229,13 +229,13 @@ impl FittedModel {
     pub fn from_bytes(bytes: &[u8]) -> Result<FittedModel, EstimatorError> {
         let saved: Saved = sparse_core::state::decode(bytes, "saved model")
             .map_err(|e| EstimatorError::Invalid(e.to_string()))?;
-        if saved.format != SAVED_FORMAT || saved.numerics != crate::numerics::VERSION {
+        if saved.format != SAVED_FORMAT || saved.numerics != experiments::numerics::VERSION {
             return Err(EstimatorError::Invalid(format!(
                 "a model saved in format {} by numerics version {}; this engine loads format \
                  {SAVED_FORMAT} of numerics version {}: fit it again",
                 saved.format,
                 saved.numerics,
-                crate::numerics::VERSION
+                experiments::numerics::VERSION
             )));
         }
         let spec = one_run(&saved.config)?;
