@@ -26,8 +26,9 @@ use std::path::{Path, PathBuf};
 /// The folder of a results folder that holds its runs' checkpoints.
 pub const DIR: &str = "checkpoints";
 
-/// First bytes of a checkpoint file (format version 1).
-const MAGIC: &[u8; 8] = b"DSTCKPT1";
+/// First bytes of a checkpoint file (format version 2: the studies' recorders saved by file
+/// name; a version 1 file is not read, and its run starts over).
+const MAGIC: &[u8; 8] = b"DSTCKPT2";
 
 /// Where and how often runs checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]

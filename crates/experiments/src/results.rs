@@ -199,46 +199,8 @@ pub struct PredictionRow {
     pub missing_features: usize,
 }
 
-/// One row of `step_forgetting.csv`: when in a run's training the forgetting events fell, step
-/// by step, and when its topology changed (for "does rewiring make a network forget?").
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StepForgettingRow {
-    /// The run's key.
-    pub run_id: String,
-    /// Steps per epoch.
-    pub steps_per_epoch: usize,
-    /// Forgetting events of every step (`;`-separated, step 0 first).
-    pub events: String,
-    /// Presentations of every step (`;`-separated).
-    pub presentations: String,
-    /// Presentations of every step whose example was presented before (`;`-separated): the
-    /// ones that can be forgetting events.
-    pub repeats: String,
-    /// Presentations of every step with a topology update between the example's previous
-    /// presentation and this one (`;`-separated; all 0 for static and dense).
-    pub across_updates: String,
-    /// For each step (`;`-separated) the forgetting events' distances in steps back to the
-    /// example's previous presentation (space-separated): another method's updates classify
-    /// this run's events at the same pairs of steps.
-    pub event_gaps: String,
-    /// Hash of the presentation schedule (which row at which step): two runs with the same
-    /// hash presented the same examples at the same steps.
-    pub schedule: String,
-    /// Steps that trained a new topology first (`;`-separated; empty for static and dense).
-    pub updates: String,
-    /// Distinct examples with a forgetting event across a topology update.
-    pub after_update_examples: usize,
-    /// Their mean forgetting events over the whole run.
-    pub after_update_mean_events: f64,
-    /// Mean forgetting events of every example forgotten at least once.
-    pub forgotten_mean_events: f64,
-}
-
 /// File of the test predictions of every run (`tracking.predictions`).
 pub const PREDICTIONS: &str = "predictions.csv";
-
-/// File of the per-step forgetting events of every run (with `tracking.examples`).
-pub const STEP_FORGETTING: &str = "step_forgetting.csv";
 
 /// File of the topology telemetry of every DST run.
 pub const TOPOLOGY: &str = "topology.csv";
@@ -285,19 +247,13 @@ impl RunKeyed for PredictionRow {
     }
 }
 
-impl RunKeyed for StepForgettingRow {
-    fn run_id(&self) -> &str {
-        &self.run_id
-    }
-}
-
 impl RunKeyed for DegreeRow {
     fn run_id(&self) -> &str {
         &self.run_id
     }
 }
 
-/// A protocol study's file read as CSV records (see [`StudyRows`]).
+/// A study's file read as CSV records (see [`StudyRows`]).
 #[derive(Debug, Clone)]
 pub struct StudyTable {
     header: csv::StringRecord,
@@ -588,16 +544,12 @@ pub struct RunFiles {
     pub input_degree: Vec<DegreeRow>,
     /// `predictions.csv` rows (with `tracking.predictions`).
     pub predictions: Vec<PredictionRow>,
-    /// The `step_forgetting.csv` row (with `tracking.examples`).
-    pub step_forgetting: Vec<StepForgettingRow>,
-    /// `feature_selection.csv` rows (with `tracking.relevant_features`).
-    pub feature_selection: Vec<crate::feature_selection::FeatureSelectionRow>,
-    /// Rows of the files of protocol studies (`continual.csv`), whose types the runner does not
-    /// know.
+    /// Rows of the files of studies, whose types the runner does not know: their recordings'
+    /// (`step_forgetting.csv`, [`crate::recording`]) and their protocols' (`continual.csv`).
     pub study: Vec<StudyRows>,
 }
 
-/// Rows of a per-run file a protocol study adds ([`crate::protocol::ProtocolStudy::files`]),
+/// Rows of a per-run file a study adds (a [`crate::recording::Recording`]'s or a protocol's),
 /// held as CSV records under their header: the runner appends, prunes and merges them by
 /// their `run_id` column without knowing their type, and writes the text a typed writer would.
 #[derive(Debug, Clone)]
@@ -628,12 +580,12 @@ impl StudyRows {
 }
 
 /// Something done to every kind of per-run file beside `runs.csv` (recording, pruning,
-/// deleting, merging shards), with each kind's row type; the files of protocol studies are
+/// deleting, merging shards), with each kind's row type; the files of studies are
 /// visited as CSV records.
 pub trait RunFileVisitor {
     /// One kind: its file name and, when visiting one run's files, that run's rows of it.
     fn visit<T: RunKeyed>(&mut self, name: &str, rows: &[T]) -> Result<()>;
-    /// One protocol study's file, with that run's rows when visiting one run's files.
+    /// One study's file, with that run's rows when visiting one run's files.
     fn visit_study(&mut self, name: &str, rows: Option<&StudyRows>) -> Result<()>;
 }
 
@@ -646,11 +598,6 @@ impl RunFiles {
         v.visit(TOPOLOGY, &self.topology)?;
         v.visit(INPUT_DEGREE, &self.input_degree)?;
         v.visit(PREDICTIONS, &self.predictions)?;
-        v.visit(STEP_FORGETTING, &self.step_forgetting)?;
-        v.visit(
-            crate::feature_selection::FEATURE_SELECTION,
-            &self.feature_selection,
-        )?;
         for rows in &self.study {
             v.visit_study(rows.file, Some(rows))?;
         }
@@ -658,10 +605,10 @@ impl RunFiles {
     }
 
     /// Visits every kind of per-run file without rows (for work on whole files), the files of
-    /// every installed protocol study included.
+    /// every installed recording and protocol study included.
     pub fn each_file(v: &mut impl RunFileVisitor) -> Result<()> {
         RunFiles::default().each_kind(v)?;
-        for name in crate::protocol::study_files() {
+        for name in crate::recording::files().chain(crate::protocol::study_files()) {
             v.visit_study(name, None)?;
         }
         Ok(())

@@ -3,14 +3,13 @@
 
 use crate::checkpoint::{self, CheckpointPolicy, CheckpointRef, RunCheckpoint};
 use crate::config::ExperimentConfig;
-use crate::feature_selection::FeatureSelectionRecord;
 use crate::grid::RunSpec;
 use crate::protocol::{Protocol, RunContext};
+use crate::recording::{self, FinishedRun, Recorder};
 use crate::registry::{self, MethodKind};
 use crate::results::{
-    DegreeRow, EpochRow, PredictionRow, RunFiles, RunRow, StepForgettingRow, StudyRows, TopologyRow,
+    DegreeRow, EpochRow, PredictionRow, RunFiles, RunRow, StudyRows, TopologyRow,
 };
-use crate::step_record::StepRecord;
 use anyhow::{Context, Result};
 use data::dynamics::{ExampleTracker, Source};
 use data::encoding::OneHotEncoder;
@@ -394,16 +393,15 @@ pub struct RunResult {
 }
 
 /// Forwards epoch records to a callback (the progress display) and, when tracking, every
-/// training forward pass to the per-example tracker and the steps' forgetting events and
-/// topology updates to the step record; writes the run's checkpoints.
+/// training forward pass to the per-example tracker and the loop's steps, topology updates
+/// and epochs to the studies' recorders; writes the run's checkpoints.
 struct RunObserver<'a> {
     on_epoch: &'a mut dyn FnMut(&EpochRecord),
     tracker: Option<ExampleTracker>,
     /// The second source: end-of-epoch evaluation passes over `train` (`tracking.epoch_eval`).
     eval: Option<(ExampleTracker, Examples<'a>)>,
-    steps: Option<StepRecord>,
-    /// How the input layer ranks the relevant features (`tracking.relevant_features`).
-    features: Option<FeatureSelectionRecord>,
+    /// The installed studies' recordings the config asks for, each with its file.
+    recorders: Vec<(&'static str, Box<dyn Recorder>)>,
     n_classes: usize,
     checkpoints: Option<(&'a CheckpointPolicy, &'a RunSpec)>,
     epochs: usize,
@@ -412,19 +410,16 @@ struct RunObserver<'a> {
 /// The observer's records beyond the per-example tracker, as a checkpoint stores them.
 #[derive(Serialize)]
 struct ObserverRecords<'a> {
-    steps: Option<&'a StepRecord>,
     eval: Option<&'a ExampleTracker>,
-    features: Option<&'a FeatureSelectionRecord>,
+    /// Each recorder's file and saved state, in the order the recorders were started.
+    recorders: Vec<(&'static str, Vec<u8>)>,
 }
 
 /// [`ObserverRecords`] read back.
 #[derive(Deserialize)]
 struct SavedRecords {
-    steps: Option<StepRecord>,
     eval: Option<ExampleTracker>,
-    /// Absent from checkpoints written before feature selection was measured.
-    #[serde(default)]
-    features: Option<FeatureSelectionRecord>,
+    recorders: Vec<(String, Vec<u8>)>,
 }
 
 impl TrainObserver for RunObserver<'_> {
@@ -435,14 +430,14 @@ impl TrainObserver for RunObserver<'_> {
     }
 
     fn on_step(&mut self, _clock: &TrainingClock, rows: &[usize], forgot: &[bool]) {
-        if let Some(s) = &mut self.steps {
-            s.on_step(rows, forgot);
+        for (_, r) in &mut self.recorders {
+            r.on_step(rows, forgot);
         }
     }
 
     fn on_topology_update(&mut self, step: usize) {
-        if let Some(s) = &mut self.steps {
-            s.on_topology_update(step);
+        for (_, r) in &mut self.recorders {
+            r.on_topology_update(step);
         }
     }
 
@@ -451,8 +446,8 @@ impl TrainObserver for RunObserver<'_> {
     }
 
     fn after_epoch(&mut self, epoch: usize, model: &mut dyn Classifier) {
-        if let Some(f) = &mut self.features {
-            f.after_epoch(epoch, model);
+        for (_, r) in &mut self.recorders {
+            r.after_epoch(epoch, model);
         }
         let Some((tracker, train)) = &mut self.eval else {
             return;
@@ -483,9 +478,8 @@ impl TrainObserver for RunObserver<'_> {
                 model: &model.save_state(),
                 examples: self.tracker.as_ref(),
                 records: &sparse_core::state::encode(&ObserverRecords {
-                    steps: self.steps.as_ref(),
                     eval: self.eval.as_ref().map(|(t, _)| t),
-                    features: self.features.as_ref(),
+                    recorders: self.recorders.iter().map(|(f, r)| (*f, r.save())).collect(),
                 }),
             },
         );
@@ -545,22 +539,28 @@ fn restore(
         _ => false,
     };
     let saved: SavedRecords = sparse_core::state::decode(&ckpt.records, "observer records")?;
-    if !same_tracking
-        || saved.steps.is_some() != observer.steps.is_some()
-        || saved.eval.is_some() != observer.eval.is_some()
-    {
+    let same_recorders = saved.recorders.len() == observer.recorders.len()
+        && saved
+            .recorders
+            .iter()
+            .zip(&observer.recorders)
+            .all(|((a, _), (b, _))| a == b);
+    if !same_tracking || !same_recorders || saved.eval.is_some() != observer.eval.is_some() {
         anyhow::bail!("its per-example tracking differs from the config's `tracking`");
     }
     let mut restored = rngs.clone();
     restored.restore(&ckpt.rngs)?;
-    // Last: on error it leaves the model as it was.
+    // Nothing changes before every part fits; the model last: on error it is left as it was.
+    let recorders = saved
+        .recorders
+        .iter()
+        .zip(&observer.recorders)
+        .map(|((_, bytes), (file, r))| Ok((*file, r.restored(bytes)?)))
+        .collect::<Result<Vec<_>>>()?;
     model.load_state(&ckpt.model)?;
     *rngs = restored;
     observer.tracker = ckpt.examples;
-    observer.steps = saved.steps;
-    if observer.features.is_some() {
-        observer.features = saved.features;
-    }
+    observer.recorders = recorders;
     if let (Some((e, _)), Some(saved)) = (&mut observer.eval, saved.eval) {
         *e = saved;
     }
@@ -651,16 +651,7 @@ pub fn execute_plain(run: RunContext<'_>, hooks: PlainHooks<'_>) -> Result<RunRe
                 train_set,
             )
         }),
-        steps: cfg.tracking.examples.then(|| {
-            StepRecord::new(
-                tr.n_rows(),
-                tr.n_rows().div_ceil(cfg.training.batch_size.max(1)),
-            )
-        }),
-        features: cfg.tracking.relevant_features.as_ref().map(|names| {
-            let relevant = tr.feature_names.iter().map(|f| names.contains(f)).collect();
-            FeatureSelectionRecord::new(relevant, cfg.tracking.degree_every, cfg.training.epochs)
-        }),
+        recorders: recording::start(cfg, tr),
         n_classes: tr.n_classes(),
         checkpoints: checkpoints.map(|p| (p, spec)),
         epochs: cfg.training.epochs,
@@ -712,7 +703,6 @@ pub fn execute_plain(run: RunContext<'_>, hooks: PlainHooks<'_>) -> Result<RunRe
         &mut policies,
         resume,
     );
-    let features = observer.features.take();
     let mut examples = observer
         .tracker
         .map(|t| t.rows(&spec.run_id, Source::TrainPass))
@@ -720,11 +710,6 @@ pub fn execute_plain(run: RunContext<'_>, hooks: PlainHooks<'_>) -> Result<RunRe
     if let Some((t, _)) = &observer.eval {
         examples.extend(t.rows(&spec.run_id, Source::EpochEval));
     }
-    let step_forgetting: Vec<StepForgettingRow> = observer
-        .steps
-        .iter()
-        .map(|s| s.row(&spec.run_id, &outcome.forgetting))
-        .collect();
     let predictions = if cfg.tracking.predictions {
         predictions(
             model.as_mut(),
@@ -847,6 +832,17 @@ pub fn execute_plain(run: RunContext<'_>, hooks: PlainHooks<'_>) -> Result<RunRe
             }));
         }
     }
+    let finished = FinishedRun {
+        spec,
+        sparsity,
+        forgetting: &outcome.forgetting,
+    };
+    let mut study = observer
+        .recorders
+        .into_iter()
+        .map(|(_, r)| r.finish(&finished))
+        .collect::<Result<Vec<_>>>()?;
+    study.extend(added.files);
     Ok(RunResult {
         row,
         files: RunFiles {
@@ -855,11 +851,7 @@ pub fn execute_plain(run: RunContext<'_>, hooks: PlainHooks<'_>) -> Result<RunRe
             topology,
             input_degree,
             predictions,
-            step_forgetting,
-            study: added.files,
-            feature_selection: features
-                .map(|f| f.rows(&spec.run_id, &spec.method, sparsity, spec.seed))
-                .unwrap_or_default(),
+            study,
         },
     })
 }

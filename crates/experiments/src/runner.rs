@@ -5,7 +5,7 @@ use crate::checkpoint::{self, CheckpointPolicy};
 use crate::config::ExperimentConfig;
 use crate::grid::{expand, RunSpec};
 use crate::results::{ResultStore, RunRow};
-use crate::{datasets, run, summary};
+use crate::{datasets, recording, run, summary};
 use anyhow::{Context, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
@@ -179,6 +179,7 @@ pub fn run_config(
     run::layer_sizes(&cfg, &full, full.n_features())?;
     run::named_columns(&full, &cfg)?;
     run::check_relevant_features(&full, &cfg)?;
+    recording::check(&cfg)?;
     let experiment_dir = opts
         .out
         .clone()

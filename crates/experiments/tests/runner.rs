@@ -530,64 +530,20 @@ fn named_columns_alone_lose_values() {
     );
 }
 
-/// `tracking.relevant_features`: every run measures how its input layer ranks the named
-/// features every `degree_every` epochs and at the last (sparse by degree, dense by strength),
-/// the runs' keys do not change (tracking is not a setting of the run), and a name the data
-/// lacks is refused before any run.
+/// `tracking.relevant_features` is measured by a study's recording: with none installed (this
+/// test binary installs no studies) the option is refused before any run, not ignored.
 #[test]
-fn runs_measure_feature_selection_against_the_relevant_set() {
-    use experiments::feature_selection::{FeatureSelectionRow, FEATURE_SELECTION};
+fn relevant_features_without_the_studies_recording_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let madelon = WDBC.replace("wdbc.csv", "madelon.csv");
-    let relevant: Vec<String> = experiments::datasets::MADELON_RELEVANT
-        .iter()
-        .map(|f| format!("\"{f}\""))
-        .collect();
-    let text = config(&madelon, "[500, 16, 2]", r#"["dense", "set"]"#, "[1]")
-        .replace("epochs = 3", "epochs = 5")
-        + &format!(
-            "[tracking]\ndegree_every = 2\nrelevant_features = [{}]\n",
-            relevant.join(", ")
-        );
-    let path = write(dir.path(), "madelon.toml", &text);
-    let out = dir.path().join("out");
-    run_experiment(&path, &RunOptions::quiet_into(&out, 2)).unwrap();
-    let rows: Vec<FeatureSelectionRow> = read_rows(&out.join(FEATURE_SELECTION)).unwrap();
-    for (method, ranked_by) in [("dense", "strength"), ("set", "degree")] {
-        let mine: Vec<&FeatureSelectionRow> = rows.iter().filter(|r| r.method == method).collect();
-        let epochs: Vec<usize> = mine.iter().map(|r| r.epoch).collect();
-        assert_eq!(epochs, [2, 4, 5], "{method}");
-        for r in mine {
-            assert_eq!((r.ranked_by.as_str(), r.k), (ranked_by, 20));
-            assert!((0.0..=1.0).contains(&r.precision_at_k), "{r:?}");
-            assert!(
-                r.average_precision > 0.0 && r.average_precision <= 1.0,
-                "{r:?}"
-            );
-            assert!(r.relevant_strength_mean > 0.0 && r.noise_strength_mean > 0.0);
-            assert_eq!(r.relevant_degree_mean.is_nan(), method == "dense");
-        }
-    }
-    let plain = config(&madelon, "[500, 16, 2]", r#"["dense", "set"]"#, "[1]")
-        .replace("epochs = 3", "epochs = 5");
-    let keys = |text: &str| -> Vec<String> {
-        let cfg: experiments::ExperimentConfig = toml::from_str(text).unwrap();
-        experiments::grid::expand(&cfg)
-            .into_iter()
-            .map(|s| s.run_id)
-            .collect()
-    };
-    assert_eq!(keys(&text), keys(&plain));
-    let bad = write(
-        dir.path(),
-        "bad.toml",
-        &text.replace("\"f029\"", "\"f999\""),
-    );
-    let err = error_of(&bad, &dir.path().join("bad"));
+    let text = config(WDBC, "[30, 8, 2]", r#"["set"]"#, "[1]")
+        + "[tracking]\nrelevant_features = [\"mean radius\"]\n";
+    let path = write(dir.path(), "features.toml", &text);
+    let err = error_of(&path, &dir.path().join("out"));
     assert!(
-        err.contains("tracking.relevant_features") && err.contains("no feature `f999`"),
+        err.contains("tracking.relevant_features") && err.contains("studies::install"),
         "{err}"
     );
+    assert!(!dir.path().join("out").join("runs.csv").exists());
 }
 
 /// A named variant runs beside its base method in one grid, under its own name and key:

@@ -17,6 +17,7 @@ use anyhow::Result;
 use charts::{line_panels, scatter, Panel, Series};
 use data::dynamics::{ExampleRow, Source};
 use experiments::cell::Cell;
+use experiments::recording::Recording;
 use experiments::results::{read_rows, write_all_rows, RunRow, EXAMPLES};
 use experiments::summary::mean_ci95;
 use serde::{Deserialize, Serialize};
@@ -467,6 +468,11 @@ impl Study for ForgettingStudy {
         let updates = crate::update_forgetting::analyse(a.dir, a.runs)?;
         out.extend(crate::update_forgetting::figure(a.dir, &updates)?);
         Ok(out)
+    }
+
+    /// The step-by-step record behind `update_forgetting.csv`.
+    fn recording(&self) -> Option<&'static dyn Recording> {
+        Some(&crate::update_forgetting::StepRecording)
     }
 
     fn readme(&self, dir: &Path) -> Result<Option<String>> {

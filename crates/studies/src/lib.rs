@@ -34,11 +34,13 @@ pub fn registry() -> &'static [&'static dyn Study] {
     ]
 }
 
-/// Hands the protocols of the registered studies to the runner ([`experiments::protocol`]),
-/// so that configs may use their sections; every entry point that reads configs (xtask, the
-/// Python module, [`reproduce`]) calls it first. Calling it again changes nothing.
+/// Hands the protocols and recordings of the registered studies to the runner
+/// ([`experiments::protocol`], [`experiments::recording`]), so that configs may use their
+/// sections and runs record what the studies read; every entry point that reads configs
+/// (xtask, the Python module, [`reproduce`]) calls it first. Calling it again changes nothing.
 pub fn install() {
     experiments::protocol::install(registry().iter().filter_map(|s| s.protocol()).collect());
+    experiments::recording::install(registry().iter().filter_map(|s| s.recording()).collect());
 }
 
 /// The registered study that draws `kind` (a name in `report.figures`).

@@ -11,6 +11,7 @@
 use anyhow::Result;
 use experiments::paired::PairedRow;
 use experiments::protocol::ProtocolStudy;
+use experiments::recording::Recording;
 use experiments::results::{EpochRow, RunRow};
 use std::path::{Path, PathBuf};
 
@@ -125,6 +126,13 @@ pub trait Study: Sync {
     /// it owns, its grid variants and how each runs ([`crate::install`] hands it to the
     /// runner). `None` for a study that only analyses (the default).
     fn protocol(&self) -> Option<&'static dyn ProtocolStudy> {
+        None
+    }
+
+    /// What the study measures while a run trains, beyond what every run writes (its
+    /// `[tracking]` option, the file its rows go to; [`crate::install`] hands it to the
+    /// runner). `None` for a study that reads only the runs' common files (the default).
+    fn recording(&self) -> Option<&'static dyn Recording> {
         None
     }
 }

@@ -1,6 +1,6 @@
 //! Feature selection (Madelon): do the input layers gather on the relevant features? From the
-//! per-run measures of `feature_selection.csv` (written during training, see
-//! `experiments::feature_selection`), per grid cell over seeds: precision@k and average
+//! per-run measures of `feature_selection.csv` (written during training by the study's
+//! recording, [`record`]), per grid cell over seeds: precision@k and average
 //! precision after the last epoch, the first measured epoch at which precision@k exceeds 0.9
 //! (runs that never reach it counted apart), and the mean input degree of the relevant and the
 //! other features over training, drawn per missingness setting.
@@ -9,13 +9,20 @@ use crate::study::{Analysis, Figure, Kind, Study};
 use anyhow::Result;
 use charts::{line_panels, Panel, Series};
 use experiments::cell::Cell;
-use experiments::feature_selection::{first_epoch_above, FeatureSelectionRow, FEATURE_SELECTION};
+use experiments::recording::Recording;
 use experiments::results::{read_rows, write_all_rows, RunRow};
 use experiments::summary::mean_ci95;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::Path;
+
+pub mod record;
+
+pub use record::{
+    average_precision, first_epoch_above, precision_at_k, FeatureSelectionRecord,
+    FeatureSelectionRecording, FeatureSelectionRow, FEATURE_SELECTION,
+};
 
 /// File of the per-cell feature-selection summary.
 pub const SUMMARY: &str = "feature_selection_summary.csv";
@@ -69,6 +76,10 @@ impl Study for FeatureSelectionStudy {
 
     fn analyse(&self, _kind: &str, a: &Analysis) -> Result<Vec<Figure>> {
         analyse(a.dir, a.runs)
+    }
+
+    fn recording(&self) -> Option<&'static dyn Recording> {
+        Some(&FeatureSelectionRecording)
     }
 
     fn readme(&self, dir: &Path) -> Result<Option<String>> {

@@ -5,11 +5,110 @@
 //! presentations at steps `p` and `s`). A run records at every step how many presentations
 //! cross an update and, for each forgetting event, how far back its previous presentation
 //! was ([`StepRecord`]), so the analysis can classify any run's events by any run's updates.
+//!
+//! [`StepRecording`] is the forgetting study's recording: every run with `tracking.examples`
+//! keeps a [`StepRecord`] and writes its row of `step_forgetting.csv`.
 
-use crate::grid::{fnv1a_extend, FNV1A_START};
-use crate::results::StepForgettingRow;
+use anyhow::Result;
+use data::Dataset;
+use experiments::config::ExperimentConfig;
+use experiments::grid::{fnv1a_extend, FNV1A_START};
+use experiments::recording::{FinishedRun, Recorder, Recording};
+use experiments::results::{RunKeyed, StudyRows};
 use models::policy::OnlineForgetting;
 use serde::{Deserialize, Serialize};
+
+/// File of the per-step forgetting events of every run (with `tracking.examples`).
+pub const STEP_FORGETTING: &str = "step_forgetting.csv";
+
+/// One row of `step_forgetting.csv`: when in a run's training the forgetting events fell, step
+/// by step, and when its topology changed (for "does rewiring make a network forget?").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepForgettingRow {
+    /// The run's key.
+    pub run_id: String,
+    /// Steps per epoch.
+    pub steps_per_epoch: usize,
+    /// Forgetting events of every step (`;`-separated, step 0 first).
+    pub events: String,
+    /// Presentations of every step (`;`-separated).
+    pub presentations: String,
+    /// Presentations of every step whose example was presented before (`;`-separated): the
+    /// ones that can be forgetting events.
+    pub repeats: String,
+    /// Presentations of every step with a topology update between the example's previous
+    /// presentation and this one (`;`-separated; all 0 for static and dense).
+    pub across_updates: String,
+    /// For each step (`;`-separated) the forgetting events' distances in steps back to the
+    /// example's previous presentation (space-separated): another method's updates classify
+    /// this run's events at the same pairs of steps.
+    pub event_gaps: String,
+    /// Hash of the presentation schedule (which row at which step): two runs with the same
+    /// hash presented the same examples at the same steps.
+    pub schedule: String,
+    /// Steps that trained a new topology first (`;`-separated; empty for static and dense).
+    pub updates: String,
+    /// Distinct examples with a forgetting event across a topology update.
+    pub after_update_examples: usize,
+    /// Their mean forgetting events over the whole run.
+    pub after_update_mean_events: f64,
+    /// Mean forgetting events of every example forgotten at least once.
+    pub forgotten_mean_events: f64,
+}
+
+impl RunKeyed for StepForgettingRow {
+    fn run_id(&self) -> &str {
+        &self.run_id
+    }
+}
+
+/// The forgetting study's recording: a [`StepRecord`] for every run with `tracking.examples`.
+pub struct StepRecording;
+
+impl Recording for StepRecording {
+    fn file(&self) -> &'static str {
+        STEP_FORGETTING
+    }
+
+    fn start(&self, cfg: &ExperimentConfig, train: &Dataset) -> Option<Box<dyn Recorder>> {
+        let rows = train.n_rows();
+        let steps_per_epoch = rows.div_ceil(cfg.training.batch_size.max(1));
+        cfg.tracking
+            .examples
+            .then(|| Box::new(StepRecord::new(rows, steps_per_epoch)) as Box<dyn Recorder>)
+    }
+}
+
+impl Recorder for StepRecord {
+    fn on_step(&mut self, rows: &[usize], forgot: &[bool]) {
+        StepRecord::on_step(self, rows, forgot);
+    }
+
+    fn on_topology_update(&mut self, step: usize) {
+        StepRecord::on_topology_update(self, step);
+    }
+
+    fn save(&self) -> Vec<u8> {
+        sparse_core::state::encode(self)
+    }
+
+    fn restored(&self, saved: &[u8]) -> Result<Box<dyn Recorder>> {
+        let record: StepRecord = sparse_core::state::decode(saved, "step record")?;
+        if (record.last_presented.len(), record.steps_per_epoch)
+            != (self.last_presented.len(), self.steps_per_epoch)
+        {
+            anyhow::bail!("its step record is of another training split or batch size");
+        }
+        Ok(Box::new(record))
+    }
+
+    fn finish(self: Box<Self>, run: &FinishedRun<'_>) -> Result<StudyRows> {
+        StudyRows::of(
+            STEP_FORGETTING,
+            &[self.row(&run.spec.run_id, run.forgetting)],
+        )
+    }
+}
 
 /// What the update-forgetting analysis needs of a run, recorded step by step during training:
 /// forgetting events and presentations per step, which presentations cross a topology update,
@@ -113,7 +212,7 @@ impl StepRecord {
                 .filter(|&p| keep(p))
                 .map(|p| f64::from(forgetting.events(p)))
                 .collect();
-            crate::summary::mean_std(&chosen).0
+            experiments::summary::mean_std(&chosen).0
         };
         let gaps: Vec<String> = self
             .event_gaps
@@ -147,6 +246,21 @@ pub fn latest_update(updates: &[usize], step: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A saved record comes back as it was, and one of another training split is refused.
+    #[test]
+    fn a_saved_record_is_restored_only_into_its_own_run() {
+        let mut record = StepRecord::new(3, 2);
+        Recorder::on_step(&mut record, &[0, 1], &[false, false]);
+        Recorder::on_topology_update(&mut record, 1);
+        Recorder::on_step(&mut record, &[2], &[false]);
+        let saved = Recorder::save(&record);
+        let back = StepRecord::new(3, 2).restored(&saved).unwrap();
+        assert_eq!(back.save(), saved);
+        let err = StepRecord::new(4, 2).restored(&saved).err().unwrap();
+        assert!(err.to_string().contains("another training split"), "{err}");
+        assert!(StepRecord::new(3, 2).restored(&saved[..3]).is_err());
+    }
 
     #[test]
     fn the_schedule_hash_tells_schedules_apart() {

@@ -13,8 +13,15 @@
 //! counts the tied group that straddles the cut-off by its share of relevant inputs, and
 //! average precision treats tied scores as one threshold, as scikit-learn's
 //! `average_precision_score` does.
+//!
+//! [`FeatureSelectionRecording`] is the feature-selection study's recording: every run with
+//! `tracking.relevant_features` keeps a [`FeatureSelectionRecord`].
 
-use crate::results::RunKeyed;
+use anyhow::Result;
+use data::Dataset;
+use experiments::config::ExperimentConfig;
+use experiments::recording::{FinishedRun, Recorder, Recording};
+use experiments::results::{RunKeyed, StudyRows};
 use models::Classifier;
 use serde::{Deserialize, Serialize};
 
@@ -208,6 +215,56 @@ impl FeatureSelectionRecord {
                 ..r.clone()
             })
             .collect()
+    }
+}
+
+/// The feature-selection study's recording: a [`FeatureSelectionRecord`] for every run with
+/// `tracking.relevant_features`, over the prepared training split's inputs (a one-hot
+/// encoded feature's inputs are relevant with it).
+pub struct FeatureSelectionRecording;
+
+impl Recording for FeatureSelectionRecording {
+    fn file(&self) -> &'static str {
+        FEATURE_SELECTION
+    }
+
+    fn start(&self, cfg: &ExperimentConfig, train: &Dataset) -> Option<Box<dyn Recorder>> {
+        let names = cfg.tracking.relevant_features.as_ref()?;
+        let relevant = train
+            .feature_names
+            .iter()
+            .map(|f| names.contains(f))
+            .collect();
+        let (every, epochs) = (cfg.tracking.degree_every, cfg.training.epochs);
+        Some(Box::new(FeatureSelectionRecord::new(
+            relevant, every, epochs,
+        )))
+    }
+}
+
+impl Recorder for FeatureSelectionRecord {
+    fn after_epoch(&mut self, epoch: usize, model: &dyn Classifier) {
+        FeatureSelectionRecord::after_epoch(self, epoch, model);
+    }
+
+    fn save(&self) -> Vec<u8> {
+        sparse_core::state::encode(self)
+    }
+
+    fn restored(&self, saved: &[u8]) -> Result<Box<dyn Recorder>> {
+        let record: FeatureSelectionRecord = sparse_core::state::decode(saved, "feature record")?;
+        if (&record.relevant, record.every, record.epochs)
+            != (&self.relevant, self.every, self.epochs)
+        {
+            anyhow::bail!("its feature-selection record measures another relevant set");
+        }
+        Ok(Box::new(record))
+    }
+
+    fn finish(self: Box<Self>, run: &FinishedRun<'_>) -> Result<StudyRows> {
+        let spec = run.spec;
+        let rows = self.rows(&spec.run_id, &spec.method, run.sparsity, spec.seed);
+        StudyRows::of(FEATURE_SELECTION, &rows)
     }
 }
 

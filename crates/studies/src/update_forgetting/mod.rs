@@ -3,7 +3,7 @@
 //! topology changed between the two (an update whose first step `u` has `p < u ≤ s` for the
 //! presentations at steps `p` and `s`). A run records at every step how many presentations
 //! cross an update and, for each forgetting event, how far back its previous presentation
-//! was (`experiments::step_record::StepRecord`), so the analysis can classify any run's events by any run's updates.
+//! was ([`StepRecord`]), so the analysis can classify any run's events by any run's updates.
 //!
 //! A rewiring method's forgetting rate over the pairs that cross its updates is compared with
 //! static sparse training from the same initial topology and seed *at the same pairs of
@@ -16,13 +16,16 @@
 use anyhow::{Context, Result};
 use experiments::cell::Cell;
 use experiments::registry::{self, STATIC};
-use experiments::results::{read_rows, write_all_rows, RunRow, StepForgettingRow, STEP_FORGETTING};
-use experiments::step_record::latest_update;
+use experiments::results::{read_rows, write_all_rows, RunRow};
 use experiments::summary::mean_ci95;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+
+pub mod record;
+
+pub use record::{latest_update, StepForgettingRow, StepRecord, StepRecording, STEP_FORGETTING};
 
 /// One row of `update_forgetting.csv`: one cell of a rewiring method, paired with static.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -348,7 +351,6 @@ pub(crate) fn update_forgetting_table(dir: &Path) -> Result<Option<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use experiments::step_record::StepRecord;
     use models::policy::OnlineForgetting;
     use rand::{Rng, SeedableRng};
 
