@@ -1,6 +1,6 @@
 //! Loading a [`Dataset`] from a CSV file with a header row. The `csv` crate reads records in
 //! flexible mode so that this module, not the reader, reports ragged rows, with the file, line
-//! and column of every bad cell (see `DECISIONS.md`, Data). A feature column is numeric unless
+//! and column of every bad cell. A feature column is numeric unless
 //! the options declare it categorical; text in an undeclared column is an error that suggests
 //! the declaration, so a typo in a numeric column is never silently turned into a level.
 
@@ -26,7 +26,7 @@ pub struct CsvOptions {
     /// Name of the dataset; `None` means the file stem (`wdbc` for `datasets/wdbc.csv`).
     pub name: Option<String>,
     /// Feature columns to read as categorical (`categorical = ["island", "sex"]`); empty by
-    /// default, so every feature column is numeric unless declared here (`DECISIONS.md`, Data).
+    /// default, so every feature column is numeric unless declared here.
     /// Each must name a column of the header other than the label.
     pub categorical: Vec<String>,
 }

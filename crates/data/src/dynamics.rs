@@ -4,19 +4,19 @@
 //! the EL2N score; [`ExampleTracker::stats`] turns that history into forgetting events
 //! (Toneva et al. 2019), dataset-cartography confidence/variability/correctness (Swayamdipta
 //! et al. 2020) and EL2N (Paul et al. 2021), and [`write_examples_csv`] writes them as the
-//! `examples.csv` rows of RESULTS.md.
+//! `examples.csv` rows.
 //!
 //! Which forward pass feeds the tracker is the caller's choice and is written to the `source`
-//! column ([`Source`]): DECISIONS.md asks for the training forward pass (dropout on, before the
-//! optimiser step, Toneva's definition) with an end-of-epoch evaluation as a second source, so
-//! a run keeps one tracker per source.
+//! column ([`Source`]): the statistics come from the training forward pass (dropout on, before
+//! the optimiser step, Toneva's definition), with an end-of-epoch evaluation as an optional
+//! second source, so a run keeps one tracker per source.
 
 use std::io::{Read, Write};
 
 use serde::{Deserialize, Serialize};
 
 /// Which forward pass produced the predictions a tracker recorded; written to the `source`
-/// column of `examples.csv` so the file says which (DECISIONS.md, "Forgetting statistics").
+/// column of `examples.csv` so the file says which.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Source {
     /// The training minibatch's own forward pass, dropout on, before the optimiser step: the
@@ -24,7 +24,7 @@ pub enum Source {
     /// Swayamdipta et al. 2020 log once per epoch.
     TrainPass,
     /// An evaluation pass over the training set at the end of the epoch (dropout off, after
-    /// the epoch's last step): the second source DECISIONS.md asks for.
+    /// the epoch's last step): the optional second source.
     EpochEval,
 }
 
@@ -115,7 +115,7 @@ pub struct ExampleStats {
     pub never_learned: bool,
     /// The forgetting count used for ranking: `forgetting_events`, or `presentations + 1` when
     /// never learned, so a never-learned example ranks above every learned one. Toneva et al.
-    /// 2019 add `npresentations`; DECISIONS.md fixes `epochs + 1`, which stays an integer (unlike
+    /// 2019 add `npresentations`; `epochs + 1` is used here, which stays an integer (unlike
     /// data_diet's `inf`) and is strictly larger than any count a learned example can reach.
     pub forgetting_rank: u32,
     /// Mean probability of the true class over presentations (Swayamdipta et al. 2020,
@@ -167,7 +167,7 @@ impl ExampleStats {
     }
 }
 
-/// One row of `examples.csv` (RESULTS.md): one per run and training example, keys first. The
+/// One row of `examples.csv`: one per run and training example, keys first. The
 /// columns are written in field order; `None` is an empty cell. Statistics as in
 /// [`ExampleStats`] (Toneva et al. 2019; Swayamdipta et al. 2020; Paul et al. 2021).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

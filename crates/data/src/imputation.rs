@@ -1,10 +1,10 @@
 //! Imputation baselines for missing feature cells, always fitted on the training rows only
-//! (`DECISIONS.md`, Data) and then applied unchanged to train and test: a constant zero, the
+//! and then applied unchanged to train and test: a constant zero, the
 //! column mean or median (scikit-learn's `SimpleImputer`), the average of the k nearest
 //! training donors under the `nan_euclidean` distance (`KNNImputer`), round-robin ridge
 //! regressions of every column on the others (`IterativeImputer`, made deterministic), and `absent`, which leaves the mask for models that feed only observed
 //! inputs. Any of them can append missing-indicator columns (`MissingIndicator` with
-//! `features='missing-only'`). Definitions follow `reference/DATA-AND-FORGETTING.md` §2.
+//! `features='missing-only'`). Definitions follow scikit-learn's imputers.
 
 use std::fmt;
 use std::str::FromStr;

@@ -4,8 +4,7 @@
 //! themselves). The logistic and quantile mechanisms follow Muzellec et al. 2020 ("Missing
 //! data imputation using optimal transport", the `MissingDataOT` code: `MAR_mask`,
 //! `MNAR_mask_logistic`, `MNAR_self_mask_logistic`, `MNAR_mask_quantiles`) and hyperimpute's
-//! `simulate_nan`, implemented from the specification in
-//! `reference/DATA-AND-FORGETTING.md` §1, with the reference's pitfalls fixed: the requested
+//! `simulate_nan`, implemented from their definitions, with the references' pitfalls fixed: the requested
 //! rate is always the fraction of *all* feature cells removed (mechanisms that leave columns
 //! alone rescale their rate on the touched ones), self-masking intercepts are fitted on the
 //! column itself, and constant columns do not produce NaN weights.
@@ -297,7 +296,7 @@ impl<'a> Cells<'a> {
 /// weights and intercepts, the standardisation, the quantile thresholds and the removal
 /// probabilities. [`MissingnessSetup::draw`] applies it, with fresh per-cell uniforms, to any
 /// table with the same columns, so the training and test splits of a run get one mechanism
-/// (DECISIONS, "Missingness setup per run").
+/// (so that a run's splits differ only by chance, never by mechanism).
 #[derive(Clone, Debug, PartialEq)]
 pub struct MissingnessSetup {
     mechanism: &'static str,
@@ -353,7 +352,7 @@ enum ColumnRule {
 
 impl MissingnessSetup {
     /// Draws the setup of `mechanism` on a row-major `n_rows x n_cols` table and calibrates it
-    /// so that the expected share of *all* its cells removed is `rate` (DECISIONS, Data:
+    /// so that the expected share of *all* its cells removed is `rate` (the config's
     /// `missing_rate`).
     ///
     /// Works on raw values (MNAR depends on them). Cells already missing (`observed ==

@@ -1,5 +1,4 @@
-//! Per-column feature scaling fitted on observed values only (`DECISIONS.md`, Data: scalers are
-//! fitted on observed training values). Missing cells stay at exactly `0.0` after
+//! Per-column feature scaling fitted on observed training values only. Missing cells stay at exactly `0.0` after
 //! [`Scaler::transform`]; after standardisation that is mean imputation, which is why the
 //! `absent` and `zero` input modes coincide after standardisation.
 

@@ -13,7 +13,7 @@
 //! training goes on, and reaches the target at `t_end`.
 //!
 //! Deliberate deviations from the references (TensorFlow's `model_pruning`, which the paper
-//! describes, and GraNet's `sparselearning/core.py`, see `DST-METHODS.md` §2.7):
+//! describes, and GraNet's `sparselearning/core.py`):
 //! - `t_end` is a fraction of the run, not `t0 + n delta_t`; the layer is always pruned at
 //!   `t_end` itself, so every layer reaches exactly its target count even when the window is
 //!   not a multiple of `delta_t` or `delta_t` exceeds the run (the references prune only on

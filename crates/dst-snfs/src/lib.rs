@@ -1,7 +1,7 @@
 //! SNFS, sparse momentum (Dettmers & Zettlemoyer, "Sparse Networks from Scratch: Faster
 //! Training without Losing Performance", arXiv:1907.04840, 2019, §3 and Algorithm 1), as a
 //! [`sparse_core::DstMethod`]; the rules follow the authors' `sparselearning/core.py`
-//! (`TimDettmers/sparse_learning`), summarised in `DST-METHODS.md` §2.3.
+//! (`TimDettmers/sparse_learning`).
 //!
 //! At the end of every epoch but the last (or every `update_every` steps), after the optimizer
 //! update, with the prune rate `p` cosine-annealed from `prune_rate` to `prune_rate_min`:

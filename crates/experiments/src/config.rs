@@ -329,7 +329,7 @@ pub struct TrackingConfig {
     #[serde(default)]
     pub predictions: bool,
     /// Also record every training example's correctness in an evaluation pass after each
-    /// epoch (dropout off): the second source of forgetting statistics DECISIONS asks for,
+    /// epoch (dropout off): the second source of forgetting statistics,
     /// written to `examples.csv` with `source = epoch-eval`. Costs one pass over the training
     /// set per epoch.
     #[serde(default)]

@@ -48,7 +48,7 @@ pub const BUNDLED: &[Bundled] = &[
 
 /// Madelon's 20 relevant features (5 informative and 15 linear combinations of them; the other
 /// 480 are noise), as listed in `datasets/README.md`. For *measuring* feature selection only:
-/// nothing may train on this list (DECISIONS, Madelon).
+/// nothing may train on this list.
 pub const MADELON_RELEVANT: [&str; 20] = [
     "f029", "f049", "f065", "f106", "f129", "f154", "f242", "f282", "f319", "f337", "f339", "f379",
     "f434", "f443", "f452", "f454", "f456", "f473", "f476", "f494",

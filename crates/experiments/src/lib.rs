@@ -14,6 +14,7 @@ pub mod grid;
 pub mod guard;
 pub mod numerics;
 pub mod paired;
+pub mod pipeline;
 pub mod protocol;
 pub mod recording;
 pub mod registry;

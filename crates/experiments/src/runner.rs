@@ -5,7 +5,7 @@ use crate::checkpoint::{self, CheckpointPolicy};
 use crate::config::ExperimentConfig;
 use crate::grid::{expand, RunSpec};
 use crate::results::{ResultStore, RunRow};
-use crate::{datasets, recording, run, summary};
+use crate::{datasets, pipeline, recording, run, summary};
 use anyhow::{Context, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
@@ -177,8 +177,8 @@ pub fn run_config(
     let full = datasets::load(&cfg.data, config_dir)?;
     // Check the architecture and the named columns against the data before any run starts.
     run::layer_sizes(&cfg, &full, full.n_features())?;
-    run::named_columns(&full, &cfg)?;
-    run::check_relevant_features(&full, &cfg)?;
+    pipeline::named_columns(&full, &cfg)?;
+    pipeline::check_relevant_features(&full, &cfg)?;
     recording::check(&cfg)?;
     let experiment_dir = opts
         .out

@@ -1,4 +1,4 @@
-//! When a paired difference counts as significant (`DECISIONS.md`, Significance): paired by
+//! When a paired difference counts as significant: paired by
 //! seed always; a two-sided paired t-test per cell; within each claim, Holm's step-down
 //! correction over the cells the claim covers, reporting how many tests the claim made and how
 //! many survive; and a difference with zero variance is never significant (three identical

@@ -414,7 +414,7 @@ fn train_and_test_share_one_missingness_mechanism() {
             .collect()
     };
     for spec in &specs {
-        let p = experiments::run::prepare(&full, &cfg, spec).unwrap();
+        let p = experiments::pipeline::prepare(&full, &cfg, spec).unwrap();
         let (train, test) = (missing_columns(&p.train), missing_columns(&p.test));
         assert_eq!(train, test, "{}: the same columns lose values", spec.run_id);
         assert!(
@@ -465,7 +465,7 @@ fn named_columns_alone_lose_values() {
     let specs = experiments::grid::expand(&cfg);
     assert_eq!(specs.len(), 4);
     for spec in &specs {
-        let p = experiments::run::prepare(&full, &cfg, spec).unwrap();
+        let p = experiments::pipeline::prepare(&full, &cfg, spec).unwrap();
         for ds in [&p.train, &p.test] {
             let d = ds.n_features();
             let touched: Vec<usize> = (0..d)

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sparse_core::TrainingClock;
 
 /// Per-row training dynamics so far, kept by the loop from every training forward pass
-/// (dropout on, before the step: Toneva et al.'s definition, as in DECISIONS). Indexed by
+/// (dropout on, before the step: Toneva et al.'s definition). Indexed by
 /// training-row position, not example id.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OnlineForgetting {

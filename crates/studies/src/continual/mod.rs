@@ -9,16 +9,17 @@ use crate::study::{Analysis, Figure, Kind, Study};
 use anyhow::{bail, Result};
 use charts::{heatmap, line_panels, Panel, Series};
 use experiments::protocol::ProtocolStudy;
+pub mod config;
+pub mod metrics;
 pub mod protocol;
 
+pub use config::{ContinualConfig, ContinualOption, MemoryPolicy, Regime, Scenario};
 use experiments::registry::DENSE;
 use experiments::results::{read_rows, write_all_rows, RunRow};
 use experiments::significance::{correct_claim, paired_t_p_value, significant, ClaimTally};
 use experiments::summary::mean_ci95;
-pub use protocol::{
-    acc, average_accuracy, bwt, forgetting, ContinualOption, ContinualProtocol, ContinualRow,
-    MemoryPolicy, Regime, Scenario, CONTINUAL, SUMMARY,
-};
+pub use metrics::{acc, average_accuracy, bwt, forgetting};
+pub use protocol::{ContinualProtocol, ContinualRow, CONTINUAL, SUMMARY};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

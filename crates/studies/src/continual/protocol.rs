@@ -48,192 +48,14 @@ use sparse_core::{EditStats, SparseLayer, TrainingClock};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::config::{ContinualConfig, ContinualOption, MemoryPolicy, Regime, Scenario};
+use super::metrics::acc;
+
 /// File of the accuracy matrices of every continual run.
 pub const CONTINUAL: &str = "continual.csv";
 
 /// File of the per-cell continual-learning metrics.
 pub const SUMMARY: &str = "continual_summary.csv";
-
-/// How the task is known to the model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Scenario {
-    /// One head over every class; the model must infer the task.
-    ClassIl,
-    /// The task is given: only its classes are scored.
-    TaskIl,
-}
-
-/// How long each task is trained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Regime {
-    /// `training.epochs` passes over each task.
-    MultiEpoch,
-    /// One pass over each task's stream.
-    Online,
-}
-
-/// How the rehearsal memory is filled at the end of each task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum MemoryPolicy {
-    /// No memory: fine-tuning, the lower baseline.
-    None,
-    /// A uniform sample of the task's examples.
-    Random,
-    /// The task's most forgettable examples (never learned first, then forgetting events,
-    /// ties by EL2N).
-    Forgetting,
-    /// The task's examples with the highest EL2N at their last presentation.
-    Hardness,
-}
-
-impl Scenario {
-    /// The name used in configs and variant names.
-    pub fn name(self) -> &'static str {
-        match self {
-            Scenario::ClassIl => "class-il",
-            Scenario::TaskIl => "task-il",
-        }
-    }
-}
-
-impl Regime {
-    /// The name used in configs and variant names.
-    pub fn name(self) -> &'static str {
-        match self {
-            Regime::MultiEpoch => "multi-epoch",
-            Regime::Online => "online",
-        }
-    }
-}
-
-impl MemoryPolicy {
-    /// The name used in configs and variant names.
-    pub fn name(self) -> &'static str {
-        match self {
-            MemoryPolicy::None => "none",
-            MemoryPolicy::Random => "random",
-            MemoryPolicy::Forgetting => "forgetting",
-            MemoryPolicy::Hardness => "hardness",
-        }
-    }
-}
-
-/// One value of the continual protocol axis.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub struct ContinualOption {
-    /// Class- or task-incremental.
-    pub scenario: Scenario,
-    /// Multi-epoch or online.
-    pub regime: Regime,
-    /// How the memory is filled.
-    pub memory: MemoryPolicy,
-}
-
-impl ContinualOption {
-    /// `<scenario>/<regime>/<memory>`, e.g. `class-il/online/random`.
-    pub fn name(&self) -> String {
-        format!(
-            "{}/{}/{}",
-            self.scenario.name(),
-            self.regime.name(),
-            self.memory.name()
-        )
-    }
-
-    /// The option named `name` (the inverse of [`name`](Self::name)).
-    pub fn parse(name: &str) -> Option<Self> {
-        let mut parts = name.split('/');
-        let mut next = || parts.next().map(|p| toml::Value::String(p.to_string()));
-        let option = ContinualOption {
-            scenario: next()?.try_into().ok()?,
-            regime: next()?.try_into().ok()?,
-            memory: next()?.try_into().ok()?,
-        };
-        parts.next().is_none().then_some(option)
-    }
-}
-
-/// `[continual]`: the task sequence and the scenarios, regimes and memories compared (crossed
-/// into the grid's protocol axis).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ContinualConfig {
-    /// The tasks in training order, each a list of classes; default the digit pairs {0,1},
-    /// {2,3}, {4,5}, {6,7}, {8,9}.
-    #[serde(default = "ContinualConfig::default_tasks")]
-    pub tasks: Vec<Vec<u32>>,
-    /// `class-il` and/or `task-il`.
-    pub scenarios: Vec<Scenario>,
-    /// `multi-epoch` and/or `online`.
-    pub regimes: Vec<Regime>,
-    /// `none`, `random`, `forgetting`, `hardness`.
-    pub memory: Vec<MemoryPolicy>,
-    /// Examples kept from each finished task (GEM's per-task episodic memory).
-    #[serde(default = "ContinualConfig::default_memory_per_task")]
-    pub memory_per_task: usize,
-}
-
-impl ContinualConfig {
-    fn default_tasks() -> Vec<Vec<u32>> {
-        (0..5).map(|t| vec![2 * t, 2 * t + 1]).collect()
-    }
-    fn default_memory_per_task() -> usize {
-        20
-    }
-
-    /// Every combination of scenario, regime and memory, in config order.
-    pub fn options(&self) -> Vec<ContinualOption> {
-        let mut out = Vec::new();
-        for &scenario in &self.scenarios {
-            for &regime in &self.regimes {
-                for &memory in &self.memory {
-                    out.push(ContinualOption {
-                        scenario,
-                        regime,
-                        memory,
-                    });
-                }
-            }
-        }
-        out
-    }
-
-    /// Checks the settings; the error names the field.
-    pub fn validate(&self) -> Result<(), (String, String)> {
-        let fail = |f: &str, r: String| Err((format!("continual.{f}"), r));
-        if self.tasks.len() < 2 {
-            return fail("tasks", "give at least two tasks".into());
-        }
-        let mut seen = std::collections::BTreeSet::new();
-        for (t, classes) in self.tasks.iter().enumerate() {
-            if classes.is_empty() {
-                return fail("tasks", format!("task {} has no classes", t + 1));
-            }
-            for c in classes {
-                if !seen.insert(*c) {
-                    return fail("tasks", format!("class {c} is in two tasks"));
-                }
-            }
-        }
-        for (field, empty) in [
-            ("scenarios", self.scenarios.is_empty()),
-            ("regimes", self.regimes.is_empty()),
-            ("memory", self.memory.is_empty()),
-        ] {
-            if empty {
-                return fail(field, "list at least one value".into());
-            }
-        }
-        let rehearses = self.memory.iter().any(|m| *m != MemoryPolicy::None);
-        if rehearses && self.memory_per_task == 0 {
-            return fail("memory_per_task", "rehearsal needs at least 1".into());
-        }
-        Ok(())
-    }
-}
 
 /// The continual protocol as the runner sees it: the `[continual]` section, its variants and
 /// `continual.csv`.
@@ -292,46 +114,6 @@ impl Variant for ContinualVariant {
     fn execute(&self, run: RunContext<'_>) -> Result<RunResult> {
         execute(&self.config, &self.option, run)
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Metrics of an accuracy matrix `r[i][j]`: accuracy on task j after training on task i (square,
-// 0-based tasks).
-
-/// Average accuracy over the tasks seen so far after task `i`: `mean_{j <= i} r[i][j]`.
-pub fn average_accuracy(r: &[Vec<f64>], i: usize) -> f64 {
-    r[i][..=i].iter().sum::<f64>() / (i + 1) as f64
-}
-
-/// GEM's ACC: mean accuracy over all tasks after the last one.
-pub fn acc(r: &[Vec<f64>]) -> f64 {
-    average_accuracy(r, r.len() - 1)
-}
-
-/// GEM's backward transfer, as in the paper: `1/(T-1) Σ_{j<T} (r[T][j] - r[j][j])` (GEM's code
-/// divides by T instead). NaN for a single task.
-pub fn bwt(r: &[Vec<f64>]) -> f64 {
-    let t = r.len() - 1;
-    if t == 0 {
-        return f64::NAN;
-    }
-    (0..t).map(|j| r[t][j] - r[j][j]).sum::<f64>() / t as f64
-}
-
-/// Chaudhry et al. (2018)'s average forgetting after task `k`: the mean over tasks `j < k` of
-/// `max_{l < k} r[l][j] - r[k][j]`, the drop from the best accuracy the task ever had. NaN for
-/// `k = 0`.
-pub fn forgetting(r: &[Vec<f64>], k: usize) -> f64 {
-    if k == 0 {
-        return f64::NAN;
-    }
-    (0..k)
-        .map(|j| {
-            let best = (0..k).map(|l| r[l][j]).fold(f64::NEG_INFINITY, f64::max);
-            best - r[k][j]
-        })
-        .sum::<f64>()
-        / k as f64
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -535,7 +317,7 @@ fn execute(
     if spec.epsilon.is_some() {
         bail!("continual runs take grid.sparsity, not grid.epsilon");
     }
-    let prepared = run::prepare(full, cfg, spec)
+    let prepared = experiments::pipeline::prepare(full, cfg, spec)
         .with_context(|| format!("preparing data for run {}", spec.run_id))?;
     let k = full.n_classes();
     if let Some(bad) = c.tasks.iter().flatten().find(|&&cl| cl as usize >= k) {
@@ -739,44 +521,6 @@ fn execute(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Three tasks; row i = after task i.
-    fn r() -> Vec<Vec<f64>> {
-        vec![
-            vec![0.9, 0.1, 0.0],
-            vec![0.6, 0.8, 0.2],
-            vec![0.5, 0.7, 0.95],
-        ]
-    }
-
-    #[test]
-    fn metrics_of_a_hand_made_matrix() {
-        let r = r();
-        assert!((average_accuracy(&r, 0) - 0.9).abs() < 1e-12);
-        assert!((average_accuracy(&r, 1) - 0.7).abs() < 1e-12);
-        // ACC = (0.5 + 0.7 + 0.95) / 3.
-        assert!((acc(&r) - 2.15 / 3.0).abs() < 1e-12);
-        // BWT = ((0.5 - 0.9) + (0.7 - 0.8)) / 2 = -0.25 (GEM's code would give -0.5 / 3).
-        assert!((bwt(&r) + 0.25).abs() < 1e-12);
-        // F_1 = max(0.9) - 0.6 = 0.3; F_2 = ((0.9 - 0.5) + (0.8 - 0.7)) / 2 = 0.25.
-        assert!((forgetting(&r, 1) - 0.3).abs() < 1e-12);
-        assert!((forgetting(&r, 2) - 0.25).abs() < 1e-12);
-        assert!(forgetting(&r, 0).is_nan());
-        assert!(bwt(&r[..1].iter().map(|v| v[..1].to_vec()).collect::<Vec<_>>()).is_nan());
-    }
-
-    #[test]
-    fn forgetting_takes_the_best_earlier_accuracy_not_the_diagonal() {
-        // Task 1 improves after task 2 (positive transfer), then drops.
-        let r = vec![
-            vec![0.6, 0.0, 0.0],
-            vec![0.9, 0.8, 0.0],
-            vec![0.7, 0.8, 0.9],
-        ];
-        // F_2 = ((0.9 - 0.7) + (0.8 - 0.8)) / 2 = 0.1, BWT = ((0.7 - 0.6) + 0) / 2 = 0.05.
-        assert!((forgetting(&r, 2) - 0.1).abs() < 1e-12);
-        assert!((bwt(&r) - 0.05).abs() < 1e-12);
-    }
 
     /// Rows 0..6 of classes 0 (rows 0..3) and 1 (rows 3..6): row 5 never learned; rows 1
     /// and 3 forgotten once; row 4 learned for good with the highest EL2N of class 1 after row

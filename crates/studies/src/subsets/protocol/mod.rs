@@ -50,6 +50,7 @@ pub use rules::{keep_order, select, subset_size, ExampleScore};
 pub use scoring::{restrict, SubsetRunRow};
 
 use anyhow::Result;
+use experiments::pipeline::PreparedData;
 use experiments::protocol::{ProtocolSection, ProtocolStudy, RunContext, Variant};
 use experiments::results::StudyRows;
 use experiments::run::{self, PlainHooks, Prepared, RunResult};
@@ -317,7 +318,7 @@ impl Variant for SubsetRun {
 
     fn execute(&self, run: RunContext<'_>) -> Result<RunResult> {
         let (cfg, spec, full) = (run.cfg, run.spec, run.full);
-        let prepare = move |prepared: &mut run::PreparedData| -> Result<Prepared> {
+        let prepare = move |prepared: &mut PreparedData| -> Result<Prepared> {
             let row = restrict(&self.config, cfg, spec, self.variant, full, prepared)?;
             Ok(Prepared {
                 diverged: row.scoring_diverged,

@@ -7,9 +7,10 @@ use data::dynamics::ExampleTracker;
 use data::Dataset;
 use experiments::config::ExperimentConfig;
 use experiments::grid::RunSpec;
+use experiments::pipeline::PreparedData;
 use experiments::protocol::Protocol;
 use experiments::results::RunKeyed;
-use experiments::run::{build_model, examples, layer_sizes, PreparedData};
+use experiments::run::{build_model, examples, layer_sizes};
 use models::batch::argmax_rows;
 use models::rngs::stream;
 use models::{Batch, RunData, RunRngs, TrainObserver, TrainOptions};
@@ -259,7 +260,7 @@ mod tests {
             .into_iter()
             .find(|v| v.name() == name)
             .unwrap_or_else(|| panic!("{name} is not a subset variant"));
-        let data = experiments::run::prepare(full, c, &spec).unwrap();
+        let data = experiments::pipeline::prepare(full, c, &spec).unwrap();
         (spec, v, data)
     }
 
