@@ -288,12 +288,9 @@ fn real_main() -> Result<()> {
         }
         Command::Guard { dir, write } => {
             if write {
-                println!(
-                    "guard: wrote {}",
-                    experiments::guard::write(&dir)?.display()
-                );
+                println!("guard: wrote {}", studies::guard::write(&dir)?.display());
             } else {
-                let n = experiments::guard::check(&dir)?;
+                let n = studies::guard::check(&dir)?;
                 println!("guard: the {n} CSV files of {} match", dir.display());
             }
         }

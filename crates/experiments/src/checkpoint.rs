@@ -15,7 +15,7 @@
 //! with a warning: the run then starts from its first epoch, which costs time but never
 //! changes results.
 
-use crate::grid::{fnv1a, RunSpec};
+use crate::hash::fnv1a;
 use anyhow::{bail, Context, Result};
 use data::dynamics::ExampleTracker;
 use models::{LoopState, RngPositions};
@@ -144,21 +144,22 @@ pub fn read(path: &Path) -> Result<Option<RunCheckpoint>> {
     Ok(Some(sparse_core::state::decode(body, "checkpoint")?))
 }
 
-/// The checkpoint `policy` holds for `spec`, if any and if it is this run's: a foreign,
-/// torn or corrupt file is reported on stderr and ignored (the run starts over).
-pub fn find(policy: &CheckpointPolicy, spec: &RunSpec) -> Option<RunCheckpoint> {
-    let path = policy.path(&spec.run_id);
+/// The checkpoint `policy` holds for the run keyed `run_id` with settings `config_hash`, if
+/// any and if it is this run's: a foreign, torn or corrupt file is reported on stderr and
+/// ignored (the run starts over).
+pub fn find(policy: &CheckpointPolicy, run_id: &str, config_hash: &str) -> Option<RunCheckpoint> {
+    let path = policy.path(run_id);
     match read(&path) {
         Ok(None) => None,
-        Ok(Some(c)) if c.run_id != spec.run_id || c.config_hash != spec.config_hash => {
+        Ok(Some(c)) if c.run_id != run_id || c.config_hash != config_hash => {
             eprintln!(
                 "warning: {} belongs to run {} (settings {}), not to run {} (settings {}); \
                  ignored, the run starts from epoch 1",
                 path.display(),
                 c.run_id,
                 c.config_hash,
-                spec.run_id,
-                spec.config_hash
+                run_id,
+                config_hash
             );
             None
         }
@@ -168,7 +169,7 @@ pub fn find(policy: &CheckpointPolicy, spec: &RunSpec) -> Option<RunCheckpoint> 
                 "warning: ignoring the checkpoint {} of run {}: {e:#}; the run starts from \
                  epoch 1",
                 path.display(),
-                spec.run_id
+                run_id
             );
             None
         }

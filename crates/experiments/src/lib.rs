@@ -11,11 +11,10 @@ pub mod config;
 pub mod datasets;
 pub mod error;
 pub mod grid;
-pub mod guard;
+pub mod hash;
 pub mod numerics;
 pub mod paired;
 pub mod pipeline;
-pub mod protocol;
 pub mod recording;
 pub mod registry;
 pub mod results;
@@ -24,7 +23,12 @@ pub mod runner;
 pub mod significance;
 pub mod slurm;
 pub mod summary;
+pub mod validate;
 
 pub use config::ExperimentConfig;
 pub use error::ConfigError;
 pub use runner::{run_experiment, ExperimentReport, RunOptions};
+
+/// The protocol axis of the grid ([`grid::protocol`]), at the crate root because studies
+/// implement its traits.
+pub use grid::protocol;

@@ -12,7 +12,7 @@
 //! To change numbers on purpose: bump [`VERSION`], paste the digests the failing test prints
 //! into [`REFERENCE_DIGESTS`] and add a line to [`HISTORY`] saying why, in the same commit.
 
-use crate::results::{EpochRow, RunRow};
+use serde::Serialize;
 
 /// The version of the numbers this code computes. Bumped with every change that alters any
 /// number a run produces.
@@ -216,14 +216,6 @@ pub const REFERENCE_CONFIGS: &[&str] = &[
     "experiments/reference/numerics-data.toml",
 ];
 
-/// The readable name of a reference run: its config, method, mechanism and imputation.
-pub fn reference_label(run: &RunRow) -> String {
-    format!(
-        "{}/{}/{}/{}",
-        run.experiment, run.method, run.missing_mechanism, run.imputation
-    )
-}
-
 /// The outcomes of a run the digests cover: what training computed, not how the row reports
 /// it, so a new report column does not change them. Timings, keys and the commit are left out.
 const RUN_OUTCOMES: &[&str] = &[
@@ -253,15 +245,16 @@ const EPOCH_OUTCOMES: &[&str] = &[
     "flops",
 ];
 
-/// FNV-1a of a run's outcomes and its epochs' ([`RUN_OUTCOMES`], [`EPOCH_OUTCOMES`]): floats
+/// FNV-1a of a run's outcomes and its epochs' ([`RUN_OUTCOMES`] of a `runs.csv` row,
+/// [`EPOCH_OUTCOMES`] of `epochs.csv` rows): floats
 /// are written in their shortest exact form, so any changed bit changes the digest.
-pub fn run_digest(run: &RunRow, epochs: &[EpochRow]) -> String {
+pub fn run_digest(run: &impl Serialize, epochs: &[impl Serialize]) -> String {
     let mut text = outcomes_json(run, RUN_OUTCOMES);
     for e in epochs {
         text.push('\n');
         text.push_str(&outcomes_json(e, EPOCH_OUTCOMES));
     }
-    format!("{:016x}", crate::grid::fnv1a(text.as_bytes()))
+    format!("{:016x}", crate::hash::fnv1a(text.as_bytes()))
 }
 
 /// One digest for a whole table of `(label, digest)` pairs, in label order.
@@ -269,14 +262,14 @@ pub fn combined_digest(digests: &[(&str, &str)]) -> String {
     let mut sorted = digests.to_vec();
     sorted.sort_unstable();
     let text: Vec<String> = sorted.iter().map(|(l, d)| format!("{l} {d}")).collect();
-    format!("{:016x}", crate::grid::fnv1a(text.join("\n").as_bytes()))
+    format!("{:016x}", crate::hash::fnv1a(text.join("\n").as_bytes()))
 }
 
 /// The `fields` of `row` as JSON, in that order.
 ///
 /// # Panics
 /// If `row` has no such field (a renamed column must be renamed here too).
-fn outcomes_json(row: &impl serde::Serialize, fields: &[&str]) -> String {
+fn outcomes_json(row: &impl Serialize, fields: &[&str]) -> String {
     let value = serde_json::to_value(row).expect("plain rows serialise");
     let picked: Vec<String> = fields
         .iter()
@@ -293,6 +286,7 @@ fn outcomes_json(row: &impl serde::Serialize, fields: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::results::{EpochRow, RunRow};
 
     #[test]
     fn history_ends_at_this_version_with_distinct_digests() {
@@ -324,7 +318,7 @@ mod tests {
     #[test]
     fn digests_see_every_outcome_and_ignore_timings_keys_and_reports() {
         let run = crate::results::sample_row("set", 1, 0.9);
-        let base = run_digest(&run, &[]);
+        let base = run_digest(&run, &[] as &[EpochRow]);
         let timing = RunRow {
             train_seconds: 99.0,
             commit: "other".into(),
@@ -333,16 +327,16 @@ mod tests {
             missing_rate_in_columns: None,
             ..run.clone()
         };
-        assert_eq!(run_digest(&timing, &[]), base);
+        assert_eq!(run_digest(&timing, &[] as &[EpochRow]), base);
         let one_ulp = RunRow {
             test_accuracy: f64::from_bits(run.test_accuracy.to_bits() + 1),
             ..run.clone()
         };
-        assert_ne!(run_digest(&one_ulp, &[]), base);
+        assert_ne!(run_digest(&one_ulp, &[] as &[EpochRow]), base);
         let flops = RunRow {
             train_flops: run.train_flops + 1,
             ..run.clone()
         };
-        assert_ne!(run_digest(&flops, &[]), base);
+        assert_ne!(run_digest(&flops, &[] as &[EpochRow]), base);
     }
 }

@@ -61,17 +61,15 @@ static INSTALLED: OnceLock<Vec<&'static dyn Recording>> = OnceLock::new();
 /// Makes `recordings` the ones runs start; the first call wins (the studies crate installs
 /// the same list every time).
 pub fn install(recordings: Vec<&'static dyn Recording>) {
-    let _ = INSTALLED.set(recordings);
+    let files: Vec<&'static str> = recordings.iter().map(|r| r.file()).collect();
+    if INSTALLED.set(recordings).is_ok() {
+        crate::results::register_study_files(files);
+    }
 }
 
 /// The installed recordings (none until [`install`]).
 pub fn installed() -> &'static [&'static dyn Recording] {
     INSTALLED.get().map_or(&[], Vec::as_slice)
-}
-
-/// Every per-run file the installed recordings write.
-pub fn files() -> impl Iterator<Item = &'static str> {
-    installed().iter().map(|r| r.file())
 }
 
 /// The recorders `cfg` asks for on `train`, each with its file.

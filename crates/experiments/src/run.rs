@@ -9,7 +9,7 @@ use crate::protocol::{Protocol, RunContext};
 use crate::recording::{self, FinishedRun, Recorder};
 use crate::registry::{self, MethodKind};
 use crate::results::{
-    DegreeRow, EpochRow, PredictionRow, RunFiles, RunRow, StudyRows, TopologyRow,
+    DegreeRow, EpochRow, PredictionRow, RunFiles, RunResult, RunRow, StudyRows, TopologyRow,
 };
 use anyhow::{Context, Result};
 use data::dynamics::{ExampleTracker, Source};
@@ -139,15 +139,6 @@ pub fn examples(data: &Dataset, absent: bool) -> Examples<'_> {
         labels: &data.labels,
         n_features: data.n_features(),
     }
-}
-
-/// Everything a finished run produced.
-#[derive(Debug, Clone)]
-pub struct RunResult {
-    /// Its `runs.csv` row.
-    pub row: RunRow,
-    /// Its rows of the other files.
-    pub files: RunFiles,
 }
 
 /// Forwards epoch records to a callback (the progress display) and, when tracking, every
@@ -417,7 +408,9 @@ pub fn execute_plain(run: RunContext<'_>, hooks: PlainHooks<'_>) -> Result<RunRe
     let opts = train_options(cfg);
     let mut rngs = RunRngs::from_seed(spec.seed);
     let mut resume = None;
-    if let Some(ckpt) = checkpoints.and_then(|p| checkpoint::find(p, spec)) {
+    if let Some(ckpt) =
+        checkpoints.and_then(|p| checkpoint::find(p, &spec.run_id, &spec.config_hash))
+    {
         let rows = train_set.rows();
         match restore(ckpt, model.as_mut(), &mut rngs, &mut observer, rows, &opts) {
             Ok(state) => {

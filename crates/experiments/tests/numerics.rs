@@ -4,7 +4,7 @@
 //! here until the version is bumped (see the module's docs for how).
 
 use experiments::numerics::{
-    combined_digest, reference_label, run_digest, REFERENCE_CONFIGS, REFERENCE_DIGESTS, VERSION,
+    combined_digest, run_digest, REFERENCE_CONFIGS, REFERENCE_DIGESTS, VERSION,
 };
 use experiments::results::{read_rows, EpochRow, RunRow};
 use experiments::{run_experiment, RunOptions};
@@ -79,4 +79,12 @@ fn reference_runs_give_the_pinned_numbers_of_this_numerics_version() {
         changed.len(),
         combined_digest(&pairs)
     );
+}
+
+/// The readable name of a reference run: its config, method, mechanism and imputation.
+fn reference_label(run: &RunRow) -> String {
+    format!(
+        "{}/{}/{}/{}",
+        run.experiment, run.method, run.missing_mechanism, run.imputation
+    )
 }

@@ -21,6 +21,16 @@ pub struct Batch<'a> {
     pub observed: Option<&'a [bool]>,
 }
 
+/// The examples (and their labels) on which a gradient-growing method scores growth at a step,
+/// when a [`GrowthBatchSource`](crate::policy::GrowthBatchSource) chose them.
+#[derive(Debug, Clone, Copy)]
+pub struct GrowthBatch<'a> {
+    /// The examples.
+    pub batch: Batch<'a>,
+    /// Their classes.
+    pub labels: &'a [u32],
+}
+
 impl<'a> Batch<'a> {
     /// A dense batch.
     pub fn dense(x: &'a [f32], rows: usize) -> Self {

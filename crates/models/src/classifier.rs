@@ -1,7 +1,7 @@
 //! The interface the training loop drives, implemented by the sparse MLP (with its DST method)
 //! and by the burn dense MLP, so both are trained and measured by the same code.
 
-use crate::batch::{fill_dropout_mask, Batch};
+use crate::batch::{fill_dropout_mask, Batch, GrowthBatch};
 use crate::dense::DenseMlp;
 use crate::error::ModelError;
 use crate::sparse_mlp::{SparseMlp, StepReport};
@@ -94,16 +94,6 @@ pub struct RngPositions {
     pub dropout: StreamPosition,
     /// The `topology` stream.
     pub topology: StreamPosition,
-}
-
-/// The examples (and their labels) on which a gradient-growing method scores growth at a step,
-/// when a [`GrowthBatchSource`](crate::policy::GrowthBatchSource) chose them.
-#[derive(Debug, Clone, Copy)]
-pub struct GrowthBatch<'a> {
-    /// The examples.
-    pub batch: Batch<'a>,
-    /// Their classes.
-    pub labels: &'a [u32],
 }
 
 /// A model the training loop can drive.

@@ -15,10 +15,8 @@ pub mod sparse_mlp;
 pub mod train;
 
 pub use activation::Activation;
-pub use batch::Batch;
-pub use classifier::{
-    Classifier, GrowthBatch, RngPositions, RunRngs, SparseNetwork, StreamPosition,
-};
+pub use batch::{Batch, GrowthBatch};
+pub use classifier::{Classifier, RngPositions, RunRngs, SparseNetwork, StreamPosition};
 pub use dense::DenseMlp;
 pub use error::ModelError;
 pub use optim::SgdParams;

@@ -7,9 +7,8 @@
 
 use crate::activation::Activation;
 use crate::batch::{
-    argmax_rows, cross_entropy, dropout_scale, fill_dropout_kept_transposed, Batch,
+    argmax_rows, cross_entropy, dropout_scale, fill_dropout_kept_transposed, Batch, GrowthBatch,
 };
-use crate::classifier::GrowthBatch;
 use crate::elementwise::{for_rows, zip3};
 use crate::error::ModelError;
 use crate::optim::SgdParams;

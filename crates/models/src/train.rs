@@ -9,8 +9,9 @@
 //! [`LoopState`], the model and the random streams); [`train_from`] continues a run from one,
 //! bit for bit.
 
+use crate::batch::GrowthBatch;
 use crate::batch::{argmax_rows, cross_entropy, el2n, Batch};
-use crate::classifier::{Classifier, GrowthBatch, RunRngs};
+use crate::classifier::{Classifier, RunRngs};
 use crate::policy::{DataSampler, GrowthBatchSource, OnlineForgetting, PlainData};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};

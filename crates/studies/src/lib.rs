@@ -13,6 +13,7 @@ pub mod degree;
 pub mod exemplars;
 pub mod feature_selection;
 pub mod forgetting;
+pub mod guard;
 pub mod plots;
 pub mod reproduce;
 pub mod study;

@@ -14,7 +14,7 @@ pub use rows::{
     DegreeRow, EpochRow, PredictionRow, RunKeyed, RunRow, TopologyRow, EXAMPLES, INPUT_DEGREE,
     PREDICTIONS, TOPOLOGY,
 };
-pub use table::{StudyRows, StudyTable};
+pub use table::{register_study_files, study_files, StudyRows, StudyTable};
 
 use anyhow::{bail, Context, Result};
 use data::dynamics::ExampleRow;
@@ -28,6 +28,15 @@ pub fn converged(rows: &[RunRow]) -> (Vec<RunRow>, usize) {
     let kept: Vec<RunRow> = rows.iter().filter(|r| !r.diverged).cloned().collect();
     let diverged = rows.len() - kept.len();
     (kept, diverged)
+}
+
+/// Everything a finished run produced.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    /// Its `runs.csv` row.
+    pub row: RunRow,
+    /// Its rows of the other files.
+    pub files: RunFiles,
 }
 
 /// The rows one finished run adds to the files beside `runs.csv`.
@@ -77,7 +86,7 @@ impl RunFiles {
     /// every installed recording and protocol study included.
     pub fn each_file(v: &mut impl RunFileVisitor) -> Result<()> {
         RunFiles::default().each_kind(v)?;
-        for name in crate::recording::files().chain(crate::protocol::study_files()) {
+        for name in study_files() {
             v.visit_study(name, None)?;
         }
         Ok(())

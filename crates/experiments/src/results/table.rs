@@ -6,6 +6,7 @@ use super::io::{append_durably, write_atomically};
 use super::RunKeyed;
 use anyhow::{Context, Result};
 use std::path::Path;
+use std::sync::Mutex;
 
 /// A study's file read as CSV records (see [`StudyRows`]).
 #[derive(Debug, Clone)]
@@ -177,4 +178,27 @@ impl StudyRows {
             records,
         })
     }
+}
+
+/// The per-run files of the installed studies, in the order they were registered.
+static STUDY_FILES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+
+/// Adds studies' per-run files to the ones every results folder may hold (the installs of
+/// [`crate::protocol`] and [`crate::recording`] call it), so the store deletes, prunes and
+/// merges them with the others; a file registered twice is kept once.
+pub fn register_study_files(files: impl IntoIterator<Item = &'static str>) {
+    let mut known = STUDY_FILES.lock().unwrap_or_else(|e| e.into_inner());
+    for file in files {
+        if !known.contains(&file) {
+            known.push(file);
+        }
+    }
+}
+
+/// The registered per-run files of studies.
+pub fn study_files() -> Vec<&'static str> {
+    STUDY_FILES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
 }

@@ -12,7 +12,7 @@
 use anyhow::Result;
 use data::Dataset;
 use experiments::config::ExperimentConfig;
-use experiments::grid::{fnv1a_extend, FNV1A_START};
+use experiments::hash::{fnv1a_extend, FNV1A_START};
 use experiments::recording::{FinishedRun, Recorder, Recording};
 use experiments::results::{RunKeyed, StudyRows};
 use models::policy::OnlineForgetting;

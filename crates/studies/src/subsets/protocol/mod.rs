@@ -52,8 +52,9 @@ pub use scoring::{restrict, SubsetRunRow};
 use anyhow::Result;
 use experiments::pipeline::PreparedData;
 use experiments::protocol::{ProtocolSection, ProtocolStudy, RunContext, Variant};
+use experiments::results::RunResult;
 use experiments::results::StudyRows;
-use experiments::run::{self, PlainHooks, Prepared, RunResult};
+use experiments::run::{self, PlainHooks, Prepared};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 

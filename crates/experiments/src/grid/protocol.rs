@@ -14,7 +14,7 @@
 
 use crate::config::{ExperimentConfig, MethodsConfig};
 use crate::grid::RunSpec;
-use crate::run::RunResult;
+use crate::results::RunResult;
 use anyhow::Result;
 use data::Dataset;
 use models::EpochRecord;
@@ -75,7 +75,13 @@ static INSTALLED: OnceLock<Vec<&'static dyn ProtocolStudy>> = OnceLock::new();
 /// Makes `studies` the protocols configs may use; the first call wins (the studies crate
 /// installs the same list every time, so later calls change nothing).
 pub fn install(studies: Vec<&'static dyn ProtocolStudy>) {
-    let _ = INSTALLED.set(studies);
+    let files: Vec<&'static str> = studies
+        .iter()
+        .flat_map(|s| s.files().iter().copied())
+        .collect();
+    if INSTALLED.set(studies).is_ok() {
+        crate::results::register_study_files(files);
+    }
 }
 
 /// The installed protocols (none until [`install`]).
@@ -100,11 +106,6 @@ pub fn section_names() -> String {
     } else {
         names.join(", ")
     }
-}
-
-/// Every per-run file the installed protocols add.
-pub fn study_files() -> impl Iterator<Item = &'static str> {
-    installed().iter().flat_map(|s| s.files().iter().copied())
 }
 
 /// The protocol sections of `cfg`, parsed, in config order (validation allows one).

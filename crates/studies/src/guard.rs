@@ -6,14 +6,14 @@
 //! A digest covers a file's header and rows, rows sorted (runs finish in any order), with the
 //! columns that measure time (`*seconds*`) or name the commit left out. A change of numbers on
 //! purpose rewrites the reference with one command, together with a numerics-fingerprint bump
-//! (`numerics::VERSION`, recorded in the file):
+//! (`experiments::numerics::VERSION`, recorded in the file):
 //!
 //! ```sh
 //! cargo xtask reproduce --quick --out /tmp/quick --fresh && cargo xtask guard /tmp/quick --write
 //! ```
 
-use crate::grid::fnv1a;
 use anyhow::{bail, Context, Result};
+use experiments::hash::fnv1a;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -97,11 +97,11 @@ pub fn check(dir: &Path) -> Result<usize> {
         toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
     let now = digests(dir)?;
     let mut problems = Vec::new();
-    if reference.numerics != crate::numerics::VERSION {
+    if reference.numerics != experiments::numerics::VERSION {
         problems.push(format!(
             "the reference was taken at numerics version {}, this code is version {}",
             reference.numerics,
-            crate::numerics::VERSION
+            experiments::numerics::VERSION
         ));
     }
     for (file, digest) in &reference.digests {
@@ -131,7 +131,7 @@ pub fn check(dir: &Path) -> Result<usize> {
 /// Rewrites the reference from the results folder `dir`.
 pub fn write(dir: &Path) -> Result<PathBuf> {
     let reference = Reference {
-        numerics: crate::numerics::VERSION,
+        numerics: experiments::numerics::VERSION,
         digests: digests(dir)?,
     };
     let path = reference_path();

@@ -6,10 +6,13 @@
 //! new keys, so stale results are never reused.
 
 use crate::config::ExperimentConfig;
-use crate::protocol::{self, Protocol};
+use crate::hash::fnv1a;
+pub mod protocol;
+
 use crate::registry::{self, DENSE};
 use data::imputation::Imputation;
 use data::missingness::Mechanism;
+use protocol::Protocol;
 use serde::Serialize;
 
 /// One run: a grid cell and a seed.
@@ -35,23 +38,6 @@ pub struct RunSpec {
     pub protocol: Protocol,
     /// Hash of the settings that are not grid axes.
     pub config_hash: String,
-}
-
-/// FNV-1a, 64 bits: a hash that is stable across platforms and releases.
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    fnv1a_extend(FNV1A_START, bytes)
-}
-
-/// The FNV-1a state before any byte.
-pub const FNV1A_START: u64 = 0xcbf2_9ce4_8422_2325;
-
-/// The FNV-1a state `h` continued over `bytes`, for hashing a stream piece by piece.
-pub fn fnv1a_extend(mut h: u64, bytes: &[u8]) -> u64 {
-    for &b in bytes {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
 }
 
 /// Hash of everything in `cfg` that is not a grid axis or another method's parameters.
