@@ -134,14 +134,8 @@ pub struct ExampleStats {
 }
 
 impl ExampleStats {
-    /// The `examples.csv` row for this example from the training forward pass
-    /// ([`Source::TrainPass`]); `label` is the example's class (see
-    /// [`ExampleTracker::label_of`]). For another source use [`ExampleStats::to_row_from`].
-    pub fn to_row(&self, run_id: &str, label: u32) -> ExampleRow {
-        self.to_row_from(run_id, label, Source::TrainPass)
-    }
-
-    /// The `examples.csv` row for this example, naming the forward pass that produced it.
+    /// The `examples.csv` row for this example, naming the forward pass that produced it;
+    /// `label` is the example's class (see [`ExampleTracker::label_of`]).
     /// `el2n`/`el2n_epoch` are the earliest recorded EL2N score and its epoch (Paul et al. 2021
     /// score early in training), empty when none was recorded.
     pub fn to_row_from(&self, run_id: &str, label: u32, source: Source) -> ExampleRow {

@@ -654,11 +654,6 @@ impl SparseMlp {
         self.ws.row_scope = self.class_groups.as_deref().map(|g| label_scope(g, labels));
     }
 
-    /// Applies one optimizer update with the gradients currently stored in the layers.
-    pub fn apply_gradients(&mut self) {
-        update_layers(&self.sgd, &mut self.layers);
-    }
-
     /// Every layer's parameters as dense matrices, to start the burn dense MLP from the same
     /// weights (for dense runs and the cross-check). Allocates `n_in x n_out` per layer, so it
     /// is meant for layers that are dense anyway, never for training a sparse one.
