@@ -5,43 +5,29 @@
 
 use experiments::results::read_rows;
 use experiments::{run_experiment, RunOptions};
-use std::path::{Path, PathBuf};
 use studies::feature_selection::{FeatureSelectionRow, FEATURE_SELECTION};
 
 const MADELON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../datasets/madelon.csv");
 
-fn config(dataset: &str, layers: &str, methods: &str, seeds: &str) -> String {
+/// Dense and SET on Madelon, 5 epochs; `tracking` is appended by the test.
+fn plain_config() -> String {
     format!(
         r#"
 name = "tiny"
 [data]
-dataset = "{dataset}"
+dataset = "{MADELON}"
 [model]
-layers = {layers}
-dropout = 0.1
+layers = [500, 16, 2]
 [training]
-epochs = 3
+epochs = 5
 batch_size = 16
 learning_rate = 0.01
 momentum = 0.9
 [grid]
-methods = {methods}
+methods = ["dense", "set"]
 sparsity = [0.5]
-seeds = {seeds}
+seeds = [1]
 "#
-    )
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
-}
-
-fn error_of(cfg: &Path, out: &Path) -> String {
-    format!(
-        "{:#}",
-        run_experiment(cfg, &RunOptions::quiet_into(out, 1)).unwrap_err()
     )
 }
 
@@ -53,18 +39,17 @@ fn error_of(cfg: &Path, out: &Path) -> String {
 fn runs_measure_feature_selection_against_the_relevant_set() {
     studies::install();
     let dir = tempfile::tempdir().unwrap();
-    let madelon = MADELON;
     let relevant: Vec<String> = experiments::datasets::MADELON_RELEVANT
         .iter()
         .map(|f| format!("\"{f}\""))
         .collect();
-    let text = config(madelon, "[500, 16, 2]", r#"["dense", "set"]"#, "[1]")
-        .replace("epochs = 3", "epochs = 5")
+    let text = plain_config()
         + &format!(
             "[tracking]\ndegree_every = 2\nrelevant_features = [{}]\n",
             relevant.join(", ")
         );
-    let path = write(dir.path(), "madelon.toml", &text);
+    let path = dir.path().join("madelon.toml");
+    std::fs::write(&path, &text).unwrap();
     let out = dir.path().join("out");
     run_experiment(&path, &RunOptions::quiet_into(&out, 2)).unwrap();
     let rows: Vec<FeatureSelectionRow> = read_rows(&out.join(FEATURE_SELECTION)).unwrap();
@@ -83,8 +68,7 @@ fn runs_measure_feature_selection_against_the_relevant_set() {
             assert_eq!(r.relevant_degree_mean.is_nan(), method == "dense");
         }
     }
-    let plain = config(madelon, "[500, 16, 2]", r#"["dense", "set"]"#, "[1]")
-        .replace("epochs = 3", "epochs = 5");
+    let plain = plain_config();
     let keys = |text: &str| -> Vec<String> {
         let cfg: experiments::ExperimentConfig = toml::from_str(text).unwrap();
         experiments::grid::expand(&cfg)
@@ -93,12 +77,10 @@ fn runs_measure_feature_selection_against_the_relevant_set() {
             .collect()
     };
     assert_eq!(keys(&text), keys(&plain));
-    let bad = write(
-        dir.path(),
-        "bad.toml",
-        &text.replace("\"f029\"", "\"f999\""),
-    );
-    let err = error_of(&bad, &dir.path().join("bad"));
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, text.replace("\"f029\"", "\"f999\"")).unwrap();
+    let options = RunOptions::quiet_into(&dir.path().join("bad"), 1);
+    let err = format!("{:#}", run_experiment(&bad, &options).unwrap_err());
     assert!(
         err.contains("tracking.relevant_features") && err.contains("no feature `f999`"),
         "{err}"
