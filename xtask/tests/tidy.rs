@@ -1,6 +1,7 @@
 //! Tidiness of the workspace's code that no compiler checks: within each crate, the top-level
 //! modules import each other without a cycle, so each module's job can be read on its own and
-//! the crate could be cut along its modules. An import is a `crate::<module>` path in code
+//! the crate could be cut along its modules; and no source file grows past [`LONG`] lines of
+//! code (tests apart) unless it is listed in [`LONG_FILES`] with the one job it holds. An import is a `crate::<module>` path in code
 //! (comments and `#[cfg(test)]` modules left out: tests may reach anywhere); a module
 //! re-exported at the crate root (`pub use grid::protocol;`) counts as its parent's.
 
@@ -131,6 +132,75 @@ fn imports(src: &Path) -> Imports {
         }
     }
     (graph, at)
+}
+
+/// Lines of code (before a file's `#[cfg(test)]` module) past which a file is split by job.
+const LONG: usize = 700;
+
+/// Files over [`LONG`] lines that hold one job, each with that job: splitting them would cut
+/// one algorithm in two.
+const LONG_FILES: &[(&str, &str)] = &[
+    (
+        "crates/models/src/sparse_mlp.rs",
+        "the sparse MLP: its buffers, forward, backward, step and saved state",
+    ),
+    (
+        "crates/sparse-core/src/kernels.rs",
+        "the sparse-layer products and their parallel drivers",
+    ),
+];
+
+/// The `.rs` files under `dir`.
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn no_source_file_is_longer_than_its_job_needs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut long = Vec::new();
+    for dir in ["crates", "xtask/src", "python/src"] {
+        for file in rust_files(&root.join(dir)) {
+            let rel = file
+                .strip_prefix(&root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            if rel.contains("/tests/") || rel.ends_with("/tests.rs") || rel.contains("/benches/") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&file).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            let lines = code.lines().count();
+            if lines > LONG && !LONG_FILES.iter().any(|(f, _)| *f == rel) {
+                long.push(format!("  {rel}: {lines} lines"));
+            }
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "files over {LONG} lines of code: split them by job, or list the one job they hold in \
+         LONG_FILES:\n{}",
+        long.join("\n")
+    );
+    for (file, _) in LONG_FILES {
+        assert!(
+            root.join(file).exists(),
+            "LONG_FILES lists {file}, which is gone"
+        );
+    }
 }
 
 #[test]
