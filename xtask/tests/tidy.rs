@@ -11,28 +11,17 @@ use std::path::{Path, PathBuf};
 /// The `.rs` files of a crate's `src`, by top-level module (`lib`/`main` excluded).
 fn modules(src: &Path) -> BTreeMap<String, Vec<PathBuf>> {
     let mut out: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
-    let mut stack = vec![src.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            if path.extension().is_none_or(|e| e != "rs") {
-                continue;
-            }
-            let rel = path.strip_prefix(src).unwrap();
-            let first = rel
-                .components()
-                .next()
-                .unwrap()
-                .as_os_str()
-                .to_string_lossy();
-            let top = first.trim_end_matches(".rs").to_string();
-            if top != "lib" && top != "main" && top != "bin" {
-                out.entry(top).or_default().push(path);
-            }
+    for path in rust_files(src) {
+        let rel = path.strip_prefix(src).unwrap();
+        let first = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy();
+        let top = first.trim_end_matches(".rs").to_string();
+        if top != "lib" && top != "main" && top != "bin" {
+            out.entry(top).or_default().push(path);
         }
     }
     out
