@@ -15,6 +15,7 @@ pub mod feature_selection;
 pub mod forgetting;
 pub mod guard;
 pub mod plots;
+pub mod provenance;
 pub mod reproduce;
 pub mod study;
 pub mod subsets;

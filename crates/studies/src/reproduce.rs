@@ -2,6 +2,7 @@
 //! results folder, with paired statistics, figures and a generated `README.md` that says which
 //! configs, seeds, machine, commit and wall time produced every number.
 
+use crate::provenance;
 use anyhow::{bail, Context, Result};
 use experiments::config::ExperimentConfig;
 use experiments::paired::{paired_vs_dense, write_paired, PairedRow};
@@ -237,6 +238,7 @@ pub fn reproduce(opts: &ReproduceOptions) -> Result<()> {
         })?;
         let dir = opts.out.join(&cfg.name);
         let config_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let study_started = Instant::now();
         let report = run_config(
             &cfg,
             &config_dir,
@@ -254,6 +256,10 @@ pub fn reproduce(opts: &ReproduceOptions) -> Result<()> {
         write_paired(&dir, &paired)?;
         let figures = draw_study(&dir, &cfg, &report.rows, &paired)
             .with_context(|| format!("drawing the figures of {}", cfg.name))?;
+        if report.executed > 0 || opts.fresh {
+            let seconds = study_started.elapsed().as_secs_f64();
+            provenance::record(&dir, seconds, &machine(), opts.fresh)?;
+        }
         outcomes.push(StudyOutcome {
             path,
             cfg,
@@ -550,6 +556,9 @@ fn render_readme(outcomes: &[StudyOutcome], opts: &ReproduceOptions, total: f64)
             .collect::<Vec<_>>()
             .join(", ")
     );
+    s.push_str(&provenance::readme_lines(outcomes.iter().map(|o| {
+        (o.cfg.name.as_str(), o.dir.as_path(), o.rows.as_slice())
+    }))?);
     for o in outcomes {
         let seeds = o.cfg.grid.seeds.to_vec().len();
         let _ = writeln!(s, "## {}\n", o.cfg.name);
@@ -557,7 +566,7 @@ fn render_readme(outcomes: &[StudyOutcome], opts: &ReproduceOptions, total: f64)
         let _ = writeln!(
             s,
             "- config: `{}`{}; {} runs ({} seeds per cell), {:.0} s of training (the sum of \
-             `train_seconds` in runs.csv, whose `commit` column says which code ran each)",
+             `train_seconds` in runs.csv, whose `commit` column says which code ran each){}",
             o.path
                 .file_name()
                 .map(|f| format!("experiments/studies/{}", f.to_string_lossy()))
@@ -569,7 +578,11 @@ fn render_readme(outcomes: &[StudyOutcome], opts: &ReproduceOptions, total: f64)
             },
             o.rows.len(),
             seeds,
-            o.rows.iter().map(|r| r.train_seconds).sum::<f64>()
+            o.rows.iter().map(|r| r.train_seconds).sum::<f64>(),
+            match provenance::read(&o.dir)? {
+                Some(t) => format!("; {:.0} s of wall time ({})", t.wall_seconds, t.machine),
+                None => String::new(),
+            }
         );
         let _ = writeln!(
             s,
@@ -583,7 +596,10 @@ fn render_readme(outcomes: &[StudyOutcome], opts: &ReproduceOptions, total: f64)
         if n_diverged > 0 {
             let _ = writeln!(
                 s,
-                "**{n_diverged} run(s) diverged** (a non-finite output, weight or bias;                  `diverged` in runs.csv) and are left out of every table, figure and analysis                  below; `n_diverged` in summary.csv and paired_vs_dense.csv counts them per                  cell.\n"
+                "**{n_diverged} run(s) diverged** (a non-finite output, weight or bias; \
+                 `diverged` in runs.csv) and are left out of every table, figure and analysis \
+                 below; `n_diverged` in summary.csv and paired_vs_dense.csv counts them per \
+                 cell.\n"
             );
         }
         // A study with many protocol variants (subset rules x fractions) has its own table;
