@@ -161,6 +161,13 @@ def paired_runs(study, a, b, keep=lambda r: True):
     return [stats(cell, d) for cell, d in sorted(cells.items())]
 
 
+def holm_column(cells, p_key):
+    """The cells whose file already holds a Holm-adjusted p-value in `p_key` (NaN: no test),
+    and those of them significant at 5%."""
+    tested = [r for r in cells if not math.isnan(num(r[p_key]))]
+    return tested, [r for r in tested if num(r[p_key]) < ALPHA]
+
+
 def section(title):
     print(f"\n## {title}\n")
 
@@ -334,8 +341,7 @@ def data_aware():
         return
     section("part2-data-aware: data_aware.csv (each option vs its plain method, paired by seed; p_holm: Holm per claim over the option cells)")
     for key in ["accuracy", "hardest", "exemplars"]:
-        cells = [r for r in d if r["option"] != "plain" and not math.isnan(num(r[f"{key}_vs_plain_p_holm"]))]
-        sig = [r for r in cells if num(r[f"{key}_vs_plain_p_holm"]) < ALPHA]
+        cells, sig = holm_column([r for r in d if r["option"] != "plain"], f"{key}_vs_plain_p_holm")
         print(f"{key}: {len(cells)} tests, {len(sig)} significant after Holm: " + "; ".join(f"{r['method']} {r['option']} {r['missing_mechanism']} {num(r[key + '_vs_plain_mean']):+.3f}" for r in sig))
     for r in d:
         if r["option"] == "plain":
@@ -348,8 +354,7 @@ def subsets(study):
     if not d:
         return
     section(f"{study}: subsets.csv (each rule vs a random subset of the same size, paired; vs_random_p_holm)")
-    cells = [r for r in d if not math.isnan(num(r["vs_random_p_holm"]))]
-    sig = [r for r in cells if num(r["vs_random_p_holm"]) < ALPHA]
+    cells, sig = holm_column(d, "vs_random_p_holm")
     print(f"{len(cells)} tests, {len(sig)} significant after Holm ({sum(1 for r in sig if num(r['vs_random_mean']) > 0)} better, {sum(1 for r in sig if num(r['vs_random_mean']) < 0)} worse)")
     for r in d:
         print(f"  {r['method']} {r['rule']} {r['fraction']}: {num(r['test_accuracy_mean']):.3f} ± {num(r['test_accuracy_ci95']):.3f}, vs random {num(r['vs_random_mean']):+.3f} ± {num(r['vs_random_ci95']):.3f} (Holm p {num(r['vs_random_p_holm']):.3f}), minority share {num(r['minority_share']):.3f}")
@@ -361,8 +366,7 @@ def continual():
         return
     section("part2-continual: continual_summary.csv (memories vs random, paired by seed, Holm per claim)")
     for key in ["acc", "forgetting"]:
-        cells = [r for r in d if not math.isnan(num(r[f"{key}_vs_random_p_holm"]))]
-        sig = [r for r in cells if num(r[f"{key}_vs_random_p_holm"]) < ALPHA]
+        cells, sig = holm_column(d, f"{key}_vs_random_p_holm")
         print(f"{key} vs random: {len(cells)} tests, {len(sig)} significant after Holm: " + "; ".join(f"{r['method']} {r['variant']} {num(r[key + '_vs_random_mean']):+.3f}" for r in sig))
     for r in d:
         print(f"  {r['method']} {r['variant']}: ACC {num(r['acc_mean']):.3f} ± {num(r['acc_ci95']):.3f}, forgetting {num(r['forgetting_mean']):.3f} ± {num(r['forgetting_ci95']):.3f}, vs random ACC {num(r['acc_vs_random_mean']):+.3f} ± {num(r['acc_vs_random_ci95']):.3f}")
