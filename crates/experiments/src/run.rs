@@ -145,7 +145,7 @@ pub fn examples(data: &Dataset, absent: bool) -> Examples<'_> {
 /// training forward pass to the per-example tracker and the loop's steps, topology updates
 /// and epochs to the studies' recorders; writes the run's checkpoints.
 struct RunObserver<'a> {
-    on_epoch: &'a mut dyn FnMut(&EpochRecord),
+    on_epoch: &'a mut (dyn FnMut(&EpochRecord) + Send),
     tracker: Option<ExampleTracker>,
     /// The second source: end-of-epoch evaluation passes over `train` (`tracking.epoch_eval`).
     eval: Option<(ExampleTracker, Examples<'a>)>,
@@ -323,7 +323,7 @@ pub fn execute(
     spec: &RunSpec,
     full: &Dataset,
     commit: &str,
-    on_epoch: &mut dyn FnMut(&EpochRecord),
+    on_epoch: &mut (dyn FnMut(&EpochRecord) + Send),
     checkpoints: Option<&CheckpointPolicy>,
 ) -> Result<RunResult> {
     let run = RunContext {

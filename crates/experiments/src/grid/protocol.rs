@@ -65,7 +65,7 @@ pub struct RunContext<'a> {
     /// The code version written in the run's rows.
     pub commit: &'a str,
     /// Called after each epoch (the progress display).
-    pub on_epoch: &'a mut dyn FnMut(&EpochRecord),
+    pub on_epoch: &'a mut (dyn FnMut(&EpochRecord) + Send),
     /// Where and how often the run checkpoints, when it does.
     pub checkpoints: Option<&'a crate::checkpoint::CheckpointPolicy>,
 }

@@ -250,7 +250,7 @@ impl Classifier for SequenceClock<'_> {
 
 /// Forwards epochs to the progress display, on the sequence's epoch scale.
 struct TaskObserver<'a> {
-    on_epoch: &'a mut dyn FnMut(&EpochRecord),
+    on_epoch: &'a mut (dyn FnMut(&EpochRecord) + Send),
     epoch_offset: usize,
     /// Epochs of the whole sequence and of the progress display (sized for
     /// `training.epochs`), so that the display fills once over every task.
