@@ -30,6 +30,7 @@ use crate::csr::{Csr, IndexSlice};
 use crate::multiversion;
 
 mod sparse_input;
+mod transpose;
 use crate::simd::{self, SimdLevel};
 use rayon::prelude::*;
 pub use sparse_input::{
@@ -37,6 +38,7 @@ pub use sparse_input::{
     weight_grad_sparse_input, AbsentPaths, InputPath, PathChooser, FORWARD_SPARSE_BELOW,
     WEIGHT_GRAD_SPARSE_BELOW,
 };
+pub use transpose::{transpose, transpose_at};
 
 /// Multiply-adds below which a kernel stays on the calling thread.
 pub const PAR_THRESHOLD: usize = 1 << 17;
@@ -58,39 +60,6 @@ fn check_dense(name: &str, buf: &[f32], rows: usize, cols: usize) {
         "{name} has {} elements, expected {rows} x {cols}",
         buf.len()
     );
-}
-
-/// Transposes a `rows x cols` row-major buffer into `dst` (`cols x rows`): the conversion
-/// between example-major batches and the kernels' feature-major layout. Large buffers (a
-/// batch of images) are split between threads by runs of output rows.
-pub fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
-    check_dense("src", src, rows, cols);
-    check_dense("dst", dst, cols, rows);
-    const TILE: usize = 16;
-    if rows == 0 || cols == 0 {
-        return;
-    }
-    // `out` holds output rows `first..`: columns `first..` of `src`.
-    let block = |first: usize, out: &mut [f32]| {
-        let n = out.len() / rows;
-        for r0 in (0..rows).step_by(TILE) {
-            for c0 in (0..n).step_by(TILE) {
-                for r in r0..(r0 + TILE).min(rows) {
-                    for c in c0..(c0 + TILE).min(n) {
-                        out[c * rows + r] = src[r * cols + first + c];
-                    }
-                }
-            }
-        }
-    };
-    if rows * cols <= TASK_WORK {
-        block(0, dst);
-    } else {
-        let per_task = (TASK_WORK / rows).next_multiple_of(TILE).max(TILE);
-        dst.par_chunks_mut(per_task * rows)
-            .enumerate()
-            .for_each(|(t, out)| block(t * per_task, out));
-    }
 }
 
 /// Rows per parallel task so that each task has about [`TASK_WORK`] multiply-adds.
