@@ -4,6 +4,7 @@ use crate::elementwise::for_rows;
 use rand::{Rng, RngCore};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
+use sparse_core::kernels::transpose_tile_u32;
 
 /// A batch of `rows` examples, row-major `rows x n_features`.
 ///
@@ -97,23 +98,30 @@ pub fn fill_dropout_kept_transposed(
     fill_words(rng, words);
     let words = &words[..];
     // Feature `j` of example `b` is word `b * width + j`. A task owns a run of features; it
-    // turns the words of 16 examples into values (contiguous reads and writes, vectorised),
-    // then stores each feature's 16 values as one run of its row.
-    const EXAMPLES: usize = 16;
+    // transposes the words of 16 examples x 16 features at a time (AVX-512 shuffles where
+    // there are) and stores each feature's 16 flags as one run of its row. Edges go one by
+    // one.
+    const TILE: usize = 16;
+    let flag = move |w: u32| u8::from((w >> 8) >= threshold);
     for_rows(kept, rows, move |j0, chunk| {
         let features = chunk.len() / rows;
-        let mut values = vec![0u8; EXAMPLES * features];
-        for b0 in (0..rows).step_by(EXAMPLES) {
-            let n = EXAMPLES.min(rows - b0);
-            for (bl, v) in values.chunks_exact_mut(features).take(n).enumerate() {
-                let at = (b0 + bl) * width + j0;
-                for (v, &w) in v.iter_mut().zip(&words[at..at + features]) {
-                    *v = u8::from((w >> 8) >= threshold);
+        let mut tile = [[0u32; TILE]; TILE];
+        for b0 in (0..rows).step_by(TILE) {
+            let n = TILE.min(rows - b0);
+            let mut f0 = 0;
+            while n == TILE && f0 + TILE <= features {
+                transpose_tile_u32(&words[b0 * width + j0 + f0..], width, &mut tile);
+                for (jj, column) in tile.iter().enumerate() {
+                    let run = &mut chunk[(f0 + jj) * rows + b0..][..TILE];
+                    for (m, &w) in run.iter_mut().zip(column) {
+                        *m = flag(w);
+                    }
                 }
+                f0 += TILE;
             }
-            for (jj, run) in chunk.chunks_exact_mut(rows).enumerate() {
-                for (bl, m) in run[b0..b0 + n].iter_mut().enumerate() {
-                    *m = values[bl * features + jj];
+            for jj in f0..features {
+                for (bl, m) in chunk[jj * rows + b0..][..n].iter_mut().enumerate() {
+                    *m = flag(words[(b0 + bl) * width + j0 + jj]);
                 }
             }
         }

@@ -61,6 +61,37 @@ pub fn transpose_at(level: SimdLevel, src: &[f32], rows: usize, cols: usize, dst
     }
 }
 
+/// `out[c][r] = src[r * stride + c]` for `r, c < 16`: one tile of [`transpose`], for callers
+/// that consume a tile at a time (the dropout mask turns its random words into flags tile by
+/// tile, without a transposed copy of the words).
+pub fn transpose_tile_u32(src: &[u32], stride: usize, out: &mut [[u32; TILE]; TILE]) {
+    assert!(
+        src.len() >= (TILE - 1) * stride + TILE,
+        "a 16 x 16 tile with row stride {stride} needs {} values, got {}",
+        (TILE - 1) * stride + TILE,
+        src.len()
+    );
+    #[cfg(target_arch = "x86_64")]
+    if simd::supported(simd::level()) == SimdLevel::Avx512 {
+        // SAFETY: `u32` and `f32` have one size and alignment and every bit pattern is an
+        // `f32`; the tile only loads, shuffles and stores them, which keeps every bit.
+        let (src, dst) = unsafe {
+            (
+                std::slice::from_raw_parts(src.as_ptr().cast::<f32>(), src.len()),
+                std::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<f32>(), TILE * TILE),
+            )
+        };
+        // SAFETY: the CPU has AVX-512 (`supported` checked it).
+        unsafe { avx512::tile(src, stride, dst, TILE) };
+        return;
+    }
+    for (c, column) in out.iter_mut().enumerate() {
+        for (r, v) in column.iter_mut().enumerate() {
+            *v = src[r * stride + c];
+        }
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use super::TILE;
@@ -126,6 +157,21 @@ mod avx512 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_word_tile_is_the_naive_transpose() {
+        let stride = 37;
+        let src: Vec<u32> = (0..15 * stride as u32 + 16)
+            .map(|v| v.wrapping_mul(2_654_435_761))
+            .collect();
+        let mut out = [[0u32; TILE]; TILE];
+        transpose_tile_u32(&src, stride, &mut out);
+        for (c, column) in out.iter().enumerate() {
+            for (r, &v) in column.iter().enumerate() {
+                assert_eq!(v, src[r * stride + c], "row {r}, column {c}");
+            }
+        }
+    }
 
     /// Every vector level gives the naive transpose, on shapes with and without edge tiles,
     /// with one task and with several (a CIFAR-10 batch, a tall thin one, one wide row).
