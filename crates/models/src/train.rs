@@ -408,9 +408,9 @@ pub fn train_with(
     on_pool_worker(|| train_loop(model, data, opts, rngs, observer, policies, resume))
 }
 
-/// Runs `f` on a worker of the current rayon pool: on the calling thread when it is one (a
-/// run of the study runner's pool), else on a worker of the global pool while the caller
-/// waits.
+/// Runs `f` on a worker of the current rayon pool: `rayon::scope` runs it on the calling
+/// thread when that is a worker (a run of the study runner's pool), else on a worker of the
+/// global pool while the caller waits.
 ///
 /// Why: the kernels split each product of a step between the pool's threads. From a thread
 /// outside the pool (a program's main thread, Python's), every split hands the whole product
@@ -420,11 +420,7 @@ pub fn train_with(
 /// caller computes its own share and idle workers steal the rest. Which thread runs the loop
 /// changes no number: the kernels give the same bits for any split.
 fn on_pool_worker<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    if rayon::current_thread_index().is_some() {
-        f()
-    } else {
-        rayon::scope(|_| f())
-    }
+    rayon::scope(|_| f())
 }
 
 /// [`train_with`]'s loop, on the thread it is called from.

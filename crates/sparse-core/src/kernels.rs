@@ -148,7 +148,10 @@ fn row_sum_pass<const B: usize>(
     let lanes = (batch - t0).min(16 * B);
     let mut acc = [[0.0f32; 16]; B];
     if lanes == 16 * B {
-        // Whole blocks: every read stays in its own row.
+        // Whole blocks: every read stays in its own row, so no term needs the check below
+        // (checking every term: 1.9 ms against 1.6 for the forward product of 4000 x 4000 at
+        // 1%, batch 128, one thread). The two loops stay separate: one closure for both kept
+        // `acc` out of registers (2.0 ms there).
         for (i, w) in terms {
             let x = &src[i * batch + t0..];
             for (k, a) in acc.iter_mut().enumerate() {
