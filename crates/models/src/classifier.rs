@@ -317,7 +317,8 @@ impl Classifier for DenseMlp {
         } else {
             Vec::new()
         };
-        let probs = self.train_batch(batch.x, batch.rows, labels, &masks);
+        let x = batch.x.to_rows(sizes[0]);
+        let probs = self.train_batch(&x, batch.rows, labels, &masks);
         let weights: usize = sizes.windows(2).map(|w| w[0] * w[1]).sum();
         let first = sizes[0] * sizes[1];
         // Forward and weight gradient over all layers, input gradient of all but the first.
@@ -346,7 +347,7 @@ impl Classifier for DenseMlp {
     }
 
     fn predict_proba(&mut self, batch: &Batch) -> Vec<f32> {
-        DenseMlp::predict_proba(self, batch.x, batch.rows)
+        DenseMlp::predict_proba(self, &batch.x.to_rows(self.sizes()[0]), batch.rows)
     }
 
     fn parameters_finite(&self) -> bool {

@@ -15,7 +15,7 @@ pub mod sparse_mlp;
 pub mod train;
 
 pub use activation::Activation;
-pub use batch::{Batch, GrowthBatch};
+pub use batch::{Batch, GrowthBatch, Inputs};
 pub use classifier::{Classifier, RngPositions, RunRngs, SparseNetwork, StreamPosition};
 pub use dense::DenseMlp;
 pub use error::ModelError;

@@ -8,6 +8,7 @@
 use crate::activation::Activation;
 use crate::batch::{
     argmax_rows, cross_entropy, dropout_scale, fill_dropout_kept_transposed, Batch, GrowthBatch,
+    Inputs,
 };
 use crate::elementwise::{for_rows, zip3};
 use crate::error::ModelError;
@@ -303,19 +304,32 @@ impl SparseMlp {
     /// (training mode).
     fn forward(&mut self, input: &Batch, dropout_rng: Option<&mut ChaCha8Rng>) -> u64 {
         let n_in = self.layers[0].n_in();
-        assert_eq!(
-            input.x.len(),
-            input.rows * n_in,
-            "batch width must equal the input layer"
-        );
         self.prepare(input.rows);
         let rows = input.rows;
         let n = self.layers.len();
         let mut flops = 0u64;
-        kernels::transpose(input.x, rows, n_in, &mut self.ws.acts[0]);
+        match input.x {
+            Inputs::Rows(x) => {
+                assert_eq!(
+                    x.len(),
+                    rows * n_in,
+                    "batch width must equal the input layer"
+                );
+                kernels::transpose(x, rows, n_in, &mut self.ws.acts[0]);
+            }
+            Inputs::Picked { data, ids } => {
+                assert_eq!(ids.len(), rows, "one picked row per example");
+                assert_eq!(
+                    data.len() % n_in,
+                    0,
+                    "data width must equal the input layer"
+                );
+                kernels::transpose_rows(data, n_in, ids, &mut self.ws.acts[0]);
+            }
+        }
         self.ws.sparse_input = input
             .observed
-            .map(|obs| observed_entries(input.x, obs, rows, n_in));
+            .map(|obs| observed_entries(&input.x.to_rows(n_in), obs, rows, n_in));
         let mut rng = dropout_rng;
         for l in 0..n {
             let layer = &self.layers[l];

@@ -10,7 +10,7 @@
 //! bit for bit.
 
 use crate::batch::GrowthBatch;
-use crate::batch::{argmax_rows, cross_entropy, el2n, Batch};
+use crate::batch::{argmax_rows, cross_entropy, el2n, Batch, Inputs};
 use crate::classifier::{Classifier, RunRngs};
 use crate::policy::{DataSampler, GrowthBatchSource, OnlineForgetting, PlainData};
 use rand::seq::SliceRandom;
@@ -148,7 +148,7 @@ pub fn predict_proba_all(model: &mut dyn Classifier, data: &Examples) -> Vec<f32
     for start in (0..n).step_by(EVAL_CHUNK) {
         let end = (start + EVAL_CHUNK).min(n);
         let batch = Batch {
-            x: &data.x[start * d..end * d],
+            x: Inputs::Rows(&data.x[start * d..end * d]),
             rows: end - start,
             observed: data.observed.map(|o| &o[start * d..end * d]),
         };
@@ -340,7 +340,9 @@ pub struct DataPolicies<'a> {
     pub growth: &'a mut dyn GrowthBatchSource,
 }
 
-/// Copies rows `rows` of `set` (with their ids) into the batch buffers.
+/// Copies the labels and ids of rows `rows` of `set` into the batch buffers, and their
+/// values and mask when missing inputs are absent (the sparse-input path reads them whole);
+/// [`batch_of`] reads dense values where they are.
 fn gather(
     set: &Examples,
     ids: &[usize],
@@ -351,9 +353,10 @@ fn gather(
     row_ids: &mut Vec<usize>,
 ) {
     let d = set.n_features;
-    copy_rows(set.x, d, rows, x);
+    x.clear();
     observed.clear();
     if let Some(o) = set.observed {
+        copy_rows(set.x, d, rows, x);
         copy_rows(o, d, rows, observed);
     }
     labels.clear();
@@ -362,13 +365,34 @@ fn gather(
     row_ids.extend(rows.iter().map(|&r| ids[r]));
 }
 
+/// The batch of rows `rows` of `set`: their values in place ([`Inputs::Picked`]), or the
+/// copies [`gather`] made of values and mask when missing inputs are absent.
+fn batch_of<'a>(
+    set: &Examples<'a>,
+    rows: &'a [usize],
+    x: &'a [f32],
+    observed: &'a [bool],
+) -> Batch<'a> {
+    Batch {
+        x: match set.observed {
+            Some(_) => Inputs::Rows(x),
+            None => Inputs::Picked {
+                data: set.x,
+                ids: rows,
+            },
+        },
+        rows: rows.len(),
+        observed: set.observed.map(|_| observed),
+    }
+}
+
 /// Values a batch copy must reach before its rows are copied on every thread.
 const PAR_COPY_VALUES: usize = 1 << 16;
 
 /// `out` = rows `rows` of the `width`-wide row-major `src`, one after the other. A large
-/// batch (100 CIFAR-10 images, 1.2 MB read from rows scattered over the data set) is copied
-/// on every thread: one thread's copy held a step for about as long as the first layer's
-/// forward product.
+/// batch (100 CIFAR-10 images with absent inputs, 1.2 MB read from rows scattered over the
+/// data set) is copied on every thread: one thread's copy held a step for about as long as
+/// the first layer's forward product.
 fn copy_rows<T: Copy + Default + Send + Sync>(
     src: &[T],
     width: usize,
@@ -490,11 +514,7 @@ fn train_loop(
             batch_rows.clear();
             batch_rows.extend(chunk.iter().chain(&extra));
             gather(train, ids, &batch_rows, &mut xb, &mut ob, &mut yb, &mut idb);
-            let batch = Batch {
-                x: &xb,
-                rows: batch_rows.len(),
-                observed: train.observed.map(|_| ob.as_slice()),
-            };
+            let batch = batch_of(train, &batch_rows, &xb, &ob);
             let growth_rows = if model.wants_gradients(&clock) {
                 policies.growth.growth_rows(&clock, &stats).or_else(|| {
                     // Never scored on a partial batch (an epoch's last, 6 rows on WDBC at
@@ -509,11 +529,7 @@ fn train_loop(
                 gather(train, ids, g, &mut gx, &mut go, &mut gy, &mut gid);
             }
             let growth = growth_rows.as_ref().map(|g| GrowthBatch {
-                batch: Batch {
-                    x: &gx,
-                    rows: g.len(),
-                    observed: train.observed.map(|_| go.as_slice()),
-                },
+                batch: batch_of(train, g, &gx, &go),
                 labels: &gy,
             });
             let report = model.train_step(&batch, &yb, clock, rngs, growth);

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{sparse_mlp, toy_data};
-use models::{Activation, Batch, SgdParams};
+use models::{Activation, Batch, Inputs, SgdParams};
 
 /// Compares every analytic weight and bias gradient with a central difference of the
 /// evaluation-mode loss. An entry whose differences at two step sizes disagree crosses a ReLU
@@ -19,7 +19,7 @@ fn check(observed: Option<&[bool]>, activation: Activation) {
         }
     }
     let batch = Batch {
-        x: &x,
+        x: Inputs::Rows(&x),
         rows: 6,
         observed,
     };

@@ -29,8 +29,10 @@ impl Classifier for Recording {
         rngs: &mut RunRngs,
         growth: Option<GrowthBatch>,
     ) -> StepReport {
-        let given = growth.map(|g| g.batch.x.to_vec());
-        self.steps.push((clock.step, batch.x.to_vec(), given));
+        let width = self.inner.mlp.layers()[0].n_in();
+        let given = growth.map(|g| g.batch.x.to_rows(width).to_vec());
+        self.steps
+            .push((clock.step, batch.x.to_rows(width).to_vec(), given));
         self.inner.train_step(batch, labels, clock, rngs, growth)
     }
     fn set_active_classes(&mut self, classes: Option<&[u32]>) {

@@ -38,7 +38,9 @@ pub use sparse_input::{
     weight_grad_sparse_input, AbsentPaths, InputPath, PathChooser, FORWARD_SPARSE_BELOW,
     WEIGHT_GRAD_SPARSE_BELOW,
 };
-pub use transpose::{transpose, transpose_at, transpose_tile_u32};
+pub use transpose::{
+    transpose, transpose_at, transpose_rows, transpose_rows_at, transpose_tile_u32,
+};
 
 /// Multiply-adds below which a kernel stays on the calling thread.
 pub const PAR_THRESHOLD: usize = 1 << 17;

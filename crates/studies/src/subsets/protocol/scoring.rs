@@ -13,7 +13,7 @@ use experiments::results::RunKeyed;
 use experiments::run::{build_model, examples, layer_sizes};
 use models::batch::argmax_rows;
 use models::rngs::stream;
-use models::{Batch, RunData, RunRngs, TrainObserver, TrainOptions};
+use models::{Batch, Inputs, RunData, RunRngs, TrainObserver, TrainOptions};
 use serde::{Deserialize, Serialize};
 
 /// One row of `subset_runs.csv`: what a subset run trained on.
@@ -138,7 +138,7 @@ fn short_run(
         el2n.push(stats[i].el2n.first().map_or(0.0, |&(_, e)| f64::from(e)));
     }
     let batch = Batch {
-        x: &train.values,
+        x: Inputs::Rows(&train.values),
         rows: train.n_rows(),
         observed: absent.then_some(train.observed.as_slice()),
     };
