@@ -19,6 +19,12 @@ pub enum Activation {
 }
 
 impl Activation {
+    /// Whether every hidden layer is a plain ReLU: a layer's output alone then gives its
+    /// derivative (0 where the output is 0).
+    pub fn is_relu(&self) -> bool {
+        matches!(self, Activation::Relu)
+    }
+
     /// Slope for negative inputs of hidden layer `hidden` (0-based).
     pub fn negative_slope(&self, hidden: usize) -> f32 {
         match *self {
