@@ -75,6 +75,15 @@ impl<'a> Batch<'a> {
             observed: None,
         }
     }
+
+    /// A dense batch of rows `ids` of the row-major data set `data`, read in place.
+    pub fn picked(data: &'a [f32], ids: &'a [usize]) -> Self {
+        Batch {
+            x: Inputs::Picked { data, ids },
+            rows: ids.len(),
+            observed: None,
+        }
+    }
 }
 
 /// EL2N of one example (Paul et al. 2021): `‖probs − onehot(label)‖₂` of its softmax outputs.

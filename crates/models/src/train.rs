@@ -373,16 +373,13 @@ fn batch_of<'a>(
     x: &'a [f32],
     observed: &'a [bool],
 ) -> Batch<'a> {
-    Batch {
-        x: match set.observed {
-            Some(_) => Inputs::Rows(x),
-            None => Inputs::Picked {
-                data: set.x,
-                ids: rows,
-            },
+    match set.observed {
+        Some(_) => Batch {
+            x: Inputs::Rows(x),
+            rows: rows.len(),
+            observed: Some(observed),
         },
-        rows: rows.len(),
-        observed: set.observed.map(|_| observed),
+        None => Batch::picked(set.x, rows),
     }
 }
 

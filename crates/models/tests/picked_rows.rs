@@ -1,4 +1,4 @@
-//! A batch read in place from the data set's rows ([`Inputs::Picked`]) trains exactly as the
+//! A batch read in place from the data set's rows ([`Batch::picked`]) trains exactly as the
 //! same rows copied into a batch of their own, in the sparse MLP and in the burn dense MLP.
 
 mod common;
@@ -6,7 +6,7 @@ mod common;
 use common::{sparse_mlp, toy_data};
 use dst_set::StaticSparse;
 use models::rngs::stream;
-use models::{Batch, Classifier, DenseMlp, Inputs, RunRngs, SgdParams};
+use models::{Batch, Classifier, DenseMlp, RunRngs, SgdParams};
 use sparse_core::TrainingClock;
 
 /// Wide enough for whole 16 x 16 transpose tiles and an edge (40 features, 35 examples).
@@ -49,14 +49,7 @@ fn the_sparse_mlp_trains_alike_on_picked_and_copied_rows() {
         let ids = picks(step);
         let labels: Vec<u32> = ids.iter().map(|&r| y[r]).collect();
         let rows = copied(&x, &ids);
-        let picked = Batch {
-            x: Inputs::Picked {
-                data: &x,
-                ids: &ids,
-            },
-            rows: ids.len(),
-            observed: None,
-        };
+        let picked = Batch::picked(&x, &ids);
         let own = Batch::dense(&rows, ids.len());
         let ra = a.train_step(
             &picked,
@@ -89,14 +82,7 @@ fn the_dense_mlp_reads_picked_rows_as_its_own() {
     let ids = picks(0);
     let labels: Vec<u32> = ids.iter().map(|&r| y[r]).collect();
     let rows = copied(&x, &ids);
-    let picked = Batch {
-        x: Inputs::Picked {
-            data: &x,
-            ids: &ids,
-        },
-        rows: ids.len(),
-        observed: None,
-    };
+    let picked = Batch::picked(&x, &ids);
     let own = Batch::dense(&rows, ids.len());
     let (mut ra, mut rb) = (RunRngs::from_seed(3), RunRngs::from_seed(3));
     let sa = Classifier::train_step(&mut a, &picked, &labels, clock(0), &mut ra, None);
