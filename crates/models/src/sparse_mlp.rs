@@ -375,13 +375,15 @@ impl SparseMlp {
             }
             let width = layer.n_out();
             let bias = &layer.bias;
-            for_rows(z, rows, move |r0, chunk| {
-                for (zrow, b) in chunk.chunks_exact_mut(rows).zip(&bias[r0..]) {
-                    for z in zrow {
-                        *z += b;
+            if !in_place {
+                for_rows(z, rows, move |r0, chunk| {
+                    for (zrow, b) in chunk.chunks_exact_mut(rows).zip(&bias[r0..]) {
+                        for z in zrow {
+                            *z += b;
+                        }
                     }
-                }
-            });
+                });
+            }
             if l + 1 < n {
                 let flags = if in_place {
                     &mut ws.flags
@@ -408,8 +410,11 @@ impl SparseMlp {
                 for_rows(next, rows, move |r0, chunk| {
                     let at = r0 * rows..r0 * rows + chunk.len();
                     if in_place {
-                        for a in chunk.iter_mut() {
-                            *a = a.max(0.0);
+                        // Bias and ReLU in one pass over the layer's output.
+                        for (row, b) in chunk.chunks_exact_mut(rows).zip(&bias[r0..]) {
+                            for a in row {
+                                *a = (*a + b).max(0.0);
+                            }
                         }
                     } else if slope == 0.0 {
                         for (a, &z) in chunk.iter_mut().zip(&pre[at.clone()]) {
