@@ -3,9 +3,10 @@
 //! Every step transposes its input batch once, so on wide inputs it is a large part of the
 //! step: 100 x 3072 (a CIFAR-10 batch) took 0.18 ms on one thread with scalar 16 x 16 tiles,
 //! as much as the first layer's forward product at 1%. With AVX-512 a whole tile is sixteen
-//! loads, four rounds of shuffles and sixteen stores; the tiles at the edges, and processors
-//! without AVX-512, keep the scalar loop. A transpose only moves values, so the paths give the
-//! same bits.
+//! loads, four rounds of shuffles and sixteen stores, masked on the tiles at the edges (a
+//! batch of 100 ends in tiles of 4 rows, which one value at a time took a third of the
+//! transpose's time); processors without AVX-512 keep the scalar loop. A transpose only moves
+//! values, so the paths give the same bits.
 
 use super::{check_dense, TASK_WORK};
 use crate::simd::{self, SimdLevel};
@@ -77,19 +78,26 @@ fn transpose_by(
         let n = out.len() / rows;
         for r0 in (0..rows).step_by(TILE) {
             let starts: [usize; TILE] = std::array::from_fn(|k| start((r0 + k).min(rows - 1)));
+            let tile_rows = TILE.min(rows - r0);
             for c0 in (0..n).step_by(TILE) {
                 let to = c0 * rows + r0;
-                if avx512 && r0 + TILE <= rows && c0 + TILE <= n {
+                let tile_cols = TILE.min(n - c0);
+                if avx512 {
                     #[cfg(target_arch = "x86_64")]
                     // SAFETY: the CPU has AVX-512 (`supported` checked it).
                     unsafe {
-                        let from = starts.map(|s| s + first + c0);
-                        avx512::tile(src, &from, &mut out[to..], rows)
+                        avx512::tile(
+                            src,
+                            (&starts, first + c0),
+                            &mut out[to..],
+                            rows,
+                            [tile_rows, tile_cols],
+                        )
                     };
                     continue;
                 }
-                for (r, s) in starts.iter().enumerate().take(TILE.min(rows - r0)) {
-                    for c in 0..TILE.min(n - c0) {
+                for (r, s) in starts.iter().enumerate().take(tile_rows) {
+                    for c in 0..tile_cols {
                         out[to + c * rows + r] = src[s + first + c0 + c];
                     }
                 }
@@ -99,7 +107,12 @@ fn transpose_by(
     if rows * cols <= TASK_WORK {
         block(0, dst);
     } else {
-        let per_task = (TASK_WORK / rows).next_multiple_of(TILE).max(TILE);
+        // One run of columns per thread, not many short ones: a task reads each row of its
+        // tiles over its run of columns, and runs of ~11 cache lines (176 of a CIFAR-10
+        // batch's 3072 columns) were too short for the hardware prefetcher to follow; 500
+        // picked batches of 100 x 3072 took 41-62 ms with them, 34 ms with two runs.
+        let per_thread = cols.div_ceil(rayon::current_num_threads());
+        let per_task = (TASK_WORK / rows).max(per_thread).next_multiple_of(TILE);
         dst.par_chunks_mut(per_task * rows)
             .enumerate()
             .for_each(|(t, out)| block(t * per_task, out));
@@ -128,7 +141,7 @@ pub fn transpose_tile_u32(src: &[u32], stride: usize, out: &mut [[u32; TILE]; TI
         };
         let starts: [usize; TILE] = std::array::from_fn(|r| r * stride);
         // SAFETY: the CPU has AVX-512 (`supported` checked it).
-        unsafe { avx512::tile(src, &starts, dst, TILE) };
+        unsafe { avx512::tile(src, (&starts, 0), dst, TILE, [TILE, TILE]) };
         return;
     }
     for (c, column) in out.iter_mut().enumerate() {
@@ -143,26 +156,49 @@ mod avx512 {
     use super::TILE;
     use std::arch::x86_64::*;
 
-    /// `dst[c * dst_stride + r] = src[starts[r] + c]` for `r, c < 16`.
+    /// `dst[c * dst_stride + r] = src[starts[r] + offset + c]` for `r < rows`, `c < cols`,
+    /// where
+    /// `[rows, cols] = shape` is at most 16 x 16: a whole tile, or one at the edge of the
+    /// batch (a batch of 100 ends in tiles of 4 rows), moved with masked loads and stores
+    /// instead of one value at a time. Rows past `rows` are neither read nor written. The
+    /// row starts come with a separate `offset` (the tile's first column) so that a run of
+    /// tiles shares one array of starts.
     ///
     /// Rows `R0..R15` in registers, each four 128-bit lanes of four values. Round 1 interleaves
     /// the values of row pairs, round 2 their pairs, so register `4g + m` holds, in its lane
     /// `L`, rows `4g..4g + 3` at column `4L + m`; rounds 3 and 4 transpose those 4 x 4 blocks
     /// of lanes across the registers `m, 4 + m, 8 + m, 12 + m`.
     #[target_feature(enable = "avx512f")]
-    pub(super) fn tile(src: &[f32], starts: &[usize; TILE], dst: &mut [f32], dst_stride: usize) {
+    pub(super) fn tile(
+        src: &[f32],
+        (starts, offset): (&[usize; TILE], usize),
+        dst: &mut [f32],
+        dst_stride: usize,
+        shape: [usize; 2],
+    ) {
+        let [rows, cols] = shape;
         assert!(
-            starts.iter().all(|&s| s + TILE <= src.len()),
+            (1..=TILE).contains(&rows) && (1..=TILE).contains(&cols),
+            "a tile of 1 to 16 rows and columns"
+        );
+        assert!(
+            starts[..rows]
+                .iter()
+                .all(|&s| s + offset + cols <= src.len()),
             "source tile in bounds"
         );
         assert!(
-            dst.len() >= (TILE - 1) * dst_stride + TILE,
+            dst.len() >= (cols - 1) * dst_stride + rows,
             "destination tile in bounds"
         );
+        let column_mask: __mmask16 = (1u32 << cols).wrapping_sub(1) as u16;
+        let row_mask: __mmask16 = (1u32 << rows).wrapping_sub(1) as u16;
         let mut r = [_mm512_setzero_ps(); TILE];
-        for (k, v) in r.iter_mut().enumerate() {
-            // SAFETY: row k's 16 values end at starts[k] + 16 <= src.len() (asserted).
-            *v = unsafe { _mm512_loadu_ps(src.as_ptr().add(starts[k])) };
+        for (k, v) in r.iter_mut().enumerate().take(rows) {
+            // SAFETY: row k's first `cols` values end at starts[k] + offset + cols <=
+            // src.len() (asserted); the masked-off lanes are not read.
+            *v =
+                unsafe { _mm512_maskz_loadu_ps(column_mask, src.as_ptr().add(starts[k] + offset)) };
         }
         let mut t = [_mm512_setzero_ps(); TILE];
         for i in 0..TILE / 2 {
@@ -192,9 +228,13 @@ mod avx512 {
             ];
             for (lane, v) in columns.into_iter().enumerate() {
                 let c = 4 * lane + m;
-                // SAFETY: column c's 16 values end at c * dst_stride + 16 <= dst.len()
-                // (asserted).
-                unsafe { _mm512_storeu_ps(dst.as_mut_ptr().add(c * dst_stride), v) };
+                if c < cols {
+                    // SAFETY: column c's first `rows` values end at c * dst_stride + rows <=
+                    // dst.len() (asserted); the masked-off lanes are not written.
+                    unsafe {
+                        _mm512_mask_storeu_ps(dst.as_mut_ptr().add(c * dst_stride), row_mask, v)
+                    };
+                }
             }
         }
     }
