@@ -1,13 +1,15 @@
 //! Truly sparse building blocks of dynamic sparse training, with no machine-learning policy:
 //! a CSR weight matrix ([`Csr`]), the kernels of training a sparse layer on a batch
 //! ([`kernels`]), initial topologies and weights ([`init`]), topology selection rules
-//! ([`topology`]), uniform subsets of positions ([`sample`]), a layer with per-connection optimizer state ([`SparseLayer`]) and the trait
-//! every DST method implements ([`DstMethod`]).
+//! ([`topology`]), uniform subsets of positions ([`sample`]), a layer with per-connection optimizer state ([`SparseLayer`]), the trait
+//! every DST method implements ([`DstMethod`]) and the ChaCha8 keystream the dropout masks are
+//! drawn from, at AVX-512 width ([`chacha`]).
 //!
 //! Invariant: memory and time scale with the number of stored connections; no function here
 //! allocates an `n_in x n_out` buffer (except [`Csr::to_dense`], for tests and debugging).
 
 pub mod aligned;
+pub mod chacha;
 pub mod csr;
 pub mod dst;
 pub mod error;
