@@ -200,7 +200,14 @@ pub fn bench(opts: &BenchOptions) -> Result<()> {
             "cargo xtask bench{} --peers",
             if opts.quick { " --quick" } else { "" }
         );
-        run_peers(&opts.out, &cases, &[(batch, n)], &mut meta, command)?;
+        run_peers(
+            &opts.out,
+            &cases,
+            &[(batch, n)],
+            opts.quick,
+            &mut meta,
+            command,
+        )?;
     }
     let readme = report(&opts.out)?;
     println!(
@@ -283,14 +290,21 @@ fn bench_network(
             &opts.out,
             &[case],
             &[],
+            false,
             &mut meta,
             format!("{command} --peers"),
         )?;
         if let Some(p) = read_csv::<peers::PeerRow>(&opts.out.join("peers.csv"))? {
             for r in p.iter().filter(|r| r.network == rows[1].network) {
                 println!(
-                    "{:>17}: {:.3} s per epoch, ours {:.1}x faster ({})",
-                    r.peer, r.epoch_seconds, r.ours_speedup, r.note
+                    "{:>17}: {:.3} s per epoch, ours {:.1}x faster ({:.1}x to {:.1}x in {} rounds; {})",
+                    r.peer,
+                    r.epoch_seconds,
+                    r.ours_speedup,
+                    r.ours_speedup_min,
+                    r.ours_speedup_max,
+                    r.rounds,
+                    r.note
                 );
             }
         }
@@ -303,15 +317,13 @@ fn bench_network(
 /// The peers' case for our epoch row `r`.
 fn case_of(r: &EpochBenchRow, which: &[&'static str]) -> Result<peers::EpochCase> {
     Ok(peers::EpochCase {
-        dims: r
-            .network
-            .split('-')
-            .map(|w| w.parse().context("network widths"))
-            .collect::<Result<Vec<usize>>>()?,
-        rows: r.rows,
-        batch: r.batch,
-        density: r.density,
-        ours: (r.method.clone(), r.epoch_seconds),
+        spec: training::NetworkSpec::new(
+            &r.network,
+            r.density,
+            r.batch,
+            r.rows,
+            r.method.parse()?,
+        )?,
         peers: which.to_vec(),
     })
 }
@@ -323,12 +335,19 @@ fn run_peers(
     out: &Path,
     cases: &[peers::EpochCase],
     gemm: &[(usize, usize)],
+    quick: bool,
     meta: &mut Vec<SectionMeta>,
     command: String,
 ) -> Result<()> {
     let started = Instant::now();
     eprintln!("bench: peers (PyTorch dense, SparseProp, SparseLab) ...");
-    let (epochs, gemms) = match peers::measure(cases, gemm)? {
+    let ours: Vec<training::SparseEpoch> = cases
+        .iter()
+        .map(|c| training::SparseEpoch::new(&c.spec))
+        .collect();
+    let rounds = if quick { 1 } else { peers::ROUNDS };
+    let measured = peers::measure(cases, gemm, rounds, |i| Ok(ours[i].time()?.0))?;
+    let (epochs, gemms) = match measured {
         Ok(m) => m,
         Err(why) => {
             eprintln!("bench: peers skipped: {why}");

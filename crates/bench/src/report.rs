@@ -109,8 +109,19 @@ fn targets(dir: &Path) -> Result<Vec<Target>> {
                         r.ours
                     ),
                     format!(
-                        "{:.1}x ({:.2} s against {:.2} s, batch {}, {} rows)",
-                        r.ours_speedup, r.ours_seconds, r.epoch_seconds, r.batch, r.rows
+                        "{:.1}x ({:.2} s against {:.2} s, batch {}, {} rows{})",
+                        r.ours_speedup,
+                        r.ours_seconds,
+                        r.epoch_seconds,
+                        r.batch,
+                        r.rows,
+                        match r.rounds {
+                            0 => String::new(),
+                            n => format!(
+                                "; medians of {n} rounds, whose own ratios run {:.1}x to {:.1}x",
+                                r.ours_speedup_min, r.ours_speedup_max
+                            ),
+                        }
                     ),
                     r.ours_speedup >= want,
                 ));
@@ -354,7 +365,7 @@ pub fn report(dir: &Path) -> Result<PathBuf> {
         ("memory", "Memory vs connections", "Peak resident memory of two training epochs (one SET update) minus the resident memory before the model was built, one process per size.\n\n![memory](memory.png)"),
         ("scale", "A million hidden neurons", "Erdos-Renyi epsilon 20, two epochs, the first timed."),
         ("network", "Your own networks", "`cargo xtask bench --network <widths> --density D --batch B --rows N --method set|rigl|static`: the first of two epochs on seeded synthetic classes, the method (topology update included) against the burn dense MLP of the same shape; every layer but the dense output layer at density D. One row pair per network and settings measured."),
-        ("peers", "Against what users would pick: PyTorch, SparseProp, SparseLab", "`cargo xtask bench --peers` (or `--network ... --peers`): PyTorch dense (MKL), SparseProp 0.1.14 (static sparse, C++ kernels) and SparseLab 0.2.2 (PyTorch-native SET, drop fraction 0.3 every 100 steps), timed right after our epoch on the same network, density, batch and rows (ReLU, dropout 0.1, dense output layer, SGD 0.01 with momentum 0.9), each epoch extrapolated from 30 timed batches after 3 warm-up ones; `ours_speedup` is their epoch over ours, both from the same bench run."),
+        ("peers", "Against what users would pick: PyTorch, SparseProp, SparseLab", "`cargo xtask bench --peers` (or `--network ... --peers`): PyTorch dense (MKL), SparseProp 0.1.14 (static sparse, C++ kernels) and SparseLab 0.2.2 (PyTorch-native SET, drop fraction 0.3 every 100 steps), timed on the same network, density, batch and rows (ReLU, dropout 0.1, dense output layer, SGD 0.01 with momentum 0.9), each epoch extrapolated from 30 timed batches after 3 warm-up ones. The bench runs 5 rounds (1 with `--quick`), each timing our epoch and then the peers'; `epoch_seconds` and `ours_seconds` are the medians of the rounds, `ours_speedup` their ratio, and `ours_speedup_min` / `ours_speedup_max` the lowest and highest of the rounds' own ratios."),
         ("peers_gemm", "torch.matmul's GEMM rate", "GFLOP/s of `batch x n` by `n x n` (counted `2 batch n^2`), and our three sparse products at 1% on the same shape from the same run (counted `2 batch nnz`, with their share of the dense rate: a sparse product does 100x less work at 1%)."),
     ];
     for (file, title, note) in sections {

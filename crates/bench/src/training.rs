@@ -425,25 +425,70 @@ impl NetworkSpec {
     }
 }
 
+/// A custom network's training rows, to time a fresh model's epoch on them again and again
+/// (the peers' rounds) without drawing the data each time.
+pub struct SparseEpoch {
+    spec: NetworkSpec,
+    x: Vec<f32>,
+    y: Vec<u32>,
+}
+
+impl SparseEpoch {
+    /// Seeded synthetic classes of the network's input width and classes, `spec.rows` rows.
+    pub fn new(spec: &NetworkSpec) -> Self {
+        let classes = spec.sizes[spec.sizes.len() - 1];
+        let (x, y) = synthetic(spec.rows, spec.sizes[0], classes, 5);
+        Self {
+            spec: spec.clone(),
+            x,
+            y,
+        }
+    }
+
+    /// The first of two epochs of a fresh sparse model with the spec's method (SET's update
+    /// after it is included; RigL updates inside it): (seconds, topology seconds).
+    pub fn time(&self) -> Result<(f64, f64)> {
+        let spec = &self.spec;
+        let mlp = sparse_model(&spec.sizes, Density::Uniform(spec.density), 1)?;
+        let method: Box<dyn DstMethod> = match spec.method {
+            BenchMethod::Static => Box::new(StaticSparse),
+            BenchMethod::Set => Box::new(Set::new(SetConfig {
+                zeta: 0.3,
+                ..SetConfig::default()
+            })?),
+            BenchMethod::Rigl => Box::new(RigL::new(RigLConfig::default())?),
+        };
+        let dim = spec.sizes[0];
+        Ok(first_epoch(
+            &mut SparseNetwork { mlp, method },
+            &self.x,
+            &self.y,
+            dim,
+            spec.batch,
+        ))
+    }
+
+    /// The burn dense MLP's first epoch on the same rows: (seconds, 0).
+    fn time_dense(&self) -> Result<(f64, f64)> {
+        let spec = &self.spec;
+        let mut dense = dense_model(&spec.sizes)?;
+        Ok(first_epoch(
+            &mut dense,
+            &self.x,
+            &self.y,
+            spec.sizes[0],
+            spec.batch,
+        ))
+    }
+}
+
 /// One epoch of the custom network, the method against the burn dense MLP of the same shape,
-/// on seeded synthetic classes: the first of two epochs (SET's update after it is included;
-/// RigL updates inside it).
+/// on seeded synthetic classes ([`SparseEpoch`]).
 pub fn custom_network(spec: &NetworkSpec) -> Result<Vec<EpochBenchRow>> {
-    let dim = spec.sizes[0];
-    let classes = spec.sizes[spec.sizes.len() - 1];
-    let (x, y) = synthetic(spec.rows, dim, classes, 5);
+    let epoch = SparseEpoch::new(spec);
     let network = spec.network();
-    let (dense_s, _) = first_epoch(&mut dense_model(&spec.sizes)?, &x, &y, dim, spec.batch);
-    let mlp = sparse_model(&spec.sizes, Density::Uniform(spec.density), 1)?;
-    let method: Box<dyn DstMethod> = match spec.method {
-        BenchMethod::Static => Box::new(StaticSparse),
-        BenchMethod::Set => Box::new(Set::new(SetConfig {
-            zeta: 0.3,
-            ..SetConfig::default()
-        })?),
-        BenchMethod::Rigl => Box::new(RigL::new(RigLConfig::default())?),
-    };
-    let t = first_epoch(&mut SparseNetwork { mlp, method }, &x, &y, dim, spec.batch);
+    let (dense_s, _) = epoch.time_dense()?;
+    let t = epoch.time()?;
     Ok(vec![
         row(
             &network,
