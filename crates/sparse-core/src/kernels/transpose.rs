@@ -123,14 +123,40 @@ fn transpose_by(
 /// that consume a tile at a time (the dropout mask turns its random words into flags tile by
 /// tile, without a transposed copy of the words).
 pub fn transpose_tile_u32(src: &[u32], stride: usize, out: &mut [[u32; TILE]; TILE]) {
+    transpose_tile_u32_rows(src, stride, TILE, out)
+}
+
+/// [`transpose_tile_u32`] of the first `rows` rows only (1 to 16: a batch of 100 ends in a
+/// tile of 4): `out[c][r]` for `r < rows` is set, the rest of `out` left as it was.
+pub fn transpose_tile_u32_rows(
+    src: &[u32],
+    stride: usize,
+    rows: usize,
+    out: &mut [[u32; TILE]; TILE],
+) {
+    tile_u32_rows_at(simd::level(), src, stride, rows, out)
+}
+
+/// [`transpose_tile_u32_rows`] at a given vector level.
+fn tile_u32_rows_at(
+    level: SimdLevel,
+    src: &[u32],
+    stride: usize,
+    rows: usize,
+    out: &mut [[u32; TILE]; TILE],
+) {
     assert!(
-        src.len() >= (TILE - 1) * stride + TILE,
-        "a 16 x 16 tile with row stride {stride} needs {} values, got {}",
-        (TILE - 1) * stride + TILE,
+        (1..=TILE).contains(&rows),
+        "a tile of 1 to 16 rows, not {rows}"
+    );
+    assert!(
+        src.len() >= (rows - 1) * stride + TILE,
+        "{rows} rows of 16 values with row stride {stride} need {} values, got {}",
+        (rows - 1) * stride + TILE,
         src.len()
     );
     #[cfg(target_arch = "x86_64")]
-    if simd::supported(simd::level()) == SimdLevel::Avx512 {
+    if simd::supported(level) == SimdLevel::Avx512 {
         // SAFETY: `u32` and `f32` have one size and alignment and every bit pattern is an
         // `f32`; the tile only loads, shuffles and stores them, which keeps every bit.
         let (src, dst) = unsafe {
@@ -141,11 +167,11 @@ pub fn transpose_tile_u32(src: &[u32], stride: usize, out: &mut [[u32; TILE]; TI
         };
         let starts: [usize; TILE] = std::array::from_fn(|r| r * stride);
         // SAFETY: the CPU has AVX-512 (`supported` checked it).
-        unsafe { avx512::tile(src, (&starts, 0), dst, TILE, [TILE, TILE]) };
+        unsafe { avx512::tile(src, (&starts, 0), dst, TILE, [rows, TILE]) };
         return;
     }
     for (c, column) in out.iter_mut().enumerate() {
-        for (r, v) in column.iter_mut().enumerate() {
+        for (r, v) in column.iter_mut().enumerate().take(rows) {
             *v = src[r * stride + c];
         }
     }
@@ -255,6 +281,36 @@ mod tests {
         for (c, column) in out.iter().enumerate() {
             for (r, &v) in column.iter().enumerate() {
                 assert_eq!(v, src[r * stride + c], "row {r}, column {c}");
+            }
+        }
+    }
+
+    /// A tile of fewer rows sets those rows of every column and leaves the others, at the
+    /// end of the source (the last row's 16 values are its last values).
+    #[test]
+    fn a_word_tile_of_fewer_rows_sets_only_those() {
+        let stride = 21;
+        for (rows, level) in [1, 4, 15]
+            .into_iter()
+            .flat_map(|r| SimdLevel::available().into_iter().map(move |l| (r, l)))
+        {
+            let src: Vec<u32> = (0..(rows - 1) * stride as u32 + 16).collect();
+            let mut out = [[u32::MAX; TILE]; TILE];
+            tile_u32_rows_at(level, &src, stride as usize, rows as usize, &mut out);
+            for (c, column) in out.iter().enumerate() {
+                for (r, &v) in column.iter().enumerate() {
+                    let want = if r < rows as usize {
+                        src[r * stride as usize + c]
+                    } else {
+                        u32::MAX
+                    };
+                    assert_eq!(
+                        v,
+                        want,
+                        "{rows} rows at {}: row {r}, column {c}",
+                        level.name()
+                    );
+                }
             }
         }
     }
