@@ -56,8 +56,8 @@ const BUCKETS_PER_UNIT: f64 = 64.0;
 /// Where the sparse path stops paying depends on the layer, the batch size and the processor
 /// (784 x 1000 at batch 32 loses at 10% observed what 784 x 4000 at batch 128 wins), so a fixed
 /// threshold is only a prior: shares far from it (below a quarter or above four times) follow
-/// it; in between, each batch size and share bucket (1/64 wide) runs each path [`TRIALS`] times,
-/// then keeps the faster. Both paths give the same bits, so the choice changes the time,
+/// it; in between, each batch size and share bucket (1/64 wide) runs each path three times
+/// (`TRIALS`), then keeps the faster. Both paths give the same bits, so the choice changes the time,
 /// never the numbers, and runs stay deterministic.
 #[derive(Debug, Clone)]
 pub struct PathChooser {
@@ -120,7 +120,7 @@ impl PathChooser {
 
     /// The path to run for a batch of `rows` examples with `share` of its cells observed: the
     /// prior's outside the measured band; inside it, the path with fewer timings until both
-    /// have [`TRIALS`], then the faster.
+    /// have three (`TRIALS`), then the faster.
     pub fn choose(&self, rows: usize, share: f64) -> InputPath {
         let prior = if share < self.prior_below {
             InputPath::Observed
