@@ -171,7 +171,8 @@ pub fn fill_dropout_kept_transposed(
 /// stream where that would, drawing large fills on every thread: ChaCha is a counter-mode
 /// cipher, so the stream's words from any position can be generated apart. Where the CPU has
 /// AVX-512 the words come from [`ChaCha8Stream`] (sixteen blocks at once, 2.6 times
-/// `rand_chacha`'s AVX2 rate on an Intel Xeon), elsewhere from copies of `rng` set to each task's position.
+/// `rand_chacha`'s AVX2 rate on an Intel Xeon), elsewhere from copies of `rng` set to each
+/// task's position.
 pub fn fill_words(rng: &mut ChaCha8Rng, words: &mut [u32]) {
     const TASK_WORDS: usize = 1 << 14;
     let start = rng.get_word_pos();

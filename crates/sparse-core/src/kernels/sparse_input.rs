@@ -57,8 +57,8 @@ const BUCKETS_PER_UNIT: f64 = 64.0;
 /// (784 x 1000 at batch 32 loses at 10% observed what 784 x 4000 at batch 128 wins), so a fixed
 /// threshold is only a prior: shares far from it (below a quarter or above four times) follow
 /// it; in between, each batch size and share bucket (1/64 wide) runs each path three times
-/// (`TRIALS`), then keeps the faster. Both paths give the same bits, so the choice changes the time,
-/// never the numbers, and runs stay deterministic.
+/// (`TRIALS`), then keeps the faster. Both paths give the same bits, so the choice changes
+/// the time, never the numbers, and runs stay deterministic.
 #[derive(Debug, Clone)]
 pub struct PathChooser {
     prior_below: f64,
