@@ -5,7 +5,7 @@ use rand::{Rng, RngCore};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use sparse_core::chacha::ChaCha8Stream;
-use sparse_core::kernels::transpose_tile_u32_rows;
+use sparse_core::kernels::transpose_tile_u32_part;
 use std::borrow::Cow;
 
 /// A batch of `rows` examples of `n_features` values each.
@@ -137,9 +137,9 @@ pub fn fill_dropout_kept_transposed(
     fill_words(rng, words);
     let words = &words[..];
     // Feature `j` of example `b` is word `b * width + j`. A task owns a run of features; it
-    // transposes the words of 16 examples (fewer at the batch's end) x 16 features at a time
-    // (AVX-512 shuffles where there are) and stores each feature's flags as one run of its
-    // row. Features past the last whole tile go one by one.
+    // transposes the words of 16 examples x 16 features at a time (fewer at the batch's end
+    // and the run's; AVX-512 shuffles where there are) and stores each feature's flags as
+    // one run of its row.
     const TILE: usize = 16;
     let flag = move |w: u32| u8::from((w >> 8) >= threshold);
     for_rows(kept, rows, move |j0, chunk| {
@@ -147,20 +147,15 @@ pub fn fill_dropout_kept_transposed(
         let mut tile = [[0u32; TILE]; TILE];
         for b0 in (0..rows).step_by(TILE) {
             let n = TILE.min(rows - b0);
-            let mut f0 = 0;
-            while f0 + TILE <= features {
-                transpose_tile_u32_rows(&words[b0 * width + j0 + f0..], width, n, &mut tile);
-                for (jj, column) in tile.iter().enumerate() {
+            for f0 in (0..features).step_by(TILE) {
+                let m = TILE.min(features - f0);
+                let src = &words[b0 * width + j0 + f0..];
+                transpose_tile_u32_part(src, width, [n, m], &mut tile);
+                for (jj, column) in tile.iter().take(m).enumerate() {
                     let run = &mut chunk[(f0 + jj) * rows + b0..][..n];
-                    for (m, &w) in run.iter_mut().zip(column) {
-                        *m = flag(w);
+                    for (k, &w) in run.iter_mut().zip(column) {
+                        *k = flag(w);
                     }
-                }
-                f0 += TILE;
-            }
-            for jj in f0..features {
-                for (bl, m) in chunk[jj * rows + b0..][..n].iter_mut().enumerate() {
-                    *m = flag(words[(b0 + bl) * width + j0 + jj]);
                 }
             }
         }

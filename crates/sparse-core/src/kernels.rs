@@ -40,7 +40,7 @@ pub use sparse_input::{
 };
 pub use transpose::{
     transpose, transpose_at, transpose_rows, transpose_rows_at, transpose_tile_u32,
-    transpose_tile_u32_rows,
+    transpose_tile_u32_part,
 };
 
 /// Multiply-adds below which a kernel stays on the calling thread.

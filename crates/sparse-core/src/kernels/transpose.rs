@@ -123,36 +123,37 @@ fn transpose_by(
 /// that consume a tile at a time (the dropout mask turns its random words into flags tile by
 /// tile, without a transposed copy of the words).
 pub fn transpose_tile_u32(src: &[u32], stride: usize, out: &mut [[u32; TILE]; TILE]) {
-    transpose_tile_u32_rows(src, stride, TILE, out)
+    transpose_tile_u32_part(src, stride, [TILE, TILE], out)
 }
 
-/// [`transpose_tile_u32`] of the first `rows` rows only (1 to 16: a batch of 100 ends in a
-/// tile of 4): `out[c][r]` for `r < rows` is set, the rest of `out` left as it was.
-pub fn transpose_tile_u32_rows(
+/// [`transpose_tile_u32`] of the first `rows x cols` of a tile (each 1 to 16, `shape = [rows,
+/// cols]`: a batch of 100 ends in tiles of 4 rows, a run of features in tiles of fewer
+/// columns): `out[c][r]` for `r < rows`, `c < cols` is set, the rest of `out` left as it was.
+pub fn transpose_tile_u32_part(
     src: &[u32],
     stride: usize,
-    rows: usize,
+    shape: [usize; 2],
     out: &mut [[u32; TILE]; TILE],
 ) {
-    tile_u32_rows_at(simd::level(), src, stride, rows, out)
+    tile_u32_part_at(simd::level(), src, stride, shape, out)
 }
 
-/// [`transpose_tile_u32_rows`] at a given vector level.
-fn tile_u32_rows_at(
+/// [`transpose_tile_u32_part`] at a given vector level.
+fn tile_u32_part_at(
     level: SimdLevel,
     src: &[u32],
     stride: usize,
-    rows: usize,
+    [rows, cols]: [usize; 2],
     out: &mut [[u32; TILE]; TILE],
 ) {
     assert!(
-        (1..=TILE).contains(&rows),
-        "a tile of 1 to 16 rows, not {rows}"
+        (1..=TILE).contains(&rows) && (1..=TILE).contains(&cols),
+        "a tile of 1 to 16 rows and columns, not {rows} x {cols}"
     );
     assert!(
-        src.len() >= (rows - 1) * stride + TILE,
-        "{rows} rows of 16 values with row stride {stride} need {} values, got {}",
-        (rows - 1) * stride + TILE,
+        src.len() >= (rows - 1) * stride + cols,
+        "{rows} rows of {cols} values with row stride {stride} need {} values, got {}",
+        (rows - 1) * stride + cols,
         src.len()
     );
     #[cfg(target_arch = "x86_64")]
@@ -167,10 +168,10 @@ fn tile_u32_rows_at(
         };
         let starts: [usize; TILE] = std::array::from_fn(|r| r * stride);
         // SAFETY: the CPU has AVX-512 (`supported` checked it).
-        unsafe { avx512::tile(src, (&starts, 0), dst, TILE, [rows, TILE]) };
+        unsafe { avx512::tile(src, (&starts, 0), dst, TILE, [rows, cols]) };
         return;
     }
-    for (c, column) in out.iter_mut().enumerate() {
+    for (c, column) in out.iter_mut().enumerate().take(cols) {
         for (r, v) in column.iter_mut().enumerate().take(rows) {
             *v = src[r * stride + c];
         }
@@ -285,29 +286,30 @@ mod tests {
         }
     }
 
-    /// A tile of fewer rows sets those rows of every column and leaves the others, at the
-    /// end of the source (the last row's 16 values are its last values).
+    /// A part of a tile (fewer rows, fewer columns or both) sets exactly that part and leaves
+    /// the rest, at the end of the source (the last row's values are its last values).
     #[test]
-    fn a_word_tile_of_fewer_rows_sets_only_those() {
+    fn a_part_of_a_word_tile_sets_only_that_part() {
         let stride = 21;
-        for (rows, level) in [1, 4, 15]
+        let shapes = [(1, 16), (4, 16), (15, 16), (4, 3), (16, 1)];
+        for ((rows, cols), level) in shapes
             .into_iter()
-            .flat_map(|r| SimdLevel::available().into_iter().map(move |l| (r, l)))
+            .flat_map(|s| SimdLevel::available().into_iter().map(move |l| (s, l)))
         {
-            let src: Vec<u32> = (0..(rows - 1) * stride as u32 + 16).collect();
+            let src: Vec<u32> = (0..((rows - 1) * stride + cols) as u32).collect();
             let mut out = [[u32::MAX; TILE]; TILE];
-            tile_u32_rows_at(level, &src, stride as usize, rows as usize, &mut out);
+            tile_u32_part_at(level, &src, stride, [rows, cols], &mut out);
             for (c, column) in out.iter().enumerate() {
                 for (r, &v) in column.iter().enumerate() {
-                    let want = if r < rows as usize {
-                        src[r * stride as usize + c]
+                    let want = if r < rows && c < cols {
+                        src[r * stride + c]
                     } else {
                         u32::MAX
                     };
                     assert_eq!(
                         v,
                         want,
-                        "{rows} rows at {}: row {r}, column {c}",
+                        "{rows} x {cols} at {}: row {r}, column {c}",
                         level.name()
                     );
                 }
