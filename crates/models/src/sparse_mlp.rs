@@ -70,7 +70,9 @@ struct Workspace {
     /// [`kernels::forward_with`], filled anew by every call): one buffer for all layers, sized
     /// by the largest, 4 bytes per connection of that layer only.
     by_column: Vec<f32>,
-    /// `deltas[l]`: loss gradient w.r.t. `pre[l]`, `n_out x rows`.
+    /// `deltas[l]`: loss gradient w.r.t. `pre[l]`, `n_out x rows`. A hidden layer's is kept
+    /// here only by a backward pass in [`DeltaBuffers::Separate`] mode (allocated then);
+    /// otherwise it overwrites the layer's output in `acts[l + 1]`.
     deltas: Vec<AlignedBuf>,
     /// Softmax outputs of the last forward pass, example-major `rows x n_classes`.
     probs: Vec<f32>,
@@ -85,6 +87,53 @@ struct Workspace {
     /// class group, see [`SparseMlp::set_class_groups`]); `None`: the active classes.
     row_scope: Option<Vec<bool>>,
     rows: usize,
+}
+
+/// Where a backward pass leaves the hidden layers' deltas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DeltaBuffers {
+    /// In `deltas`, beside the activations: a method reads both after the pass (RigL's
+    /// growth scores stream `A_l` and `dZ_l`, [`BatchGradients`]).
+    Separate,
+    /// Each hidden layer's delta overwrites its output (`acts[l + 1]`), whose last reader
+    /// is the gate that makes the delta: 4 bytes per hidden unit and example less (half the
+    /// activation memory of a wide network), the same numbers.
+    OverOutputs,
+}
+
+/// The delta of layer `l` after the backward pass reached it, from the workspace's
+/// activations and deltas.
+fn delta<'a>(
+    acts: &'a [AlignedBuf],
+    deltas: &'a [AlignedBuf],
+    l: usize,
+    buffers: DeltaBuffers,
+) -> &'a [f32] {
+    match buffers {
+        DeltaBuffers::OverOutputs if l + 1 < deltas.len() => &acts[l + 1],
+        _ => &deltas[l],
+    }
+}
+
+/// The delta of layer `l > 0`, the buffer of layer `l - 1`'s (to be written) and, when that
+/// buffer does not hold it, the output of layer `l - 1` (its ReLU gate).
+fn delta_and_input_delta<'a>(
+    acts: &'a mut [AlignedBuf],
+    deltas: &'a mut [AlignedBuf],
+    l: usize,
+    buffers: DeltaBuffers,
+) -> (&'a [f32], &'a mut [f32], Option<&'a [f32]>) {
+    match buffers {
+        DeltaBuffers::Separate => {
+            let (lo, hi) = deltas.split_at_mut(l);
+            (&hi[0], &mut lo[l - 1], Some(&acts[l]))
+        }
+        DeltaBuffers::OverOutputs if l + 1 == deltas.len() => (&deltas[l], &mut acts[l], None),
+        DeltaBuffers::OverOutputs => {
+            let (lo, hi) = acts.split_at_mut(l + 1);
+            (&hi[0], &mut lo[l], None)
+        }
+    }
 }
 
 /// A truly sparse multi-layer perceptron with its training state.
@@ -310,8 +359,9 @@ impl SparseMlp {
                 0
             };
             ws.pre[l].resize(pre, 0.0);
-            ws.deltas[l].resize(rows * layer.n_out(), 0.0);
         }
+        // The hidden layers' deltas are sized by the backward pass that keeps them.
+        ws.deltas[n - 1].resize(rows * self.layers[n - 1].n_out(), 0.0);
         ws.rows = rows;
     }
 
@@ -446,8 +496,9 @@ impl SparseMlp {
     }
 
     /// Backward pass of the last forward pass: fills each layer's `grad` and `bias_grad` with
-    /// the gradient of the mean cross-entropy; returns the multiply-adds.
-    fn backward(&mut self, labels: &[u32]) -> u64 {
+    /// the gradient of the mean cross-entropy; returns the multiply-adds. `buffers` says
+    /// where the hidden layers' deltas go.
+    fn backward(&mut self, labels: &[u32], buffers: DeltaBuffers) -> u64 {
         let rows = self.ws.rows;
         assert_eq!(labels.len(), rows, "one label per example");
         let n = self.layers.len();
@@ -464,85 +515,79 @@ impl SparseMlp {
                 }
             }
         }
+        let separate = buffers == DeltaBuffers::Separate;
+        if separate {
+            for (l, layer) in self.layers[..n - 1].iter().enumerate() {
+                self.ws.deltas[l].resize(rows * layer.n_out(), 0.0);
+            }
+        }
         for l in (0..n).rev() {
             let ws = &mut self.ws;
             let layer = &mut self.layers[l];
-            kernels::row_sums(&ws.deltas[l], rows, &mut layer.bias_grad);
+            let delta = delta(&ws.acts, &ws.deltas, l, buffers);
+            kernels::row_sums(delta, rows, &mut layer.bias_grad);
             match (&ws.sparse_input, l) {
                 (Some(xs), 0) => {
                     kernels::weight_grad_absent(
                         &mut ws.absent_paths.weight_grad,
                         xs,
                         &ws.acts[0],
-                        &ws.deltas[0],
+                        delta,
                         &layer.weights,
                         &mut layer.grad,
                     );
                     flops += ws.sparse_input_macs;
                 }
                 _ => {
-                    kernels::weight_grad(
-                        &ws.acts[l],
-                        &ws.deltas[l],
-                        rows,
-                        &layer.weights,
-                        &mut layer.grad,
-                    );
+                    kernels::weight_grad(&ws.acts[l], delta, rows, &layer.weights, &mut layer.grad);
                     flops += (rows * layer.nnz()) as u64;
                 }
             }
-            if l > 0 {
-                // dA = dZ Wᵀ, then through dropout and ReLU of layer l - 1.
-                let (lo, hi) = ws.deltas.split_at_mut(l);
-                let prev = &mut lo[l - 1];
-                kernels::input_grad(&hi[0], rows, &layer.weights, prev);
-                flops += (rows * layer.nnz()) as u64;
-                let scale = dropout_scale(self.dropout);
-                if self.activation.is_relu() {
-                    // The layer's output, activated in place, is positive exactly where its
-                    // pre-activation is and the unit was kept (see `Workspace::pre`).
-                    let (out, masked) = (&ws.acts[l], ws.masked);
-                    for_rows(prev, rows, move |r0, chunk| {
-                        let out = &out[r0 * rows..r0 * rows + chunk.len()];
-                        let units = chunk.iter_mut().zip(out);
-                        if masked {
-                            units.for_each(|(d, &a)| *d = if a > 0.0 { *d * scale } else { 0.0 })
-                        } else {
-                            units.for_each(|(d, &a)| *d = if a > 0.0 { *d } else { 0.0 })
-                        }
-                    });
-                    continue;
-                }
-                let pre = &ws.pre[l - 1];
-                let kept = &ws.kept[l - 1];
-                // Derivative of the activation: 1 above 0, the negative slope (0 for ReLU)
-                // below; then the dropout mask.
-                // One loop per case, each a select the compiler vectorises (a branch on the
-                // sign of `z` would be mispredicted half the time).
-                let slope = self.activation.negative_slope(l - 1);
-                for_rows(prev, rows, move |r0, chunk| {
-                    let at = r0 * rows..r0 * rows + chunk.len();
-                    let units = chunk.iter_mut().zip(&pre[at.clone()]);
-                    let mask = |k: u8| if k == 1 { scale } else { 0.0 };
-                    match (slope == 0.0, kept.is_empty()) {
-                        (true, true) => {
-                            units.for_each(|(d, &z)| *d = if z > 0.0 { *d } else { 0.0 })
-                        }
-                        (true, false) => units.zip(&kept[at]).for_each(|((d, &z), &k)| {
-                            let dm = *d * mask(k);
-                            *d = if z > 0.0 { dm } else { 0.0 };
-                        }),
-                        (false, true) => units.for_each(|(d, &z)| {
-                            let below = *d * slope;
-                            *d = if z > 0.0 { *d } else { below };
-                        }),
-                        (false, false) => units.zip(&kept[at]).for_each(|((d, &z), &k)| {
-                            let dm = *d * mask(k);
-                            *d = if z > 0.0 { dm } else { dm * slope };
-                        }),
-                    }
-                });
+            if l == 0 {
+                continue;
             }
+            // dA = dZ Wᵀ, then through dropout and the activation of layer l - 1.
+            flops += (rows * layer.nnz()) as u64;
+            let scale = dropout_scale(self.dropout);
+            let gate_scale = if ws.masked { scale } else { 1.0 };
+            let (delta, prev, outputs) =
+                delta_and_input_delta(&mut ws.acts, &mut ws.deltas, l, buffers);
+            if self.activation.is_relu() {
+                // The layer's input, activated in place, is positive exactly where its
+                // pre-activation is and the unit was kept (see `Workspace::pre`): the kernel
+                // gates its sums by it as it stores them, from beside or from `prev` itself.
+                let scale = gate_scale;
+                kernels::input_grad_relu(delta, rows, &layer.weights, outputs, scale, prev);
+                continue;
+            }
+            kernels::input_grad(delta, rows, &layer.weights, prev);
+            let pre = &ws.pre[l - 1];
+            let kept = &ws.kept[l - 1];
+            // Derivative of the activation: 1 above 0, the negative slope (0 for ReLU)
+            // below; then the dropout mask.
+            // One loop per case, each a select the compiler vectorises (a branch on the
+            // sign of `z` would be mispredicted half the time).
+            let slope = self.activation.negative_slope(l - 1);
+            for_rows(prev, rows, move |r0, chunk| {
+                let at = r0 * rows..r0 * rows + chunk.len();
+                let units = chunk.iter_mut().zip(&pre[at.clone()]);
+                let mask = |k: u8| if k == 1 { scale } else { 0.0 };
+                match (slope == 0.0, kept.is_empty()) {
+                    (true, true) => units.for_each(|(d, &z)| *d = if z > 0.0 { *d } else { 0.0 }),
+                    (true, false) => units.zip(&kept[at]).for_each(|((d, &z), &k)| {
+                        let dm = *d * mask(k);
+                        *d = if z > 0.0 { dm } else { 0.0 };
+                    }),
+                    (false, true) => units.for_each(|(d, &z)| {
+                        let below = *d * slope;
+                        *d = if z > 0.0 { *d } else { below };
+                    }),
+                    (false, false) => units.zip(&kept[at]).for_each(|((d, &z), &k)| {
+                        let dm = *d * mask(k);
+                        *d = if z > 0.0 { dm } else { dm * slope };
+                    }),
+                }
+            });
         }
         flops
     }
@@ -589,7 +634,7 @@ impl SparseMlp {
         if let (true, Some(g)) = (wants, growth) {
             self.scope_rows(g.labels);
             flops += self.forward(&g.batch, None);
-            flops += self.backward(g.labels);
+            flops += self.backward(g.labels, DeltaBuffers::Separate);
             scored = Some(ScoreBuffers {
                 acts: std::mem::take(&mut self.ws.acts),
                 deltas: std::mem::take(&mut self.ws.deltas),
@@ -600,7 +645,14 @@ impl SparseMlp {
         flops += self.forward(input, Some(dropout_rng));
         self.ws.row_scope = None;
         let probs = self.ws.probs.clone();
-        flops += self.backward(labels);
+        // The method reads this batch's activations and deltas after the pass only when it
+        // wants gradients and no growth batch supplied them.
+        let buffers = if wants && scored.is_none() {
+            DeltaBuffers::Separate
+        } else {
+            DeltaBuffers::OverOutputs
+        };
+        flops += self.backward(labels, buffers);
         let mut edits = Vec::new();
         let diverged;
         let outcome = {
@@ -690,7 +742,8 @@ impl SparseMlp {
         self.scope_rows(labels);
         self.forward(input, None);
         self.ws.row_scope = None;
-        self.backward(labels);
+        // Analysis tools may read the activations and deltas afterwards.
+        self.backward(labels, DeltaBuffers::Separate);
     }
 
     /// Scores each training example over the classes of its own label's group only:
@@ -907,48 +960,61 @@ mod tests {
         }
     }
 
-    /// ReLU layers activated in place (no pre-activation or flag kept) train exactly as the
-    /// stored pre-activation path: all-ReLU with slope 0 computes the same function through
-    /// `pre` and `kept`. Steps with dropout and without, over two hidden layers, with the
-    /// growth scores a method reads (from the activations and deltas).
-    #[test]
-    fn relu_in_place_trains_as_the_stored_pre_activation() {
+    /// A 20-24-17-3 model (two sparse hidden layers, dropout 0.3) with `activation`.
+    fn two_hidden(activation: Activation) -> SparseMlp {
         let init = SparseInit {
             densities: vec![0.5, 0.6, 1.0],
             dynamic: vec![true, true, false],
             init: WeightInit::HeUniform,
             fan: FanMode::Sparse,
         };
-        let model = |activation| {
-            SparseMlp::new(
-                &[20, 24, 17, 3],
-                &init,
-                0.3,
-                SgdParams::default(),
-                &mut stream(4, "t"),
-                &mut stream(4, "w"),
-            )
-            .unwrap()
-            .with_activation(activation)
-        };
-        let (mut relu, mut stored) = (
-            model(Activation::Relu),
-            model(Activation::AllRelu { alpha: 0.0 }),
-        );
-        assert!(relu.activation().is_relu() && !stored.activation().is_relu());
-        let x: Vec<f32> = (0..18 * 20)
+        let (mut t, mut w) = (stream(4, "t"), stream(4, "w"));
+        SparseMlp::new(
+            &[20, 24, 17, 3],
+            &init,
+            0.3,
+            SgdParams::default(),
+            &mut t,
+            &mut w,
+        )
+        .unwrap()
+        .with_activation(activation)
+    }
+
+    /// 18 rows of 20 features (some exact zeros) and their labels among 3 classes.
+    fn eighteen_rows() -> (Vec<f32>, Vec<u32>) {
+        let x = (0..18 * 20)
             .map(|v| ((v * 7) % 13) as f32 / 4.0 - 1.4)
             .collect();
-        let y: Vec<u32> = (0..18).map(|r| r % 3).collect();
+        (x, (0..18).map(|r| r % 3).collect())
+    }
+
+    /// Step `step` of a one-epoch run of four steps.
+    fn four_steps(step: usize) -> TrainingClock {
+        TrainingClock {
+            epoch: 0,
+            epochs: 1,
+            step,
+            steps_per_epoch: 4,
+        }
+    }
+
+    /// ReLU layers activated in place (no pre-activation or flag kept) train exactly as the
+    /// stored pre-activation path: all-ReLU with slope 0 computes the same function through
+    /// `pre` and `kept`. Steps with dropout and without, over two hidden layers, with the
+    /// growth scores a method reads (from the activations and deltas).
+    #[test]
+    fn relu_in_place_trains_as_the_stored_pre_activation() {
+        let (mut relu, mut stored) = (
+            two_hidden(Activation::Relu),
+            two_hidden(Activation::AllRelu { alpha: 0.0 }),
+        );
+        assert!(relu.activation().is_relu() && !stored.activation().is_relu());
+        let (x, y) = eighteen_rows();
         let batch = Batch::dense(&x, 18);
         let (mut d1, mut d2) = (stream(4, "d"), stream(4, "d"));
         for step in 0..4 {
-            let clock = TrainingClock {
-                epoch: 0,
-                epochs: 1,
-                step,
-                steps_per_epoch: 4,
-            };
+            let clock = four_steps(step);
             let (mut m1, mut m2) = (ScoreRecorder::default(), ScoreRecorder::default());
             let (mut t1, mut t2) = (stream(4, "topo"), stream(4, "topo"));
             let r1 = relu.train_step(&batch, &y, &mut m1, clock, &mut d1, &mut t1);
@@ -966,6 +1032,50 @@ mod tests {
             relu.ws.pre[..2].iter().all(|p| p.is_empty()) && relu.ws.kept.iter().all(Vec::is_empty)
         );
         assert!(relu.footprint_bytes() < stored.footprint_bytes());
+    }
+
+    /// Never asks for gradients, so the backward pass writes each hidden delta over its
+    /// layer's output.
+    #[derive(Debug)]
+    struct Blind;
+
+    impl DstMethod for Blind {
+        fn name(&self) -> &'static str {
+            "blind"
+        }
+        fn wants_gradients(&self, _clock: &TrainingClock) -> bool {
+            false
+        }
+    }
+
+    /// Deltas written over the outputs train exactly as deltas kept beside them (a method
+    /// that reads gradients keeps them), for ReLU (the gate in the kernel's store) and
+    /// All-ReLU (the separate derivative pass), with dropout; the model that never keeps
+    /// them holds no buffer for its hidden deltas.
+    #[test]
+    fn deltas_over_the_outputs_train_as_deltas_kept_beside_them() {
+        for activation in [Activation::Relu, Activation::AllRelu { alpha: 0.6 }] {
+            let (mut over, mut beside) = (two_hidden(activation), two_hidden(activation));
+            let (x, y) = eighteen_rows();
+            let batch = Batch::dense(&x, 18);
+            let (mut d1, mut d2) = (stream(5, "d"), stream(5, "d"));
+            for step in 0..4 {
+                let clock = four_steps(step);
+                let (mut t1, mut t2) = (stream(5, "topo"), stream(5, "topo"));
+                let mut reader = ScoreRecorder::default();
+                let r1 = over.train_step(&batch, &y, &mut Blind, clock, &mut d1, &mut t1);
+                let r2 = beside.train_step(&batch, &y, &mut reader, clock, &mut d2, &mut t2);
+                assert_eq!(r1.probs, r2.probs, "{activation:?} step {step}");
+                for (a, b) in over.layers().iter().zip(beside.layers()) {
+                    let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(a.weights.values()), bits(b.weights.values()));
+                    assert_eq!(bits(&a.bias), bits(&b.bias), "{activation:?} step {step}");
+                }
+            }
+            assert!(over.ws.deltas[..2].iter().all(|d| d.is_empty()));
+            assert!(beside.ws.deltas[..2].iter().all(|d| !d.is_empty()));
+            assert!(over.footprint_bytes() < beside.footprint_bytes());
+        }
     }
 
     /// A growth batch changes the scores the method sees, to those of the growth examples,

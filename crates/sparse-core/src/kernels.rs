@@ -114,9 +114,13 @@ const PASS_BLOCKS: usize = 4;
 /// left: a batch of 100 is two passes, 64 + 36, where passes of 64 or 16 examples made it
 /// four (64 + 16 + 16 + 4; measured 0.32 ms against 0.23 for the forward product of
 /// 3072 x 1024 at 1%, one thread, Xeon).
+/// `at` is the position of `out[0]` in the whole output, for a [`RowStore`] that reads
+/// values beside it.
 #[inline(always)]
 fn weighted_row_sum(
     out: &mut [f32],
+    at: usize,
+    store: RowStore,
     batch: usize,
     src: &[f32],
     terms: impl Iterator<Item = (usize, f32)> + Clone,
@@ -124,13 +128,59 @@ fn weighted_row_sum(
     let mut t0 = 0;
     while t0 < batch {
         let blocks = (batch - t0).div_ceil(16);
-        let t = terms.clone();
+        let (t, out) = (terms.clone(), &mut *out);
         t0 += match blocks {
-            1 => row_sum_pass::<1>(out, t0, batch, src, t),
-            2 => row_sum_pass::<2>(out, t0, batch, src, t),
-            3 => row_sum_pass::<3>(out, t0, batch, src, t),
-            _ => row_sum_pass::<PASS_BLOCKS>(out, t0, batch, src, t),
+            1 => row_sum_pass::<1>(out, at, store, t0, batch, src, t),
+            2 => row_sum_pass::<2>(out, at, store, t0, batch, src, t),
+            3 => row_sum_pass::<3>(out, at, store, t0, batch, src, t),
+            _ => row_sum_pass::<PASS_BLOCKS>(out, at, store, t0, batch, src, t),
         };
+    }
+}
+
+/// What the forward and input-gradient kernels do with a row's sums.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum RowStore<'a> {
+    /// Overwrite the output with them.
+    Sums,
+    /// The backward pass through ReLU and dropout, fused into the store: `sum · scale` where
+    /// the layer's output is positive (there its pre-activation is, and the unit was kept),
+    /// 0 elsewhere; the same operations as a separate pass after [`Self::Sums`], so the same
+    /// bits. `outputs`: the layer's output, laid out as the destination; `None` when the
+    /// destination holds it (the delta overwrites the output, each value read before its own
+    /// store).
+    ReluGate {
+        outputs: Option<&'a [f32]>,
+        scale: f32,
+    },
+}
+
+impl RowStore<'_> {
+    /// Stores `sums` into `out`, whose first value is at `at` in the whole output.
+    #[inline(always)]
+    fn put(self, out: &mut [f32], at: usize, sums: &[f32]) {
+        let sums = &sums[..out.len()];
+        let gate = |s: f32, a: f32, scale: f32| if a > 0.0 { s * scale } else { 0.0 };
+        match self {
+            RowStore::Sums => out.copy_from_slice(sums),
+            RowStore::ReluGate {
+                outputs: Some(outputs),
+                scale,
+            } => {
+                let outputs = &outputs[at..at + out.len()];
+                for ((o, &s), &a) in out.iter_mut().zip(sums).zip(outputs) {
+                    *o = gate(s, a, scale);
+                }
+            }
+            RowStore::ReluGate {
+                outputs: None,
+                scale,
+            } => {
+                for (o, &s) in out.iter_mut().zip(sums) {
+                    *o = gate(s, *o, scale);
+                }
+            }
+        }
     }
 }
 
@@ -143,6 +193,8 @@ fn weighted_row_sum(
 #[inline(always)]
 fn row_sum_pass<const B: usize>(
     out: &mut [f32],
+    at: usize,
+    store: RowStore,
     t0: usize,
     batch: usize,
     src: &[f32],
@@ -161,7 +213,7 @@ fn row_sum_pass<const B: usize>(
                 axpy_block(a, w, &x[16 * k..]);
             }
         }
-        out[t0..t0 + lanes].copy_from_slice(acc.as_flattened());
+        store.put(&mut out[t0..t0 + lanes], at + t0, acc.as_flattened());
         return lanes;
     }
     for (i, w) in terms {
@@ -178,7 +230,7 @@ fn row_sum_pass<const B: usize>(
             }
         }
     }
-    out[t0..t0 + lanes].copy_from_slice(&acc.as_flattened()[..lanes]);
+    store.put(&mut out[t0..t0 + lanes], at + t0, acc.as_flattened());
     lanes
 }
 
@@ -254,7 +306,7 @@ fn forward_rows<I: RowIndex>(
         let j = first + r;
         let span = col_ptr[j]..col_ptr[j + 1];
         let terms = span.map(|p| (row_idx[p].at(), by_column[p]));
-        weighted_row_sum(zrow, batch, xt, terms);
+        weighted_row_sum(zrow, j * batch, RowStore::Sums, batch, xt, terms);
     }
 }
 multiversion!(forward_rows_at => forward_rows(
@@ -331,9 +383,11 @@ pub fn forward_at(
 }
 
 #[inline(always)]
+#[allow(clippy::too_many_arguments)] // the CSR's slices as stored, as `weight_grad_rows_by`
 fn input_grad_rows(
     dxt: &mut [f32],
     first: usize,
+    store: RowStore,
     batch: usize,
     dzt: &[f32],
     row_ptr: &[usize],
@@ -344,12 +398,12 @@ fn input_grad_rows(
         let i = first + r;
         let span = row_ptr[i]..row_ptr[i + 1];
         let terms = span.map(|k| (col_idx[k] as usize, values[k]));
-        weighted_row_sum(drow, batch, dzt, terms);
+        weighted_row_sum(drow, i * batch, store, batch, dzt, terms);
     }
 }
 multiversion!(input_grad_rows_at => input_grad_rows(
-    dxt: &mut [f32], first: usize, batch: usize, dzt: &[f32], row_ptr: &[usize],
-    col_idx: &[u32], values: &[f32]
+    dxt: &mut [f32], first: usize, store: RowStore<'_>, batch: usize, dzt: &[f32],
+    row_ptr: &[usize], col_idx: &[u32], values: &[f32]
 ));
 
 /// `dXᵀ = (dZ Wᵀ)ᵀ`: `dzt` is `n_out x batch`, `dxt` (overwritten) is `n_in x batch`.
@@ -361,6 +415,52 @@ pub fn input_grad(dzt: &[f32], batch: usize, w: &Csr, dxt: &mut [f32]) {
 
 /// [`input_grad`] at a given vector level.
 pub fn input_grad_at(level: SimdLevel, dzt: &[f32], batch: usize, w: &Csr, dxt: &mut [f32]) {
+    input_grad_stored(level, dzt, batch, w, RowStore::Sums, dxt)
+}
+
+/// The delta of a ReLU layer (with dropout) from the next layer's: `dXᵀ = (dZ Wᵀ)ᵀ`, then
+/// `· scale` where the layer's output is positive and 0 elsewhere, in the kernel's store
+/// instead of a pass of its own. `outputs` is that output (`n_in x batch`, activated and
+/// dropped out); `None` reads it from `dxt` itself, which the delta then overwrites: a
+/// training step whose activations no one reads after the backward pass needs no buffer for
+/// its deltas. `scale` is dropout's `1 / (1 - p)`, or 1 without dropout. Each value equals
+/// [`input_grad`] followed by that gate, bit for bit.
+pub fn input_grad_relu(
+    dzt: &[f32],
+    batch: usize,
+    w: &Csr,
+    outputs: Option<&[f32]>,
+    scale: f32,
+    dxt: &mut [f32],
+) {
+    input_grad_relu_at(simd::level(), dzt, batch, w, outputs, scale, dxt)
+}
+
+/// [`input_grad_relu`] at a given vector level.
+pub fn input_grad_relu_at(
+    level: SimdLevel,
+    dzt: &[f32],
+    batch: usize,
+    w: &Csr,
+    outputs: Option<&[f32]>,
+    scale: f32,
+    dxt: &mut [f32],
+) {
+    if let Some(outputs) = outputs {
+        check_dense("outputs", outputs, w.n_rows(), batch);
+    }
+    let store = RowStore::ReluGate { outputs, scale };
+    input_grad_stored(level, dzt, batch, w, store, dxt)
+}
+
+fn input_grad_stored(
+    level: SimdLevel,
+    dzt: &[f32],
+    batch: usize,
+    w: &Csr,
+    store: RowStore,
+    dxt: &mut [f32],
+) {
     let (n_in, n_out) = (w.n_rows(), w.n_cols());
     check_dense("dzt", dzt, n_out, batch);
     check_dense("dxt", dxt, n_in, batch);
@@ -369,7 +469,9 @@ pub fn input_grad_at(level: SimdLevel, dzt: &[f32], batch: usize, w: &Csr, dxt: 
     }
     let (row_ptr, col_idx, values) = (w.row_ptr(), w.col_idx(), w.values());
     for_row_chunks(dxt, batch, batch * w.nnz(), |first, chunk| {
-        input_grad_rows_at(level, chunk, first, batch, dzt, row_ptr, col_idx, values)
+        input_grad_rows_at(
+            level, chunk, first, store, batch, dzt, row_ptr, col_idx, values,
+        )
     });
 }
 
@@ -386,7 +488,7 @@ fn gather_rows_body(
         let span = ptr[first + r]..ptr[first + r + 1];
         // A weight of 1 folds away: the loop is the products' loads and adds, no multiply.
         let terms = span.map(|p| (rows[p].at(), 1.0f32));
-        weighted_row_sum(orow, batch, src, terms);
+        weighted_row_sum(orow, (first + r) * batch, RowStore::Sums, batch, src, terms);
     }
 }
 multiversion!(gather_rows_at => gather_rows_body(
@@ -825,6 +927,33 @@ mod tests {
             prop_assert!(close(&dxt, &t(&want, batch, n_in)));
         }
 
+        /// The ReLU gate fused into the store gives [`input_grad`] then the gate, bit for
+        /// bit, at every vector level, reading the outputs beside the destination or from it.
+        #[test]
+        fn input_grad_relu_is_input_grad_then_the_gate(
+            w in csr_strategy(12, 12), batch in 1usize..80,
+            seed in proptest::collection::vec(-1.0f32..1.0, 1..20),
+            scale in prop_oneof![Just(1.0f32), 0.5f32..2.0]) {
+            let (n_in, n_out) = (w.n_rows(), w.n_cols());
+            let dzt = t(&values(batch * n_out, &seed, 3), batch, n_out);
+            // Outputs of a ReLU layer with dropout: positive, or exactly 0.
+            let outputs: Vec<f32> = values(batch * n_in, &seed, 7).iter().map(|v| v.max(0.0)).collect();
+            let mut want = vec![f32::NAN; batch * n_in];
+            input_grad(&dzt, batch, &w, &mut want);
+            for (d, &a) in want.iter_mut().zip(&outputs) {
+                *d = if a > 0.0 { *d * scale } else { 0.0 };
+            }
+            let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            for level in SimdLevel::available() {
+                let mut beside = vec![f32::NAN; batch * n_in];
+                input_grad_relu_at(level, &dzt, batch, &w, Some(&outputs), scale, &mut beside);
+                prop_assert_eq!(bits(&beside), bits(&want));
+                let mut in_place = outputs.clone();
+                input_grad_relu_at(level, &dzt, batch, &w, None, scale, &mut in_place);
+                prop_assert_eq!(bits(&in_place), bits(&want));
+            }
+        }
+
         #[test]
         fn weight_grad_matches_dense(w in csr_strategy(12, 12), batch in 1usize..80,
                                      seed in proptest::collection::vec(-1.0f32..1.0, 1..20)) {
@@ -918,7 +1047,11 @@ mod tests {
         input_grad_at(level, &dzt, batch, w, &mut dx);
         let mut g = vec![0.0; w.nnz()];
         weight_grad_at(level, &xt, &dzt, batch, w, &mut g);
-        z.iter().chain(&dx).chain(&g).map(|v| v.to_bits()).collect()
+        // `xt` as a layer's outputs, overwritten by its delta in every task's rows.
+        let mut gated = xt.clone();
+        input_grad_relu_at(level, &dzt, batch, w, None, 1.25, &mut gated);
+        let all = z.iter().chain(&dx).chain(&g).chain(&gated);
+        all.map(|v| v.to_bits()).collect()
     }
 
     #[test]
