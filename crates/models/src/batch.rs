@@ -1,6 +1,6 @@
 //! What a model is fed: a batch of examples, dense or with missing inputs left absent.
 
-use crate::elementwise::for_rows;
+use crate::elementwise::TASK_VALUES;
 use rand::{Rng, RngCore};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -114,90 +114,132 @@ pub fn dropout_scale(p: f32) -> f32 {
 
 /// [`fill_dropout_mask`] for a feature-major `width x rows` mask, as one flag per unit (1:
 /// kept, 0: dropped; the mask value is [`dropout_scale`] or 0), a byte where the mask value
-/// takes four. The draws are taken in example-major order (example by example, feature by
-/// feature), so a feature-major model and an example-major one fed the same stream drop the
-/// same units.
-///
-/// The words of the whole batch are drawn in one call (`Rng::fill`, into `words`) instead of
-/// one virtual call per unit: for the block generators the runs use (ChaCha), whose
-/// `fill_bytes` hands out the same words `next_u32` would, in order, this is the same mask,
-/// bit for bit (tested). The words become mask values feature by feature, in parallel on a
-/// large batch.
+/// takes four: [`apply_dropout_transposed`] storing the flags.
 pub fn fill_dropout_kept_transposed(
     kept: &mut [u8],
     rows: usize,
     width: usize,
     p: f32,
     rng: &mut ChaCha8Rng,
-    words: &mut Vec<u32>,
 ) {
-    assert_eq!(kept.len(), rows * width, "mask must be width x rows");
-    let threshold = drop_threshold(p);
-    words.resize(rows * width, 0);
-    fill_words(rng, words);
-    let words = &words[..];
-    // Feature `j` of example `b` is word `b * width + j`. A task owns a run of features; it
-    // transposes the words of 16 examples x 16 features at a time (fewer at the batch's end
-    // and the run's; AVX-512 shuffles where there are) and stores each feature's flags as
-    // one run of its row.
-    const TILE: usize = 16;
-    let flag = move |w: u32| u8::from((w >> 8) >= threshold);
-    for_rows(kept, rows, move |j0, chunk| {
-        let features = chunk.len() / rows;
-        let mut tile = [[0u32; TILE]; TILE];
-        for b0 in (0..rows).step_by(TILE) {
-            let n = TILE.min(rows - b0);
-            for f0 in (0..features).step_by(TILE) {
-                let m = TILE.min(features - f0);
-                let src = &words[b0 * width + j0 + f0..];
-                transpose_tile_u32_part(src, width, [n, m], &mut tile);
-                for (jj, column) in tile.iter().take(m).enumerate() {
-                    let run = &mut chunk[(f0 + jj) * rows + b0..][..n];
-                    for (k, &w) in run.iter_mut().zip(column) {
-                        *k = flag(w);
-                    }
-                }
-            }
-        }
+    apply_dropout_transposed(kept, rows, width, p, rng, |_, row, flags| {
+        row.copy_from_slice(flags)
     });
 }
 
-/// Fills `words` with the next words of `rng`, as `rng.fill(words)` does, and leaves the
-/// stream where that would, drawing large fills on every thread: ChaCha is a counter-mode
-/// cipher, so the stream's words from any position can be generated apart. Where the CPU has
-/// AVX-512 the words come from [`ChaCha8Stream`] (sixteen blocks at once, 2.6 times
-/// `rand_chacha`'s AVX2 rate on an Intel Xeon), elsewhere from copies of `rng` set to each
-/// task's position.
-pub fn fill_words(rng: &mut ChaCha8Rng, words: &mut [u32]) {
-    const TASK_WORDS: usize = 1 << 14;
-    let start = rng.get_word_pos();
-    let wide = ChaCha8Stream::is_wide();
-    // A fill of less than a block group is not worth setting the stream's position.
-    if words.len() < 256 || (words.len() <= TASK_WORDS && !wide) {
-        rng.fill(words);
+/// Dropout on a feature-major `width x rows` buffer: `apply(feature, row, flags)` for every
+/// feature's row of `rows` values, `flags[b]` 1 where [`fill_dropout_mask`] would keep the
+/// unit of example `b`, 0 where it would drop it. The draws are taken in example-major order
+/// (example by example, feature by feature), so a feature-major model and an example-major
+/// one fed the same stream drop the same units, and `rng` is left where one draw per unit
+/// would leave it.
+///
+/// No buffer of the whole batch's words or flags: ChaCha is a counter-mode cipher, so each
+/// task (a run of features) draws its own words from their stream positions
+/// ([`StreamWords`]), sixteen examples by up to [`DRAW_RUN`] features at a time, turns them
+/// feature-major 16 x 16 at a time (AVX-512 shuffles where there are) into the flags of its
+/// run (128 KB at batch 128), then hands them out row by row, in order. Each hidden layer of
+/// the bench's million-neuron network (333,333 units, batch 128) needed 171 MB of words and
+/// 43 MB of flags for this before. (Applying each tile's flags straight to the 16 rows it
+/// covers, a cache line of each at a time, took 13–14% of the samples of a
+/// 784-4000-4000-4000-10 epoch at 1% in `perf`; flags first, then whole rows: 4.7%.)
+pub fn apply_dropout_transposed<T: Send>(
+    out: &mut [T],
+    rows: usize,
+    width: usize,
+    p: f32,
+    rng: &mut ChaCha8Rng,
+    apply: impl Fn(usize, &mut [T], &[u8]) + Sync,
+) {
+    assert_eq!(out.len(), rows * width, "mask must be width x rows");
+    if out.is_empty() {
         return;
     }
-    let stream = ChaCha8Stream::new(rng.get_seed(), rng.get_stream());
-    let base = &*rng;
-    let fill = |c: usize, chunk: &mut [u32]| {
-        let at = start + (c * TASK_WORDS) as u128;
-        if wide {
-            stream.words(at, chunk);
-        } else {
-            let mut r = base.clone();
-            r.set_word_pos(at);
-            r.fill(chunk);
+    const TILE: usize = 16;
+    let threshold = drop_threshold(p);
+    let start = rng.get_word_pos();
+    let words = StreamWords::of(rng);
+    let flag = move |w: u32| u8::from((w >> 8) >= threshold);
+    let task = |j0: usize, chunk: &mut [T]| {
+        let features = chunk.len() / rows;
+        let run = features.min(DRAW_RUN);
+        // Word `b * width + j` is feature `j` of example `b`: sixteen runs of `run` words.
+        let mut drawn = vec![0u32; TILE.min(rows) * run];
+        let mut flags = vec![0u8; run * rows];
+        let mut tile = [[0u32; TILE]; TILE];
+        for f0 in (0..features).step_by(run) {
+            let m = run.min(features - f0);
+            for b0 in (0..rows).step_by(TILE) {
+                let n = TILE.min(rows - b0);
+                for (b, dst) in drawn.chunks_exact_mut(m).take(n).enumerate() {
+                    let at = start + ((b0 + b) * width + j0 + f0) as u128;
+                    words.at(at, dst);
+                }
+                for t0 in (0..m).step_by(TILE) {
+                    let cols = TILE.min(m - t0);
+                    transpose_tile_u32_part(&drawn[t0..], m, [n, cols], &mut tile);
+                    for (jj, column) in tile.iter().take(cols).enumerate() {
+                        let kept = &mut flags[(t0 + jj) * rows + b0..][..n];
+                        for (k, &w) in kept.iter_mut().zip(column) {
+                            *k = flag(w);
+                        }
+                    }
+                }
+            }
+            let values = chunk[f0 * rows..(f0 + m) * rows].chunks_exact_mut(rows);
+            for (jj, (row, kept)) in values.zip(flags.chunks_exact(rows)).enumerate() {
+                apply(j0 + f0 + jj, row, kept);
+            }
         }
     };
-    if words.len() <= TASK_WORDS {
-        fill(0, words);
+    // Runs of up to `DRAW_RUN` features per task, the layer split between all threads: the
+    // words of a run that starts inside a block group cost a group more than the run.
+    let per_task = DRAW_RUN.min(width.div_ceil(rayon::current_num_threads()));
+    if rows * width <= TASK_VALUES || per_task >= width {
+        task(0, out);
     } else {
-        words
-            .par_chunks_mut(TASK_WORDS)
+        out.par_chunks_mut(per_task * rows)
             .enumerate()
-            .for_each(|(c, chunk)| fill(c, chunk));
+            .for_each(|(c, chunk)| task(c * per_task, chunk));
     }
-    rng.set_word_pos(start + words.len() as u128);
+    rng.set_word_pos(start + (rows * width) as u128);
+}
+
+/// Features whose words one task of [`apply_dropout_transposed`] draws per example at a time:
+/// sixteen runs of them (64 KB of words at most) and the run's flags stay in the second-level
+/// cache. A run starting at any word costs about one group of sixteen ChaCha blocks more
+/// than its words: runs of 1024 words came at 7.2 GB/s, of 256 at 4.0 (one thread, Intel Xeon).
+pub const DRAW_RUN: usize = 1024;
+
+/// The words of a ChaCha8 generator's stream from any position, without moving it: from
+/// [`ChaCha8Stream`] where the CPU has AVX-512 (sixteen blocks at once, 2.6 times
+/// `rand_chacha`'s AVX2 rate on an Intel Xeon), elsewhere from a copy of the generator set to
+/// the position (`rand_chacha`'s own vector code).
+enum StreamWords<'a> {
+    Wide(ChaCha8Stream),
+    Copies(&'a ChaCha8Rng),
+}
+
+impl<'a> StreamWords<'a> {
+    fn of(rng: &'a ChaCha8Rng) -> Self {
+        if ChaCha8Stream::is_wide() {
+            StreamWords::Wide(ChaCha8Stream::new(rng.get_seed(), rng.get_stream()))
+        } else {
+            StreamWords::Copies(rng)
+        }
+    }
+
+    /// `out` = the words from word position `at` on, what `rng.fill(out)` gives there.
+    fn at(&self, at: u128, out: &mut [u32]) {
+        match self {
+            StreamWords::Wide(stream) => stream.words(at, out),
+            StreamWords::Copies(rng) => {
+                let mut r = (*rng).clone();
+                r.set_word_pos(at);
+                r.fill(out);
+            }
+        }
+    }
 }
 
 /// The integer form of `u < p` for rand's uniform `f32` `u` of a word `w` (its top 24 bits
@@ -259,13 +301,23 @@ mod tests {
     #[test]
     fn transposed_mask_is_the_transpose_of_the_example_major_one() {
         let big = (300, 400, 0.1); // more than one parallel task
-        for (rows, width, p) in [(7, 5, 0.4), (33, 100, 0.1), (3, 1, 0.5), (0, 4, 0.1), big] {
+                                   // Tasks of 885 features, drawn in runs of 256 and a last of 117, 37 = 2 x 16 + 5 rows.
+        let runs = (37, 1000, 0.2);
+        let cases = [
+            (7, 5, 0.4),
+            (33, 100, 0.1),
+            (3, 1, 0.5),
+            (0, 4, 0.1),
+            big,
+            runs,
+        ];
+        for (rows, width, p) in cases {
             let mut a = vec![0.0; rows * width];
             let mut b = vec![0u8; rows * width];
             let mut ra = rand_chacha::ChaCha8Rng::seed_from_u64(3);
             let mut rb = rand_chacha::ChaCha8Rng::seed_from_u64(3);
             fill_dropout_mask(&mut a, p, &mut ra);
-            fill_dropout_kept_transposed(&mut b, rows, width, p, &mut rb, &mut Vec::new());
+            fill_dropout_kept_transposed(&mut b, rows, width, p, &mut rb);
             for r in 0..rows {
                 for j in 0..width {
                     let value = if b[j * rows + r] == 1 {
@@ -280,28 +332,24 @@ mod tests {
         }
     }
 
-    /// The parallel fill hands out the words of one sequential fill, from any stream position
-    /// (mid-block too), and leaves the stream where that fill would.
+    /// Both sources of stream words give what the generator hands out from that position,
+    /// inside blocks and across them, and leave the generator where it was.
     #[test]
-    fn parallel_fill_is_the_sequential_fill() {
-        for (skip, len) in [
-            (0usize, 10usize),
-            (3, 1 << 14),
-            (5, (1 << 14) + 1),
-            (17, 100_003),
-        ] {
-            let mut a = rand_chacha::ChaCha8Rng::seed_from_u64(9);
-            let mut b = a.clone();
-            for _ in 0..skip {
-                a.next_u32();
-                b.next_u32();
+    fn stream_words_are_the_generators_words_from_any_position() {
+        let rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let wide = ChaCha8Stream::new(rng.get_seed(), rng.get_stream());
+        for (at, len) in [(0u128, 1usize), (5, 17), (250, 256), (1003, 300), (64, 0)] {
+            let mut want = vec![0u32; len];
+            let mut r = rng.clone();
+            r.set_word_pos(at);
+            r.fill(&mut want[..]);
+            for source in [StreamWords::Wide(wide), StreamWords::Copies(&rng)] {
+                let mut got = vec![1u32; len];
+                source.at(at, &mut got);
+                assert_eq!(got, want, "from word {at}, {len} words");
             }
-            let (mut wa, mut wb) = (vec![0u32; len], vec![0u32; len]);
-            a.fill(&mut wa[..]);
-            fill_words(&mut b, &mut wb);
-            assert_eq!(wa, wb, "skip {skip}, {len} words");
-            assert_eq!(a.next_u64(), b.next_u64(), "skip {skip}, {len} words");
         }
+        assert_eq!(rng.get_word_pos(), 0);
     }
 
     /// rand's uniform `f32` in `[0, 1)` from one 32-bit word: its top 24 bits times `2^-24`.

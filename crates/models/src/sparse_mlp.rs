@@ -7,8 +7,8 @@
 
 use crate::activation::Activation;
 use crate::batch::{
-    argmax_rows, cross_entropy, dropout_scale, fill_dropout_kept_transposed, Batch, GrowthBatch,
-    Inputs,
+    apply_dropout_transposed, argmax_rows, cross_entropy, dropout_scale,
+    fill_dropout_kept_transposed, Batch, GrowthBatch, Inputs,
 };
 use crate::elementwise::{for_rows, zip3};
 use crate::error::ModelError;
@@ -59,13 +59,8 @@ struct Workspace {
     /// slope only (see `pre`), empty without dropout. A byte per unit: the mask value is
     /// derived where it is used.
     kept: Vec<Vec<u8>>,
-    /// The dropout flags of the ReLU layer being computed (scratch, as `kept`).
-    flags: Vec<u8>,
     /// Whether the last forward pass dropped units (training mode with dropout).
     masked: bool,
-    /// The random words of the last dropout mask (scratch of
-    /// [`fill_dropout_kept_transposed`]).
-    dropout_words: Vec<u32>,
     /// The weights of the layer being multiplied, in column-view order (scratch of
     /// [`kernels::forward_with`], filled anew by every call): one buffer for all layers, sized
     /// by the largest, 4 bytes per connection of that layer only.
@@ -329,11 +324,9 @@ impl SparseMlp {
             + bufs(&ws.pre)
             + bufs(&ws.deltas)
             + ws.probs.capacity()
-            + ws.dropout_words.capacity()
             + ws.by_column.capacity())
             * size_of::<f32>()
             + ws.kept.iter().map(|k| k.capacity()).sum::<usize>()
-            + ws.flags.capacity()
             + ws.sparse_input.as_ref().map_or(0, |x| x.heap_bytes());
         self.layers.iter().map(|l| l.heap_bytes()).sum::<usize>() + activations
     }
@@ -435,38 +428,54 @@ impl SparseMlp {
                 });
             }
             if l + 1 < n {
-                let flags = if in_place {
-                    &mut ws.flags
-                } else {
-                    &mut ws.kept[l]
-                };
-                let masked = match rng.as_deref_mut() {
-                    Some(r) if self.dropout > 0.0 => {
-                        flags.resize(rows * width, 0);
-                        let words = &mut ws.dropout_words;
-                        fill_dropout_kept_transposed(flags, rows, width, self.dropout, r, words);
-                        true
-                    }
-                    _ => {
-                        flags.clear();
-                        false
-                    }
-                };
-                ws.masked = masked;
                 let scale = dropout_scale(self.dropout);
+                let next = &mut ws.acts[l + 1];
+                let dropout = rng.as_deref_mut().filter(|_| self.dropout > 0.0);
+                ws.masked = dropout.is_some();
+                if in_place {
+                    match dropout {
+                        // Bias, ReLU and dropout in one pass over the layer's output, which
+                        // draws its own words: no buffer of words or flags.
+                        Some(r) => apply_dropout_transposed(
+                            next,
+                            rows,
+                            width,
+                            self.dropout,
+                            r,
+                            move |j, row, kept| {
+                                // Two loops, each vectorised (one with both was not).
+                                for a in row.iter_mut() {
+                                    *a = (*a + bias[j]).max(0.0);
+                                }
+                                for (a, &k) in row.iter_mut().zip(kept) {
+                                    *a *= if k == 1 { scale } else { 0.0 };
+                                }
+                            },
+                        ),
+                        None => for_rows(next, rows, move |r0, chunk| {
+                            for (row, b) in chunk.chunks_exact_mut(rows).zip(&bias[r0..]) {
+                                for a in row {
+                                    *a = (*a + b).max(0.0);
+                                }
+                            }
+                        }),
+                    }
+                    continue;
+                }
+                let kept = &mut ws.kept[l];
+                match dropout {
+                    Some(r) => {
+                        kept.resize(rows * width, 0);
+                        fill_dropout_kept_transposed(kept, rows, width, self.dropout, r);
+                    }
+                    None => kept.clear(),
+                }
+                let (masked, kept) = (ws.masked, &ws.kept[l]);
                 let slope = self.activation.negative_slope(l);
-                let kept = if in_place { &ws.flags } else { &ws.kept[l] };
-                let (pre, next) = (&ws.pre[l], &mut ws.acts[l + 1]);
+                let pre = &ws.pre[l];
                 for_rows(next, rows, move |r0, chunk| {
                     let at = r0 * rows..r0 * rows + chunk.len();
-                    if in_place {
-                        // Bias and ReLU in one pass over the layer's output.
-                        for (row, b) in chunk.chunks_exact_mut(rows).zip(&bias[r0..]) {
-                            for a in row {
-                                *a = (*a + b).max(0.0);
-                            }
-                        }
-                    } else if slope == 0.0 {
+                    if slope == 0.0 {
                         for (a, &z) in chunk.iter_mut().zip(&pre[at.clone()]) {
                             *a = z.max(0.0);
                         }
