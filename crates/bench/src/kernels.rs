@@ -1,7 +1,7 @@
 //! The three products of a sparse layer against a dense GEMM of the same shape, and the first
 //! layer's products when inputs are missing (absent).
 
-use super::measure::time_it;
+use super::measure::{time_it, time_pair};
 use models::dense::burn_matmul;
 use models::rngs::stream;
 use rand::Rng;
@@ -199,7 +199,7 @@ pub fn sparse_input(quick: bool, budget: f64) -> Vec<SparseInputRow> {
     let mut zt = AlignedBuf::new();
     zt.resize(n_out * batch, 0.0);
     let mut grad = vec![0.0f32; w.nnz()];
-    let mut by_column = Vec::new();
+    let (mut by_column, mut by_column_absent) = (Vec::new(), Vec::new());
     let mut rows = Vec::new();
     let dense_macs = 2 * batch * w.nnz();
     for missing in [0.0f64, 0.5, 0.9] {
@@ -217,19 +217,24 @@ pub fn sparse_input(quick: bool, budget: f64) -> Vec<SparseInputRow> {
         let xs = Csr::from_triplets(batch, n_in, triplets).expect("valid triplets");
         let xt = AlignedBuf::from_slice(&xt);
         let observed_macs = 2 * sparse_input_work(&xs, &w);
-        let filled = time_it(budget, || {
-            forward_with(&xt, batch, &w, &mut by_column, &mut zt);
-            weight_grad(&xt, &dzt, batch, &w, &mut grad);
-        });
         let mut paths = (InputPath::ZeroFilled, InputPath::ZeroFilled);
         // As a model keeps them: the choosers learn which path is faster on the first calls.
         let mut choosers = AbsentPaths::default();
-        let absent = time_it(budget, || {
-            paths = (
-                forward_absent(&mut choosers.forward, &xs, &xt, &w, &mut by_column, &mut zt),
-                weight_grad_absent(&mut choosers.weight_grad, &xs, &xt, &dzt, &w, &mut grad),
-            );
-        });
+        let (mut absent_zt, mut absent_grad) = (zt.clone(), grad.clone());
+        let (filled, absent) = time_pair(
+            budget,
+            || {
+                forward_with(&xt, batch, &w, &mut by_column, &mut zt);
+                weight_grad(&xt, &dzt, batch, &w, &mut grad);
+            },
+            || {
+                let (forward, grad) = (&mut choosers.forward, &mut choosers.weight_grad);
+                paths = (
+                    forward_absent(forward, &xs, &xt, &w, &mut by_column_absent, &mut absent_zt),
+                    weight_grad_absent(grad, &xs, &xt, &dzt, &w, &mut absent_grad),
+                );
+            },
+        );
         let sparse = time_it(budget, || {
             forward_sparse_input(&xs, &w, &mut zt);
             weight_grad_sparse_input(&xs, &dzt, &w, &mut grad);
