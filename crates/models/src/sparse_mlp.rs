@@ -565,8 +565,8 @@ impl SparseMlp {
                 // The layer's input, activated in place, is positive exactly where its
                 // pre-activation is and the unit was kept (see `Workspace::pre`): the kernel
                 // gates its sums by it as it stores them, from beside or from `prev` itself.
-                let scale = gate_scale;
-                kernels::input_grad_relu(delta, rows, &layer.weights, outputs, scale, prev);
+                let w = &layer.weights;
+                kernels::input_grad_relu(delta, rows, w, outputs, gate_scale, prev);
                 continue;
             }
             kernels::input_grad(delta, rows, &layer.weights, prev);
