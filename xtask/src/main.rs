@@ -143,6 +143,12 @@ enum Command {
         /// the registry. Not for CI.
         #[arg(long)]
         peers: bool,
+        /// Also run this earlier commit's own kernels section before and after ours, built once
+        /// from its sources in ~/.cache/dst-sparse-data/baseline (`DST_BASELINE_DIR` moves it;
+        /// the first build takes 15-30 min), into kernels_baseline.csv (e.g. `--baseline
+        /// efd65c6`, main before issue 16). Needs the kernels section.
+        #[arg(long, conflicts_with = "network")]
+        baseline: Option<String>,
     },
     /// One memory measurement in a fresh process (used by `bench`).
     #[command(hide = true)]
@@ -273,6 +279,7 @@ fn real_main() -> Result<()> {
             rows,
             method,
             peers,
+            baseline,
         } => bench(&BenchOptions {
             out,
             quick,
@@ -282,6 +289,7 @@ fn real_main() -> Result<()> {
                 .map(|n| NetworkSpec::new(&n, density, batch, rows, method.parse()?))
                 .transpose()?,
             peers,
+            baseline,
         })?,
         Command::BenchProbe { spec } => {
             println!("{}", run_probe_json(&spec)?);

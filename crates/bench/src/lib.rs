@@ -11,9 +11,13 @@
 //! - `memory`, `scale`, `updates`: peak memory, the million-neuron network and the extra
 //!   memory of one RigL and one SET update, each in a fresh process (see [`memory`]).
 //!
+//! `--baseline <commit>` also runs an earlier commit's own kernels section beside ours
+//! ([`baseline`]).
+//!
 //! `README.md` is generated from whatever section files the folder holds, with the issue's
 //! targets checked against them.
 
+pub mod baseline;
 pub mod kernels;
 pub mod measure;
 pub mod memory;
@@ -71,6 +75,9 @@ pub struct BenchOptions {
     /// Also time PyTorch dense, SparseProp and SparseLab on the same networks in the same run
     /// ([`peers`]; never in CI).
     pub peers: bool,
+    /// Also run this earlier commit's kernels section, built from its own sources in a cache
+    /// folder, before and after ours (`kernels_baseline.csv`; [`baseline`]).
+    pub baseline: Option<String>,
 }
 
 /// When and where a section was measured (`sections.csv`).
@@ -118,6 +125,14 @@ pub fn bench(opts: &BenchOptions) -> Result<()> {
         .copied()
         .filter(|s| opts.only.is_empty() || opts.only.iter().any(|o| o == s))
         .collect();
+    // Checked and extracted before any section runs, so a wrong commit fails at once.
+    let earlier = match &opts.baseline {
+        Some(_) if !selected.contains(&"kernels") => {
+            bail!("--baseline compares the kernels section: add `kernels` to --only")
+        }
+        Some(rev) => Some(baseline::Baseline::prepare(&baseline::resolve(rev)?)?),
+        None => None,
+    };
     let started = Instant::now();
     // The code being measured is the binary's, so its commit is taken once, at the start.
     let commit = git_commit();
@@ -139,7 +154,31 @@ pub fn bench(opts: &BenchOptions) -> Result<()> {
                 .collect()
         };
         match section {
-            "kernels" => write_all_rows(&path, &kernels::kernels(opts.quick, budget))?,
+            "kernels" => match &earlier {
+                None => write_all_rows(&path, &kernels::kernels(opts.quick, budget))?,
+                Some(b) => {
+                    let before = b.run_kernels(opts.quick, 0)?;
+                    let ours = kernels::kernels(opts.quick, budget);
+                    let after = b.run_kernels(opts.quick, 1)?;
+                    write_all_rows(&path, &ours)?;
+                    let rows = baseline::compare(b.commit(), &[before, after], &ours);
+                    write_all_rows(&opts.out.join("kernels_baseline.csv"), &rows)?;
+                    meta.retain(|m| m.section != "baseline");
+                    meta.push(SectionMeta {
+                        section: "baseline".into(),
+                        commit: commit.clone(),
+                        quick: opts.quick,
+                        cpu: cpu_model(),
+                        threads: rayon::current_num_threads(),
+                        seconds: t.elapsed().as_secs_f64(),
+                        command: format!(
+                            "cargo xtask bench{} --only kernels --baseline {}",
+                            if opts.quick { " --quick" } else { "" },
+                            opts.baseline.as_deref().unwrap_or_default()
+                        ),
+                    });
+                }
+            },
             "sparse-input" => write_all_rows(&path, &kernels::sparse_input(opts.quick, budget))?,
             "wdbc" => write_all_rows(&path, &training::wdbc_network()?)?,
             "epochs" => write_all_rows(&path, &training::epochs_vs_density(opts.quick)?)?,

@@ -1,6 +1,7 @@
 //! The bench folder's `README.md` and figures, generated from whatever section files it holds:
 //! every table, every ratio, and the issue's targets checked against the measurements.
 
+use crate::baseline::BaselineRow;
 use crate::kernels::{self, KernelRow};
 use crate::memory::{MemoryRow, UpdateRow};
 use crate::peers;
@@ -152,6 +153,9 @@ fn targets(dir: &Path) -> Result<Vec<Target>> {
             }
         }
     }
+    if let Some(b) = read_csv::<BaselineRow>(&dir.join("kernels_baseline.csv"))? {
+        t.extend(against_baseline(&b));
+    }
     if let Some(rows) = read_csv::<kernels::SparseInputRow>(&dir.join("sparse-input.csv"))? {
         let absent: Vec<_> = rows.iter().filter(|r| r.path == "absent").collect();
         if let Some(worst) = absent.iter().min_by(|a, b| {
@@ -294,6 +298,35 @@ fn targets(dir: &Path) -> Result<Vec<Target>> {
     Ok(t)
 }
 
+/// The issue's "each product at least 2x its rate before the issue": the largest layer at 1%
+/// and the largest batch the baseline run measured (4000 x 4000 at batch 128; 1000 at 32 with
+/// `--quick`).
+fn against_baseline(rows: &[BaselineRow]) -> Option<Target> {
+    let at_1 = || rows.iter().filter(|r| (r.density - 0.01).abs() < 1e-12);
+    let n = at_1().map(|r| r.n_in).max()?;
+    let batch = at_1().filter(|r| r.n_in == n).map(|r| r.batch).max()?;
+    let shape: Vec<&BaselineRow> = at_1().filter(|r| (r.n_in, r.batch) == (n, batch)).collect();
+    let commit = &shape[0].commit;
+    Some(check(
+        format!(
+            "the sparse products at {n}x{n}, 1%, batch {batch}: each >= 2x its rate at `{}` \
+             (`--baseline`, timed in the same run)",
+            &commit[..commit.len().min(12)]
+        ),
+        shape
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {:.1} against {:.1} GFLOP/s ({:.2}x)",
+                    r.kernel, r.ours_gflops, r.baseline_gflops, r.ours_speedup
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        shape.iter().all(|r| r.ours_speedup >= 2.0),
+    ))
+}
+
 /// The density where the SET epoch is as fast as dense, interpolated in log-density.
 fn crossover(e: &[EpochBenchRow]) -> Option<f64> {
     let mut pts: Vec<(f64, f64)> = e
@@ -355,8 +388,9 @@ pub fn report(dir: &Path) -> Result<PathBuf> {
             );
         }
     }
-    let sections: [(&str, &str, &str); 11] = [
+    let sections: [(&str, &str, &str); 12] = [
         ("kernels", "Kernels", "GFLOP/s counted as `2 batch nnz` per product; the dense reference is burn flex's GEMM on the same `batch x n x n` shape. Activations feature-major on cache lines, as the model keeps them. `roofline_gflops` is each product's memory roofline, measured: the same rows gathered in the same order with adds and no multiplies (`kernels::gather_rows`); `share_of_roofline` near 1 means the product runs at the speed of its loads.\n\n![kernels](kernels_speedup.png)"),
+        ("kernels_baseline", "Kernels against an earlier commit", "`cargo xtask bench --only kernels --baseline <commit>`: that commit's own kernels section (its code and its bench, built from its sources in a cache folder) run once before our kernels section and once after it; `baseline_gflops` is the faster of its runs (`baseline_runs`), so `ours_speedup` errs against us. `efd65c6` is main as it was when issue 16 was filed."),
         ("sparse-input", "Missing inputs left absent", "Forward plus weight gradient of the first layer. `zero-filled`: the dense kernels on the batch with zeros at the missing entries; `absent`: what training with absent inputs runs, per product the faster of the sparse-input kernel and the zero-filled one (`kernels` says which; the numbers are the same bits either way); `sparse-kernels`: the sparse-input kernels alone. `macs_performed` against `macs_observed` shows the work the zero-filled kernels spend on missing inputs."),
         ("wdbc", "The seed paper's WDBC network", "30-100-100-100-2, batch 10, 455 rows, the fastest of 5 first epochs."),
         ("epochs", "Training epoch vs density", "SET (zeta 0.3, topology update included) against the burn dense MLP of the same shape, batch 128, the first of two epochs.\n\n![epoch](epoch_speedup.png)"),
@@ -504,4 +538,45 @@ fn figures(dir: &Path) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(kernel: &str, n: usize, batch: usize, ours: f64, before: f64) -> BaselineRow {
+        BaselineRow {
+            commit: "efd65c6efd65c6efd65c6".into(),
+            kernel: kernel.into(),
+            n_in: n,
+            n_out: n,
+            density: 0.01,
+            batch,
+            baseline_gflops: before,
+            baseline_runs: format!("{before:.2}"),
+            ours_gflops: ours,
+            ours_speedup: ours / before,
+        }
+    }
+
+    #[test]
+    fn the_baseline_target_is_checked_at_the_largest_layer_and_batch_for_every_product() {
+        let mut rows = vec![
+            row("forward", 1000, 32, 10.0, 10.0),
+            row("forward", 4000, 128, 60.0, 25.0),
+            row("input_grad", 4000, 128, 50.0, 24.0),
+            row("weight_grad", 4000, 32, 1.0, 10.0),
+        ];
+        let t = against_baseline(&rows).unwrap();
+        assert!(t.what.contains("4000x4000, 1%, batch 128"), "{}", t.what);
+        assert!(t.what.contains("`efd65c6efd65`"), "{}", t.what);
+        assert!(t.met, "{}", t.measured);
+        assert_eq!(t.measured.matches("GFLOP/s").count(), 2);
+        rows.push(row("weight_grad", 4000, 128, 40.0, 21.0));
+        let t = against_baseline(&rows).unwrap();
+        assert!(!t.met, "1.90x misses 2x: {}", t.measured);
+        assert!(t
+            .measured
+            .contains("weight_grad 40.0 against 21.0 GFLOP/s (1.90x)"));
+    }
 }
