@@ -143,7 +143,7 @@ enum Command {
         /// the registry. Not for CI.
         #[arg(long)]
         peers: bool,
-        /// Also run this earlier commit's own kernels section before and after ours, built once
+        /// Also run this earlier commit's own kernels section in 3 rounds with ours, built once
         /// from its sources in ~/.cache/dst-sparse-data/baseline (`DST_BASELINE_DIR` moves it;
         /// the first build takes 15-30 min), into kernels_baseline.csv (e.g. `--baseline
         /// efd65c6`, main before issue 16). Needs the kernels section.

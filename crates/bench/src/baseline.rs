@@ -7,11 +7,13 @@
 //! worth a verdict is the earlier code timed beside ours: the commit's sources are extracted
 //! once (`git archive`) into a cache folder outside the repository (`$DST_BASELINE_DIR`,
 //! default `~/.cache/dst-sparse-data/baseline`), built there with their own lock file and
-//! target directory, and their own `cargo xtask bench --only kernels` runs once before our
-//! kernels section and once after it. The baseline keeps the faster of its two runs, so the
-//! ratio errs against us.
+//! target directory, and their own `cargo xtask bench --only kernels` runs in [`ROUNDS`]
+//! rounds, each right before our kernels section; every rate on both sides is the median of
+//! its rounds (one run of each is not enough: two runs of the same earlier code, minutes
+//! apart, gave 38.1 and 64.5 GFLOP/s for one product on the bench machine).
 
 use crate::kernels::KernelRow;
+use crate::measure::median;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -50,15 +52,20 @@ pub struct BaselineRow {
     pub density: f64,
     /// Batch size.
     pub batch: usize,
-    /// The earlier commit's rate, the faster of its runs (GFLOP/s).
+    /// The earlier commit's rate, the median of its rounds (GFLOP/s).
     pub baseline_gflops: f64,
-    /// Each of its runs' rates, in the order they ran, `;`-separated.
+    /// Its rounds' rates, in the order they ran, `;`-separated.
     pub baseline_runs: String,
-    /// Ours, from the kernels section of the same bench run (GFLOP/s).
+    /// Ours, the median of the rounds of our kernels section (GFLOP/s).
     pub ours_gflops: f64,
+    /// Our rounds' rates, `;`-separated.
+    pub ours_runs: String,
     /// `ours_gflops / baseline_gflops`.
     pub ours_speedup: f64,
 }
+
+/// Rounds of the earlier commit's kernels section then ours.
+pub const ROUNDS: usize = 3;
 
 /// The cache folder holding each commit's sources, their target directory and their outputs.
 fn cache_dir() -> PathBuf {
@@ -184,12 +191,44 @@ fn short(commit: &str) -> &str {
     &commit[..commit.len().min(12)]
 }
 
-/// Our rows joined with the earlier commit's runs: the shapes both measured, the baseline the
-/// fastest of its runs.
-pub fn compare(commit: &str, runs: &[Vec<EarlierKernel>], ours: &[KernelRow]) -> Vec<BaselineRow> {
-    ours.iter()
-        .filter_map(|o| {
-            let rates: Vec<f64> = runs
+/// Each row of our rounds (the same shapes in the same order) as the round with the median
+/// time: what `kernels.csv` holds after rounds.
+pub fn median_rows(rounds: &[Vec<KernelRow>]) -> Vec<KernelRow> {
+    let Some(first) = rounds.first() else {
+        return Vec::new();
+    };
+    (0..first.len())
+        .map(|i| {
+            let mut of_row: Vec<&KernelRow> = rounds.iter().map(|r| &r[i]).collect();
+            of_row.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
+            of_row[(of_row.len() - 1) / 2].clone()
+        })
+        .collect()
+}
+
+fn rates(values: &[f64]) -> String {
+    values
+        .iter()
+        .map(|r| format!("{r:.2}"))
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// Our rounds joined with the earlier commit's: the shapes both measured in every round,
+/// each side's rate the median of its rounds.
+pub fn compare(
+    commit: &str,
+    earlier: &[Vec<EarlierKernel>],
+    ours: &[Vec<KernelRow>],
+) -> Vec<BaselineRow> {
+    let Some(first) = ours.first() else {
+        return Vec::new();
+    };
+    first
+        .iter()
+        .enumerate()
+        .filter_map(|(i, o)| {
+            let before: Vec<f64> = earlier
                 .iter()
                 .filter_map(|run| {
                     run.iter()
@@ -201,22 +240,19 @@ pub fn compare(commit: &str, runs: &[Vec<EarlierKernel>], ours: &[KernelRow]) ->
                         .map(|e| e.gflops)
                 })
                 .collect();
-            let best = rates.iter().copied().fold(f64::NAN, f64::max);
-            (!rates.is_empty()).then(|| BaselineRow {
+            let now: Vec<f64> = ours.iter().map(|r| r[i].gflops).collect();
+            (before.len() == earlier.len()).then(|| BaselineRow {
                 commit: commit.to_string(),
                 kernel: o.kernel.clone(),
                 n_in: o.n_in,
                 n_out: o.n_out,
                 density: o.density,
                 batch: o.batch,
-                baseline_gflops: best,
-                baseline_runs: rates
-                    .iter()
-                    .map(|r| format!("{r:.2}"))
-                    .collect::<Vec<_>>()
-                    .join(";"),
-                ours_gflops: o.gflops,
-                ours_speedup: o.gflops / best,
+                baseline_gflops: median(&before),
+                baseline_runs: rates(&before),
+                ours_gflops: median(&now),
+                ours_runs: rates(&now),
+                ours_speedup: median(&now) / median(&before),
             })
         })
         .collect()
@@ -256,29 +292,40 @@ mod tests {
     }
 
     #[test]
-    fn the_baseline_is_the_fastest_of_its_runs_at_the_same_shape() {
-        let runs = vec![
-            vec![earlier("forward", 128, 30.0), earlier("forward", 32, 9.0)],
+    fn each_side_is_the_median_of_its_rounds_at_the_same_shape() {
+        let earlier = vec![
             vec![
-                earlier("forward", 128, 25.0),
+                earlier("forward", 128, 30.0),
                 earlier("input_grad", 128, 20.0),
             ],
+            vec![
+                earlier("forward", 128, 25.0),
+                earlier("input_grad", 128, 28.0),
+            ],
+            vec![earlier("forward", 128, 50.0)],
         ];
-        let rows = compare(
-            "abc",
-            &runs,
-            &[
-                ours("forward", 128, 60.0),
+        let round = |f: f64| {
+            vec![
+                ours("forward", 128, f),
                 ours("input_grad", 128, 50.0),
                 ours("weight_grad", 128, 50.0),
-            ],
+            ]
+        };
+        let ours = vec![round(60.0), round(90.0), round(10.0)];
+        let rows = compare("abc", &earlier, &ours);
+        assert_eq!(
+            rows.len(),
+            1,
+            "one round lacks input_grad, none has weight_grad"
         );
-        assert_eq!(rows.len(), 2, "weight_grad was never measured earlier");
         assert_eq!(rows[0].baseline_gflops, 30.0);
-        assert_eq!(rows[0].baseline_runs, "30.00;25.00");
+        assert_eq!(rows[0].baseline_runs, "30.00;25.00;50.00");
+        assert_eq!(rows[0].ours_gflops, 60.0);
+        assert_eq!(rows[0].ours_runs, "60.00;90.00;10.00");
         assert_eq!(rows[0].ours_speedup, 2.0);
-        assert_eq!(rows[1].baseline_runs, "20.00");
-        assert_eq!(rows[1].ours_speedup, 2.5);
+        let kept = median_rows(&ours);
+        assert_eq!(kept.len(), 3);
+        assert_eq!(kept[0].gflops, 60.0, "the round of median time");
     }
 
     #[test]

@@ -76,7 +76,7 @@ pub struct BenchOptions {
     /// ([`peers`]; never in CI).
     pub peers: bool,
     /// Also run this earlier commit's kernels section, built from its own sources in a cache
-    /// folder, before and after ours (`kernels_baseline.csv`; [`baseline`]).
+    /// folder, in rounds with ours (`kernels_baseline.csv`; [`baseline`]).
     pub baseline: Option<String>,
 }
 
@@ -157,11 +157,14 @@ pub fn bench(opts: &BenchOptions) -> Result<()> {
             "kernels" => match &earlier {
                 None => write_all_rows(&path, &kernels::kernels(opts.quick, budget))?,
                 Some(b) => {
-                    let before = b.run_kernels(opts.quick, 0)?;
-                    let ours = kernels::kernels(opts.quick, budget);
-                    let after = b.run_kernels(opts.quick, 1)?;
-                    write_all_rows(&path, &ours)?;
-                    let rows = baseline::compare(b.commit(), &[before, after], &ours);
+                    let (mut earlier_rounds, mut our_rounds) = (Vec::new(), Vec::new());
+                    for round in 0..baseline::ROUNDS {
+                        earlier_rounds.push(b.run_kernels(opts.quick, round)?);
+                        eprintln!("  ours, round {} ...", round + 1);
+                        our_rounds.push(kernels::kernels(opts.quick, budget));
+                    }
+                    write_all_rows(&path, &baseline::median_rows(&our_rounds))?;
+                    let rows = baseline::compare(b.commit(), &earlier_rounds, &our_rounds);
                     write_all_rows(&opts.out.join("kernels_baseline.csv"), &rows)?;
                     meta.retain(|m| m.section != "baseline");
                     meta.push(SectionMeta {

@@ -7,6 +7,7 @@
 //! since PyPI's torch wheel brings its CUDA libraries). Never in CI. Without Python or the
 //! registry the peers are skipped with the reason, and the rest of the bench stands.
 
+use crate::measure::median;
 use crate::training::NetworkSpec;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -260,17 +261,6 @@ fn medians(
         }
     }
     rows
-}
-
-/// The middle value (the mean of the two middle ones for an even count; NaN for none).
-fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
 }
 
 /// One peer epoch as `peers.py` printed it.

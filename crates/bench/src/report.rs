@@ -390,7 +390,7 @@ pub fn report(dir: &Path) -> Result<PathBuf> {
     }
     let sections: [(&str, &str, &str); 12] = [
         ("kernels", "Kernels", "GFLOP/s counted as `2 batch nnz` per product; the dense reference is burn flex's GEMM on the same `batch x n x n` shape. Activations feature-major on cache lines, as the model keeps them. `roofline_gflops` is each product's memory roofline, measured: the same rows gathered in the same order with adds and no multiplies (`kernels::gather_rows`); `share_of_roofline` near 1 means the product runs at the speed of its loads.\n\n![kernels](kernels_speedup.png)"),
-        ("kernels_baseline", "Kernels against an earlier commit", "`cargo xtask bench --only kernels --baseline <commit>`: that commit's own kernels section (its code and its bench, built from its sources in a cache folder) run once before our kernels section and once after it; `baseline_gflops` is the faster of its runs (`baseline_runs`), so `ours_speedup` errs against us. `efd65c6` is main as it was when issue 16 was filed."),
+        ("kernels_baseline", "Kernels against an earlier commit", "`cargo xtask bench --only kernels --baseline <commit>`: that commit's own kernels section (its code and its bench, built from its sources in a cache folder) and ours in 3 rounds, each round the earlier one then ours; `baseline_gflops` and `ours_gflops` are the medians of their rounds (`baseline_runs`, `ours_runs`), and `kernels.csv` holds, per row, our round of median time. `efd65c6` is main as it was when issue 16 was filed."),
         ("sparse-input", "Missing inputs left absent", "Forward plus weight gradient of the first layer. `zero-filled`: the dense kernels on the batch with zeros at the missing entries; `absent`: what training with absent inputs runs, per product the faster of the sparse-input kernel and the zero-filled one (`kernels` says which; the numbers are the same bits either way); `sparse-kernels`: the sparse-input kernels alone. `macs_performed` against `macs_observed` shows the work the zero-filled kernels spend on missing inputs."),
         ("wdbc", "The seed paper's WDBC network", "30-100-100-100-2, batch 10, 455 rows, the fastest of 5 first epochs."),
         ("epochs", "Training epoch vs density", "SET (zeta 0.3, topology update included) against the burn dense MLP of the same shape, batch 128, the first of two epochs.\n\n![epoch](epoch_speedup.png)"),
@@ -556,6 +556,7 @@ mod tests {
             baseline_runs: format!("{before:.2}"),
             ours_gflops: ours,
             ours_speedup: ours / before,
+            ours_runs: format!("{ours:.2}"),
         }
     }
 
