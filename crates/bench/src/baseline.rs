@@ -69,11 +69,7 @@ pub const ROUNDS: usize = 3;
 
 /// The cache folder holding each commit's sources, their target directory and their outputs.
 fn cache_dir() -> PathBuf {
-    if let Some(v) = std::env::var_os("DST_BASELINE_DIR") {
-        return PathBuf::from(v);
-    }
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
-    home.join(".cache/dst-sparse-data/baseline")
+    crate::cache_folder("DST_BASELINE_DIR", "baseline")
 }
 
 /// The full hash of `rev` in the repository the bench runs in; an error names `rev`.
@@ -138,14 +134,25 @@ impl Baseline {
         })
     }
 
-    /// The commit's full hash.
-    pub fn commit(&self) -> &str {
-        &self.commit
+    /// [`ROUNDS`] rounds of the commit's kernels section then ours (`ours()`): our rows as
+    /// `kernels.csv` keeps them ([`median_rows`]) and the comparison ([`compare`]).
+    pub fn rounds(
+        &self,
+        quick: bool,
+        mut ours: impl FnMut() -> Vec<KernelRow>,
+    ) -> Result<(Vec<KernelRow>, Vec<BaselineRow>)> {
+        let (mut earlier, mut now) = (Vec::new(), Vec::new());
+        for round in 0..ROUNDS {
+            earlier.push(self.run_kernels(quick, round)?);
+            eprintln!("  ours, round {} ...", round + 1);
+            now.push(ours());
+        }
+        Ok((median_rows(&now), compare(&self.commit, &earlier, &now)))
     }
 
     /// Runs the commit's own `cargo xtask bench --only kernels` (built first when needed; the
     /// build's progress is shown) into run folder `run`, and reads what it measured.
-    pub fn run_kernels(&self, quick: bool, run: usize) -> Result<Vec<EarlierKernel>> {
+    fn run_kernels(&self, quick: bool, run: usize) -> Result<Vec<EarlierKernel>> {
         let out = self.sources.join(format!("bench-run-{run}"));
         if out.exists() {
             std::fs::remove_dir_all(&out)?;
@@ -187,7 +194,8 @@ fn read_earlier(path: &Path) -> Result<Vec<EarlierKernel>> {
     Ok(rows)
 }
 
-fn short(commit: &str) -> &str {
+/// A commit's first 12 hex digits, as the bench's tables show commits.
+pub(crate) fn short(commit: &str) -> &str {
     &commit[..commit.len().min(12)]
 }
 
@@ -241,6 +249,7 @@ pub fn compare(
                 })
                 .collect();
             let now: Vec<f64> = ours.iter().map(|r| r[i].gflops).collect();
+            let (before_median, now_median) = (median(&before), median(&now));
             (before.len() == earlier.len()).then(|| BaselineRow {
                 commit: commit.to_string(),
                 kernel: o.kernel.clone(),
@@ -248,11 +257,11 @@ pub fn compare(
                 n_out: o.n_out,
                 density: o.density,
                 batch: o.batch,
-                baseline_gflops: median(&before),
+                baseline_gflops: before_median,
                 baseline_runs: rates(&before),
-                ours_gflops: median(&now),
+                ours_gflops: now_median,
                 ours_runs: rates(&now),
-                ours_speedup: median(&now) / median(&before),
+                ours_speedup: now_median / before_median,
             })
         })
         .collect()

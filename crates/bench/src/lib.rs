@@ -80,6 +80,16 @@ pub struct BenchOptions {
     pub baseline: Option<String>,
 }
 
+/// A folder of the bench's cache outside the repository: `$<env>` when set, else
+/// `~/.cache/dst-sparse-data/<name>` (the peers' Python environment, earlier commits' builds).
+fn cache_folder(env: &str, name: &str) -> PathBuf {
+    if let Some(v) = std::env::var_os(env) {
+        return PathBuf::from(v);
+    }
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+    home.join(".cache/dst-sparse-data").join(name)
+}
+
 /// When and where a section was measured (`sections.csv`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct SectionMeta {
@@ -157,14 +167,9 @@ pub fn bench(opts: &BenchOptions) -> Result<()> {
             "kernels" => match &earlier {
                 None => write_all_rows(&path, &kernels::kernels(opts.quick, budget))?,
                 Some(b) => {
-                    let (mut earlier_rounds, mut our_rounds) = (Vec::new(), Vec::new());
-                    for round in 0..baseline::ROUNDS {
-                        earlier_rounds.push(b.run_kernels(opts.quick, round)?);
-                        eprintln!("  ours, round {} ...", round + 1);
-                        our_rounds.push(kernels::kernels(opts.quick, budget));
-                    }
-                    write_all_rows(&path, &baseline::median_rows(&our_rounds))?;
-                    let rows = baseline::compare(b.commit(), &earlier_rounds, &our_rounds);
+                    let (ours, rows) =
+                        b.rounds(opts.quick, || kernels::kernels(opts.quick, budget))?;
+                    write_all_rows(&path, &ours)?;
                     write_all_rows(&opts.out.join("kernels_baseline.csv"), &rows)?;
                     meta.retain(|m| m.section != "baseline");
                     meta.push(SectionMeta {

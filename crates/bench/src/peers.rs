@@ -93,11 +93,7 @@ pub const ROUNDS: usize = 5;
 pub const ALL_PEERS: [&str; 3] = ["torch-dense", "sparseprop-static", "sparselab-set"];
 
 fn venv_dir() -> PathBuf {
-    if let Some(v) = std::env::var_os("DST_PEERS_VENV") {
-        return PathBuf::from(v);
-    }
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
-    home.join(".cache/dst-sparse-data/peers-venv")
+    crate::cache_folder("DST_PEERS_VENV", "peers-venv")
 }
 
 /// Runs `cmd`, or says why it failed (its last lines of stderr).

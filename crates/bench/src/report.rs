@@ -311,7 +311,7 @@ fn against_baseline(rows: &[BaselineRow]) -> Option<Target> {
         format!(
             "the sparse products at {n}x{n}, 1%, batch {batch}: each >= 2x its rate at `{}` \
              (`--baseline`, timed in the same run)",
-            &commit[..commit.len().min(12)]
+            crate::baseline::short(commit)
         ),
         shape
             .iter()
