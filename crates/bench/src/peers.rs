@@ -17,7 +17,8 @@ use std::process::Command;
 /// The script run inside the environment.
 const SCRIPT: &str = include_str!("peers.py");
 
-/// Timed batches per peer epoch (after 3 warm-up batches).
+/// Timed batches per epoch of a peer without topology updates (after 3 warm-up batches);
+/// SparseLab's SET is timed over a whole epoch's batches, its one update included.
 const TIMED_BATCHES: usize = 30;
 
 /// One peer's epoch on one network, with ours on the same network measured in the same run.
@@ -33,8 +34,8 @@ pub struct PeerRow {
     pub batch: usize,
     /// Rows of the epoch.
     pub rows: usize,
-    /// The peer's epoch, extrapolated from timed batches: the median of its rounds (NaN when
-    /// it failed).
+    /// The peer's epoch (extrapolated from timed batches, or a whole epoch's batches for a
+    /// peer that updates its topology): the median of its rounds (NaN when it failed).
     pub epoch_seconds: f64,
     /// Our method on the same network, density, batch and rows.
     pub ours: String,
