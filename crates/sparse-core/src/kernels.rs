@@ -876,9 +876,16 @@ mod avx512 {
     /// loads the pass's lanes of its row only (masked-off lanes are neither read nor faulted),
     /// so no term needs a copy at the buffer's end. Each lane is `acc + w · x`, a multiply
     /// then an add, as in the portable loop: the same bits.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    pub(super) fn masked_pass<const B: usize>(
+    ///
+    /// Inlined into its caller's loop over rows, which `multiversion!` compiles with AVX-512
+    /// enabled; as a function of its own (`#[target_feature]` cannot be inlined always) it
+    /// was a call per row, which ran layers of one or two terms a row at half the speed of
+    /// `efd65c6` (`kernels_baseline.csv` at `1187509`, density 0.001, batch 10).
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F.
+    #[inline(always)]
+    pub(super) unsafe fn masked_pass<const B: usize>(
         out: &mut [f32],
         at: usize,
         store: RowStore,
@@ -887,25 +894,29 @@ mod avx512 {
         terms: impl Iterator<Item = (usize, f32)>,
     ) -> usize {
         let lanes = (batch - t0).min(16 * B);
-        let masks: [__mmask16; B] = std::array::from_fn(|k| {
-            let block_lanes = lanes.saturating_sub(16 * k).min(16);
-            ((1u32 << block_lanes) - 1) as u16
-        });
-        let mut acc = [_mm512_setzero_ps(); B];
-        for (i, w) in terms {
-            let x = &src[i * batch + t0..i * batch + t0 + lanes];
-            let w = _mm512_set1_ps(w);
-            for k in 0..B {
-                // SAFETY: only the lanes set in `masks[k]` are read, and they lie in `x`.
-                let v = unsafe { _mm512_maskz_loadu_ps(masks[k], x.as_ptr().add(16 * k)) };
-                acc[k] = _mm512_add_ps(acc[k], _mm512_mul_ps(w, v));
+        let mut masks: [__mmask16; B] = [0; B];
+        for (k, m) in masks.iter_mut().enumerate() {
+            *m = ((1u32 << lanes.saturating_sub(16 * k).min(16)) - 1) as u16;
+        }
+        // SAFETY: the caller's CPU has AVX-512F (this function's contract); a masked load
+        // reads only the lanes set in `masks[k]`, which lie in `x`; a store writes the 16
+        // values of `sums[k]`.
+        let sums = unsafe {
+            let mut acc = [_mm512_setzero_ps(); B];
+            for (i, w) in terms {
+                let x = &src[i * batch + t0..i * batch + t0 + lanes];
+                let w = _mm512_set1_ps(w);
+                for k in 0..B {
+                    let v = _mm512_maskz_loadu_ps(masks[k], x.as_ptr().add(16 * k));
+                    acc[k] = _mm512_add_ps(acc[k], _mm512_mul_ps(w, v));
+                }
             }
-        }
-        let mut sums = [[0.0f32; 16]; B];
-        for k in 0..B {
-            // SAFETY: 16 values fit in `sums[k]`.
-            unsafe { _mm512_storeu_ps(sums[k].as_mut_ptr(), acc[k]) };
-        }
+            let mut sums = [[0.0f32; 16]; B];
+            for k in 0..B {
+                _mm512_storeu_ps(sums[k].as_mut_ptr(), acc[k]);
+            }
+            sums
+        };
         store.put(&mut out[t0..t0 + lanes], at + t0, sums.as_flattened());
         lanes
     }
