@@ -162,8 +162,8 @@ impl<'a> Source<'a> {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum PartialBlocks {
     /// AVX-512 masked loads of the pass's lanes only (`avx512::masked_pass`); made only by
-    /// [`PartialBlocks::at`], where the CPU has AVX-512F. The portable loop below kept its
-    /// accumulators on the stack (a store of one every term, `perf annotate`) and ran the
+    /// [`PartialBlocks::at`], where the CPU has AVX-512F. The portable loop (`Portable`) kept
+    /// its accumulators on the stack (a store of one every term, `perf annotate`) and ran the
     /// input gradient of 1000 x 1000 at 1%, batch 10, at 0.74x the speed of `efd65c6`'s
     /// loop; this one at 0.95-1.03x there, and at 1.3x (input gradient) and 1.2-1.5x
     /// (forward) of `efd65c6` at 4000 x 4000 (scratch program, interleaved runs, Xeon).
@@ -436,7 +436,7 @@ pub fn forward(xt: &[f32], batch: usize, w: &Csr, zt: &mut [f32]) {
 /// per call, a pass over the non-zeros, so that the product reads them in order instead of
 /// through the column view's CSR positions once per pass (measured: that gather held the
 /// product to 61% of its roofline, 4000 x 4000 at 1%, batch 128); smaller batches read them
-/// through the positions, once, and leave the buffer alone ([`ColumnWeights`]).
+/// through the positions, once, and leave the buffer alone (`ColumnWeights`).
 pub fn forward_with(xt: &[f32], batch: usize, w: &Csr, by_column: &mut Vec<f32>, zt: &mut [f32]) {
     forward_at(simd::level(), xt, batch, w, by_column, zt)
 }
@@ -879,8 +879,9 @@ mod avx512 {
     ///
     /// Inlined into its caller's loop over rows, which `multiversion!` compiles with AVX-512
     /// enabled; as a function of its own (`#[target_feature]` cannot be inlined always) it
-    /// was a call per row, which ran layers of one or two terms a row at half the speed of
-    /// `efd65c6` (`kernels_baseline.csv` at `1187509`, density 0.001, batch 10).
+    /// was a call per row, which ran layers of one to four terms a row at 0.53-0.78x the
+    /// speed of `efd65c6` (`cargo xtask bench --only kernels --baseline efd65c6` at
+    /// `1187509`, density 0.001, batch 10).
     ///
     /// # Safety
     /// The CPU must have AVX-512F.
