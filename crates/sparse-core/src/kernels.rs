@@ -266,7 +266,7 @@ fn row_sum_pass<const B: usize>(
     out: &mut [f32],
     at: usize,
     store: RowStore,
-    src: Source,
+    source: Source,
     t0: usize,
     terms: impl Iterator<Item = (usize, f32)>,
 ) -> usize {
@@ -274,7 +274,7 @@ fn row_sum_pass<const B: usize>(
         values: src,
         batch,
         partial,
-    } = src;
+    } = source;
     let lanes = (batch - t0).min(16 * B);
     let mut acc = [[0.0f32; 16]; B];
     if lanes == 16 * B {
@@ -294,7 +294,7 @@ fn row_sum_pass<const B: usize>(
     #[cfg(target_arch = "x86_64")]
     if partial == PartialBlocks::Masked {
         // SAFETY: `Masked` is made only where the CPU has AVX-512F.
-        return unsafe { avx512::masked_pass::<B>(out, at, store, (src, batch), t0, terms) };
+        return unsafe { avx512::masked_pass::<B>(out, at, store, source, t0, terms) };
     }
     for (i, w) in terms {
         let start = i * batch + t0;
@@ -869,7 +869,7 @@ pub fn row_sums(src: &[f32], batch: usize, out: &mut [f32]) {
 /// result is bit-identical to the portable one (tested across levels).
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::RowStore;
+    use super::{RowStore, Source};
     use std::arch::x86_64::*;
 
     /// [`super::row_sum_pass`] for a pass of `B` blocks whose last is partial: each term
@@ -890,10 +890,13 @@ mod avx512 {
         out: &mut [f32],
         at: usize,
         store: RowStore,
-        (src, batch): (&[f32], usize),
+        source: Source,
         t0: usize,
         terms: impl Iterator<Item = (usize, f32)>,
     ) -> usize {
+        let Source {
+            values: src, batch, ..
+        } = source;
         let lanes = (batch - t0).min(16 * B);
         let mut masks: [__mmask16; B] = [0; B];
         for (k, m) in masks.iter_mut().enumerate() {
