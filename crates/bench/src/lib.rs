@@ -104,6 +104,29 @@ struct SectionMeta {
     command: String,
 }
 
+/// Replaces `section`'s row of `meta` with one taken on this machine now, and sorts the rows
+/// as `sections.csv` lists them.
+fn record_section(
+    meta: &mut Vec<SectionMeta>,
+    section: &str,
+    commit: String,
+    quick: bool,
+    seconds: f64,
+    command: String,
+) {
+    meta.retain(|m| m.section != section);
+    meta.push(SectionMeta {
+        section: section.into(),
+        commit,
+        quick,
+        cpu: cpu_model(),
+        threads: rayon::current_num_threads(),
+        seconds,
+        command,
+    });
+    sort_sections(meta);
+}
+
 /// A section's rows, or `None` when the folder has no file for it.
 fn read_csv<T: DeserializeOwned>(path: &Path) -> Result<Option<Vec<T>>> {
     Ok(if path.exists() {
@@ -171,20 +194,20 @@ pub fn bench(opts: &BenchOptions) -> Result<()> {
                         b.rounds(opts.quick, || kernels::kernels(opts.quick, budget))?;
                     write_all_rows(&path, &ours)?;
                     write_all_rows(&opts.out.join("kernels_baseline.csv"), &rows)?;
-                    meta.retain(|m| m.section != "baseline");
-                    meta.push(SectionMeta {
-                        section: "baseline".into(),
-                        commit: commit.clone(),
-                        quick: opts.quick,
-                        cpu: cpu_model(),
-                        threads: rayon::current_num_threads(),
-                        seconds: t.elapsed().as_secs_f64(),
-                        command: format!(
-                            "cargo xtask bench{} --only kernels --baseline {}",
-                            if opts.quick { " --quick" } else { "" },
-                            opts.baseline.as_deref().unwrap_or_default()
-                        ),
-                    });
+                    let command = format!(
+                        "cargo xtask bench{} --only kernels --baseline {}",
+                        if opts.quick { " --quick" } else { "" },
+                        opts.baseline.as_deref().unwrap_or_default()
+                    );
+                    let seconds = t.elapsed().as_secs_f64();
+                    record_section(
+                        &mut meta,
+                        "baseline",
+                        commit.clone(),
+                        opts.quick,
+                        seconds,
+                        command,
+                    );
                 }
             },
             "sparse-input" => write_all_rows(&path, &kernels::sparse_input(opts.quick, budget))?,
@@ -218,17 +241,15 @@ pub fn bench(opts: &BenchOptions) -> Result<()> {
             }
             _ => unreachable!("checked above"),
         }
-        meta.retain(|m| m.section != section);
-        meta.push(SectionMeta {
-            section: section.into(),
-            commit: commit.clone(),
-            quick: opts.quick,
-            cpu: cpu_model(),
-            threads: rayon::current_num_threads(),
-            seconds: t.elapsed().as_secs_f64(),
-            command: String::new(),
-        });
-        sort_sections(&mut meta);
+        let seconds = t.elapsed().as_secs_f64();
+        record_section(
+            &mut meta,
+            section,
+            commit.clone(),
+            opts.quick,
+            seconds,
+            String::new(),
+        );
         write_all_rows(&meta_path, &meta)?;
     }
     if opts.peers {
@@ -313,17 +334,15 @@ fn bench_network(
         spec.rows,
         spec.method.name()
     );
-    meta.retain(|m| m.section != "network");
-    meta.push(SectionMeta {
-        section: "network".into(),
+    let seconds = started.elapsed().as_secs_f64();
+    record_section(
+        &mut meta,
+        "network",
         commit,
-        quick: false,
-        cpu: cpu_model(),
-        threads: rayon::current_num_threads(),
-        seconds: started.elapsed().as_secs_f64(),
-        command: command.clone(),
-    });
-    sort_sections(&mut meta);
+        false,
+        seconds,
+        command.clone(),
+    );
     write_all_rows(&opts.out.join("sections.csv"), &meta)?;
     for r in &rows {
         println!(
@@ -439,16 +458,7 @@ fn run_peers(
     if !gemms.is_empty() {
         write_all_rows(&out.join("peers_gemm.csv"), &gemms)?;
     }
-    meta.retain(|m| m.section != "peers");
-    meta.push(SectionMeta {
-        section: "peers".into(),
-        commit: git_commit(),
-        quick: false,
-        cpu: cpu_model(),
-        threads: rayon::current_num_threads(),
-        seconds: started.elapsed().as_secs_f64(),
-        command,
-    });
-    sort_sections(meta);
+    let seconds = started.elapsed().as_secs_f64();
+    record_section(meta, "peers", git_commit(), false, seconds, command);
     write_all_rows(&out.join("sections.csv"), meta)
 }
