@@ -116,8 +116,8 @@ enum Command {
         /// Output folder.
         #[arg(long, default_value = "results/bench")]
         out: PathBuf,
-        /// Run only these sections (kernels, sparse-input, wdbc, epochs, threads, updates,
-        /// memory, scale); the folder keeps the others' files.
+        /// Run only these sections (kernels, sparse-input, subnormals, wdbc, epochs, threads,
+        /// updates, memory, scale); the folder keeps the others' files.
         #[arg(long, num_args = 1.., value_delimiter = ',')]
         only: Vec<String>,
         /// Your own network instead of the sections: layer widths, input first, the last the

@@ -275,3 +275,131 @@ pub fn sparse_input(quick: bool, budget: f64) -> Vec<SparseInputRow> {
     }
     rows
 }
+
+/// One product timed with normal operands and with one operand subnormal.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SubnormalRow {
+    /// `forward`, `input_grad` or `weight_grad`.
+    pub kernel: String,
+    /// Layer inputs.
+    pub n_in: usize,
+    /// Layer outputs.
+    pub n_out: usize,
+    /// Layer density.
+    pub density: f64,
+    /// Batch size.
+    pub batch: usize,
+    /// The operand made subnormal: `weights` (forward, input gradient) or `deltas` (the
+    /// weight gradient's `dZ`).
+    pub subnormal: String,
+    /// Seconds per call, all operands normal.
+    pub normal_seconds: f64,
+    /// Seconds per call with the subnormal operand.
+    pub subnormal_seconds: f64,
+    /// `normal_seconds` as GFLOP/s (`2 batch nnz`).
+    pub normal_gflops: f64,
+    /// `subnormal_seconds` as GFLOP/s.
+    pub subnormal_gflops: f64,
+    /// `subnormal_seconds / normal_seconds`.
+    pub slowdown: f64,
+}
+
+/// `values` scaled by 2^-130 into the subnormal range (below `f32::MIN_POSITIVE`, 2^-126): a
+/// value of magnitude in [2^-19, 1) keeps 19 or fewer of its 24 significant bits and stays
+/// non-zero.
+fn subnormal(values: &[f32]) -> Vec<f32> {
+    let scale = 2f32.powi(-65);
+    values.iter().map(|v| v * scale * scale).collect()
+}
+
+/// What subnormal operands cost the three products (4000 x 4000 at 1%, batch 128; 1000 x 1000
+/// at batch 32 with `quick`): each timed in turns with normal operands and with one operand
+/// scaled into the subnormal range. Where a CPU takes a microcode assist for a subnormal
+/// input or result, every vector instruction that meets one is slowed. Flushing them to zero
+/// in hardware (the FTZ and DAZ bits of x86's MXCSR, which PyTorch's
+/// `torch.set_flush_denormal` sets) is not something Rust code may do: the standard library
+/// documents any change of those bits as undefined behaviour, since the compiler assumes the
+/// default floating-point environment. This section measures what is at stake.
+pub fn subnormals(quick: bool, budget: f64) -> Vec<SubnormalRow> {
+    let (n, density, batch) = if quick {
+        (1000, 0.01, 32)
+    } else {
+        (4000, 0.01, 128)
+    };
+    let mut rng = stream(3, "bench-subnormals");
+    let w = random_layer(n, n, density, &mut rng);
+    let mut tiny_w = w.clone();
+    tiny_w.values_mut().copy_from_slice(&subnormal(w.values()));
+    let a: Vec<f32> = (0..batch * n)
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
+    let (a_rows, tiny_rows) = (
+        AlignedBuf::from_slice(&a),
+        AlignedBuf::from_slice(&subnormal(&a)),
+    );
+    // One product with normal (`tiny` false) or subnormal operands, into buffers of its own
+    // so that both can be timed in turns.
+    let product = |kernel: &'static str, tiny: bool| {
+        let (w, dz) = if tiny {
+            (&tiny_w, &tiny_rows)
+        } else {
+            (&w, &a_rows)
+        };
+        let (a_rows, mut out, mut grad) = (&a_rows, AlignedBuf::new(), vec![0.0f32; w.nnz()]);
+        out.resize(batch * n, 0.0);
+        let mut by_column = Vec::new();
+        move || match kernel {
+            "forward" => forward_with(a_rows, batch, w, &mut by_column, &mut out),
+            "input_grad" => input_grad(a_rows, batch, w, &mut out),
+            _ => weight_grad(a_rows, dz, batch, w, &mut grad),
+        }
+    };
+    let flops = 2.0 * (batch * w.nnz()) as f64 / 1e9;
+    ["forward", "input_grad", "weight_grad"]
+        .into_iter()
+        .map(|kernel| {
+            let (normal_seconds, subnormal_seconds) =
+                time_pair(budget, product(kernel, false), product(kernel, true));
+            SubnormalRow {
+                kernel: kernel.into(),
+                n_in: n,
+                n_out: n,
+                density,
+                batch,
+                subnormal: if kernel == "weight_grad" {
+                    "deltas"
+                } else {
+                    "weights"
+                }
+                .into(),
+                normal_seconds,
+                subnormal_seconds,
+                normal_gflops: flops / normal_seconds,
+                subnormal_gflops: flops / subnormal_seconds,
+                slowdown: subnormal_seconds / normal_seconds,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subnormal_operands_are_subnormal_and_keep_their_value() {
+        let v = [0.999f32, -0.5, 2f32.powi(-19), 0.0, 0.123_456_7, -0.75];
+        for (&x, &t) in v.iter().zip(&subnormal(&v)) {
+            if x == 0.0 {
+                assert_eq!(t, 0.0);
+                continue;
+            }
+            assert!(t.is_subnormal(), "{x} -> {t:e}");
+            let back = t as f64 * 2f64.powi(130);
+            assert!(
+                (back - x as f64).abs() <= x.abs() as f64 * 2f64.powi(-18),
+                "{x} -> {back}"
+            );
+        }
+    }
+}

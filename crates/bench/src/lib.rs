@@ -5,6 +5,7 @@
 //! keeps the others' files):
 //! - `kernels`: the three sparse-layer products against burn flex's dense GEMM;
 //! - `sparse-input`: the first layer with 0, 50 and 90% of the inputs absent;
+//! - `subnormals`: the three products with subnormal operands against normal ones;
 //! - `epochs`: a SET-MLP epoch against the burn dense MLP epoch across densities;
 //! - `wdbc`: the seed paper's network;
 //! - `threads`: one thread against all of them;
@@ -49,6 +50,7 @@ pub fn run_probe_json(spec: &str) -> Result<String> {
 pub const SECTIONS: &[&str] = &[
     "kernels",
     "sparse-input",
+    "subnormals",
     "wdbc",
     "epochs",
     "threads",
@@ -211,6 +213,7 @@ pub fn bench(opts: &BenchOptions) -> Result<()> {
                 }
             },
             "sparse-input" => write_all_rows(&path, &kernels::sparse_input(opts.quick, budget))?,
+            "subnormals" => write_all_rows(&path, &kernels::subnormals(opts.quick, budget))?,
             "wdbc" => write_all_rows(&path, &training::wdbc_network()?)?,
             "epochs" => write_all_rows(&path, &training::epochs_vs_density(opts.quick)?)?,
             "threads" => write_all_rows(&path, &training::threads(opts.quick)?)?,
