@@ -101,7 +101,8 @@ struct SectionMeta {
     cpu: String,
     threads: usize,
     seconds: f64,
-    /// The command, when not `cargo xtask bench --only <section>` (the `network` section).
+    /// The command that measured it (`bench_command`); empty in rows written before the
+    /// command was recorded, which the report shows as `cargo xtask bench --only <section>`.
     #[serde(default)]
     command: String,
 }
@@ -196,11 +197,6 @@ pub fn bench(opts: &BenchOptions) -> Result<()> {
                         b.rounds(opts.quick, || kernels::kernels(opts.quick, budget))?;
                     write_all_rows(&path, &ours)?;
                     write_all_rows(&opts.out.join("kernels_baseline.csv"), &rows)?;
-                    let command = format!(
-                        "cargo xtask bench{} --only kernels --baseline {}",
-                        if opts.quick { " --quick" } else { "" },
-                        opts.baseline.as_deref().unwrap_or_default()
-                    );
                     let seconds = t.elapsed().as_secs_f64();
                     record_section(
                         &mut meta,
@@ -208,7 +204,7 @@ pub fn bench(opts: &BenchOptions) -> Result<()> {
                         commit.clone(),
                         opts.quick,
                         seconds,
-                        command,
+                        bench_command(opts),
                     );
                 }
             },
@@ -251,7 +247,7 @@ pub fn bench(opts: &BenchOptions) -> Result<()> {
             commit.clone(),
             opts.quick,
             seconds,
-            String::new(),
+            bench_command(opts),
         );
         write_all_rows(&meta_path, &meta)?;
     }
@@ -267,17 +263,13 @@ pub fn bench(opts: &BenchOptions) -> Result<()> {
         }
         // The kernels section's largest shape: 4000 x 4000 at batch 128 (1000 at 32, quick).
         let (batch, n) = if opts.quick { (32, 1000) } else { (128, 4000) };
-        let command = format!(
-            "cargo xtask bench{} --peers",
-            if opts.quick { " --quick" } else { "" }
-        );
         run_peers(
             &opts.out,
             &cases,
             &[(batch, n)],
             opts.quick,
             &mut meta,
-            command,
+            bench_command(opts),
         )?;
     }
     let readme = report(&opts.out)?;
@@ -287,6 +279,26 @@ pub fn bench(opts: &BenchOptions) -> Result<()> {
         readme.display()
     );
     Ok(())
+}
+
+/// The command line of a sections run (not `--network`, whose rows name their own), as
+/// `sections.csv` records it for every section it measured: a full run's sections then say
+/// they came from one run, with its `--baseline` and `--peers`.
+fn bench_command(opts: &BenchOptions) -> String {
+    let mut c = String::from("cargo xtask bench");
+    if opts.quick {
+        c.push_str(" --quick");
+    }
+    if !opts.only.is_empty() {
+        c.push_str(&format!(" --only {}", opts.only.join(",")));
+    }
+    if let Some(rev) = &opts.baseline {
+        c.push_str(&format!(" --baseline {rev}"));
+    }
+    if opts.peers {
+        c.push_str(" --peers");
+    }
+    c
 }
 
 /// Sections in the order they run, the custom network last.
@@ -464,4 +476,32 @@ fn run_peers(
     let seconds = started.elapsed().as_secs_f64();
     record_section(meta, "peers", git_commit(), false, seconds, command);
     write_all_rows(&out.join("sections.csv"), meta)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sections_record_the_command_that_measured_them() {
+        let mut opts = BenchOptions {
+            out: PathBuf::from("results/bench"),
+            quick: false,
+            only: Vec::new(),
+            probe_exe: None,
+            network: None,
+            peers: true,
+            baseline: Some("efd65c6".into()),
+        };
+        assert_eq!(
+            bench_command(&opts),
+            "cargo xtask bench --baseline efd65c6 --peers"
+        );
+        (opts.quick, opts.peers, opts.baseline) = (true, false, None);
+        opts.only = vec!["kernels".into(), "threads".into()];
+        assert_eq!(
+            bench_command(&opts),
+            "cargo xtask bench --quick --only kernels,threads"
+        );
+    }
 }
