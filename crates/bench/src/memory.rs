@@ -149,6 +149,9 @@ impl DstMethod for Measured {
     fn wants_gradients(&self, clock: &TrainingClock) -> bool {
         self.inner.wants_gradients(clock)
     }
+    fn reads_gradients(&self) -> bool {
+        self.inner.reads_gradients()
+    }
     fn after_backward(&mut self, ctx: &mut DstContext<'_>) -> HookOutcome {
         self.measure(ctx, |m, c| m.after_backward(c))
     }

@@ -39,15 +39,21 @@ pub fn random_network(rng: &mut impl Rng, shapes: &[(usize, usize, usize)]) -> V
 
 /// Whether `layer` is well formed: a valid CSR pattern ([`sparse_core::Csr::validate`]: row pointers ending
 /// at the number of connections, each row's columns sorted, in range and without duplicates,
-/// finite weights), momentum and gradient aligned with the connections, bias and its state one
-/// per output. The error says what is wrong and where.
+/// finite weights), momentum and gradient aligned with the connections (the gradient may be
+/// empty: a model training a method that reads none keeps none), bias and its state one per
+/// output. The error says what is wrong and where.
 pub fn check_layer(layer: &SparseLayer) -> Result<(), String> {
     let w = &layer.weights;
     w.validate()
         .map_err(|e| format!("not a valid CSR pattern: {e}"))?;
+    let grad_len = if layer.grad.is_empty() {
+        w.nnz()
+    } else {
+        layer.grad.len()
+    };
     let aligned = [
         ("momentum", layer.momentum.len(), w.nnz()),
-        ("grad", layer.grad.len(), w.nnz()),
+        ("grad", grad_len, w.nnz()),
         ("bias", layer.bias.len(), w.n_cols()),
         ("bias momentum", layer.bias_momentum.len(), w.n_cols()),
     ];

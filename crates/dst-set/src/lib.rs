@@ -226,6 +226,11 @@ impl DstMethod for Set {
         <Self as sparse_core::NamedMethod>::NAME
     }
 
+    /// SET prunes by magnitude and grows at random: no hook of it reads a gradient.
+    fn reads_gradients(&self) -> bool {
+        false
+    }
+
     fn end_of_epoch(&mut self, ctx: &mut DstContext<'_>) -> HookOutcome {
         if ctx.clock.is_last_epoch() {
             return HookOutcome::none();
@@ -294,6 +299,10 @@ impl DstMethod for StaticSparse {
     }
 
     fn rewires(&self) -> bool {
+        false
+    }
+
+    fn reads_gradients(&self) -> bool {
         false
     }
 }

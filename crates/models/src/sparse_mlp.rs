@@ -2,7 +2,9 @@
 //! dropout on hidden activations, softmax cross-entropy output, SGD with momentum.
 //!
 //! Memory is `O(nnz + batch x width)`: the weights, their momentum and gradient (aligned with
-//! the non-zeros), and per-layer activation buffers reused from batch to batch. Time per step is
+//! the non-zeros; one gradient buffer for all layers when the method reads none, see
+//! [`DstMethod::reads_gradients`]), and per-layer activation buffers reused from batch to
+//! batch. Time per step is
 //! `O(batch x nnz)`, or `O(observed x fan-out)` in the first layer when inputs are absent.
 
 use crate::activation::Activation;
@@ -61,10 +63,12 @@ struct Workspace {
     kept: Vec<Vec<u8>>,
     /// Whether the last forward pass dropped units (training mode with dropout).
     masked: bool,
-    /// The weights of the layer being multiplied, in column-view order (scratch of
-    /// [`kernels::forward_with`], filled anew by every call): one buffer for all layers, sized
-    /// by the largest, 4 bytes per connection of that layer only.
-    by_column: Vec<f32>,
+    /// One value per connection of the layer at hand, for all layers, sized by the largest
+    /// (4 bytes per connection of that layer only): in the forward pass, the weights of the
+    /// layer being multiplied in column-view order (scratch of [`kernels::forward_with`],
+    /// filled anew by every call); in a backward pass that updates each layer at once
+    /// ([`GradientUse::Applied`]), the gradient of the layer being updated.
+    per_connection: Vec<f32>,
     /// `deltas[l]`: loss gradient w.r.t. `pre[l]`, `n_out x rows`. A hidden layer's is kept
     /// here only by a backward pass in [`DeltaBuffers::Separate`] mode (allocated then);
     /// otherwise it overwrites the layer's output in `acts[l + 1]`.
@@ -94,6 +98,18 @@ enum DeltaBuffers {
     /// is the gate that makes the delta: 4 bytes per hidden unit and example less (half the
     /// activation memory of a wide network), the same numbers.
     OverOutputs,
+}
+
+/// What a backward pass does with the connections' gradients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GradientUse {
+    /// Leaves them in each layer's `grad` for the method's hooks and the update after them.
+    Kept,
+    /// Applies each layer's optimizer update as soon as its gradient and input gradient are
+    /// computed, from one buffer for all layers (`Workspace::per_connection`), and keeps no
+    /// `grad` in any layer: for methods that read none ([`DstMethod::reads_gradients`]). The
+    /// input gradient reads the weights before their update, so every number is the same.
+    Applied,
 }
 
 /// The delta of layer `l` after the backward pass reached it, from the workspace's
@@ -324,7 +340,7 @@ impl SparseMlp {
             + bufs(&ws.pre)
             + bufs(&ws.deltas)
             + ws.probs.capacity()
-            + ws.by_column.capacity())
+            + ws.per_connection.capacity())
             * size_of::<f32>()
             + ws.kept.iter().map(|k| k.capacity()).sum::<usize>()
             + ws.sparse_input.as_ref().map_or(0, |x| x.heap_bytes());
@@ -404,7 +420,7 @@ impl SparseMlp {
             };
             match (&ws.sparse_input, l) {
                 (Some(xs), 0) => {
-                    let by_column = &mut ws.by_column;
+                    let by_column = &mut ws.per_connection;
                     let chooser = &mut ws.absent_paths.forward;
                     let w = &layer.weights;
                     kernels::forward_absent(chooser, xs, &done[0], w, by_column, z);
@@ -412,7 +428,13 @@ impl SparseMlp {
                     flops += ws.sparse_input_macs;
                 }
                 _ => {
-                    kernels::forward_with(&done[l], rows, &layer.weights, &mut ws.by_column, z);
+                    kernels::forward_with(
+                        &done[l],
+                        rows,
+                        &layer.weights,
+                        &mut ws.per_connection,
+                        z,
+                    );
                     flops += (rows * layer.nnz()) as u64;
                 }
             }
@@ -505,9 +527,9 @@ impl SparseMlp {
     }
 
     /// Backward pass of the last forward pass: fills each layer's `grad` and `bias_grad` with
-    /// the gradient of the mean cross-entropy; returns the multiply-adds. `buffers` says
-    /// where the hidden layers' deltas go.
-    fn backward(&mut self, labels: &[u32], buffers: DeltaBuffers) -> u64 {
+    /// the gradient of the mean cross-entropy, or applies them at once (`gradients`); returns
+    /// the multiply-adds. `buffers` says where the hidden layers' deltas go.
+    fn backward(&mut self, labels: &[u32], buffers: DeltaBuffers, gradients: GradientUse) -> u64 {
         let rows = self.ws.rows;
         assert_eq!(labels.len(), rows, "one label per example");
         let n = self.layers.len();
@@ -535,6 +557,15 @@ impl SparseMlp {
             let layer = &mut self.layers[l];
             let delta = delta(&ws.acts, &ws.deltas, l, buffers);
             kernels::row_sums(delta, rows, &mut layer.bias_grad);
+            let nnz = layer.nnz();
+            let grad = match gradients {
+                GradientUse::Kept => &mut layer.grad,
+                GradientUse::Applied => {
+                    layer.grad = Vec::new();
+                    &mut ws.per_connection
+                }
+            };
+            grad.resize(nnz, 0.0);
             match (&ws.sparse_input, l) {
                 (Some(xs), 0) => {
                     kernels::weight_grad_absent(
@@ -543,61 +574,73 @@ impl SparseMlp {
                         &ws.acts[0],
                         delta,
                         &layer.weights,
-                        &mut layer.grad,
+                        grad,
                     );
                     flops += ws.sparse_input_macs;
                 }
                 _ => {
-                    kernels::weight_grad(&ws.acts[l], delta, rows, &layer.weights, &mut layer.grad);
-                    flops += (rows * layer.nnz()) as u64;
+                    kernels::weight_grad(&ws.acts[l], delta, rows, &layer.weights, grad);
+                    flops += (rows * nnz) as u64;
                 }
             }
-            if l == 0 {
-                continue;
+            if l > 0 {
+                flops += self.input_delta(l, buffers);
             }
-            // dA = dZ Wᵀ, then through dropout and the activation of layer l - 1.
-            flops += (rows * layer.nnz()) as u64;
-            let scale = dropout_scale(self.dropout);
-            let gate_scale = if ws.masked { scale } else { 1.0 };
-            let (delta, prev, outputs) =
-                delta_and_input_delta(&mut ws.acts, &mut ws.deltas, l, buffers);
-            if self.activation.is_relu() {
-                // The layer's input, activated in place, is positive exactly where its
-                // pre-activation is and the unit was kept (see `Workspace::pre`): the kernel
-                // gates its sums by it as it stores them, from beside or from `prev` itself.
-                let w = &layer.weights;
-                kernels::input_grad_relu(delta, rows, w, outputs, gate_scale, prev);
-                continue;
+            if gradients == GradientUse::Applied {
+                let layer = &mut self.layers[l];
+                update_layer(&self.sgd, layer, &self.ws.per_connection[..layer.nnz()]);
             }
-            kernels::input_grad(delta, rows, &layer.weights, prev);
-            let pre = &ws.pre[l - 1];
-            let kept = &ws.kept[l - 1];
-            // Derivative of the activation: 1 above 0, the negative slope (0 for ReLU)
-            // below; then the dropout mask.
-            // One loop per case, each a select the compiler vectorises (a branch on the
-            // sign of `z` would be mispredicted half the time).
-            let slope = self.activation.negative_slope(l - 1);
-            for_rows(prev, rows, move |r0, chunk| {
-                let at = r0 * rows..r0 * rows + chunk.len();
-                let units = chunk.iter_mut().zip(&pre[at.clone()]);
-                let mask = |k: u8| if k == 1 { scale } else { 0.0 };
-                match (slope == 0.0, kept.is_empty()) {
-                    (true, true) => units.for_each(|(d, &z)| *d = if z > 0.0 { *d } else { 0.0 }),
-                    (true, false) => units.zip(&kept[at]).for_each(|((d, &z), &k)| {
-                        let dm = *d * mask(k);
-                        *d = if z > 0.0 { dm } else { 0.0 };
-                    }),
-                    (false, true) => units.for_each(|(d, &z)| {
-                        let below = *d * slope;
-                        *d = if z > 0.0 { *d } else { below };
-                    }),
-                    (false, false) => units.zip(&kept[at]).for_each(|((d, &z), &k)| {
-                        let dm = *d * mask(k);
-                        *d = if z > 0.0 { dm } else { dm * slope };
-                    }),
-                }
-            });
         }
+        flops
+    }
+
+    /// The delta of layer `l - 1` from layer `l`'s (`l > 0`), where `buffers` keeps it:
+    /// `dA = dZ Wᵀ` through dropout and the activation of layer `l - 1`; returns the
+    /// multiply-adds.
+    fn input_delta(&mut self, l: usize, buffers: DeltaBuffers) -> u64 {
+        let rows = self.ws.rows;
+        let (ws, layer) = (&mut self.ws, &self.layers[l]);
+        let flops = (rows * layer.nnz()) as u64;
+        let scale = dropout_scale(self.dropout);
+        let gate_scale = if ws.masked { scale } else { 1.0 };
+        let (delta, prev, outputs) =
+            delta_and_input_delta(&mut ws.acts, &mut ws.deltas, l, buffers);
+        if self.activation.is_relu() {
+            // The layer's input, activated in place, is positive exactly where its
+            // pre-activation is and the unit was kept (see `Workspace::pre`): the kernel
+            // gates its sums by it as it stores them, from beside or from `prev` itself.
+            let w = &layer.weights;
+            kernels::input_grad_relu(delta, rows, w, outputs, gate_scale, prev);
+            return flops;
+        }
+        kernels::input_grad(delta, rows, &layer.weights, prev);
+        let pre = &ws.pre[l - 1];
+        let kept = &ws.kept[l - 1];
+        // Derivative of the activation: 1 above 0, the negative slope (0 for ReLU)
+        // below; then the dropout mask.
+        // One loop per case, each a select the compiler vectorises (a branch on the
+        // sign of `z` would be mispredicted half the time).
+        let slope = self.activation.negative_slope(l - 1);
+        for_rows(prev, rows, move |r0, chunk| {
+            let at = r0 * rows..r0 * rows + chunk.len();
+            let units = chunk.iter_mut().zip(&pre[at.clone()]);
+            let mask = |k: u8| if k == 1 { scale } else { 0.0 };
+            match (slope == 0.0, kept.is_empty()) {
+                (true, true) => units.for_each(|(d, &z)| *d = if z > 0.0 { *d } else { 0.0 }),
+                (true, false) => units.zip(&kept[at]).for_each(|((d, &z), &k)| {
+                    let dm = *d * mask(k);
+                    *d = if z > 0.0 { dm } else { 0.0 };
+                }),
+                (false, true) => units.for_each(|(d, &z)| {
+                    let below = *d * slope;
+                    *d = if z > 0.0 { *d } else { below };
+                }),
+                (false, false) => units.zip(&kept[at]).for_each(|((d, &z), &k)| {
+                    let dm = *d * mask(k);
+                    *d = if z > 0.0 { dm } else { dm * slope };
+                }),
+            }
+        });
         flops
     }
 
@@ -643,7 +686,7 @@ impl SparseMlp {
         if let (true, Some(g)) = (wants, growth) {
             self.scope_rows(g.labels);
             flops += self.forward(&g.batch, None);
-            flops += self.backward(g.labels, DeltaBuffers::Separate);
+            flops += self.backward(g.labels, DeltaBuffers::Separate, GradientUse::Kept);
             scored = Some(ScoreBuffers {
                 acts: std::mem::take(&mut self.ws.acts),
                 deltas: std::mem::take(&mut self.ws.deltas),
@@ -661,7 +704,14 @@ impl SparseMlp {
         } else {
             DeltaBuffers::OverOutputs
         };
-        flops += self.backward(labels, buffers);
+        // A method that reads no gradient gets each layer updated within the backward pass
+        // and no `after_backward` call (see `DstMethod::reads_gradients`).
+        let gradients = if wants || method.reads_gradients() {
+            GradientUse::Kept
+        } else {
+            GradientUse::Applied
+        };
+        flops += self.backward(labels, buffers, gradients);
         let mut edits = Vec::new();
         let diverged;
         let outcome = {
@@ -680,10 +730,12 @@ impl SparseMlp {
                 rng: topology_rng,
                 gradients: if wants { Some(&mut source) } else { None },
             };
-            let out = method.after_backward(&mut ctx);
-            edits.extend(out.edits.iter().copied());
-            if !out.skip_optimizer_step {
-                update_layers(&self.sgd, ctx.layers);
+            if gradients == GradientUse::Kept {
+                let out = method.after_backward(&mut ctx);
+                edits.extend(out.edits.iter().copied());
+                if !out.skip_optimizer_step {
+                    update_layers(&self.sgd, ctx.layers);
+                }
             }
             // Checked before the method's next hook: DeepR's rewiring after this step, or
             // any method's topology update later, would drop non-finite weights unseen.
@@ -752,7 +804,7 @@ impl SparseMlp {
         self.forward(input, None);
         self.ws.row_scope = None;
         // Analysis tools may read the activations and deltas afterwards.
-        self.backward(labels, DeltaBuffers::Separate);
+        self.backward(labels, DeltaBuffers::Separate, GradientUse::Kept);
     }
 
     /// Scores each training example over the classes of its own label's group only:
@@ -838,18 +890,21 @@ impl SparseMlp {
     }
 }
 
-/// Applies the optimizer update to every layer's weights and biases.
+/// Applies the optimizer update to every layer's weights and biases, from their `grad`.
 fn update_layers(sgd: &SgdParams, layers: &mut [SparseLayer]) {
     for layer in layers {
-        let step = |w: &mut [f32], g: &[f32], v: &mut [f32]| sgd.update(w, g, v);
-        zip3(
-            layer.weights.values_mut(),
-            &layer.grad,
-            &mut layer.momentum,
-            step,
-        );
-        sgd.update(&mut layer.bias, &layer.bias_grad, &mut layer.bias_momentum);
+        let grad = std::mem::take(&mut layer.grad);
+        update_layer(sgd, layer, &grad);
+        layer.grad = grad;
     }
+}
+
+/// Applies the optimizer update to one layer's weights, from `grad` (aligned with them), and
+/// to its bias.
+fn update_layer(sgd: &SgdParams, layer: &mut SparseLayer, grad: &[f32]) {
+    let step = |w: &mut [f32], g: &[f32], v: &mut [f32]| sgd.update(w, g, v);
+    zip3(layer.weights.values_mut(), grad, &mut layer.momentum, step);
+    sgd.update(&mut layer.bias, &layer.bias_grad, &mut layer.bias_momentum);
 }
 
 /// The batch's observed entries as a `rows x n_in` CSR.
@@ -1084,6 +1139,59 @@ mod tests {
             assert!(over.ws.deltas[..2].iter().all(|d| d.is_empty()));
             assert!(beside.ws.deltas[..2].iter().all(|d| !d.is_empty()));
             assert!(over.footprint_bytes() < beside.footprint_bytes());
+        }
+    }
+
+    /// Reads no gradient, so the model updates each layer within the backward pass.
+    #[derive(Debug)]
+    struct Gradientless;
+
+    impl DstMethod for Gradientless {
+        fn name(&self) -> &'static str {
+            "gradientless"
+        }
+        fn reads_gradients(&self) -> bool {
+            false
+        }
+    }
+
+    /// Each layer updated within the backward pass, from one buffer, trains exactly as every
+    /// layer updated after it from its own gradient (ReLU and All-ReLU, with dropout), and
+    /// the model that does so keeps no gradient in any layer.
+    #[test]
+    fn updates_within_the_backward_pass_train_as_after_it() {
+        for activation in [Activation::Relu, Activation::AllRelu { alpha: 0.6 }] {
+            let (mut within, mut after) = (two_hidden(activation), two_hidden(activation));
+            let (x, y) = eighteen_rows();
+            let batch = Batch::dense(&x, 18);
+            let (mut d1, mut d2) = (stream(6, "d"), stream(6, "d"));
+            let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            for step in 0..4 {
+                let clock = four_steps(step);
+                let (mut t1, mut t2) = (stream(6, "topo"), stream(6, "topo"));
+                let r1 = within.train_step(&batch, &y, &mut Gradientless, clock, &mut d1, &mut t1);
+                let r2 = after.train_step(&batch, &y, &mut Blind, clock, &mut d2, &mut t2);
+                assert_eq!(
+                    bits(&r1.probs),
+                    bits(&r2.probs),
+                    "{activation:?} step {step}"
+                );
+                for (a, b) in within.layers().iter().zip(after.layers()) {
+                    assert_eq!(bits(a.weights.values()), bits(b.weights.values()));
+                    assert_eq!(bits(&a.momentum), bits(&b.momentum));
+                    assert_eq!(bits(&a.bias), bits(&b.bias), "{activation:?} step {step}");
+                    assert_eq!(bits(&a.bias_momentum), bits(&b.bias_momentum));
+                }
+            }
+            assert!(within.layers().iter().all(|l| l.grad.is_empty()));
+            assert!(after.layers().iter().all(|l| l.grad.len() == l.nnz()));
+            assert!(within.footprint_bytes() < after.footprint_bytes());
+            // A later pass that keeps gradients fills them again.
+            within.compute_gradients(&batch, &y);
+            after.compute_gradients(&batch, &y);
+            for (a, b) in within.layers().iter().zip(after.layers()) {
+                assert_eq!(bits(&a.grad), bits(&b.grad), "{activation:?}");
+            }
         }
     }
 

@@ -145,9 +145,10 @@ fn save_and_load_round_trip() {
     let mut mlp = net.mlp;
     let json = mlp.to_json().unwrap();
     let mut back = SparseMlp::from_json(&json).unwrap();
-    // Gradients are scratch state of the last step and are not saved.
+    // Gradients are scratch state of the last step and are not saved (SET's training keeps
+    // none; a loaded layer starts with zeros).
     for l in mlp.layers_mut() {
-        l.grad.fill(0.0);
+        l.grad = vec![0.0; l.nnz()];
         l.bias_grad.fill(0.0);
     }
     assert_eq!(back.layers(), mlp.layers());

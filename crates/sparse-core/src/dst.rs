@@ -5,7 +5,8 @@
 //! The training loop calls it at three points of each step or epoch:
 //! 1. [`DstMethod::after_backward`]: gradients at the connections are in each layer's `grad`;
 //!    the method may edit the topology and may take over the step (RigL skips the optimizer
-//!    update on an update step);
+//!    update on an update step); a method that says it reads no gradients
+//!    ([`DstMethod::reads_gradients`]) is not called here, and its layers keep none;
 //! 2. [`DstMethod::after_step`]: after the optimizer update (DeepR's rewiring);
 //! 3. [`DstMethod::end_of_epoch`]: after the last batch of an epoch (SET).
 //!
@@ -123,6 +124,17 @@ pub trait DstMethod: Send + std::fmt::Debug {
     /// the examples those scores are computed on can change what it grows.
     fn grows_by_gradient(&self) -> bool {
         false
+    }
+
+    /// Whether the method reads the connections' gradients (each layer's `grad`) in any hook,
+    /// or acts in [`DstMethod::after_backward`]. When false, the model may apply each layer's
+    /// optimizer update as soon as the backward pass has that layer's gradient (after the
+    /// layer's input gradient, so every number is the same) and keep one gradient buffer for
+    /// all layers instead of one per layer: 4 bytes per connection less. It then leaves every
+    /// layer's `grad` empty and does not call `after_backward`. The default, true, is always
+    /// correct; SET and static sparse training say false.
+    fn reads_gradients(&self) -> bool {
+        true
     }
 
     /// After the backward pass of a step, before the optimizer update.

@@ -22,7 +22,9 @@ pub struct SparseLayer {
     pub momentum: Vec<f32>,
     /// Momentum of each bias entry.
     pub bias_momentum: Vec<f32>,
-    /// Loss gradient at each connection from the last backward pass (aligned).
+    /// Loss gradient at each connection from the last backward pass (aligned), or empty when
+    /// the model applies each layer's update as soon as its gradient is known and keeps none
+    /// ([`crate::DstMethod::reads_gradients`]); topology edits keep it aligned when held.
     #[serde(skip)]
     pub grad: Vec<f32>,
     /// Loss gradient of the bias from the last backward pass.
@@ -95,6 +97,17 @@ impl SparseLayer {
         all_finite(self.weights.values()) && all_finite(&self.bias)
     }
 
+    /// Whether the layer holds a gradient per connection (see [`SparseLayer::grad`]): an
+    /// empty `grad` beside connections is not held; any other is brought into line with the
+    /// connections.
+    fn holds_grad(&mut self) -> bool {
+        let held = !(self.grad.is_empty() && self.nnz() > 0);
+        if held {
+            self.grad.resize(self.nnz(), 0.0);
+        }
+        held
+    }
+
     /// Restores the derived buffers after deserialisation (gradients are not saved).
     pub fn ensure_buffers(&mut self) {
         self.grad.resize(self.nnz(), 0.0);
@@ -106,7 +119,7 @@ impl SparseLayer {
     /// update never holds two copies of a layer.
     pub fn retain(&mut self, keep: &[bool]) -> usize {
         assert_eq!(keep.len(), self.nnz(), "one keep flag per connection");
-        self.grad.resize(self.nnz(), 0.0);
+        let held = self.holds_grad();
         let n = self.n_in();
         let (row_ptr, cols, vals) = self.weights.raw_parts_mut();
         let (momentum, grad) = (&mut self.momentum, &mut self.grad);
@@ -119,7 +132,9 @@ impl SparseLayer {
                     cols[w] = cols[k];
                     vals[w] = vals[k];
                     momentum[w] = momentum[k];
-                    grad[w] = grad[k];
+                    if held {
+                        grad[w] = grad[k];
+                    }
                     w += 1;
                 }
             }
@@ -205,14 +220,17 @@ impl SparseLayer {
                 )));
             }
         }
-        self.grad.resize(self.nnz(), 0.0);
+        let held = self.holds_grad();
         let old = self.nnz();
         let total = old + positions.len();
         let (row_ptr, cols, vals) = self.weights.raw_parts_mut();
         let (momentum, grad) = (&mut self.momentum, &mut self.grad);
         cols.resize(total, 0);
-        for v in [&mut *vals, &mut *momentum, &mut *grad] {
+        for v in [&mut *vals, &mut *momentum] {
             v.resize(total, 0.0);
+        }
+        if held {
+            grad.resize(total, 0.0);
         }
         // Walk rows from the last, writing each row's merged entries at the end of its new
         // range; the write position never falls below the read position, so nothing unread
@@ -234,13 +252,17 @@ impl SparseLayer {
                     cols[dest] = cols[k];
                     vals[dest] = vals[k];
                     momentum[dest] = momentum[k];
-                    grad[dest] = grad[k];
+                    if held {
+                        grad[dest] = grad[k];
+                    }
                 } else if let Some(c) = new {
                     g -= 1;
                     cols[dest] = c;
                     vals[dest] = values[g];
                     momentum[dest] = 0.0;
-                    grad[dest] = 0.0;
+                    if held {
+                        grad[dest] = 0.0;
+                    }
                 } else {
                     dest += 1;
                     break;
