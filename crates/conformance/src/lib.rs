@@ -16,6 +16,10 @@
 //!
 //! - **determinism**: the same seed gives the same run, bit for bit (epoch records, every
 //!   batch's outputs, final weights, momentum and topology);
+//! - **gradients as declared**: a method that says it reads no gradients
+//!   (`DstMethod::reads_gradients`, whose layers then keep none and whose `after_backward` is
+//!   not called) trains exactly as when its layers keep them and its `after_backward` is
+//!   called;
 //! - **checkpoint and resume**: a run saved after some epochs and continued by a freshly built
 //!   model, method and random streams ends exactly like the uninterrupted run.
 //!
@@ -28,7 +32,7 @@ mod network;
 
 use models::{Classifier, SparseNetwork, TrainOutcome};
 use network::{Recorder, ShortRun};
-use sparse_core::NamedMethod;
+use sparse_core::{DstContext, DstMethod, HookOutcome, NamedMethod, SparseError, TrainingClock};
 use std::fmt;
 
 /// A property a method failed, with what was seen.
@@ -57,6 +61,9 @@ pub enum Property {
     RewiresAsDeclared,
     /// Two runs with one seed differ.
     Determinism,
+    /// A method that says it reads no gradients trains otherwise when its layers keep them
+    /// and its `after_backward` is called.
+    GradientsAsDeclared,
     /// A run resumed from a checkpoint differs from the uninterrupted one.
     Resume,
 }
@@ -202,12 +209,79 @@ pub fn check<M: NamedMethod>() -> Result<Report, Violation> {
             "two runs with one seed differ".to_string(),
         ));
     }
+    let method = M::from_config(M::conformance_config())
+        .map_err(|e| fail(Property::Builds, e.to_string()))?;
+    if !method.reads_gradients() {
+        let mut kept: Box<dyn Classifier> =
+            Box::new(ShortRun::sparse_network(Box::new(KeepsGradients(method))));
+        let mut seen = Recorder::quiet();
+        let with_gradients = run
+            .train(kept.as_mut(), &mut seen)
+            .map_err(|e| fail(Property::Trains, e))?;
+        if (
+            &outcome,
+            state_bits(first.as_mut(), &run),
+            &recorder.batches,
+        ) != (
+            &with_gradients,
+            state_bits(kept.as_mut(), &run),
+            &seen.batches,
+        ) {
+            return Err(fail(
+                Property::GradientsAsDeclared,
+                "says it reads no gradients (reads_gradients() is false) but trains otherwise \
+                 when its layers keep them and its after_backward is called"
+                    .to_string(),
+            ));
+        }
+    }
     check_resume(M::NAME, || build().expect("built once already"))?;
     Ok(Report {
         initial_connections: initial,
         final_connections: last,
         edits,
     })
+}
+
+/// A method as it is, but saying it reads gradients: its layers keep them and its
+/// `after_backward` is called, the way a method that reads none must train alike.
+#[derive(Debug)]
+struct KeepsGradients<M>(M);
+
+impl<M: DstMethod> DstMethod for KeepsGradients<M> {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    fn initial_densities(&mut self, targets: &[f64]) -> Vec<f64> {
+        self.0.initial_densities(targets)
+    }
+    fn wants_gradients(&self, clock: &TrainingClock) -> bool {
+        self.0.wants_gradients(clock)
+    }
+    fn rewires(&self) -> bool {
+        self.0.rewires()
+    }
+    fn grows_by_gradient(&self) -> bool {
+        self.0.grows_by_gradient()
+    }
+    fn reads_gradients(&self) -> bool {
+        true
+    }
+    fn after_backward(&mut self, ctx: &mut DstContext<'_>) -> HookOutcome {
+        self.0.after_backward(ctx)
+    }
+    fn after_step(&mut self, ctx: &mut DstContext<'_>) -> HookOutcome {
+        self.0.after_step(ctx)
+    }
+    fn end_of_epoch(&mut self, ctx: &mut DstContext<'_>) -> HookOutcome {
+        self.0.end_of_epoch(ctx)
+    }
+    fn save_state(&self) -> Vec<u8> {
+        self.0.save_state()
+    }
+    fn load_state(&mut self, state: &[u8]) -> Result<(), SparseError> {
+        self.0.load_state(state)
+    }
 }
 
 /// Checkpoints a run of the model `build` makes after some epochs, builds everything afresh

@@ -1,4 +1,4 @@
-//! The kit fails a method that breaks one of its properties, and says which: five broken
+//! The kit fails a method that breaks one of its properties, and says which: six broken
 //! methods, next to static sparse training and SET, which pass. (A layer that is not well
 //! formed is caught by `fixtures::check_layer`, tested beside it; through the public layer API
 //! a method can only misalign its state, which stops training: `Property::Trains`.)
@@ -140,6 +140,27 @@ impl DstMethod for Misaligner {
     }
 }
 
+/// Says it reads no gradients, yet swaps a connection in `after_backward` at its third step,
+/// a hook the model then never calls.
+#[derive(Debug, Default)]
+struct Peeker;
+named!(Peeker, "peeker", false);
+impl DstMethod for Peeker {
+    fn name(&self) -> &'static str {
+        "peeker"
+    }
+    fn reads_gradients(&self) -> bool {
+        false
+    }
+    fn after_backward(&mut self, ctx: &mut DstContext<'_>) -> HookOutcome {
+        if ctx.clock.step == 2 {
+            swap_one(ctx)
+        } else {
+            HookOutcome::none()
+        }
+    }
+}
+
 fn fails_with<M: NamedMethod>(property: Property) {
     let violation = check::<M>().expect_err(M::NAME);
     assert_eq!(violation.property, property, "{violation}");
@@ -153,6 +174,7 @@ fn each_broken_property_is_caught_and_named() {
     fails_with::<Forgetful>(Property::Resume);
     fails_with::<Noisy>(Property::Determinism);
     fails_with::<Misaligner>(Property::Trains);
+    fails_with::<Peeker>(Property::GradientsAsDeclared);
 }
 
 #[test]
