@@ -4,8 +4,8 @@
 //! Memory is `O(nnz + batch x width)`: the weights, their momentum and gradient (aligned with
 //! the non-zeros; one gradient buffer for all layers when the method reads none, see
 //! [`DstMethod::reads_gradients`]), and per-layer activation buffers reused from batch to
-//! batch. Time per step is
-//! `O(batch x nnz)`, or `O(observed x fan-out)` in the first layer when inputs are absent.
+//! batch. Time per step is `O(batch x nnz)`, or `O(observed x fan-out)` in the first layer
+//! when inputs are absent.
 
 use crate::activation::Activation;
 use crate::batch::{
