@@ -21,7 +21,9 @@ pub use dense::DenseMlp;
 pub use error::ModelError;
 pub use optim::SgdParams;
 pub use policy::{DataSampler, GrowthBatchSource, OnlineForgetting, PlainData};
-pub use sparse_mlp::{SparseInit, SparseMlp, StepReport, StepRngs};
+pub use sparse_mlp::{
+    ActivationMemory, SparseInit, SparseMlp, StepReport, StepRngs, RECOMPUTE_ABOVE_BYTES,
+};
 pub use train::{
     evaluate, predict_proba_all, train, train_from, train_with, DataPolicies, EpochRecord,
     Examples, LoopState, RunData, TrainObserver, TrainOptions, TrainOutcome,

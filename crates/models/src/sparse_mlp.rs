@@ -4,8 +4,9 @@
 //! Memory is `O(nnz + batch x width)`: the weights, their momentum and gradient (aligned with
 //! the non-zeros; one gradient buffer for all layers when the method reads none, see
 //! [`DstMethod::reads_gradients`]), and per-layer activation buffers reused from batch to
-//! batch. Time per step is `O(batch x nnz)`, or `O(observed x fan-out)` in the first layer
-//! when inputs are absent.
+//! batch (one fewer where the first hidden output is recomputed, see [`ActivationMemory`]).
+//! Time per step is `O(batch x nnz)`, or `O(observed x fan-out)` in the first layer when
+//! inputs are absent.
 
 use crate::activation::Activation;
 use crate::batch::{
@@ -63,6 +64,9 @@ struct Workspace {
     kept: Vec<Vec<u8>>,
     /// Whether the last forward pass dropped units (training mode with dropout).
     masked: bool,
+    /// Set by a forward pass that wrote the third hidden output over the first, for the
+    /// backward pass to recompute the first (see [`SparseMlp::recomputes_first_hidden`]).
+    recompute: Option<Recompute>,
     /// One value per connection of the layer at hand, for all layers, sized by the largest
     /// (4 bytes per connection of that layer only): in the forward pass, the weights of the
     /// layer being multiplied in column-view order (scratch of [`kernels::forward_with`],
@@ -86,6 +90,38 @@ struct Workspace {
     /// class group, see [`SparseMlp::set_class_groups`]); `None`: the active classes.
     row_scope: Option<Vec<bool>>,
     rows: usize,
+}
+
+/// Whether a training step keeps the first hidden layer's output for its backward pass or
+/// computes it again there, trading one more product of the first layer for a buffer of
+/// `batch x width` (see [`SparseMlp::set_activation_memory`]). The numbers are the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ActivationMemory {
+    /// Recompute where the first hidden output takes at least [`RECOMPUTE_ABOVE_BYTES`].
+    #[default]
+    Auto,
+    /// Always keep it.
+    Keep,
+    /// Recompute whenever the network allows it (ReLU, at least three hidden layers).
+    Recompute,
+}
+
+/// Size of the first hidden layer's output (for one batch) from which
+/// [`ActivationMemory::Auto`] recomputes it: 64 MiB, a buffer worth a product only where the
+/// layers are wide enough for activations to rival the connections (the million-neuron
+/// network of `cargo xtask bench --only scale`: 163 MiB at batch 128); every study's network
+/// is far below.
+pub const RECOMPUTE_ABOVE_BYTES: usize = 64 << 20;
+
+/// The layer whose input (the third hidden output) takes the first hidden output's buffer
+/// when that output is recomputed.
+const SHARED_WITH_FIRST_HIDDEN: usize = 3;
+
+/// What the backward pass needs to recompute the first hidden output: the dropout stream as
+/// the forward pass's first layer found it (`None` without dropout).
+#[derive(Debug, Clone)]
+struct Recompute {
+    dropout: Option<ChaCha8Rng>,
 }
 
 /// Where a backward pass leaves the hidden layers' deltas.
@@ -162,6 +198,10 @@ pub struct SparseMlp {
     /// Group (task) of each class for training passes; `None`: the active classes.
     #[serde(skip)]
     class_groups: Option<Vec<u32>>,
+    /// Whether training recomputes the first hidden output. Not saved: a setting of the
+    /// machine's memory, not of the model.
+    #[serde(skip)]
+    activation_memory: ActivationMemory,
     #[serde(skip)]
     ws: Workspace,
 }
@@ -284,12 +324,19 @@ impl SparseMlp {
             sgd,
             active: None,
             class_groups: None,
+            activation_memory: ActivationMemory::default(),
             ws: Workspace::default(),
         };
         for l in &mut m.layers {
             l.ensure_buffers();
         }
         Ok(m)
+    }
+
+    /// Whether training steps keep the first hidden layer's output or recompute it
+    /// ([`ActivationMemory::Auto`] by default); the numbers do not depend on it.
+    pub fn set_activation_memory(&mut self, memory: ActivationMemory) {
+        self.activation_memory = memory;
     }
 
     /// The network with `activation` in its hidden layers (ReLU by default).
@@ -352,16 +399,23 @@ impl SparseMlp {
         self.layers.iter().map(|l| l.weights.density()).collect()
     }
 
-    /// Sizes the workspace for a batch of `rows` (no allocation once it has grown).
-    fn prepare(&mut self, rows: usize) {
+    /// Sizes the workspace for a batch of `rows` (no allocation once it has grown). With
+    /// `recompute`, the third hidden layer's output gets no buffer of its own: the forward
+    /// pass lends it the first's (see [`SparseMlp::recomputes_first_hidden`]).
+    fn prepare(&mut self, rows: usize, recompute: bool) {
         let ws = &mut self.ws;
         let n = self.layers.len();
         ws.acts.resize(n, AlignedBuf::new());
         ws.pre.resize(n, AlignedBuf::new());
         ws.deltas.resize(n, AlignedBuf::new());
         ws.kept.resize(n, Vec::new());
+        ws.recompute = None;
         for (l, layer) in self.layers.iter().enumerate() {
-            ws.acts[l].resize(rows * layer.n_in(), 0.0);
+            if recompute && l == SHARED_WITH_FIRST_HIDDEN {
+                ws.acts[l] = AlignedBuf::new();
+            } else {
+                ws.acts[l].resize(rows * layer.n_in(), 0.0);
+            }
             let pre = if l + 1 == n || !self.activation.is_relu() {
                 rows * layer.n_out()
             } else {
@@ -374,15 +428,42 @@ impl SparseMlp {
         ws.rows = rows;
     }
 
+    /// Whether a training step on `rows` examples recomputes the first hidden layer's output
+    /// in its backward pass instead of keeping it (under [`ActivationMemory::Auto`]: where
+    /// that output takes at least [`RECOMPUTE_ABOVE_BYTES`]).
+    ///
+    /// Only a ReLU network with at least three hidden layers can: its backward pass needs the
+    /// first hidden output again only after the third's buffer is free (that output's last
+    /// reader is the gate of the second's delta), so the forward pass writes the third hidden
+    /// output over the first and the backward pass recomputes the first into it, with the
+    /// same dropout words: one buffer of `batch x width` less (a third of the activation
+    /// memory of three equal hidden layers) for one more product of the first layer per step,
+    /// with the same numbers.
+    fn recomputes_first_hidden(&self, rows: usize) -> bool {
+        let able = self.activation.is_relu() && self.layers.len() > SHARED_WITH_FIRST_HIDDEN;
+        match self.activation_memory {
+            ActivationMemory::Keep => false,
+            ActivationMemory::Recompute => able,
+            ActivationMemory::Auto => {
+                able && rows * self.layers[0].n_out() * size_of::<f32>() >= RECOMPUTE_ABOVE_BYTES
+            }
+        }
+    }
+
     /// Forward pass; leaves the softmax outputs in `ws.probs` (`rows x n_classes`) and
     /// returns the multiply-adds. With `dropout_rng`, hidden activations are dropped
-    /// (training mode).
-    fn forward(&mut self, input: &Batch, dropout_rng: Option<&mut ChaCha8Rng>) -> u64 {
+    /// (training mode). With `recompute`, the first hidden output is overwritten by the
+    /// third and the backward pass (which must follow, with deltas over the outputs)
+    /// recomputes it (see [`SparseMlp::recomputes_first_hidden`]).
+    fn forward(
+        &mut self,
+        input: &Batch,
+        dropout_rng: Option<&mut ChaCha8Rng>,
+        recompute: bool,
+    ) -> u64 {
         let n_in = self.layers[0].n_in();
-        self.prepare(input.rows);
+        self.prepare(input.rows, recompute);
         let rows = input.rows;
-        let n = self.layers.len();
-        let mut flops = 0u64;
         match input.x {
             Inputs::Rows(x) => {
                 assert_eq!(
@@ -406,124 +487,155 @@ impl SparseMlp {
             .observed
             .map(|obs| observed_entries(&input.x.to_rows(n_in), obs, rows, n_in));
         let mut rng = dropout_rng;
-        for l in 0..n {
-            let layer = &self.layers[l];
-            let ws = &mut self.ws;
-            // A ReLU layer's output goes straight into the next layer's input, activated
-            // there in place (see `Workspace::pre`).
-            let in_place = l + 1 < n && self.activation.is_relu();
-            let (done, next) = ws.acts.split_at_mut(l + 1);
-            let z = if in_place {
-                &mut next[0]
-            } else {
-                &mut ws.pre[l]
-            };
-            match (&ws.sparse_input, l) {
-                (Some(xs), 0) => {
-                    let by_column = &mut ws.per_connection;
-                    let chooser = &mut ws.absent_paths.forward;
-                    let w = &layer.weights;
-                    kernels::forward_absent(chooser, xs, &done[0], w, by_column, z);
-                    ws.sparse_input_macs = kernels::sparse_input_work(xs, &layer.weights) as u64;
-                    flops += ws.sparse_input_macs;
-                }
-                _ => {
-                    kernels::forward_with(
-                        &done[l],
-                        rows,
-                        &layer.weights,
-                        &mut ws.per_connection,
-                        z,
-                    );
-                    flops += (rows * layer.nnz()) as u64;
-                }
+        let mut flops = 0u64;
+        for l in 0..self.layers.len() {
+            if recompute && l == 0 {
+                // The stream as the first layer's dropout finds it, to draw the same words
+                // again when the backward pass recomputes that layer.
+                let dropout = rng.as_deref().filter(|_| self.dropout > 0.0).cloned();
+                self.ws.recompute = Some(Recompute { dropout });
             }
-            let width = layer.n_out();
-            let bias = &layer.bias;
-            if !in_place {
-                for_rows(z, rows, move |r0, chunk| {
-                    for (zrow, b) in chunk.chunks_exact_mut(rows).zip(&bias[r0..]) {
-                        for z in zrow {
-                            *z += b;
-                        }
-                    }
-                });
+            if recompute && l + 1 == SHARED_WITH_FIRST_HIDDEN {
+                // The first hidden output's last reader in this pass (layer 1) has run; the
+                // layer about to run writes over it.
+                let mut shared = std::mem::take(&mut self.ws.acts[1]);
+                shared.resize(rows * self.layers[l].n_out(), 0.0);
+                self.ws.acts[SHARED_WITH_FIRST_HIDDEN] = shared;
             }
-            if l + 1 < n {
-                let scale = dropout_scale(self.dropout);
-                let next = &mut ws.acts[l + 1];
-                let dropout = rng.as_deref_mut().filter(|_| self.dropout > 0.0);
-                ws.masked = dropout.is_some();
-                if in_place {
-                    match dropout {
-                        // Bias, ReLU and dropout in one pass over the layer's output, which
-                        // draws its own words: no buffer of words or flags.
-                        Some(r) => apply_dropout_transposed(
-                            next,
-                            rows,
-                            width,
-                            self.dropout,
-                            r,
-                            move |j, row, kept| {
-                                // Two loops, each vectorised (one with both was not).
-                                for a in row.iter_mut() {
-                                    *a = (*a + bias[j]).max(0.0);
-                                }
-                                for (a, &k) in row.iter_mut().zip(kept) {
-                                    *a *= if k == 1 { scale } else { 0.0 };
-                                }
-                            },
-                        ),
-                        None => for_rows(next, rows, move |r0, chunk| {
-                            for (row, b) in chunk.chunks_exact_mut(rows).zip(&bias[r0..]) {
-                                for a in row {
-                                    *a = (*a + b).max(0.0);
-                                }
-                            }
-                        }),
-                    }
-                    continue;
-                }
-                let kept = &mut ws.kept[l];
-                match dropout {
-                    Some(r) => {
-                        kept.resize(rows * width, 0);
-                        fill_dropout_kept_transposed(kept, rows, width, self.dropout, r);
-                    }
-                    None => kept.clear(),
-                }
-                let (masked, kept) = (ws.masked, &ws.kept[l]);
-                let slope = self.activation.negative_slope(l);
-                let pre = &ws.pre[l];
-                for_rows(next, rows, move |r0, chunk| {
-                    let at = r0 * rows..r0 * rows + chunk.len();
-                    if slope == 0.0 {
-                        for (a, &z) in chunk.iter_mut().zip(&pre[at.clone()]) {
-                            *a = z.max(0.0);
-                        }
-                    } else {
-                        for (a, &z) in chunk.iter_mut().zip(&pre[at.clone()]) {
-                            *a = if z > 0.0 { z } else { slope * z };
-                        }
-                    }
-                    if masked {
-                        for (a, &k) in chunk.iter_mut().zip(&kept[at]) {
-                            *a *= if k == 1 { scale } else { 0.0 };
-                        }
-                    }
-                });
-            } else {
-                ws.probs.resize(rows * width, 0.0);
-                kernels::transpose(&ws.pre[l], width, rows, &mut ws.probs);
-                match (&ws.row_scope, &self.active) {
-                    (Some(scope), _) => mask_inactive(&mut ws.probs, scope),
-                    (None, Some(active)) => mask_inactive(&mut ws.probs, active),
-                    (None, None) => {}
-                }
-                softmax_rows(&mut ws.probs, width);
-            }
+            flops += self.forward_layer(l, rng.as_deref_mut());
         }
         flops
+    }
+
+    /// Layer `l` of the forward pass: its product on `acts[l]`, then its bias and activation
+    /// (and dropout with `rng`) into `acts[l + 1]`, or the softmax for the output layer;
+    /// returns the multiply-adds.
+    fn forward_layer(&mut self, l: usize, rng: Option<&mut ChaCha8Rng>) -> u64 {
+        let rows = self.ws.rows;
+        let n = self.layers.len();
+        let mut flops = 0u64;
+        let layer = &self.layers[l];
+        let ws = &mut self.ws;
+        // A ReLU layer's output goes straight into the next layer's input, activated
+        // there in place (see `Workspace::pre`).
+        let in_place = l + 1 < n && self.activation.is_relu();
+        let (done, next) = ws.acts.split_at_mut(l + 1);
+        let z = if in_place {
+            &mut next[0]
+        } else {
+            &mut ws.pre[l]
+        };
+        match (&ws.sparse_input, l) {
+            (Some(xs), 0) => {
+                let by_column = &mut ws.per_connection;
+                let chooser = &mut ws.absent_paths.forward;
+                let w = &layer.weights;
+                kernels::forward_absent(chooser, xs, &done[0], w, by_column, z);
+                ws.sparse_input_macs = kernels::sparse_input_work(xs, &layer.weights) as u64;
+                flops += ws.sparse_input_macs;
+            }
+            _ => {
+                kernels::forward_with(&done[l], rows, &layer.weights, &mut ws.per_connection, z);
+                flops += (rows * layer.nnz()) as u64;
+            }
+        }
+        let width = layer.n_out();
+        let bias = &layer.bias;
+        if !in_place {
+            for_rows(z, rows, move |r0, chunk| {
+                for (zrow, b) in chunk.chunks_exact_mut(rows).zip(&bias[r0..]) {
+                    for z in zrow {
+                        *z += b;
+                    }
+                }
+            });
+        }
+        if l + 1 == n {
+            ws.probs.resize(rows * width, 0.0);
+            kernels::transpose(&ws.pre[l], width, rows, &mut ws.probs);
+            match (&ws.row_scope, &self.active) {
+                (Some(scope), _) => mask_inactive(&mut ws.probs, scope),
+                (None, Some(active)) => mask_inactive(&mut ws.probs, active),
+                (None, None) => {}
+            }
+            softmax_rows(&mut ws.probs, width);
+            return flops;
+        }
+        let scale = dropout_scale(self.dropout);
+        let next = &mut ws.acts[l + 1];
+        let dropout = rng.filter(|_| self.dropout > 0.0);
+        ws.masked = dropout.is_some();
+        if in_place {
+            match dropout {
+                // Bias, ReLU and dropout in one pass over the layer's output, which
+                // draws its own words: no buffer of words or flags.
+                Some(r) => apply_dropout_transposed(
+                    next,
+                    rows,
+                    width,
+                    self.dropout,
+                    r,
+                    move |j, row, kept| {
+                        // Two loops, each vectorised (one with both was not).
+                        for a in row.iter_mut() {
+                            *a = (*a + bias[j]).max(0.0);
+                        }
+                        for (a, &k) in row.iter_mut().zip(kept) {
+                            *a *= if k == 1 { scale } else { 0.0 };
+                        }
+                    },
+                ),
+                None => for_rows(next, rows, move |r0, chunk| {
+                    for (row, b) in chunk.chunks_exact_mut(rows).zip(&bias[r0..]) {
+                        for a in row {
+                            *a = (*a + b).max(0.0);
+                        }
+                    }
+                }),
+            }
+            return flops;
+        }
+        let kept = &mut ws.kept[l];
+        match dropout {
+            Some(r) => {
+                kept.resize(rows * width, 0);
+                fill_dropout_kept_transposed(kept, rows, width, self.dropout, r);
+            }
+            None => kept.clear(),
+        }
+        let (masked, kept) = (ws.masked, &ws.kept[l]);
+        let slope = self.activation.negative_slope(l);
+        let pre = &ws.pre[l];
+        for_rows(next, rows, move |r0, chunk| {
+            let at = r0 * rows..r0 * rows + chunk.len();
+            if slope == 0.0 {
+                for (a, &z) in chunk.iter_mut().zip(&pre[at.clone()]) {
+                    *a = z.max(0.0);
+                }
+            } else {
+                for (a, &z) in chunk.iter_mut().zip(&pre[at.clone()]) {
+                    *a = if z > 0.0 { z } else { slope * z };
+                }
+            }
+            if masked {
+                for (a, &k) in chunk.iter_mut().zip(&kept[at]) {
+                    *a *= if k == 1 { scale } else { 0.0 };
+                }
+            }
+        });
+        flops
+    }
+
+    /// Gives the first hidden output its buffer back from the third (whose delta the backward
+    /// pass has consumed) and computes it again as the forward pass did; returns the
+    /// multiply-adds.
+    fn recompute_first_hidden(&mut self, pending: Recompute) -> u64 {
+        let width = self.layers[0].n_out();
+        let shared = std::mem::take(&mut self.ws.acts[SHARED_WITH_FIRST_HIDDEN]);
+        self.ws.acts[1] = shared;
+        self.ws.acts[1].resize(self.ws.rows * width, 0.0);
+        let mut dropout = pending.dropout;
+        self.forward_layer(0, dropout.as_mut())
     }
 
     /// Backward pass of the last forward pass: fills each layer's `grad` and `bias_grad` with
@@ -552,7 +664,16 @@ impl SparseMlp {
                 self.ws.deltas[l].resize(rows * layer.n_out(), 0.0);
             }
         }
+        assert!(
+            self.ws.recompute.is_none() || buffers == DeltaBuffers::OverOutputs,
+            "a recomputed first hidden output is not kept for the method"
+        );
         for l in (0..n).rev() {
+            if l == 1 {
+                if let Some(pending) = self.ws.recompute.take() {
+                    flops += self.recompute_first_hidden(pending);
+                }
+            }
             let ws = &mut self.ws;
             let layer = &mut self.layers[l];
             let delta = delta(&ws.acts, &ws.deltas, l, buffers);
@@ -685,7 +806,7 @@ impl SparseMlp {
         let mut scored = None;
         if let (true, Some(g)) = (wants, growth) {
             self.scope_rows(g.labels);
-            flops += self.forward(&g.batch, None);
+            flops += self.forward(&g.batch, None, false);
             flops += self.backward(g.labels, DeltaBuffers::Separate, GradientUse::Kept);
             scored = Some(ScoreBuffers {
                 acts: std::mem::take(&mut self.ws.acts),
@@ -693,10 +814,6 @@ impl SparseMlp {
                 rows: self.ws.rows,
             });
         }
-        self.scope_rows(labels);
-        flops += self.forward(input, Some(dropout_rng));
-        self.ws.row_scope = None;
-        let probs = self.ws.probs.clone();
         // The method reads this batch's activations and deltas after the pass only when it
         // wants gradients and no growth batch supplied them.
         let buffers = if wants && scored.is_none() {
@@ -704,6 +821,12 @@ impl SparseMlp {
         } else {
             DeltaBuffers::OverOutputs
         };
+        let recompute =
+            buffers == DeltaBuffers::OverOutputs && self.recomputes_first_hidden(input.rows);
+        self.scope_rows(labels);
+        flops += self.forward(input, Some(dropout_rng), recompute);
+        self.ws.row_scope = None;
+        let probs = self.ws.probs.clone();
         // A method that reads no gradient gets each layer updated within the backward pass
         // and no `after_backward` call (see `DstMethod::reads_gradients`).
         let gradients = if wants || method.reads_gradients() {
@@ -781,7 +904,7 @@ impl SparseMlp {
 
     /// Softmax outputs in evaluation mode (no dropout), `rows x n_classes`.
     pub fn predict_proba(&mut self, input: &Batch) -> Vec<f32> {
-        self.forward(input, None);
+        self.forward(input, None, false);
         self.ws.probs.clone()
     }
 
@@ -801,7 +924,7 @@ impl SparseMlp {
     /// layer's `grad` and `bias_grad`. For gradient checks and analysis tools.
     pub fn compute_gradients(&mut self, input: &Batch, labels: &[u32]) {
         self.scope_rows(labels);
-        self.forward(input, None);
+        self.forward(input, None, false);
         self.ws.row_scope = None;
         // Analysis tools may read the activations and deltas afterwards.
         self.backward(labels, DeltaBuffers::Separate, GradientUse::Kept);
@@ -1193,6 +1316,95 @@ mod tests {
                 assert_eq!(bits(&a.grad), bits(&b.grad), "{activation:?}");
             }
         }
+    }
+
+    /// A 20-24-17-19-3 ReLU model (three sparse hidden layers, dropout 0.3, the third
+    /// narrower than the first) keeping or recomputing its first hidden output.
+    fn three_hidden(memory: ActivationMemory) -> SparseMlp {
+        let init = SparseInit {
+            densities: vec![0.5, 0.6, 0.7, 1.0],
+            dynamic: vec![true, true, true, false],
+            init: WeightInit::HeUniform,
+            fan: FanMode::Sparse,
+        };
+        let (mut t, mut w) = (stream(5, "t"), stream(5, "w"));
+        let sizes = [20, 24, 17, 19, 3];
+        let sgd = SgdParams::default();
+        let mut m = SparseMlp::new(&sizes, &init, 0.3, sgd, &mut t, &mut w).unwrap();
+        m.set_activation_memory(memory);
+        m
+    }
+
+    /// Recomputing the first hidden output in the backward pass trains exactly as keeping it
+    /// (dense and absent inputs; a method that reads gradients and one that does not), counts
+    /// the first layer's product once more, and holds one hidden output less.
+    #[test]
+    fn recomputing_the_first_hidden_output_trains_as_keeping_it() {
+        let (x, y) = eighteen_rows();
+        let observed: Vec<bool> = (0..x.len()).map(|i| (i * 5) % 7 < 3).collect();
+        let zero_filled: Vec<f32> = x
+            .iter()
+            .zip(&observed)
+            .map(|(&v, &o)| if o { v } else { 0.0 })
+            .collect();
+        let absent = Batch {
+            observed: Some(&observed),
+            ..Batch::dense(&zero_filled, 18)
+        };
+        let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        let methods: [&dyn Fn() -> Box<dyn DstMethod>; 2] =
+            [&|| Box::new(Blind), &|| Box::new(Gradientless)];
+        for batch in [Batch::dense(&x, 18), absent] {
+            for method in methods {
+                let mut kept = three_hidden(ActivationMemory::Keep);
+                let mut recomputed = three_hidden(ActivationMemory::Recompute);
+                let (mut m1, mut m2) = (method(), method());
+                let (mut d1, mut d2) = (stream(7, "d"), stream(7, "d"));
+                for step in 0..4 {
+                    let clock = four_steps(step);
+                    let (mut t1, mut t2) = (stream(7, "topo"), stream(7, "topo"));
+                    let r1 = kept.train_step(&batch, &y, &mut *m1, clock, &mut d1, &mut t1);
+                    let r2 = recomputed.train_step(&batch, &y, &mut *m2, clock, &mut d2, &mut t2);
+                    let name = m1.name();
+                    assert_eq!(bits(&r1.probs), bits(&r2.probs), "{name} step {step}");
+                    let first = match batch.observed {
+                        Some(_) => recomputed.ws.sparse_input_macs,
+                        None => (18 * recomputed.layers()[0].nnz()) as u64,
+                    };
+                    assert_eq!(r2.flops, r1.flops + first, "{name} step {step}");
+                    for (a, b) in kept.layers().iter().zip(recomputed.layers()) {
+                        assert_eq!(bits(a.weights.values()), bits(b.weights.values()));
+                        assert_eq!(bits(&a.momentum), bits(&b.momentum), "{name}");
+                        assert_eq!(bits(&a.bias), bits(&b.bias), "{name} step {step}");
+                        assert_eq!(bits(&a.bias_momentum), bits(&b.bias_momentum));
+                    }
+                }
+                let hidden = 18 * 19 * size_of::<f32>();
+                assert!(recomputed.footprint_bytes() + hidden <= kept.footprint_bytes());
+                // Prediction afterwards sees the same network.
+                assert_eq!(
+                    bits(&kept.predict_proba(&batch)),
+                    bits(&recomputed.predict_proba(&batch))
+                );
+            }
+        }
+    }
+
+    /// `Auto` recomputes only where the first hidden output reaches
+    /// [`RECOMPUTE_ABOVE_BYTES`], and only a ReLU network with three hidden layers can.
+    #[test]
+    fn auto_recomputes_only_large_first_hidden_outputs() {
+        let m = three_hidden(ActivationMemory::Auto);
+        let rows_at = RECOMPUTE_ABOVE_BYTES.div_ceil(24 * size_of::<f32>());
+        assert!(!m.recomputes_first_hidden(rows_at - 1));
+        assert!(m.recomputes_first_hidden(rows_at));
+        let all_relu = three_hidden(ActivationMemory::Recompute)
+            .with_activation(Activation::AllRelu { alpha: 0.6 });
+        assert!(!all_relu.recomputes_first_hidden(rows_at));
+        let mut two = two_hidden(Activation::Relu);
+        two.set_activation_memory(ActivationMemory::Recompute);
+        assert!(!two.recomputes_first_hidden(rows_at));
+        assert!(!three_hidden(ActivationMemory::Keep).recomputes_first_hidden(rows_at));
     }
 
     /// A growth batch changes the scores the method sees, to those of the growth examples,
