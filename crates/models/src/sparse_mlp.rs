@@ -13,7 +13,7 @@ use crate::batch::{
     apply_dropout_transposed, argmax_rows, cross_entropy, dropout_scale,
     fill_dropout_kept_transposed, Batch, GrowthBatch, Inputs,
 };
-use crate::elementwise::{for_rows, zip3};
+use crate::elementwise::{for_rows, zip2, zip3};
 use crate::error::ModelError;
 use crate::optim::SgdParams;
 use rand::RngCore;
@@ -67,11 +67,12 @@ struct Workspace {
     /// Set by a forward pass that wrote the third hidden output over the first, for the
     /// backward pass to recompute the first (see [`SparseMlp::recomputes_first_hidden`]).
     recompute: Option<Recompute>,
-    /// One value per connection of the layer at hand, for all layers, sized by the largest
-    /// (4 bytes per connection of that layer only): in the forward pass, the weights of the
-    /// layer being multiplied in column-view order (scratch of [`kernels::forward_with`],
-    /// filled anew by every call); in a backward pass that updates each layer at once
-    /// ([`GradientUse::Applied`]), the gradient of the layer being updated.
+    /// Scratch values of connections, for all layers: in the forward pass, the weights of
+    /// a group of columns of the layer being multiplied, in column-view order (scratch of
+    /// [`kernels::forward_with`], at most [`kernels::BY_COLUMN_GROUP`]); in a backward pass
+    /// that updates each layer at once ([`GradientUse::Applied`]), the first layer's
+    /// gradient when its inputs are absent (the other layers fold theirs into the momentum
+    /// block by block, [`kernels::weight_grad_fold`]).
     per_connection: Vec<f32>,
     /// `deltas[l]`: loss gradient w.r.t. `pre[l]`, `n_out x rows`. A hidden layer's is kept
     /// here only by a backward pass in [`DeltaBuffers::Separate`] mode (allocated then);
@@ -142,9 +143,10 @@ enum GradientUse {
     /// Leaves them in each layer's `grad` for the method's hooks and the update after them.
     Kept,
     /// Applies each layer's optimizer update as soon as its gradient and input gradient are
-    /// computed, from one buffer for all layers (`Workspace::per_connection`), and keeps no
-    /// `grad` in any layer: for methods that read none ([`DstMethod::reads_gradients`]). The
-    /// input gradient reads the weights before their update, so every number is the same.
+    /// computed, and keeps no `grad` in any layer: for methods that read none
+    /// ([`DstMethod::reads_gradients`]). The gradients go into the momentum block by block as
+    /// they are made (half of [`SgdParams::update`]), the weights take their step after the
+    /// input gradient has read them, so every number is the same.
     Applied,
 }
 
@@ -679,16 +681,34 @@ impl SparseMlp {
             let delta = delta(&ws.acts, &ws.deltas, l, buffers);
             kernels::row_sums(delta, rows, &mut layer.bias_grad);
             let nnz = layer.nnz();
+            let absent = ws.sparse_input.is_some() && l == 0;
+            // An update within the pass folds each block of gradients into the momentum as
+            // it is made (the weights move after the input gradient has read them); the
+            // absent-input products, which choose their kernel, write a whole buffer.
+            let folded = gradients == GradientUse::Applied && !absent;
+            if gradients == GradientUse::Applied {
+                layer.grad = Vec::new();
+            }
+            if folded {
+                let sgd = self.sgd;
+                let SparseLayer {
+                    weights, momentum, ..
+                } = layer;
+                let values = weights.values();
+                let fold = |at: Range<usize>, g: &[f32], v: &mut [f32]| {
+                    sgd.fold_momentum(&values[at], g, v);
+                };
+                kernels::weight_grad_fold(&ws.acts[l], delta, rows, weights, momentum, fold);
+                flops += (rows * nnz) as u64;
+            }
             let grad = match gradients {
                 GradientUse::Kept => &mut layer.grad,
-                GradientUse::Applied => {
-                    layer.grad = Vec::new();
-                    &mut ws.per_connection
-                }
+                GradientUse::Applied => &mut ws.per_connection,
             };
-            grad.resize(nnz, 0.0);
             match (&ws.sparse_input, l) {
+                _ if folded => {}
                 (Some(xs), 0) => {
+                    grad.resize(nnz, 0.0);
                     kernels::weight_grad_absent(
                         &mut ws.absent_paths.weight_grad,
                         xs,
@@ -700,6 +720,7 @@ impl SparseMlp {
                     flops += ws.sparse_input_macs;
                 }
                 _ => {
+                    grad.resize(nnz, 0.0);
                     kernels::weight_grad(&ws.acts[l], delta, rows, &layer.weights, grad);
                     flops += (rows * nnz) as u64;
                 }
@@ -707,8 +728,13 @@ impl SparseMlp {
             if l > 0 {
                 flops += self.input_delta(l, buffers);
             }
-            if gradients == GradientUse::Applied {
-                let layer = &mut self.layers[l];
+            let layer = &mut self.layers[l];
+            if folded {
+                let sgd = &self.sgd;
+                let step = |w: &mut [f32], v: &[f32]| sgd.step_by_momentum(w, v);
+                zip2(layer.weights.values_mut(), &layer.momentum, step);
+                sgd.update(&mut layer.bias, &layer.bias_grad, &mut layer.bias_momentum);
+            } else if gradients == GradientUse::Applied {
                 update_layer(&self.sgd, layer, &self.ws.per_connection[..layer.nnz()]);
             }
         }
@@ -1176,6 +1202,17 @@ mod tests {
         (x, (0..18).map(|r| r % 3).collect())
     }
 
+    /// A mask observing 3 of every 7 cells of `x`, and `x` zero-filled at the others.
+    fn some_missing(x: &[f32]) -> (Vec<bool>, Vec<f32>) {
+        let observed: Vec<bool> = (0..x.len()).map(|i| (i * 5) % 7 < 3).collect();
+        let zero_filled = x
+            .iter()
+            .zip(&observed)
+            .map(|(&v, &o)| if o { v } else { 0.0 })
+            .collect();
+        (observed, zero_filled)
+    }
+
     /// Step `step` of a one-epoch run of four steps.
     fn four_steps(step: usize) -> TrainingClock {
         TrainingClock {
@@ -1283,10 +1320,18 @@ mod tests {
     /// the model that does so keeps no gradient in any layer.
     #[test]
     fn updates_within_the_backward_pass_train_as_after_it() {
-        for activation in [Activation::Relu, Activation::AllRelu { alpha: 0.6 }] {
+        let (x, y) = eighteen_rows();
+        let (observed, zero_filled) = some_missing(&x);
+        let absent = Batch {
+            observed: Some(&observed),
+            ..Batch::dense(&zero_filled, 18)
+        };
+        let activations = [Activation::Relu, Activation::AllRelu { alpha: 0.6 }];
+        for (activation, batch) in activations
+            .into_iter()
+            .flat_map(|a| [(a, Batch::dense(&x, 18)), (a, absent)])
+        {
             let (mut within, mut after) = (two_hidden(activation), two_hidden(activation));
-            let (x, y) = eighteen_rows();
-            let batch = Batch::dense(&x, 18);
             let (mut d1, mut d2) = (stream(6, "d"), stream(6, "d"));
             let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
             for step in 0..4 {
@@ -1341,12 +1386,7 @@ mod tests {
     #[test]
     fn recomputing_the_first_hidden_output_trains_as_keeping_it() {
         let (x, y) = eighteen_rows();
-        let observed: Vec<bool> = (0..x.len()).map(|i| (i * 5) % 7 < 3).collect();
-        let zero_filled: Vec<f32> = x
-            .iter()
-            .zip(&observed)
-            .map(|(&v, &o)| if o { v } else { 0.0 })
-            .collect();
+        let (observed, zero_filled) = some_missing(&x);
         let absent = Batch {
             observed: Some(&observed),
             ..Batch::dense(&zero_filled, 18)

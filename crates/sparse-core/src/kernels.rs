@@ -377,7 +377,9 @@ impl RowIndex for u32 {
 pub(crate) enum ColumnWeights<'a> {
     /// Gathered into column-view order first ([`gather_by_column`]): batches of more than
     /// one pass read each weight once per pass, so the gather pays for itself there.
-    InOrder(&'a [f32]),
+    /// `values[p - base]` is the weight at column-view position `p` (the buffer holds one
+    /// group of columns, starting at position `base`).
+    InOrder { values: &'a [f32], base: usize },
     /// Through the column view's CSR positions: a batch of one pass reads each weight once
     /// anyway, and the gather would be a pass over the non-zeros on top (measured: the
     /// forward product of 4000 x 4000 at 1%, batch 10, ran at 0.73x the speed of `efd65c6`,
@@ -402,8 +404,9 @@ fn forward_rows<I: RowIndex>(
         let span = col_ptr[j]..col_ptr[j + 1];
         let at = j * xt.batch;
         match weights {
-            ColumnWeights::InOrder(w) => {
-                let terms = span.map(|p| (row_idx[p].at(), w[p]));
+            ColumnWeights::InOrder { values, base } => {
+                let values = &values[..span.end - base];
+                let terms = span.map(|p| (row_idx[p].at(), values[p - base]));
                 weighted_row_sum(zrow, at, RowStore::Sums, xt, terms);
             }
             ColumnWeights::ByPosition { values, csr_pos } => {
@@ -436,15 +439,28 @@ pub fn forward(xt: &[f32], batch: usize, w: &Csr, zt: &mut [f32]) {
 /// per call, a pass over the non-zeros, so that the product reads them in order instead of
 /// through the column view's CSR positions once per pass (measured: that gather held the
 /// product to 61% of its roofline, 4000 x 4000 at 1%, batch 128); smaller batches read them
-/// through the positions, once, and leave the buffer alone (`ColumnWeights`).
+/// through the positions, once, and leave the buffer alone (`ColumnWeights`). The weights are
+/// gathered a group of columns at a time, at most [`BY_COLUMN_GROUP`] of them (a column with
+/// more alone), so the buffer stays small whatever the layer.
 pub fn forward_with(xt: &[f32], batch: usize, w: &Csr, by_column: &mut Vec<f32>, zt: &mut [f32]) {
     forward_at(simd::level(), xt, batch, w, by_column, zt)
 }
 
-/// `out[p] = w.values()[csr_pos[p]]`: the weights in the order of the column view.
-fn gather_by_column(w: &Csr, out: &mut Vec<f32>) {
-    let (pos, values) = (&w.csc_index().csr_pos, w.values());
-    out.resize(pos.len(), 0.0);
+/// Weights [`forward_with`] gathers into column order at a time: 4 MiB of buffer, where a
+/// whole layer of 13 million connections (the million-neuron network's hidden layers) would
+/// take 53 MB, 1.5 bytes per connection of that network.
+pub const BY_COLUMN_GROUP: usize = 1 << 20;
+
+/// `out[p - positions.start] = w.values()[csr_pos[p]]` for the column-view positions
+/// `positions`: those weights in the order of the column view.
+fn gather_by_column(w: &Csr, positions: std::ops::Range<usize>, out: &mut Vec<f32>) {
+    let (pos, values) = (&w.csc_index().csr_pos[positions], w.values());
+    if out.len() < pos.len() {
+        // Exactly: a doubling growth would hold up to twice the largest group.
+        out.reserve_exact(pos.len() - out.len());
+        out.resize(pos.len(), 0.0);
+    }
+    let out = &mut out[..pos.len()];
     let gather = |(o, p): (&mut [f32], &[u32])| {
         for (o, &p) in o.iter_mut().zip(p) {
             *o = values[p as usize];
@@ -474,26 +490,53 @@ pub fn forward_at(
     if batch == 0 {
         return;
     }
+    forward_in_groups(level, xt, batch, w, by_column, zt, BY_COLUMN_GROUP);
+}
+
+/// [`forward_at`] gathering the weights in column order `group` at a time.
+fn forward_in_groups(
+    level: SimdLevel,
+    xt: &[f32],
+    batch: usize,
+    w: &Csr,
+    by_column: &mut Vec<f32>,
+    zt: &mut [f32],
+    group: usize,
+) {
+    let n_out = w.n_cols();
     let csc = w.csc_index();
-    let weights = if batch <= 16 * PASS_BLOCKS {
-        ColumnWeights::ByPosition {
+    let col_ptr = &csc.col_ptr[..];
+    let xt = Source::new(level, xt, batch);
+    // The outputs `columns` (rows of `zt`) with their weights read through `weights`.
+    let outputs = |columns: std::ops::Range<usize>, zt: &mut [f32], weights: ColumnWeights| {
+        let work = batch * (col_ptr[columns.end] - col_ptr[columns.start]);
+        let zt = &mut zt[columns.start * batch..columns.end * batch];
+        let j0 = columns.start;
+        match csc.row_idx.as_slice() {
+            IndexSlice::Narrow(rows) => for_row_chunks(zt, batch, work, |first, chunk| {
+                forward_rows_narrow_at(level, chunk, j0 + first, xt, col_ptr, rows, weights)
+            }),
+            IndexSlice::Wide(rows) => for_row_chunks(zt, batch, work, |first, chunk| {
+                forward_rows_at(level, chunk, j0 + first, xt, col_ptr, rows, weights)
+            }),
+        }
+    };
+    if batch <= 16 * PASS_BLOCKS {
+        let weights = ColumnWeights::ByPosition {
             values: w.values(),
             csr_pos: &csc.csr_pos,
-        }
-    } else {
-        gather_by_column(w, by_column);
-        ColumnWeights::InOrder(by_column)
-    };
-    let col_ptr = &csc.col_ptr[..];
-    let work = batch * w.nnz();
-    let xt = Source::new(level, xt, batch);
-    match csc.row_idx.as_slice() {
-        IndexSlice::Narrow(rows) => for_row_chunks(zt, batch, work, |first, chunk| {
-            forward_rows_narrow_at(level, chunk, first, xt, col_ptr, rows, weights)
-        }),
-        IndexSlice::Wide(rows) => for_row_chunks(zt, batch, work, |first, chunk| {
-            forward_rows_at(level, chunk, first, xt, col_ptr, rows, weights)
-        }),
+        };
+        return outputs(0..n_out, zt, weights);
+    }
+    let mut j0 = 0;
+    while j0 < n_out {
+        let base = col_ptr[j0];
+        let within = col_ptr[j0 + 1..].partition_point(|&p| p - base <= group);
+        let j1 = j0 + within.max(1);
+        gather_by_column(w, base..col_ptr[j1], by_column);
+        let values = &by_column[..col_ptr[j1] - base];
+        outputs(j0..j1, zt, ColumnWeights::InOrder { values, base });
+        j0 = j1;
     }
 }
 
@@ -715,25 +758,70 @@ pub fn weight_grad_at(
         w.nnz(),
         "grad must be aligned with the non-zeros"
     );
-    let (row_ptr, col_idx) = (w.row_ptr(), w.col_idx());
-    let work = batch * w.nnz();
-    #[cfg(target_arch = "x86_64")]
-    let avx512 = simd::supported(level) == SimdLevel::Avx512;
-    let block = |(rows, g): (std::ops::Range<usize>, &mut [f32])| {
-        #[cfg(target_arch = "x86_64")]
-        if avx512 {
-            // SAFETY: the CPU supports AVX-512 (`supported` checked it).
-            return unsafe { avx512::weight_grad_rows(g, rows, batch, xt, dzt, row_ptr, col_idx) };
-        }
-        weight_grad_rows_at(level, g, rows, batch, xt, dzt, row_ptr, col_idx)
-    };
-    if work < PAR_THRESHOLD {
+    let block = weight_grad_block(level, xt, dzt, batch, w);
+    if batch * w.nnz() < PAR_THRESHOLD {
         block((0..n_in, grad));
     } else {
         let per_block = (TASK_WORK / batch.max(1)).max(1);
         row_blocks(w, grad, per_block)
             .into_par_iter()
             .for_each(block);
+    }
+}
+
+/// The SDDMM of [`weight_grad_at`] for one block of whole rows of `w`, into the block's
+/// slice of the gradient.
+fn weight_grad_block<'a>(
+    level: SimdLevel,
+    xt: &'a [f32],
+    dzt: &'a [f32],
+    batch: usize,
+    w: &'a Csr,
+) -> impl Fn((std::ops::Range<usize>, &mut [f32])) + Sync + Send + 'a {
+    let (row_ptr, col_idx) = (w.row_ptr(), w.col_idx());
+    #[cfg(target_arch = "x86_64")]
+    let avx512 = simd::supported(level) == SimdLevel::Avx512;
+    move |(rows, g)| {
+        #[cfg(target_arch = "x86_64")]
+        if avx512 {
+            // SAFETY: the CPU supports AVX-512 (`supported` checked it).
+            return unsafe { avx512::weight_grad_rows(g, rows, batch, xt, dzt, row_ptr, col_idx) };
+        }
+        weight_grad_rows_at(level, g, rows, batch, xt, dzt, row_ptr, col_idx)
+    }
+}
+
+/// [`weight_grad`] with no buffer of one value per connection: each block of whole rows of
+/// `w` (about [`TASK_WORK`] multiply-adds) gets its gradients in a scratch buffer of its own
+/// size, which `fold(entries, grad, out_block)` then folds into `out_block = &mut
+/// out[entries]` (`out` aligned with `w.values()`; an optimizer's momentum, say). The same
+/// gradients, bit for bit, and `fold` sees each entry once.
+pub fn weight_grad_fold(
+    xt: &[f32],
+    dzt: &[f32],
+    batch: usize,
+    w: &Csr,
+    out: &mut [f32],
+    fold: impl Fn(std::ops::Range<usize>, &[f32], &mut [f32]) + Sync + Send,
+) {
+    check_dense("xt", xt, w.n_rows(), batch);
+    check_dense("dzt", dzt, w.n_cols(), batch);
+    assert_eq!(out.len(), w.nnz(), "out must be aligned with the non-zeros");
+    let grad_block = weight_grad_block(simd::level(), xt, dzt, batch, w);
+    let row_ptr = w.row_ptr();
+    let block = |scratch: &mut Vec<f32>, (rows, o): (std::ops::Range<usize>, &mut [f32])| {
+        let entries = row_ptr[rows.start]..row_ptr[rows.end];
+        scratch.resize(entries.len(), 0.0);
+        grad_block((rows, &mut scratch[..]));
+        fold(entries, scratch, o);
+    };
+    let per_block = (TASK_WORK / batch.max(1)).max(1);
+    let blocks = row_blocks(w, out, per_block);
+    if batch * w.nnz() < PAR_THRESHOLD {
+        let mut scratch = Vec::new();
+        blocks.into_iter().for_each(|b| block(&mut scratch, b));
+    } else {
+        blocks.into_par_iter().for_each_init(Vec::new, block);
     }
 }
 
@@ -1149,6 +1237,97 @@ mod tests {
                 prop_assert!(close(&s, &abs));
             }
         }
+    }
+
+    proptest! {
+        /// Weights gathered a group of columns at a time (a column larger than the group
+        /// alone) give the bits of one gather for the whole layer; gradients folded block by
+        /// block reach `fold` once each, with the bits of [`weight_grad`].
+        #[test]
+        fn column_groups_and_folded_gradients_keep_the_bits(
+            w in csr_strategy(12, 12), batch in 65usize..100, group in 1usize..30,
+            seed in proptest::collection::vec(-1.0f32..1.0, 1..20)) {
+            let (n_in, n_out) = (w.n_rows(), w.n_cols());
+            let xt = t(&values(batch * n_in, &seed, 1), batch, n_in);
+            let dzt = t(&values(batch * n_out, &seed, 5), batch, n_out);
+            let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            for level in SimdLevel::available() {
+                let mut whole = vec![f32::NAN; batch * n_out];
+                forward_in_groups(level, &xt, batch, &w, &mut Vec::new(), &mut whole, usize::MAX);
+                let mut grouped = vec![f32::NAN; batch * n_out];
+                forward_in_groups(level, &xt, batch, &w, &mut Vec::new(), &mut grouped, group);
+                prop_assert_eq!(bits(&grouped), bits(&whole));
+            }
+            prop_assert_eq!(bits(&folded_twice_plus(&xt, &dzt, batch, &w)),
+                            bits(&twice_plus(&xt, &dzt, batch, &w)));
+        }
+    }
+
+    /// `2 (k + 1) + grad[k]` for every entry, through [`weight_grad_fold`].
+    fn folded_twice_plus(xt: &[f32], dzt: &[f32], batch: usize, w: &Csr) -> Vec<f32> {
+        let mut out: Vec<f32> = (0..w.nnz()).map(|k| k as f32 + 1.0).collect();
+        weight_grad_fold(xt, dzt, batch, w, &mut out, |at, g, o| {
+            assert!(at.len() == g.len() && g.len() == o.len(), "aligned blocks");
+            for (o, &g) in o.iter_mut().zip(g) {
+                *o = 2.0 * *o + g;
+            }
+        });
+        out
+    }
+
+    /// `2 (k + 1) + grad[k]` for every entry, through [`weight_grad`].
+    fn twice_plus(xt: &[f32], dzt: &[f32], batch: usize, w: &Csr) -> Vec<f32> {
+        let mut g = vec![f32::NAN; w.nnz()];
+        weight_grad(xt, dzt, batch, w, &mut g);
+        g.iter()
+            .enumerate()
+            .map(|(k, &g)| 2.0 * (k as f32 + 1.0) + g)
+            .collect()
+    }
+
+    /// The same on a layer large enough for parallel blocks and several column groups of
+    /// the default size.
+    #[test]
+    fn large_layers_fold_and_group_with_the_same_bits() {
+        let (n_in, n_out, batch) = (1500usize, 1400usize, 72usize);
+        let t: Vec<(u32, u32, f32)> = (0..n_in * n_out)
+            .filter(|p| p % 2 == 0)
+            .map(|p| {
+                (
+                    (p / n_out) as u32,
+                    (p % n_out) as u32,
+                    ((p % 17) as f32 - 8.0) / 8.0,
+                )
+            })
+            .collect();
+        let w = Csr::from_triplets(n_in, n_out, t).unwrap();
+        assert!(w.nnz() > BY_COLUMN_GROUP && batch * w.nnz() > PAR_THRESHOLD);
+        let xt: Vec<f32> = (0..n_in * batch)
+            .map(|v| ((v % 13) as f32 - 6.0) / 7.0)
+            .collect();
+        let dzt: Vec<f32> = (0..n_out * batch)
+            .map(|v| ((v % 11) as f32 - 5.0) / 9.0)
+            .collect();
+        let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        let level = simd::level();
+        let mut whole = vec![f32::NAN; batch * n_out];
+        forward_in_groups(
+            level,
+            &xt,
+            batch,
+            &w,
+            &mut Vec::new(),
+            &mut whole,
+            usize::MAX,
+        );
+        let (mut grouped, mut buffer) = (vec![f32::NAN; batch * n_out], Vec::new());
+        forward_with(&xt, batch, &w, &mut buffer, &mut grouped);
+        assert_eq!(bits(&grouped), bits(&whole));
+        assert!(buffer.capacity() <= BY_COLUMN_GROUP, "one group at a time");
+        assert_eq!(
+            bits(&folded_twice_plus(&xt, &dzt, batch, &w)),
+            bits(&twice_plus(&xt, &dzt, batch, &w))
+        );
     }
 
     /// A layer of more than 2^16 inputs (32-bit column view rows) multiplies like a narrow one:
