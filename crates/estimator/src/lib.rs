@@ -3,7 +3,7 @@
 //!
 //! A config that describes exactly one run (one method, sparsity, imputation and seed) fixes
 //! everything but the data; the caller's rows are the training split. They go through the
-//! run's [`Preprocessing`], the model is the one [`build_model`] makes for the run, and the
+//! run's [`Preprocessing`], the model is the one [`run::build_model`] makes for the run, and the
 //! training loop, its options, data policies and seed streams are the run's. So a fit on the
 //! rows of a run's training split (in the split's order) gives that run's model bit for bit,
 //! and its predictions on the run's test rows are the run's (`tests/estimator.rs`).

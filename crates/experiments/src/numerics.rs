@@ -61,7 +61,8 @@ pub const HISTORY: &[(u32, &str, &str)] = &[
     ),
 ];
 
-/// Digest of each reference run at [`VERSION`], by [`reference_label`].
+/// Digest of each reference run at [`VERSION`], by run label
+/// (`numerics-data/<model>/<mechanism>/<imputation>`).
 pub const REFERENCE_DIGESTS: &[(&str, &str)] = &[
     ("numerics-data/dense/mar/absent", "fa1cdfa9404e51a4"),
     ("numerics-data/dense/mar/iterative", "1cc55fe7b2d78cc7"),
@@ -245,8 +246,8 @@ const EPOCH_OUTCOMES: &[&str] = &[
     "flops",
 ];
 
-/// FNV-1a of a run's outcomes and its epochs' ([`RUN_OUTCOMES`] of a `runs.csv` row,
-/// [`EPOCH_OUTCOMES`] of `epochs.csv` rows): floats
+/// FNV-1a of a run's outcomes and its epochs' (`RUN_OUTCOMES` of a `runs.csv` row,
+/// `EPOCH_OUTCOMES` of `epochs.csv` rows): floats
 /// are written in their shortest exact form, so any changed bit changes the digest.
 pub fn run_digest(run: &impl Serialize, epochs: &[impl Serialize]) -> String {
     let mut text = outcomes_json(run, RUN_OUTCOMES);

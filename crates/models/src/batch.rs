@@ -136,7 +136,7 @@ pub fn fill_dropout_kept_transposed(
 ///
 /// No buffer of the whole batch's words or flags: ChaCha is a counter-mode cipher, so each
 /// task (a run of features) draws its own words from their stream positions
-/// ([`StreamWords`]), sixteen examples by up to [`DRAW_RUN`] features at a time, turns them
+/// (`StreamWords`), sixteen examples by up to [`DRAW_RUN`] features at a time, turns them
 /// feature-major 16 x 16 at a time (AVX-512 shuffles where there are) into the flags of its
 /// run (128 KB at batch 128), then hands them out row by row, in order. Each hidden layer of
 /// the bench's million-neuron network (333,333 units, batch 128) needed 171 MB of words and

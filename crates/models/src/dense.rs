@@ -211,7 +211,7 @@ impl DenseMlp {
 
     /// Scores only `classes` from now on, in training and prediction (van de Ven's
     /// `allowed_classes` of task-incremental learning): the other logits are pushed to
-    /// [`MASKED_LOGIT`] before the softmax, so their outputs and gradients are 0. `None`
+    /// `MASKED_LOGIT` before the softmax, so their outputs and gradients are 0. `None`
     /// scores every class again.
     ///
     /// # Panics

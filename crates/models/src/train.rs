@@ -141,7 +141,7 @@ pub struct TrainOutcome {
 const EVAL_CHUNK: usize = 512;
 
 /// Softmax outputs of `model` on every row of `data` in evaluation mode (`rows x n_classes`),
-/// computed [`EVAL_CHUNK`] rows at a time.
+/// computed `EVAL_CHUNK` rows at a time.
 pub fn predict_proba_all(model: &mut dyn Classifier, data: &Examples) -> Vec<f32> {
     let (n, d) = (data.rows(), data.n_features);
     let mut out = Vec::with_capacity(n * model.n_classes());
@@ -413,7 +413,7 @@ fn copy_rows<T: Copy + Default + Send + Sync>(
 /// scored on chosen rows) swaps them, the loop stays the same. The policies' states travel in
 /// the [`LoopState`] of a checkpoint.
 ///
-/// The loop runs on a worker of the current rayon pool ([`on_pool_worker`]).
+/// The loop runs on a worker of the current rayon pool (`on_pool_worker`).
 ///
 /// # Panics
 /// If `resume` does not fit the run ([`LoopState::check`]) or a policy refuses its saved state.

@@ -792,7 +792,7 @@ fn weight_grad_block<'a>(
 }
 
 /// [`weight_grad`] with no buffer of one value per connection: each block of whole rows of
-/// `w` (about [`TASK_WORK`] multiply-adds) gets its gradients in a scratch buffer of its own
+/// `w` (about `TASK_WORK` multiply-adds) gets its gradients in a scratch buffer of its own
 /// size, which `fold(entries, grad, out_block)` then folds into `out_block = &mut
 /// out[entries]` (`out` aligned with `w.values()`; an optimizer's momentum, say). The same
 /// gradients, bit for bit, and `fold` sees each entry once.

@@ -283,7 +283,7 @@ pub fn reproduce(opts: &ReproduceOptions) -> Result<()> {
 }
 
 /// Redraws the figures (and `paired_vs_dense.csv`) of one results folder from its CSV files and
-/// the `config.toml` the runner saved there (see [`draw_study`]).
+/// the `config.toml` the runner saved there (see `draw_study`).
 pub fn redraw(dir: &Path) -> Result<Vec<(PathBuf, String)>> {
     let text = std::fs::read_to_string(dir.join("config.toml"))
         .with_context(|| format!("{}: not a results folder (no config.toml)", dir.display()))?;

@@ -113,7 +113,7 @@ impl StudyTable {
             .collect()
     }
 
-    /// Writes the table atomically (see [`write_all_rows`]).
+    /// Writes the table atomically (see [`write_all_rows`](super::write_all_rows)).
     pub fn write(&self, path: &Path) -> Result<()> {
         write_atomically(path, |w| {
             w.write_record(&self.header)?;

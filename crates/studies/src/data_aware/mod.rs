@@ -4,7 +4,7 @@
 //! on the hardest tenth of the test examples (lowest probability of the true class under the
 //! plain dense models) and on the plain method's sparsity-identified exemplars, and training
 //! cost (multiply-adds, relative to the plain method). Both example sets are defined
-//! leave-one-seed-out (see [`Folds`]).
+//! leave-one-seed-out (see `Folds`).
 
 use crate::exemplars::{self, Population};
 use crate::study::{Analysis, Figure, Kind, Study};
