@@ -681,47 +681,42 @@ impl SparseMlp {
             let delta = delta(&ws.acts, &ws.deltas, l, buffers);
             kernels::row_sums(delta, rows, &mut layer.bias_grad);
             let nnz = layer.nnz();
-            let absent = ws.sparse_input.is_some() && l == 0;
+            let absent = ws.sparse_input.as_ref().filter(|_| l == 0);
             // An update within the pass folds each block of gradients into the momentum as
             // it is made (the weights move after the input gradient has read them); the
             // absent-input products, which choose their kernel, write a whole buffer.
-            let folded = gradients == GradientUse::Applied && !absent;
+            let folded = gradients == GradientUse::Applied && absent.is_none();
             if gradients == GradientUse::Applied {
                 layer.grad = Vec::new();
             }
-            if folded {
-                let sgd = self.sgd;
-                let SparseLayer {
-                    weights, momentum, ..
-                } = layer;
-                let values = weights.values();
-                let fold = |at: Range<usize>, g: &[f32], v: &mut [f32]| {
-                    sgd.fold_momentum(&values[at], g, v);
-                };
-                kernels::weight_grad_fold(&ws.acts[l], delta, rows, weights, momentum, fold);
-                flops += (rows * nnz) as u64;
-            }
-            let grad = match gradients {
-                GradientUse::Kept => &mut layer.grad,
-                GradientUse::Applied => &mut ws.per_connection,
-            };
-            match (&ws.sparse_input, l) {
-                _ if folded => {}
-                (Some(xs), 0) => {
+            match absent {
+                Some(xs) => {
+                    let grad = match gradients {
+                        GradientUse::Kept => &mut layer.grad,
+                        GradientUse::Applied => &mut ws.per_connection,
+                    };
                     grad.resize(nnz, 0.0);
-                    kernels::weight_grad_absent(
-                        &mut ws.absent_paths.weight_grad,
-                        xs,
-                        &ws.acts[0],
-                        delta,
-                        &layer.weights,
-                        grad,
-                    );
+                    let chooser = &mut ws.absent_paths.weight_grad;
+                    let (x, w) = (&ws.acts[0], &layer.weights);
+                    kernels::weight_grad_absent(chooser, xs, x, delta, w, grad);
                     flops += ws.sparse_input_macs;
                 }
-                _ => {
-                    grad.resize(nnz, 0.0);
-                    kernels::weight_grad(&ws.acts[l], delta, rows, &layer.weights, grad);
+                None if folded => {
+                    let sgd = self.sgd;
+                    let SparseLayer {
+                        weights, momentum, ..
+                    } = layer;
+                    let values = weights.values();
+                    let fold = |at: Range<usize>, g: &[f32], v: &mut [f32]| {
+                        sgd.fold_momentum(&values[at], g, v);
+                    };
+                    kernels::weight_grad_fold(&ws.acts[l], delta, rows, weights, momentum, fold);
+                    flops += (rows * nnz) as u64;
+                }
+                None => {
+                    layer.grad.resize(nnz, 0.0);
+                    let (x, w) = (&ws.acts[l], &layer.weights);
+                    kernels::weight_grad(x, delta, rows, w, &mut layer.grad);
                     flops += (rows * nnz) as u64;
                 }
             }
