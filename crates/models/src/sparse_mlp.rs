@@ -20,7 +20,7 @@ use rand::RngCore;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use sparse_core::init::{connection_count, random_pattern};
-use sparse_core::kernels;
+use sparse_core::kernels::{self, LayerInput};
 use sparse_core::{
     AlignedBuf, Csr, DstContext, DstMethod, EditStats, FanMode, GradientSource, HookOutcome,
     SparseLayer, TrainingClock, WeightInit, WeightSampler,
@@ -689,39 +689,41 @@ impl SparseMlp {
             if gradients == GradientUse::Applied {
                 layer.grad = Vec::new();
             }
-            match absent {
-                Some(xs) => {
-                    let grad = match gradients {
-                        GradientUse::Kept => &mut layer.grad,
-                        GradientUse::Applied => &mut ws.per_connection,
-                    };
-                    grad.resize(nnz, 0.0);
-                    let chooser = &mut ws.absent_paths.weight_grad;
-                    let (x, w) = (&ws.acts[0], &layer.weights);
-                    kernels::weight_grad_absent(chooser, xs, x, delta, w, grad);
-                    flops += ws.sparse_input_macs;
-                }
-                None if folded => {
-                    let sgd = self.sgd;
-                    let SparseLayer {
-                        weights, momentum, ..
-                    } = layer;
-                    let values = weights.values();
-                    let fold = |at: Range<usize>, g: &[f32], v: &mut [f32]| {
-                        sgd.fold_momentum(&values[at], g, v);
-                    };
-                    kernels::weight_grad_fold(&ws.acts[l], delta, rows, weights, momentum, fold);
-                    flops += (rows * nnz) as u64;
-                }
-                None => {
-                    layer.grad.resize(nnz, 0.0);
-                    let (x, w) = (&ws.acts[l], &layer.weights);
-                    kernels::weight_grad(x, delta, rows, w, &mut layer.grad);
-                    flops += (rows * nnz) as u64;
-                }
-            }
             if l > 0 {
-                flops += self.input_delta(l, buffers);
+                flops += self.input_delta(l, buffers, gradients);
+            } else {
+                match absent {
+                    Some(xs) => {
+                        let grad = match gradients {
+                            GradientUse::Kept => &mut layer.grad,
+                            GradientUse::Applied => &mut ws.per_connection,
+                        };
+                        grad.resize(nnz, 0.0);
+                        let chooser = &mut ws.absent_paths.weight_grad;
+                        let (x, w) = (&ws.acts[0], &layer.weights);
+                        kernels::weight_grad_absent(chooser, xs, x, delta, w, grad);
+                        flops += ws.sparse_input_macs;
+                    }
+                    None if folded => {
+                        let sgd = self.sgd;
+                        let SparseLayer {
+                            weights, momentum, ..
+                        } = layer;
+                        let values = weights.values();
+                        let fold = |at: Range<usize>, g: &[f32], v: &mut [f32]| {
+                            sgd.fold_momentum(&values[at], g, v);
+                        };
+                        let x = &ws.acts[0];
+                        kernels::weight_grad_fold(x, delta, rows, weights, momentum, fold);
+                        flops += (rows * nnz) as u64;
+                    }
+                    None => {
+                        layer.grad.resize(nnz, 0.0);
+                        let (x, w) = (&ws.acts[0], &layer.weights);
+                        kernels::weight_grad(x, delta, rows, w, &mut layer.grad);
+                        flops += (rows * nnz) as u64;
+                    }
+                }
             }
             let layer = &mut self.layers[l];
             if folded {
@@ -736,26 +738,52 @@ impl SparseMlp {
         flops
     }
 
-    /// The delta of layer `l - 1` from layer `l`'s (`l > 0`), where `buffers` keeps it:
-    /// `dA = dZ Wᵀ` through dropout and the activation of layer `l - 1`; returns the
-    /// multiply-adds.
-    fn input_delta(&mut self, l: usize, buffers: DeltaBuffers) -> u64 {
+    /// Layer `l`'s weight gradient (`l > 0`), kept or folded into the momentum as
+    /// `gradients` says, and the delta of layer `l - 1` where `buffers` keeps it: `dA = dZ
+    /// Wᵀ` through dropout and the activation of layer `l - 1`. Both products in one sweep
+    /// over the rows of `W` (`kernels::input_and_weight_grad`), which reads each row of the
+    /// delta once for both; returns the multiply-adds.
+    fn input_delta(&mut self, l: usize, buffers: DeltaBuffers, gradients: GradientUse) -> u64 {
         let rows = self.ws.rows;
-        let (ws, layer) = (&mut self.ws, &self.layers[l]);
-        let flops = (rows * layer.nnz()) as u64;
+        let sgd = self.sgd;
+        let (ws, layer) = (&mut self.ws, &mut self.layers[l]);
+        let nnz = layer.nnz();
+        let flops = 2 * (rows * nnz) as u64;
         let scale = dropout_scale(self.dropout);
         let gate_scale = if ws.masked { scale } else { 1.0 };
         let (delta, prev, outputs) =
             delta_and_input_delta(&mut ws.acts, &mut ws.deltas, l, buffers);
-        if self.activation.is_relu() {
-            // The layer's input, activated in place, is positive exactly where its
-            // pre-activation is and the unit was kept (see `Workspace::pre`): the kernel
-            // gates its sums by it as it stores them, from beside or from `prev` itself.
-            let w = &layer.weights;
-            kernels::input_grad_relu(delta, rows, w, outputs, gate_scale, prev);
+        // The layer's input, activated in place, is positive exactly where its
+        // pre-activation is and the unit was kept (see `Workspace::pre`): for ReLU the kernel
+        // gates its sums by it as it stores them, from beside or from `prev` itself.
+        let relu = self.activation.is_relu();
+        let gate = relu.then_some(gate_scale);
+        let input = outputs.map_or(LayerInput::InPlace, LayerInput::Beside);
+        let SparseLayer {
+            weights,
+            momentum,
+            grad,
+            ..
+        } = layer;
+        match gradients {
+            GradientUse::Applied => {
+                let values = weights.values();
+                let fold = |at: Range<usize>, g: &[f32], v: &mut [f32]| {
+                    sgd.fold_momentum(&values[at], g, v);
+                };
+                kernels::input_and_weight_grad(
+                    delta, rows, weights, input, gate, prev, momentum, fold,
+                );
+            }
+            GradientUse::Kept => {
+                grad.resize(nnz, 0.0);
+                let fold = |_: Range<usize>, g: &[f32], o: &mut [f32]| o.copy_from_slice(g);
+                kernels::input_and_weight_grad(delta, rows, weights, input, gate, prev, grad, fold);
+            }
+        }
+        if relu {
             return flops;
         }
-        kernels::input_grad(delta, rows, &layer.weights, prev);
         let pre = &ws.pre[l - 1];
         let kept = &ws.kept[l - 1];
         // Derivative of the activation: 1 above 0, the negative slope (0 for ReLU)

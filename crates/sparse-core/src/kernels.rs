@@ -14,6 +14,8 @@
 //!   of observed entries (missing inputs absent), with the bits of the dense kernels on the
 //!   zero-filled batch; [`forward_absent`] and [`weight_grad_absent`] run whichever is faster
 //!   (module `sparse_input`);
+//! - [`input_and_weight_grad`]: [`input_grad`] (or [`input_grad_relu`]) and the SDDMM in one
+//!   sweep over the rows of `W`, each gathered row of `dZᵀ` serving both (module `backward`);
 //! - [`dense_scores`]: `|Xᵀ dZ|` for a block of rows, the streamed growth score of RigL.
 //!
 //! So the inner loop of every product runs over the batch, contiguous in memory: a vector
@@ -29,9 +31,11 @@
 use crate::csr::{Csr, IndexSlice};
 use crate::multiversion;
 
+mod backward;
 mod sparse_input;
 mod transpose;
 use crate::simd::{self, SimdLevel};
+pub use backward::{input_and_weight_grad, input_and_weight_grad_at, LayerInput};
 use rayon::prelude::*;
 pub use sparse_input::{
     forward_absent, forward_sparse_input, sparse_input_work, weight_grad_absent,
@@ -804,10 +808,23 @@ pub fn weight_grad_fold(
     out: &mut [f32],
     fold: impl Fn(std::ops::Range<usize>, &[f32], &mut [f32]) + Sync + Send,
 ) {
+    weight_grad_fold_at(simd::level(), xt, dzt, batch, w, out, fold)
+}
+
+/// [`weight_grad_fold`] at a given vector level.
+fn weight_grad_fold_at(
+    level: SimdLevel,
+    xt: &[f32],
+    dzt: &[f32],
+    batch: usize,
+    w: &Csr,
+    out: &mut [f32],
+    fold: impl Fn(std::ops::Range<usize>, &[f32], &mut [f32]) + Sync + Send,
+) {
     check_dense("xt", xt, w.n_rows(), batch);
     check_dense("dzt", dzt, w.n_cols(), batch);
     assert_eq!(out.len(), w.nnz(), "out must be aligned with the non-zeros");
-    let grad_block = weight_grad_block(simd::level(), xt, dzt, batch, w);
+    let grad_block = weight_grad_block(level, xt, dzt, batch, w);
     let row_ptr = w.row_ptr();
     let block = |scratch: &mut Vec<f32>, (rows, o): (std::ops::Range<usize>, &mut [f32])| {
         let entries = row_ptr[rows.start]..row_ptr[rows.end];
@@ -1043,7 +1060,14 @@ mod avx512 {
             };
             acc = _mm512_add_ps(acc, _mm512_mul_ps(x, y));
         }
-        // Lanes l + 8, then l + 4, l + 2, l + 1: the portable tree.
+        lane_tree(acc)
+    }
+
+    /// The sum of the 16 lanes of `acc` in [`super::dot`]'s order: lanes `l + 8`, then
+    /// `l + 4`, `l + 2`, `l + 1`, the portable tree.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn lane_tree(acc: __m512) -> f32 {
         let lo = _mm512_castps512_ps256(acc);
         let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(acc)));
         let h8 = _mm256_add_ps(lo, hi);
@@ -1361,7 +1385,7 @@ mod tests {
     }
 
     /// A layer big enough for the parallel path, with a pattern of varied row lengths.
-    fn big_layer() -> (Csr, usize) {
+    pub(super) fn big_layer() -> (Csr, usize) {
         let (n_in, n_out, batch) = (300usize, 200usize, 70usize);
         let mut t = Vec::new();
         for i in 0..n_in {
