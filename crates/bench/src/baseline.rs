@@ -12,7 +12,7 @@
 //! its rounds (one run of each is not enough: two runs of the same earlier code, minutes
 //! apart, gave 38.1 and 64.5 GFLOP/s for one product on the bench machine).
 
-use crate::kernels::KernelRow;
+use crate::kernels::{KernelRow, BACKWARD};
 use crate::measure::median;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -42,7 +42,8 @@ pub struct EarlierKernel {
 pub struct BaselineRow {
     /// The earlier commit (full hash).
     pub commit: String,
-    /// `forward`, `input_grad` or `weight_grad`.
+    /// `forward`, `input_grad`, `weight_grad` or `backward` (against the earlier commit's
+    /// `input_grad` then `weight_grad`: the rate of the sum of their times).
     pub kernel: String,
     /// Layer inputs.
     pub n_in: usize,
@@ -236,16 +237,25 @@ pub fn compare(
         .iter()
         .enumerate()
         .filter_map(|(i, o)| {
+            let rate = |run: &[EarlierKernel], kernel: &str| {
+                run.iter()
+                    .find(|e| {
+                        (e.kernel.as_str(), e.n_in, e.n_out, e.batch)
+                            == (kernel, o.n_in, o.n_out, o.batch)
+                            && (e.density - o.density).abs() < 1e-12
+                    })
+                    .map(|e| e.gflops)
+            };
             let before: Vec<f64> = earlier
                 .iter()
-                .filter_map(|run| {
-                    run.iter()
-                        .find(|e| {
-                            (e.kernel.as_str(), e.n_in, e.n_out, e.batch)
-                                == (o.kernel.as_str(), o.n_in, o.n_out, o.batch)
-                                && (e.density - o.density).abs() < 1e-12
-                        })
-                        .map(|e| e.gflops)
+                .filter_map(|run| match o.kernel.as_str() {
+                    // The two products the sweep makes, one after the other: the same
+                    // multiply-adds in the sum of their times.
+                    BACKWARD => {
+                        let (input, weight) = (rate(run, "input_grad")?, rate(run, "weight_grad")?);
+                        Some(2.0 / (1.0 / input + 1.0 / weight))
+                    }
+                    kernel => rate(run, kernel),
                 })
                 .collect();
             let now: Vec<f64> = ours.iter().map(|r| r[i].gflops).collect();
@@ -335,6 +345,23 @@ mod tests {
         let kept = median_rows(&ours);
         assert_eq!(kept.len(), 3);
         assert_eq!(kept[0].gflops, 60.0, "the round of median time");
+    }
+
+    /// The sweep does both products' work: the earlier side is their two times added.
+    #[test]
+    fn the_backward_sweep_is_compared_with_the_earlier_two_products_in_turn() {
+        let run = vec![
+            earlier("input_grad", 128, 20.0),
+            earlier("weight_grad", 128, 30.0),
+        ];
+        let ours = vec![vec![ours(BACKWARD, 128, 48.0)]];
+        let rows = compare("abc", &[run.clone(), run], &ours);
+        assert_eq!(rows.len(), 1);
+        // 2 units of work in 1/20 + 1/30 = 1/12 units of time: 24 GFLOP/s.
+        assert!((rows[0].baseline_gflops - 24.0).abs() < 1e-9);
+        assert!((rows[0].ours_speedup - 2.0).abs() < 1e-9);
+        let without_sddmm = vec![vec![earlier("input_grad", 128, 20.0)]];
+        assert!(compare("abc", &without_sddmm, &ours).is_empty());
     }
 
     #[test]

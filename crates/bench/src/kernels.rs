@@ -1,5 +1,6 @@
-//! The three products of a sparse layer against a dense GEMM of the same shape, and the first
-//! layer's products when inputs are missing (absent).
+//! The three products of a sparse layer (and the backward pair of them in one sweep, as
+//! training runs it) against a dense GEMM of the same shape, and the first layer's products
+//! when inputs are missing (absent).
 
 use super::measure::{time_it, time_pair};
 use models::dense::burn_matmul;
@@ -8,15 +9,18 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sparse_core::init::{connection_count, random_pattern};
 use sparse_core::kernels::{
-    forward_absent, forward_sparse_input, forward_with, gather_rows, input_grad, sparse_input_work,
-    weight_grad, weight_grad_absent, weight_grad_sparse_input, AbsentPaths, InputPath,
+    forward_absent, forward_sparse_input, forward_with, gather_rows, input_and_weight_grad,
+    input_grad, sparse_input_work, weight_grad, weight_grad_absent, weight_grad_sparse_input,
+    AbsentPaths, InputPath, LayerInput,
 };
 use sparse_core::{AlignedBuf, Csr};
 
 /// One kernel measurement.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KernelRow {
-    /// `forward` (X W), `input_grad` (dZ Wᵀ) or `weight_grad` (SDDMM).
+    /// `forward` (X W), `input_grad` (dZ Wᵀ), `weight_grad` (SDDMM) or `backward` (the
+    /// last two in one sweep over the rows of W, `kernels::input_and_weight_grad`, as
+    /// training's backward pass runs them past the first layer).
     pub kernel: String,
     /// Layer inputs.
     pub n_in: usize,
@@ -30,7 +34,7 @@ pub struct KernelRow {
     pub nnz: usize,
     /// Seconds per call.
     pub seconds: f64,
-    /// `2 batch nnz / seconds / 1e9`.
+    /// `2 batch nnz / seconds / 1e9` per product (`backward` counts its two).
     pub gflops: f64,
     /// Dense GEMM rate on the same shape (burn flex), GFLOP/s counted as `2 batch n_in n_out`.
     pub dense_gflops: f64,
@@ -51,6 +55,9 @@ pub struct KernelRow {
 fn f64_nan() -> f64 {
     f64::NAN
 }
+
+/// The kernel name of the backward sweep's rows.
+pub const BACKWARD: &str = "backward";
 
 fn random_layer(n_in: usize, n_out: usize, density: f64, rng: &mut impl Rng) -> Csr {
     let nnz = connection_count(n_in, n_out, density);
@@ -109,6 +116,18 @@ pub fn kernels(quick: bool, budget: f64) -> Vec<KernelRow> {
                             weight_grad(&a_rows, &a_rows, batch, &w, &mut grad)
                         }),
                     ),
+                    (
+                        BACKWARD,
+                        time_it(budget, || {
+                            let input = LayerInput::Beside(&a_rows);
+                            let fold = |_: std::ops::Range<usize>, g: &[f32], o: &mut [f32]| {
+                                o.copy_from_slice(g)
+                            };
+                            input_and_weight_grad(
+                                &a_rows, batch, &w, input, None, &mut out, &mut grad, fold,
+                            )
+                        }),
+                    ),
                 ];
                 // The rooflines: forward gathers Xᵀ rows over the column view; the input
                 // gradient and the SDDMM gather dZᵀ rows over the rows of W.
@@ -120,13 +139,16 @@ pub fn kernels(quick: bool, budget: f64) -> Vec<KernelRow> {
                     gather_rows(&a_rows, batch, w.row_ptr(), w.col_idx(), &mut out)
                 });
                 for (kernel, s) in timings {
-                    let gflops = 2.0 * (batch * nnz) as f64 / s / 1e9;
+                    // The backward sweep makes two products from one gather of the rows.
+                    let products = if kernel == BACKWARD { 2.0 } else { 1.0 };
+                    let flops = products * 2.0 * (batch * nnz) as f64;
+                    let gflops = flops / s / 1e9;
                     let gather = if kernel == "forward" {
                         by_columns
                     } else {
                         by_rows
                     };
-                    let roofline_gflops = 2.0 * (batch * nnz) as f64 / gather / 1e9;
+                    let roofline_gflops = flops / gather / 1e9;
                     rows.push(KernelRow {
                         kernel: kernel.into(),
                         n_in: n,
@@ -138,7 +160,7 @@ pub fn kernels(quick: bool, budget: f64) -> Vec<KernelRow> {
                         gflops,
                         dense_gflops,
                         ratio_to_dense_rate: gflops / dense_gflops,
-                        speedup_vs_dense: dense_s / s,
+                        speedup_vs_dense: products * dense_s / s,
                         roofline_gflops,
                         share_of_roofline: gflops / roofline_gflops,
                     });
