@@ -56,7 +56,7 @@ pub const MADELON_RELEVANT: [&str; 20] = [
 
 /// The repository's `datasets/` folder.
 pub fn bundled_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets")
+    crate::repo::root().join("datasets")
 }
 
 /// Loads the dataset a config names; relative paths are resolved from `config_dir`.

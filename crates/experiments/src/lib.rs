@@ -17,6 +17,7 @@ pub mod paired;
 pub mod pipeline;
 pub mod recording;
 pub mod registry;
+pub mod repo;
 pub mod results;
 pub mod run;
 pub mod runner;

@@ -126,13 +126,13 @@ pub fn cpu_model() -> String {
         .unwrap_or_else(|| "unknown CPU".into())
 }
 
-/// The git commit of the working tree (`-dirty` when files outside `results/` have uncommitted
-/// changes), or `unknown` outside a repository.
+/// The git commit of the working tree ([`crate::repo::root`]; `-dirty` when files outside
+/// `results/` have uncommitted changes), or `unknown` outside a repository.
 pub fn git_commit() -> String {
     let git = |args: &[&str]| {
         std::process::Command::new("git")
             .args(args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .current_dir(crate::repo::root())
             .output()
             .ok()
             .filter(|o| o.status.success())

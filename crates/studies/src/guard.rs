@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 /// The committed reference.
 pub fn reference_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/reference/quick-guard.toml")
+    experiments::repo::root().join("experiments/reference/quick-guard.toml")
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]

@@ -68,8 +68,9 @@ pub fn read(dir: &Path) -> Result<Option<StudyTime>> {
 }
 
 /// The code version of `commit` (a run's `commit` column): 12 hex digits of a hash of its git
-/// tree entries for [`CODE_PATHS`]; `None` for a dirty tree (`...-dirty`), `unknown`, or a
-/// commit this repository does not have.
+/// tree entries for [`CODE_PATHS`], taken from the repository's root
+/// ([`experiments::repo::root`]: `git ls-tree` reads paths from the folder it runs in); `None`
+/// for a dirty tree (`...-dirty`), `unknown`, or a commit this repository does not have.
 pub fn code_version(commit: &str) -> Option<String> {
     if commit.ends_with("-dirty") || commit == "unknown" {
         return None;
@@ -77,7 +78,7 @@ pub fn code_version(commit: &str) -> Option<String> {
     let out = std::process::Command::new("git")
         .args(["ls-tree", commit, "--"])
         .args(CODE_PATHS)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(experiments::repo::root())
         .output()
         .ok()
         .filter(|o| o.status.success() && !o.stdout.is_empty())?;
@@ -221,6 +222,17 @@ mod tests {
             none.contains("60 s (1 min) on cpu (no record for c)."),
             "{none}"
         );
+    }
+
+    /// The hash covers the workspace's code from the repository's root, whatever folder the
+    /// process runs in (run from this crate's folder, `git ls-tree` took the paths below it:
+    /// `crates/studies/Cargo.toml` alone). `ebd3cb7` changed the kernels; `b9a8f36` added
+    /// only results to `eeccb17`.
+    #[test]
+    fn code_versions_follow_the_code_of_the_whole_workspace() {
+        assert_ne!(code_version("ebd3cb7"), code_version("ebd3cb7~1"));
+        assert_eq!(code_version("b9a8f36"), code_version("eeccb17"));
+        assert!(code_version("ebd3cb7").is_some());
     }
 
     #[test]

@@ -114,7 +114,7 @@ pub fn check_study(dir: &Path, cfg: &ExperimentConfig) -> Result<StudyCheck> {
 
 /// The studies folder of the repository.
 pub fn studies_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/studies")
+    experiments::repo::root().join("experiments/studies")
 }
 
 /// Loads every study config in `dir`, sorted by file name.
