@@ -185,6 +185,15 @@ fn delta_and_input_delta<'a>(
     }
 }
 
+/// How an update within the backward pass takes a block of gradients (entries `at` of the
+/// layer, `values` its weights): into the momentum, the first half of the SGD step.
+fn into_momentum<'a>(
+    sgd: &'a SgdParams,
+    values: &'a [f32],
+) -> impl Fn(Range<usize>, &[f32], &mut [f32]) + Sync + Send + 'a {
+    move |at, g, v| sgd.fold_momentum(&values[at], g, v)
+}
+
 /// A truly sparse multi-layer perceptron with its training state.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SparseMlp {
@@ -690,7 +699,7 @@ impl SparseMlp {
                 layer.grad = Vec::new();
             }
             if l > 0 {
-                flops += self.input_delta(l, buffers, gradients);
+                flops += self.weight_grad_and_input_delta(l, buffers, gradients);
             } else {
                 match absent {
                     Some(xs) => {
@@ -705,14 +714,10 @@ impl SparseMlp {
                         flops += ws.sparse_input_macs;
                     }
                     None if folded => {
-                        let sgd = self.sgd;
                         let SparseLayer {
                             weights, momentum, ..
                         } = layer;
-                        let values = weights.values();
-                        let fold = |at: Range<usize>, g: &[f32], v: &mut [f32]| {
-                            sgd.fold_momentum(&values[at], g, v);
-                        };
+                        let fold = into_momentum(&self.sgd, weights.values());
                         let x = &ws.acts[0];
                         kernels::weight_grad_fold(x, delta, rows, weights, momentum, fold);
                         flops += (rows * nnz) as u64;
@@ -743,7 +748,12 @@ impl SparseMlp {
     /// Wᵀ` through dropout and the activation of layer `l - 1`. Both products in one sweep
     /// over the rows of `W` (`kernels::input_and_weight_grad`), which reads each row of the
     /// delta once for both; returns the multiply-adds.
-    fn input_delta(&mut self, l: usize, buffers: DeltaBuffers, gradients: GradientUse) -> u64 {
+    fn weight_grad_and_input_delta(
+        &mut self,
+        l: usize,
+        buffers: DeltaBuffers,
+        gradients: GradientUse,
+    ) -> u64 {
         let rows = self.ws.rows;
         let sgd = self.sgd;
         let (ws, layer) = (&mut self.ws, &mut self.layers[l]);
@@ -767,10 +777,7 @@ impl SparseMlp {
         } = layer;
         match gradients {
             GradientUse::Applied => {
-                let values = weights.values();
-                let fold = |at: Range<usize>, g: &[f32], v: &mut [f32]| {
-                    sgd.fold_momentum(&values[at], g, v);
-                };
+                let fold = into_momentum(&sgd, weights.values());
                 kernels::input_and_weight_grad(
                     delta, rows, weights, input, gate, prev, momentum, fold,
                 );
