@@ -41,14 +41,6 @@ impl<'a> LayerInput<'a> {
 /// sums take two registers a block, so eight (a batch of 128) take 16 of AVX-512's 32.
 const FUSED_BLOCKS: usize = 8;
 
-/// Entries ahead whose row of `dZᵀ` the fused kernel asks the cache for. Each entry does
-/// about forty vector operations, so the loads of the next entries do not start early
-/// enough by themselves: the sweep of 4000 x 4000 at 1%, batch 128, ran at 65% of the speed
-/// of its row gathers. With the rows of 8 entries ahead fetched it took 0.90-0.93 ms against
-/// 1.23-1.45 (2 threads) and 1.9 against 2.4-2.5 (1 thread); 16 entries ahead was no better,
-/// 32 worse (scratch program, interleaved rounds, Intel Xeon).
-const PREFETCH_AHEAD: usize = 8;
-
 /// The weight gradient and the input delta of one sparse layer. `out` is aligned with the
 /// entries of `w` and takes the gradients through `fold(entries, grad, out_block)` a block
 /// of whole rows at a time, as [`super::weight_grad_fold`] gives them; `dxt` (`n_in x
@@ -173,8 +165,9 @@ struct Sweep<'a> {
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::{Sweep, FUSED_BLOCKS, PREFETCH_AHEAD};
+    use super::{Sweep, FUSED_BLOCKS};
     use crate::kernels::avx512::lane_tree;
+    use crate::kernels::{prefetch_lines, PREFETCH_AHEAD};
     use std::arch::x86_64::*;
 
     /// Rows `first..` of `W` (as many as `dx` holds), their gradients into `grad` (from the
@@ -259,14 +252,7 @@ mod avx512 {
             let mut acc = [_mm512_setzero_ps(); B];
             for e in row_ptr[i]..row_ptr[i + 1] {
                 if let Some(&ahead) = col_idx.get(e + PREFETCH_AHEAD) {
-                    let row = dzt
-                        .as_ptr()
-                        .wrapping_add(ahead as usize * batch)
-                        .cast::<i8>();
-                    for k in 0..B {
-                        // A hint: it reads nothing and cannot fault.
-                        _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(64 * k));
-                    }
+                    prefetch_lines(dzt, ahead as usize * batch, batch);
                 }
                 let j = col_idx[e] as usize;
                 let z = &dzt[j * batch..(j + 1) * batch];
