@@ -6,6 +6,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use sparse_core::chacha::ChaCha8Stream;
 use sparse_core::kernels::transpose_tile_u32_part;
+use sparse_core::simd::vectorized;
 use std::borrow::Cow;
 
 /// A batch of `rows` examples of `n_features` values each.
@@ -175,21 +176,31 @@ pub fn apply_dropout_transposed<T: Send>(
                     let at = start + ((b0 + b) * width + j0 + f0) as u128;
                     words.at(at, dst);
                 }
-                for t0 in (0..m).step_by(TILE) {
-                    let cols = TILE.min(m - t0);
-                    transpose_tile_u32_part(&drawn[t0..], m, [n, cols], &mut tile);
-                    for (jj, column) in tile.iter().take(cols).enumerate() {
-                        let kept = &mut flags[(t0 + jj) * rows + b0..][..n];
-                        for (k, &w) in kept.iter_mut().zip(column) {
-                            *k = flag(w);
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        for t0 in (0..m).step_by(TILE) {
+                            let cols = TILE.min(m - t0);
+                            transpose_tile_u32_part(&drawn[t0..], m, [n, cols], &mut tile);
+                            for (jj, column) in tile.iter().take(cols).enumerate() {
+                                let kept = &mut flags[(t0 + jj) * rows + b0..][..n];
+                                for (k, &w) in kept.iter_mut().zip(column) {
+                                    *k = flag(w);
+                                }
+                            }
                         }
-                    }
-                }
+                    },
+                );
             }
             let values = chunk[f0 * rows..(f0 + m) * rows].chunks_exact_mut(rows);
-            for (jj, (row, kept)) in values.zip(flags.chunks_exact(rows)).enumerate() {
-                apply(j0 + f0 + jj, row, kept);
-            }
+            vectorized(
+                #[inline(always)]
+                || {
+                    for (jj, (row, kept)) in values.zip(flags.chunks_exact(rows)).enumerate() {
+                        apply(j0 + f0 + jj, row, kept);
+                    }
+                },
+            );
         }
     };
     // Runs of up to `DRAW_RUN` features per task, the layer split between all threads: the

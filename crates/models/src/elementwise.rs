@@ -3,9 +3,11 @@
 //!
 //! Every value is computed by itself, so how the values are split changes no bit: the
 //! results are the same with one thread or many. Small passes (a WDBC batch) stay on the
-//! calling thread, where a parallel task would cost more than the work.
+//! calling thread, where a parallel task would cost more than the work. Each task runs
+//! inside [`vectorized`], at the CPU's widest vector level (the same bits at any width).
 
 use rayon::prelude::*;
+use sparse_core::simd::vectorized;
 
 /// Values per parallel task; a pass over fewer runs on the calling thread.
 pub const TASK_VALUES: usize = 1 << 15;
@@ -17,12 +19,12 @@ pub fn for_rows<T: Send>(out: &mut [T], row_len: usize, f: impl Fn(usize, &mut [
         return;
     }
     if out.len() <= TASK_VALUES {
-        return f(0, out);
+        return vectorized(|| f(0, out));
     }
     let per = (TASK_VALUES / row_len).max(1);
     out.par_chunks_mut(per * row_len)
         .enumerate()
-        .for_each(|(c, chunk)| f(c * per, chunk));
+        .for_each(|(c, chunk)| vectorized(|| f(c * per, chunk)));
 }
 
 /// Runs `f(a, b)` over aligned chunks of two buffers of one length, in parallel when they
@@ -30,11 +32,11 @@ pub fn for_rows<T: Send>(out: &mut [T], row_len: usize, f: impl Fn(usize, &mut [
 pub fn zip2(a: &mut [f32], b: &[f32], f: impl Fn(&mut [f32], &[f32]) + Sync + Send) {
     assert_eq!(a.len(), b.len(), "aligned buffers");
     if a.len() <= TASK_VALUES {
-        return f(a, b);
+        return vectorized(|| f(a, b));
     }
     a.par_chunks_mut(TASK_VALUES)
         .zip(b.par_chunks(TASK_VALUES))
-        .for_each(|(a, b)| f(a, b));
+        .for_each(|(a, b)| vectorized(|| f(a, b)));
 }
 
 /// Runs `f(a, b, c)` over aligned chunks of three buffers of one length, in parallel when
@@ -47,12 +49,12 @@ pub fn zip3(
 ) {
     assert!(a.len() == b.len() && b.len() == c.len(), "aligned buffers");
     if a.len() <= TASK_VALUES {
-        return f(a, b, c);
+        return vectorized(|| f(a, b, c));
     }
     a.par_chunks_mut(TASK_VALUES)
         .zip(b.par_chunks(TASK_VALUES))
         .zip(c.par_chunks_mut(TASK_VALUES))
-        .for_each(|((a, b), c)| f(a, b, c));
+        .for_each(|((a, b), c)| vectorized(|| f(a, b, c)));
 }
 
 #[cfg(test)]

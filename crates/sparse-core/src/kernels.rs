@@ -893,7 +893,7 @@ fn weight_grad_fold_at(
         let entries = row_ptr[rows.start]..row_ptr[rows.end];
         scratch.resize(entries.len(), 0.0);
         grad_block((rows, &mut scratch[..]));
-        fold(entries, scratch, o);
+        simd::vectorized(|| fold(entries, scratch, o));
     };
     let per_block = (TASK_WORK / batch.max(1)).max(1);
     let blocks = row_blocks(w, out, per_block);

@@ -280,11 +280,16 @@ impl SparseLayer {
 /// vectorises, with no branch per value.
 fn all_finite(values: &[f32]) -> bool {
     const MAGNITUDE: u32 = 0x7fff_ffff;
-    let largest = values
-        .iter()
-        .map(|v| v.to_bits() & MAGNITUDE)
-        .max()
-        .unwrap_or(0);
+    let largest = crate::simd::vectorized(
+        #[inline(always)]
+        || {
+            values
+                .iter()
+                .map(|v| v.to_bits() & MAGNITUDE)
+                .max()
+                .unwrap_or(0)
+        },
+    );
     largest < f32::INFINITY.to_bits()
 }
 

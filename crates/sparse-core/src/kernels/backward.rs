@@ -133,7 +133,7 @@ fn fused(
         scratch.resize(entries.len(), 0.0);
         // SAFETY: `input_and_weight_grad_at` calls this only where the CPU has AVX-512F.
         unsafe { avx512::rows(&sweep, rows.start, dx, scratch) };
-        fold(entries, scratch, grads);
+        simd::vectorized(|| fold(entries, scratch, grads));
     };
     let mut blocks: Vec<Block> = Vec::new();
     let mut rest = dxt;
