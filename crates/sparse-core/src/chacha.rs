@@ -110,6 +110,43 @@ impl ChaCha8Stream {
         }
     }
 
+    /// Word `i` of the sixteen blocks `first + k stride` (`k < 16`, counters wrapping) into
+    /// `out[i][k]`. Where each of sixteen runs of sixteen words a caller wants fills one block
+    /// and the runs lie `stride` blocks apart (the dropout words of sixteen examples' sixteen
+    /// features, `stride` the layer's width over 16), this is their 16 x 16 transpose as the
+    /// generator's registers hold it: [`ChaCha8Stream::words`] transposes them into stream
+    /// order, and the caller would transpose them back.
+    pub fn strided_blocks(
+        &self,
+        first: u64,
+        stride: u64,
+        out: &mut [[u32; BLOCK_WORDS]; BLOCK_WORDS],
+    ) {
+        self.strided_blocks_at(simd::level(), first, stride, out)
+    }
+
+    /// [`ChaCha8Stream::strided_blocks`] at a given vector level.
+    pub fn strided_blocks_at(
+        &self,
+        level: SimdLevel,
+        first: u64,
+        stride: u64,
+        out: &mut [[u32; BLOCK_WORDS]; BLOCK_WORDS],
+    ) {
+        let counters = std::array::from_fn(|k| first.wrapping_add(stride.wrapping_mul(k as u64)));
+        #[cfg(target_arch = "x86_64")]
+        if simd::supported(level) == SimdLevel::Avx512 {
+            // SAFETY: the CPU has AVX-512 (`supported` checked it).
+            unsafe { avx512::by_word(self, &counters, out) };
+            return;
+        }
+        for (k, &block) in counters.iter().enumerate() {
+            for (column, word) in out.iter_mut().zip(self.block(block)) {
+                column[k] = word;
+            }
+        }
+    }
+
     /// The input state of block `block`.
     fn state(&self, block: u64) -> [u32; BLOCK_WORDS] {
         let mut s = [0u32; BLOCK_WORDS];
@@ -161,19 +198,31 @@ mod avx512 {
     use crate::kernels::transpose_tile_u32;
     use std::arch::x86_64::*;
 
-    /// Blocks `block..block + 16` into `out` (256 words): lane `k` of register `i` is word
-    /// `i` of block `block + k`, so a quarter round is the scalar one on whole registers;
-    /// the 16 x 16 transpose puts each block's words together.
+    /// Blocks `block..block + 16` into `out` (256 words): [`by_word`], then the 16 x 16
+    /// transpose puts each block's words together.
     #[target_feature(enable = "avx512f")]
     pub(super) fn sixteen_blocks(stream: &ChaCha8Stream, block: u64, out: &mut [u32]) {
         assert_eq!(out.len(), BLOCK_WORDS * BLOCK_WORDS, "sixteen blocks");
+        let counters = std::array::from_fn(|k| block.wrapping_add(k as u64));
+        let mut words = [[0u32; BLOCK_WORDS]; BLOCK_WORDS];
+        by_word(stream, &counters, &mut words);
+        let out: &mut [u32; BLOCK_WORDS * BLOCK_WORDS] =
+            out.try_into().expect("sixteen blocks (asserted)");
+        transpose_tile_u32(words.as_flattened(), BLOCK_WORDS, bytemuck::cast_mut(out));
+    }
+
+    /// The blocks of `counters`, word `i` of block `counters[k]` into `out[i][k]`: lane `k` of
+    /// register `i` is word `i` of block `counters[k]`, so a quarter round is the scalar one on
+    /// whole registers.
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn by_word(
+        stream: &ChaCha8Stream,
+        counters: &[u64; BLOCK_WORDS],
+        out: &mut [[u32; BLOCK_WORDS]; BLOCK_WORDS],
+    ) {
         let scalar = stream.state(0);
-        let (mut low, mut high) = ([0u32; BLOCK_WORDS], [0u32; BLOCK_WORDS]);
-        for k in 0..BLOCK_WORDS {
-            let counter = block.wrapping_add(k as u64);
-            low[k] = counter as u32;
-            high[k] = (counter >> 32) as u32;
-        }
+        let low: [u32; BLOCK_WORDS] = std::array::from_fn(|k| counters[k] as u32);
+        let high: [u32; BLOCK_WORDS] = std::array::from_fn(|k| (counters[k] >> 32) as u32);
         let mut input = [_mm512_setzero_si512(); BLOCK_WORDS];
         for (v, &w) in input.iter_mut().zip(&scalar) {
             *v = _mm512_set1_epi32(w as i32);
@@ -215,20 +264,10 @@ mod avx512 {
         let x = [
             x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, x13, x14, x15,
         ];
-        // Row i of `by_word` is word i of the sixteen blocks.
-        let mut by_word = [0u32; BLOCK_WORDS * BLOCK_WORDS];
-        for (i, (v, start)) in x.iter().zip(input).enumerate() {
-            // SAFETY: row i is 16 words of `by_word`.
-            unsafe {
-                _mm512_storeu_si512(
-                    by_word[i * BLOCK_WORDS..].as_mut_ptr().cast(),
-                    _mm512_add_epi32(*v, start),
-                )
-            };
+        for ((v, start), row) in x.iter().zip(input).zip(out) {
+            // SAFETY: `row` is 16 words.
+            unsafe { _mm512_storeu_si512(row.as_mut_ptr().cast(), _mm512_add_epi32(*v, start)) };
         }
-        let out: &mut [u32; BLOCK_WORDS * BLOCK_WORDS] =
-            out.try_into().expect("sixteen blocks (asserted)");
-        transpose_tile_u32(&by_word, BLOCK_WORDS, bytemuck::cast_mut(out));
     }
 }
 
@@ -267,6 +306,28 @@ mod tests {
                             "seed {seed}, stream {stream}, from word {word_pos}, {len} words at {}",
                             level.name()
                         );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Strided blocks are the stream's blocks at those counters, word by word, at every level,
+    /// with counters that wrap and carry into their upper half.
+    #[test]
+    fn strided_blocks_are_the_streams_blocks_by_word() {
+        let rng = ChaCha8Rng::seed_from_u64(9);
+        let ours = ChaCha8Stream::new(rng.get_seed(), rng.get_stream());
+        let near_carry = (1u64 << 32) - 40;
+        for (first, stride) in [(0u64, 1u64), (3, 250), (near_carry, 7), (u64::MAX - 20, 3)] {
+            for level in SimdLevel::available() {
+                let mut got = [[0u32; BLOCK_WORDS]; BLOCK_WORDS];
+                ours.strided_blocks_at(level, first, stride, &mut got);
+                for k in 0..BLOCK_WORDS {
+                    let block = first.wrapping_add(stride.wrapping_mul(k as u64));
+                    let want = reference(&rng, block as u128 * BLOCK_WORDS as u128, BLOCK_WORDS);
+                    for (i, (column, &w)) in got.iter().zip(&want).enumerate() {
+                        assert_eq!(column[k], w, "block {block}, word {i}, at {}", level.name());
                     }
                 }
             }
