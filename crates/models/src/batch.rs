@@ -145,9 +145,10 @@ pub fn fill_dropout_kept_transposed(
 /// covers, a cache line of each at a time, took 13–14% of the samples of a
 /// 784-4000-4000-4000-10 epoch at 1% in `perf`; flags first, then whole rows: 4.7%.)
 /// Where the width and the stream position are multiples of 16 and the CPU has AVX-512,
-/// the words come out of the generator already feature-major ([`apply_by_blocks`]), two
-/// 16 x 16 transposes fewer per tile: that epoch 3.6% faster (medians of 15 epochs, 0.513
-/// against 0.532 s, the two paths interleaved in one scratch program).
+/// the words come out of the generator already feature-major
+/// ([`DropoutDraw::apply_by_blocks`]), two 16 x 16 transposes fewer per tile: that epoch
+/// 3.6% faster (medians of 15 epochs, 0.513 against 0.532 s, the two paths interleaved in
+/// one scratch program).
 pub fn apply_dropout_transposed<T: Send>(
     out: &mut [T],
     rows: usize,
@@ -160,21 +161,105 @@ pub fn apply_dropout_transposed<T: Send>(
     if out.is_empty() {
         return;
     }
-    let threshold = drop_threshold(p);
-    let start = rng.get_word_pos();
-    let words = StreamWords::of(rng);
-    let layout = DrawLayout {
-        start,
-        rows,
-        width,
-        threshold,
-    };
-    let flag = move |w: u32| layout.flag(w);
-    let by_blocks = match &words {
-        StreamWords::Wide(stream) if layout.in_whole_blocks() => Some(stream),
-        _ => None,
-    };
-    let by_runs = |j0: usize, chunk: &mut [T]| {
+    let draw = DropoutDraw::new(rng, rows, width, p);
+    // Runs of up to `DRAW_RUN` features per task, the layer split between all threads: the
+    // words of a run that starts inside a block group cost a group more than the run. Whole
+    // tiles of features, as `apply_by_blocks` takes them.
+    let threads = rayon::current_num_threads();
+    let per_task = DRAW_RUN.min(width.div_ceil(threads)).next_multiple_of(TILE);
+    if rows * width <= TASK_VALUES || per_task >= width {
+        draw.apply_to(0, out, &apply);
+    } else {
+        out.par_chunks_mut(per_task * rows)
+            .enumerate()
+            .for_each(|(c, chunk)| draw.apply_to(c * per_task, chunk, &apply));
+    }
+    let end = draw.end();
+    rng.set_word_pos(end);
+}
+
+/// One layer's dropout draw, to be applied to its features in any runs and in any order
+/// ([`DropoutDraw::apply_to`]), in parallel or inside another pass over the layer's rows (the
+/// forward product's), with the flags [`apply_dropout_transposed`] gives: ChaCha is a
+/// counter-mode cipher, so each run draws its own words from their stream positions. The
+/// generator is moved past the draw by its owner, to [`DropoutDraw::end`].
+pub struct DropoutDraw<'a> {
+    layout: DrawLayout,
+    words: StreamWords<'a>,
+}
+
+impl<'a> DropoutDraw<'a> {
+    /// Features per tile: runs of [`DropoutDraw::apply_to`] starting on and holding whole
+    /// tiles keep its faster path.
+    pub const TILE: usize = TILE;
+
+    /// The draw of a feature-major `width x rows` layer at drop rate `p`, from where `rng`
+    /// stands.
+    pub fn new(rng: &'a ChaCha8Rng, rows: usize, width: usize, p: f32) -> Self {
+        let layout = DrawLayout {
+            start: rng.get_word_pos(),
+            rows,
+            width,
+            threshold: drop_threshold(p),
+        };
+        DropoutDraw {
+            layout,
+            words: StreamWords::of(rng),
+        }
+    }
+
+    /// The stream position after the draw (one word per unit), where the generator goes next.
+    pub fn end(&self) -> u128 {
+        let DrawLayout {
+            start, rows, width, ..
+        } = self.layout;
+        start + (rows * width) as u128
+    }
+
+    /// `apply(feature, row, flags)` for the features `j0..` whose rows `chunk` holds, as
+    /// [`apply_dropout_transposed`] calls it. Runs of whole tiles of 16 features keep the
+    /// faster path where the layout has it ([`DropoutDraw::apply_by_blocks`]).
+    pub fn apply_to<T>(
+        &self,
+        j0: usize,
+        chunk: &mut [T],
+        apply: &(impl Fn(usize, &mut [T], &[u8]) + Sync),
+    ) {
+        let rows = self.layout.rows;
+        if chunk.is_empty() {
+            return;
+        }
+        assert!(
+            chunk.len().is_multiple_of(rows),
+            "whole rows of the layer's {rows} examples"
+        );
+        assert!(
+            j0 + chunk.len() / rows <= self.layout.width,
+            "features {j0}.. beyond the layer's {}",
+            self.layout.width
+        );
+        let whole_tiles = j0.is_multiple_of(TILE) && (chunk.len() / rows).is_multiple_of(TILE);
+        match &self.words {
+            StreamWords::Wide(stream) if whole_tiles && self.layout.in_whole_blocks() => {
+                self.apply_by_blocks(stream, j0, chunk, apply)
+            }
+            _ => self.apply_by_runs(j0, chunk, apply),
+        }
+    }
+
+    /// One run of features of [`DropoutDraw::apply_to`] on any layout: sixteen examples by up
+    /// to [`DRAW_RUN`] features of words at a time in stream order, turned feature-major 16 x
+    /// 16 at a time into the run's flags.
+    fn apply_by_runs<T>(
+        &self,
+        j0: usize,
+        chunk: &mut [T],
+        apply: &(impl Fn(usize, &mut [T], &[u8]) + Sync),
+    ) {
+        let (words, layout) = (&self.words, self.layout);
+        let DrawLayout {
+            start, rows, width, ..
+        } = layout;
         let features = chunk.len() / rows;
         let run = features.min(DRAW_RUN);
         // Word `b * width + j` is feature `j` of example `b`: sixteen runs of `run` words.
@@ -198,7 +283,7 @@ pub fn apply_dropout_transposed<T: Send>(
                             for (jj, column) in tile.iter().take(cols).enumerate() {
                                 let kept = &mut flags[(t0 + jj) * rows + b0..][..n];
                                 for (k, &w) in kept.iter_mut().zip(column) {
-                                    *k = flag(w);
+                                    *k = layout.flag(w);
                                 }
                             }
                         }
@@ -215,24 +300,60 @@ pub fn apply_dropout_transposed<T: Send>(
                 },
             );
         }
-    };
-    let task = |j0: usize, chunk: &mut [T]| match by_blocks {
-        Some(stream) => apply_by_blocks(stream, layout, j0, chunk, &apply),
-        None => by_runs(j0, chunk),
-    };
-    // Runs of up to `DRAW_RUN` features per task, the layer split between all threads: the
-    // words of a run that starts inside a block group cost a group more than the run. Whole
-    // tiles of features, as `apply_by_blocks` takes them.
-    let threads = rayon::current_num_threads();
-    let per_task = DRAW_RUN.min(width.div_ceil(threads)).next_multiple_of(TILE);
-    if rows * width <= TASK_VALUES || per_task >= width {
-        task(0, out);
-    } else {
-        out.par_chunks_mut(per_task * rows)
-            .enumerate()
-            .for_each(|(c, chunk)| task(c * per_task, chunk));
     }
-    rng.set_word_pos(start + (rows * width) as u128);
+
+    /// One run of [`DropoutDraw::apply_to`] (features `j0..`, `chunk` their rows) of whole
+    /// tiles where the layout is [in whole blocks](DrawLayout::in_whole_blocks): sixteen
+    /// examples' blocks for one tile of features lie `width / 16` blocks apart, and
+    /// [`ChaCha8Stream::strided_blocks`] gives them feature by feature, the tile of flags as
+    /// the model wants it, where the other path draws the words in stream order (the
+    /// generator transposing its registers) and transposes them back. A tile of features'
+    /// flags (2 KB at batch 128) is made, then applied to its rows.
+    fn apply_by_blocks<T>(
+        &self,
+        stream: &ChaCha8Stream,
+        j0: usize,
+        chunk: &mut [T],
+        apply: &(impl Fn(usize, &mut [T], &[u8]) + Sync),
+    ) {
+        let layout = self.layout;
+        let DrawLayout {
+            start, rows, width, ..
+        } = layout;
+        let stride = (width / TILE) as u64;
+        let mut words = [[0u32; TILE]; TILE];
+        let mut flags = vec![0u8; TILE * rows];
+        for (t, tile_rows) in chunk.chunks_exact_mut(TILE * rows).enumerate() {
+            let f0 = j0 + t * TILE;
+            for b0 in (0..rows).step_by(TILE) {
+                let n = TILE.min(rows - b0);
+                // Block counters are 64-bit and wrap, as `ChaCha8Stream::words` takes them.
+                let first = ((start + (b0 * width + f0) as u128) / TILE as u128) as u64;
+                stream.strided_blocks(first, stride, &mut words);
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        for (kept, column) in flags.chunks_exact_mut(rows).zip(&words) {
+                            for (k, &w) in kept[b0..b0 + n].iter_mut().zip(column) {
+                                *k = layout.flag(w);
+                            }
+                        }
+                    },
+                );
+            }
+            vectorized(
+                #[inline(always)]
+                || {
+                    let rows_and_flags = tile_rows
+                        .chunks_exact_mut(rows)
+                        .zip(flags.chunks_exact(rows));
+                    for (i, (row, kept)) in rows_and_flags.enumerate() {
+                        apply(f0 + i, row, kept);
+                    }
+                },
+            );
+        }
+    }
 }
 
 /// Side of the tiles of examples and features the dropout's words are turned around in.
@@ -259,58 +380,6 @@ impl DrawLayout {
     /// ChaCha block.
     fn in_whole_blocks(&self) -> bool {
         self.width.is_multiple_of(TILE) && self.start.is_multiple_of(TILE as u128)
-    }
-}
-
-/// One task of [`apply_dropout_transposed`] (features `j0..`, `chunk` their rows) where the
-/// layout is [in whole blocks](DrawLayout::in_whole_blocks): sixteen examples' blocks for one
-/// tile of features lie `width / 16` blocks apart, and [`ChaCha8Stream::strided_blocks`]
-/// gives them feature by feature, the tile of flags as the model wants it, where the other
-/// path draws the words in stream order (the generator transposing its registers) and
-/// transposes them back. A tile of features' flags (2 KB at batch 128) is made, then applied
-/// to its rows.
-fn apply_by_blocks<T>(
-    stream: &ChaCha8Stream,
-    layout: DrawLayout,
-    j0: usize,
-    chunk: &mut [T],
-    apply: &(impl Fn(usize, &mut [T], &[u8]) + Sync),
-) {
-    let DrawLayout {
-        start, rows, width, ..
-    } = layout;
-    let stride = (width / TILE) as u64;
-    let mut words = [[0u32; TILE]; TILE];
-    let mut flags = vec![0u8; TILE * rows];
-    for (t, tile_rows) in chunk.chunks_exact_mut(TILE * rows).enumerate() {
-        let f0 = j0 + t * TILE;
-        for b0 in (0..rows).step_by(TILE) {
-            let n = TILE.min(rows - b0);
-            // Block counters are 64-bit and wrap, as `ChaCha8Stream::words` takes them.
-            let first = ((start + (b0 * width + f0) as u128) / TILE as u128) as u64;
-            stream.strided_blocks(first, stride, &mut words);
-            vectorized(
-                #[inline(always)]
-                || {
-                    for (kept, column) in flags.chunks_exact_mut(rows).zip(&words) {
-                        for (k, &w) in kept[b0..b0 + n].iter_mut().zip(column) {
-                            *k = layout.flag(w);
-                        }
-                    }
-                },
-            );
-        }
-        vectorized(
-            #[inline(always)]
-            || {
-                let rows_and_flags = tile_rows
-                    .chunks_exact_mut(rows)
-                    .zip(flags.chunks_exact(rows));
-                for (i, (row, kept)) in rows_and_flags.enumerate() {
-                    apply(f0 + i, row, kept);
-                }
-            },
-        );
     }
 }
 
@@ -444,6 +513,34 @@ mod tests {
                 }
             }
             assert_eq!(ra.next_u32(), rb.next_u32(), "{rows} x {width}");
+        }
+    }
+
+    /// A draw applied in runs of any length and order (some off the tiles of 16 features)
+    /// gives the flags of the whole layer in one pass.
+    #[test]
+    fn a_draw_in_any_runs_gives_the_flags_of_the_whole() {
+        for (rows, width, skip) in [(37, 96, 0u128), (128, 160, 0), (20, 96, 3)] {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(8);
+            rng.set_word_pos(skip);
+            let mut whole = vec![0u8; rows * width];
+            fill_dropout_kept_transposed(&mut whole, rows, width, 0.3, &mut rng.clone());
+            let draw = DropoutDraw::new(&rng, rows, width, 0.3);
+            let mut runs = vec![0u8; rows * width];
+            let copy = |_: usize, row: &mut [u8], flags: &[u8]| row.copy_from_slice(flags);
+            let mut rest = &mut runs[..];
+            let mut j0 = 0;
+            for len in [16, 5, 11, 32, 1].into_iter().cycle() {
+                let len = len.min(width - j0);
+                let (run, tail) = rest.split_at_mut(len * rows);
+                draw.apply_to(j0, run, &copy);
+                (rest, j0) = (tail, j0 + len);
+                if j0 == width {
+                    break;
+                }
+            }
+            assert!(runs == whole, "{rows} x {width} from word {skip}");
+            assert_eq!(draw.end(), skip + (rows * width) as u128);
         }
     }
 

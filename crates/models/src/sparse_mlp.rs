@@ -11,7 +11,7 @@
 use crate::activation::Activation;
 use crate::batch::{
     apply_dropout_transposed, argmax_rows, cross_entropy, dropout_scale,
-    fill_dropout_kept_transposed, Batch, GrowthBatch, Inputs,
+    fill_dropout_kept_transposed, Batch, DropoutDraw, GrowthBatch, Inputs,
 };
 use crate::elementwise::{for_rows, zip2, zip3};
 use crate::error::ModelError;
@@ -21,6 +21,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use sparse_core::init::{connection_count, random_pattern};
 use sparse_core::kernels::{self, LayerInput};
+use sparse_core::simd::vectorized;
 use sparse_core::{
     AlignedBuf, Csr, DstContext, DstMethod, EditStats, FanMode, GradientSource, HookOutcome,
     SparseLayer, TrainingClock, WeightInit, WeightSampler,
@@ -524,34 +525,77 @@ impl SparseMlp {
     fn forward_layer(&mut self, l: usize, rng: Option<&mut ChaCha8Rng>) -> u64 {
         let rows = self.ws.rows;
         let n = self.layers.len();
-        let mut flops = 0u64;
         let layer = &self.layers[l];
         let ws = &mut self.ws;
         // A ReLU layer's output goes straight into the next layer's input, activated
         // there in place (see `Workspace::pre`).
         let in_place = l + 1 < n && self.activation.is_relu();
+        let (width, bias, p) = (layer.n_out(), &layer.bias[..], self.dropout);
+        let scale = dropout_scale(p);
+        let mut dropout = rng.filter(|_| p > 0.0);
+        // Bias, ReLU and dropout of unit `j`'s row: two loops, each vectorised (one with
+        // both was not).
+        let relu_and_dropout = move |j: usize, row: &mut [f32], kept: &[u8]| {
+            for a in row.iter_mut() {
+                *a = (*a + bias[j]).max(0.0);
+            }
+            for (a, &k) in row.iter_mut().zip(kept) {
+                *a *= if k == 1 { scale } else { 0.0 };
+            }
+        };
+        // Bias and ReLU of the units `j0..` whose rows `chunk` holds.
+        let relu = move |j0: usize, chunk: &mut [f32]| {
+            vectorized(
+                #[inline(always)]
+                || {
+                    for (row, b) in chunk.chunks_exact_mut(rows).zip(&bias[j0..]) {
+                        for a in row {
+                            *a = (*a + b).max(0.0);
+                        }
+                    }
+                },
+            )
+        };
         let (done, next) = ws.acts.split_at_mut(l + 1);
         let z = if in_place {
             &mut next[0]
         } else {
             &mut ws.pre[l]
         };
-        match (&ws.sparse_input, l) {
+        // Whether the product has applied bias, ReLU and dropout to its rows as it wrote
+        // them (`kernels::forward_then`).
+        let mut activated = false;
+        let flops = match (&ws.sparse_input, l) {
             (Some(xs), 0) => {
                 let by_column = &mut ws.per_connection;
                 let chooser = &mut ws.absent_paths.forward;
                 let w = &layer.weights;
                 kernels::forward_absent(chooser, xs, &done[0], w, by_column, z);
                 ws.sparse_input_macs = kernels::sparse_input_work(xs, &layer.weights) as u64;
-                flops += ws.sparse_input_macs;
+                ws.sparse_input_macs
             }
             _ => {
-                kernels::forward_with(&done[l], rows, &layer.weights, &mut ws.per_connection, z);
-                flops += (rows * layer.nnz()) as u64;
+                let (x, w, by_column) = (&done[l], &layer.weights, &mut ws.per_connection);
+                match (in_place, dropout.as_deref_mut()) {
+                    (true, Some(r)) => {
+                        let draw = DropoutDraw::new(r, rows, width, p);
+                        let then = |j0: usize, chunk: &mut [f32]| {
+                            draw.apply_to(j0, chunk, &relu_and_dropout)
+                        };
+                        kernels::forward_then(x, rows, w, by_column, z, DropoutDraw::TILE, then);
+                        let end = draw.end();
+                        r.set_word_pos(end);
+                        activated = true;
+                    }
+                    (true, None) => {
+                        kernels::forward_then(x, rows, w, by_column, z, 1, relu);
+                        activated = true;
+                    }
+                    (false, _) => kernels::forward_with(x, rows, w, by_column, z),
+                }
+                (rows * layer.nnz()) as u64
             }
-        }
-        let width = layer.n_out();
-        let bias = &layer.bias;
+        };
         if !in_place {
             for_rows(z, rows, move |r0, chunk| {
                 for (zrow, b) in chunk.chunks_exact_mut(rows).zip(&bias[r0..]) {
@@ -572,37 +616,16 @@ impl SparseMlp {
             softmax_rows(&mut ws.probs, width);
             return flops;
         }
-        let scale = dropout_scale(self.dropout);
         let next = &mut ws.acts[l + 1];
-        let dropout = rng.filter(|_| self.dropout > 0.0);
         ws.masked = dropout.is_some();
         if in_place {
-            match dropout {
-                // Bias, ReLU and dropout in one pass over the layer's output, which
-                // draws its own words: no buffer of words or flags.
-                Some(r) => apply_dropout_transposed(
-                    next,
-                    rows,
-                    width,
-                    self.dropout,
-                    r,
-                    move |j, row, kept| {
-                        // Two loops, each vectorised (one with both was not).
-                        for a in row.iter_mut() {
-                            *a = (*a + bias[j]).max(0.0);
-                        }
-                        for (a, &k) in row.iter_mut().zip(kept) {
-                            *a *= if k == 1 { scale } else { 0.0 };
-                        }
-                    },
-                ),
-                None => for_rows(next, rows, move |r0, chunk| {
-                    for (row, b) in chunk.chunks_exact_mut(rows).zip(&bias[r0..]) {
-                        for a in row {
-                            *a = (*a + b).max(0.0);
-                        }
-                    }
-                }),
+            if !activated {
+                // The absent-input product, which chooses its kernel: bias, ReLU and
+                // dropout in a pass of their own, which draws its own words.
+                match dropout {
+                    Some(r) => apply_dropout_transposed(next, rows, width, p, r, relu_and_dropout),
+                    None => for_rows(next, rows, relu),
+                }
             }
             return flops;
         }
@@ -610,7 +633,7 @@ impl SparseMlp {
         match dropout {
             Some(r) => {
                 kept.resize(rows * width, 0);
-                fill_dropout_kept_transposed(kept, rows, width, self.dropout, r);
+                fill_dropout_kept_transposed(kept, rows, width, p, r);
             }
             None => kept.clear(),
         }
