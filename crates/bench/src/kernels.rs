@@ -124,7 +124,7 @@ pub fn kernels(quick: bool, budget: f64) -> Vec<KernelRow> {
                                 o.copy_from_slice(g)
                             };
                             input_and_weight_grad(
-                                &a_rows, batch, &w, input, None, &mut out, &mut grad, fold,
+                                &a_rows, batch, &w, input, None, &mut out, None, &mut grad, fold,
                             )
                         }),
                     ),

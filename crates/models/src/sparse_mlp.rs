@@ -711,7 +711,11 @@ impl SparseMlp {
             let ws = &mut self.ws;
             let layer = &mut self.layers[l];
             let delta = delta(&ws.acts, &ws.deltas, l, buffers);
-            kernels::row_sums(delta, rows, &mut layer.bias_grad);
+            // With ReLU, the sweep of layer `l + 1` summed the rows of this delta as it
+            // wrote them (`weight_grad_and_input_delta`).
+            if l + 1 == n || !self.activation.is_relu() {
+                kernels::row_sums(delta, rows, &mut layer.bias_grad);
+            }
             let nnz = layer.nnz();
             let absent = ws.sparse_input.as_ref().filter(|_| l == 0);
             // An update within the pass folds each block of gradients into the momentum as
@@ -770,7 +774,8 @@ impl SparseMlp {
     /// `gradients` says, and the delta of layer `l - 1` where `buffers` keeps it: `dA = dZ
     /// Wᵀ` through dropout and the activation of layer `l - 1`. Both products in one sweep
     /// over the rows of `W` (`kernels::input_and_weight_grad`), which reads each row of the
-    /// delta once for both; returns the multiply-adds.
+    /// delta once for both, and with ReLU sums the rows of the delta it writes into the bias
+    /// gradient of layer `l - 1`; returns the multiply-adds.
     fn weight_grad_and_input_delta(
         &mut self,
         l: usize,
@@ -779,7 +784,8 @@ impl SparseMlp {
     ) -> u64 {
         let rows = self.ws.rows;
         let sgd = self.sgd;
-        let (ws, layer) = (&mut self.ws, &mut self.layers[l]);
+        let (below, here) = self.layers.split_at_mut(l);
+        let (ws, layer) = (&mut self.ws, &mut here[0]);
         let nnz = layer.nnz();
         let flops = 2 * (rows * nnz) as u64;
         let scale = dropout_scale(self.dropout);
@@ -792,6 +798,7 @@ impl SparseMlp {
         let relu = self.activation.is_relu();
         let gate = relu.then_some(gate_scale);
         let input = outputs.map_or(LayerInput::InPlace, LayerInput::Beside);
+        let bias_grad_below = relu.then_some(&mut below[l - 1].bias_grad[..]);
         let SparseLayer {
             weights,
             momentum,
@@ -802,13 +809,31 @@ impl SparseMlp {
             GradientUse::Applied => {
                 let fold = into_momentum(&sgd, weights.values());
                 kernels::input_and_weight_grad(
-                    delta, rows, weights, input, gate, prev, momentum, fold,
+                    delta,
+                    rows,
+                    weights,
+                    input,
+                    gate,
+                    prev,
+                    bias_grad_below,
+                    momentum,
+                    fold,
                 );
             }
             GradientUse::Kept => {
                 grad.resize(nnz, 0.0);
                 let fold = |_: Range<usize>, g: &[f32], o: &mut [f32]| o.copy_from_slice(g);
-                kernels::input_and_weight_grad(delta, rows, weights, input, gate, prev, grad, fold);
+                kernels::input_and_weight_grad(
+                    delta,
+                    rows,
+                    weights,
+                    input,
+                    gate,
+                    prev,
+                    bias_grad_below,
+                    grad,
+                    fold,
+                );
             }
         }
         if relu {
