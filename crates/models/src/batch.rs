@@ -208,6 +208,14 @@ impl<'a> DropoutDraw<'a> {
         }
     }
 
+    /// Whether runs of whole tiles of features take the fast path
+    /// ([`DropoutDraw::apply_by_blocks`]): other layouts draw best in long runs
+    /// ([`apply_dropout_transposed`]'s), as a run of 16 features there costs the ChaCha
+    /// blocks of 256 words per example.
+    pub fn by_tiles(&self) -> bool {
+        matches!(self.words, StreamWords::Wide(_)) && self.layout.in_whole_blocks()
+    }
+
     /// The stream position after the draw (one word per unit), where the generator goes next.
     pub fn end(&self) -> u128 {
         let DrawLayout {
@@ -240,7 +248,7 @@ impl<'a> DropoutDraw<'a> {
         );
         let whole_tiles = j0.is_multiple_of(TILE) && (chunk.len() / rows).is_multiple_of(TILE);
         match &self.words {
-            StreamWords::Wide(stream) if whole_tiles && self.layout.in_whole_blocks() => {
+            StreamWords::Wide(stream) if whole_tiles && self.by_tiles() => {
                 self.apply_by_blocks(stream, j0, chunk, apply)
             }
             _ => self.apply_by_runs(j0, chunk, apply),

@@ -576,22 +576,30 @@ impl SparseMlp {
             }
             _ => {
                 let (x, w, by_column) = (&done[l], &layer.weights, &mut ws.per_connection);
-                match (in_place, dropout.as_deref_mut()) {
-                    (true, Some(r)) => {
-                        let draw = DropoutDraw::new(r, rows, width, p);
+                let draw = match (in_place, dropout.as_deref()) {
+                    (true, Some(r)) => Some(DropoutDraw::new(r, rows, width, p)),
+                    _ => None,
+                };
+                let mut drawn_to = None;
+                match draw {
+                    // Runs of 16 rows draw fast only by tiles; other layouts (a width that is
+                    // not a multiple of 16) draw in long runs, in a pass of their own below.
+                    Some(draw) if draw.by_tiles() => {
                         let then = |j0: usize, chunk: &mut [f32]| {
                             draw.apply_to(j0, chunk, &relu_and_dropout)
                         };
                         kernels::forward_then(x, rows, w, by_column, z, DropoutDraw::TILE, then);
-                        let end = draw.end();
-                        r.set_word_pos(end);
-                        activated = true;
+                        drawn_to = Some(draw.end());
                     }
-                    (true, None) => {
+                    None if in_place => {
                         kernels::forward_then(x, rows, w, by_column, z, 1, relu);
                         activated = true;
                     }
-                    (false, _) => kernels::forward_with(x, rows, w, by_column, z),
+                    _ => kernels::forward_with(x, rows, w, by_column, z),
+                }
+                if let (Some(end), Some(r)) = (drawn_to, dropout.as_deref_mut()) {
+                    r.set_word_pos(end);
+                    activated = true;
                 }
                 (rows * layer.nnz()) as u64
             }
