@@ -367,7 +367,9 @@ pub fn subnormals(quick: bool, budget: f64) -> Vec<SubnormalRow> {
         } else {
             (&w, &a_rows)
         };
-        let (a_rows, mut out, mut grad) = (&a_rows, AlignedBuf::new(), vec![0.0f32; w.nnz()]);
+        // Only the weight gradient writes one value per connection.
+        let grad_len = if kernel == "weight_grad" { w.nnz() } else { 0 };
+        let (a_rows, mut out, mut grad) = (&a_rows, AlignedBuf::new(), vec![0.0f32; grad_len]);
         out.resize(batch * n, 0.0);
         let mut by_column = Vec::new();
         move || match kernel {
