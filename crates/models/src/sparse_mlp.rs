@@ -415,29 +415,41 @@ impl SparseMlp {
     /// `recompute`, the third hidden layer's output gets no buffer of its own: the forward
     /// pass lends it the first's (see [`SparseMlp::recomputes_first_hidden`]).
     fn prepare(&mut self, rows: usize, recompute: bool) {
-        let ws = &mut self.ws;
         let n = self.layers.len();
+        let ws = &mut self.ws;
         ws.acts.resize(n, AlignedBuf::new());
         ws.pre.resize(n, AlignedBuf::new());
         ws.deltas.resize(n, AlignedBuf::new());
         ws.kept.resize(n, Vec::new());
         ws.recompute = None;
-        for (l, layer) in self.layers.iter().enumerate() {
+        for l in 0..n {
+            let (n_in, n_out) = (self.layers[l].n_in(), self.layers[l].n_out());
+            let pre = if self.activated_in_place(l) {
+                0
+            } else {
+                rows * n_out
+            };
+            let ws = &mut self.ws;
             if recompute && l == SHARED_WITH_FIRST_HIDDEN {
                 ws.acts[l] = AlignedBuf::new();
             } else {
-                ws.acts[l].resize(rows * layer.n_in(), 0.0);
+                ws.acts[l].resize(rows * n_in, 0.0);
             }
-            let pre = if l + 1 == n || !self.activation.is_relu() {
-                rows * layer.n_out()
-            } else {
-                0
-            };
             ws.pre[l].resize(pre, 0.0);
         }
         // The hidden layers' deltas are sized by the backward pass that keeps them.
-        ws.deltas[n - 1].resize(rows * self.layers[n - 1].n_out(), 0.0);
-        ws.rows = rows;
+        self.ws.deltas[n - 1].resize(rows * self.layers[n - 1].n_out(), 0.0);
+        self.ws.rows = rows;
+    }
+
+    /// Whether layer `l` is a hidden ReLU layer, whose output goes straight into the next
+    /// layer's input and is activated there in place (see `Workspace::pre`). Its bias, ReLU
+    /// and dropout are applied by its forward product's tasks where they can be
+    /// (`kernels::forward_then`), and its bias gradient is summed by the backward sweep of
+    /// layer `l + 1` as it writes the rows of its delta (`weight_grad_and_input_delta`), so
+    /// the backward pass leaves that sum out: the one condition for all of these.
+    fn activated_in_place(&self, l: usize) -> bool {
+        l + 1 < self.layers.len() && self.activation.is_relu()
     }
 
     /// Whether a training step on `rows` examples recomputes the first hidden layer's output
@@ -525,11 +537,11 @@ impl SparseMlp {
     fn forward_layer(&mut self, l: usize, rng: Option<&mut ChaCha8Rng>) -> u64 {
         let rows = self.ws.rows;
         let n = self.layers.len();
-        let layer = &self.layers[l];
-        let ws = &mut self.ws;
         // A ReLU layer's output goes straight into the next layer's input, activated
         // there in place (see `Workspace::pre`).
-        let in_place = l + 1 < n && self.activation.is_relu();
+        let in_place = self.activated_in_place(l);
+        let layer = &self.layers[l];
+        let ws = &mut self.ws;
         let (width, bias, p) = (layer.n_out(), &layer.bias[..], self.dropout);
         let scale = dropout_scale(p);
         let mut dropout = rng.filter(|_| p > 0.0);
@@ -562,17 +574,16 @@ impl SparseMlp {
         } else {
             &mut ws.pre[l]
         };
-        // Whether the product has applied bias, ReLU and dropout to its rows as it wrote
-        // them (`kernels::forward_then`).
-        let mut activated = false;
-        let flops = match (&ws.sparse_input, l) {
+        // The multiply-adds, and whether the product has applied bias, ReLU and dropout to
+        // its rows as it wrote them (`kernels::forward_then`).
+        let (flops, activated) = match (&ws.sparse_input, l) {
             (Some(xs), 0) => {
                 let by_column = &mut ws.per_connection;
                 let chooser = &mut ws.absent_paths.forward;
                 let w = &layer.weights;
                 kernels::forward_absent(chooser, xs, &done[0], w, by_column, z);
                 ws.sparse_input_macs = kernels::sparse_input_work(xs, &layer.weights) as u64;
-                ws.sparse_input_macs
+                (ws.sparse_input_macs, false)
             }
             _ => {
                 let (x, w, by_column) = (&done[l], &layer.weights, &mut ws.per_connection);
@@ -580,8 +591,7 @@ impl SparseMlp {
                     (true, Some(r)) => Some(DropoutDraw::new(r, rows, width, p)),
                     _ => None,
                 };
-                let mut drawn_to = None;
-                match draw {
+                let activated = match draw {
                     // Runs of 16 rows draw fast only by tiles; other layouts (a width that is
                     // not a multiple of 16) draw in long runs, in a pass of their own below.
                     Some(draw) if draw.by_tiles() => {
@@ -589,19 +599,22 @@ impl SparseMlp {
                             draw.apply_to(j0, chunk, &relu_and_dropout)
                         };
                         kernels::forward_then(x, rows, w, by_column, z, DropoutDraw::TILE, then);
-                        drawn_to = Some(draw.end());
+                        let end = draw.end();
+                        if let Some(r) = dropout.as_deref_mut() {
+                            r.set_word_pos(end);
+                        }
+                        true
                     }
                     None if in_place => {
                         kernels::forward_then(x, rows, w, by_column, z, 1, relu);
-                        activated = true;
+                        true
                     }
-                    _ => kernels::forward_with(x, rows, w, by_column, z),
-                }
-                if let (Some(end), Some(r)) = (drawn_to, dropout.as_deref_mut()) {
-                    r.set_word_pos(end);
-                    activated = true;
-                }
-                (rows * layer.nnz()) as u64
+                    _ => {
+                        kernels::forward_with(x, rows, w, by_column, z);
+                        false
+                    }
+                };
+                ((rows * layer.nnz()) as u64, activated)
             }
         };
         if !in_place {
@@ -716,12 +729,12 @@ impl SparseMlp {
                     flops += self.recompute_first_hidden(pending);
                 }
             }
+            let summed_by_sweep = self.activated_in_place(l);
             let ws = &mut self.ws;
             let layer = &mut self.layers[l];
             let delta = delta(&ws.acts, &ws.deltas, l, buffers);
-            // With ReLU, the sweep of layer `l + 1` summed the rows of this delta as it
-            // wrote them (`weight_grad_and_input_delta`).
-            if l + 1 == n || !self.activation.is_relu() {
+            // Else the sweep of layer `l + 1` summed the rows of this delta as it wrote them.
+            if !summed_by_sweep {
                 kernels::row_sums(delta, rows, &mut layer.bias_grad);
             }
             let nnz = layer.nnz();
@@ -792,6 +805,10 @@ impl SparseMlp {
     ) -> u64 {
         let rows = self.ws.rows;
         let sgd = self.sgd;
+        // The layer's input, activated in place, is positive exactly where its
+        // pre-activation is and the unit was kept (see `Workspace::pre`): for ReLU the kernel
+        // gates its sums by it as it stores them, from beside or from `prev` itself.
+        let relu = self.activated_in_place(l - 1);
         let (below, here) = self.layers.split_at_mut(l);
         let (ws, layer) = (&mut self.ws, &mut here[0]);
         let nnz = layer.nnz();
@@ -800,10 +817,6 @@ impl SparseMlp {
         let gate_scale = if ws.masked { scale } else { 1.0 };
         let (delta, prev, outputs) =
             delta_and_input_delta(&mut ws.acts, &mut ws.deltas, l, buffers);
-        // The layer's input, activated in place, is positive exactly where its
-        // pre-activation is and the unit was kept (see `Workspace::pre`): for ReLU the kernel
-        // gates its sums by it as it stores them, from beside or from `prev` itself.
-        let relu = self.activation.is_relu();
         let gate = relu.then_some(gate_scale);
         let input = outputs.map_or(LayerInput::InPlace, LayerInput::Beside);
         let bias_grad_below = relu.then_some(&mut below[l - 1].bias_grad[..]);
