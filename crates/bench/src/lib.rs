@@ -13,7 +13,8 @@
 //!   memory of one RigL and one SET update, each in a fresh process (see [`memory`]).
 //!
 //! `--baseline <commit>` also runs an earlier commit's own kernels section beside ours
-//! ([`baseline`]).
+//! ([`baseline`]); `--peers` times PyTorch, SparseProp and SparseLab after the sections, on
+//! the epochs' network and on 3072-1024-512-10 ([`peers`]).
 //!
 //! `README.md` is generated from whatever section files the folder holds, with the issue's
 //! targets checked against them.
@@ -252,15 +253,7 @@ pub fn bench(opts: &BenchOptions) -> Result<()> {
         write_all_rows(&meta_path, &meta)?;
     }
     if opts.peers {
-        let mut cases = Vec::new();
-        if let Some(e) = read_csv::<EpochBenchRow>(&opts.out.join("epochs.csv"))? {
-            if let Some(r) = e
-                .iter()
-                .find(|r| r.method == "set" && (r.density - 0.01).abs() < 1e-12)
-            {
-                cases.push(case_of(r, &peers::ALL_PEERS)?);
-            }
-        }
+        let cases = peer_cases(&opts.out, opts.quick)?;
         // The kernels section's largest shape: 4000 x 4000 at batch 128 (1000 at 32, quick).
         let (batch, n) = if opts.quick { (32, 1000) } else { (128, 4000) };
         run_peers(
@@ -279,6 +272,31 @@ pub fn bench(opts: &BenchOptions) -> Result<()> {
         readme.display()
     );
     Ok(())
+}
+
+/// The networks a sections run times the peers on: the epochs section's SET network at 1%
+/// (784-4000-4000-4000-10, from `epochs.csv` in `out`) and, but in a quick run, the issue's
+/// second network ([`peers::CIFAR10_NETWORK`]), so that one `cargo xtask bench --peers` gives
+/// every ratio the targets table checks.
+fn peer_cases(out: &Path, quick: bool) -> Result<Vec<peers::EpochCase>> {
+    let mut cases = Vec::new();
+    if let Some(e) = read_csv::<EpochBenchRow>(&out.join("epochs.csv"))? {
+        if let Some(r) = e
+            .iter()
+            .find(|r| r.method == "set" && (r.density - 0.01).abs() < 1e-12)
+        {
+            cases.push(case_of(r, &peers::ALL_PEERS)?);
+        }
+    }
+    if !quick {
+        let (network, density, batch, rows) = peers::CIFAR10_NETWORK;
+        let method = training::BenchMethod::Set;
+        cases.push(peers::EpochCase {
+            spec: training::NetworkSpec::new(network, density, batch, rows, method)?,
+            peers: peers::ALL_PEERS.to_vec(),
+        });
+    }
+    Ok(cases)
 }
 
 /// The command line of a sections run (not `--network`, whose rows name their own), as
@@ -503,5 +521,32 @@ mod tests {
             bench_command(&opts),
             "cargo xtask bench --quick --only kernels,threads"
         );
+    }
+
+    /// A full `--peers` run times the peers on both networks of the targets table: the epochs
+    /// section's (read from its file) and the CIFAR-10 one; a quick run only on the former.
+    #[test]
+    fn a_full_peers_run_covers_both_target_networks() {
+        let networks = |out: &Path, quick: bool| -> Vec<(String, f64, usize, usize)> {
+            let cases = peer_cases(out, quick).unwrap();
+            assert!(cases.iter().all(|c| c.peers == peers::ALL_PEERS));
+            cases
+                .iter()
+                .map(|c| (c.spec.network(), c.spec.density, c.spec.batch, c.spec.rows))
+                .collect()
+        };
+        let cifar = ("3072-1024-512-10".to_string(), 0.01, 100, 50_000);
+        let empty = std::env::temp_dir().join(format!("peer-cases-{}", std::process::id()));
+        std::fs::create_dir_all(&empty).unwrap();
+        assert_eq!(networks(&empty, false), std::slice::from_ref(&cifar));
+        assert!(networks(&empty, true).is_empty());
+        std::fs::remove_dir_all(&empty).unwrap();
+        // The committed epochs of 784-4000-4000-4000-10 (SET at 1%, batch 128).
+        let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../results/bench");
+        let first = networks(&committed, false)[0].clone();
+        assert_eq!(first.0, "784-4000-4000-4000-10");
+        assert_eq!((first.1, first.2), (0.01, 128));
+        assert_eq!(networks(&committed, false)[1], cifar);
+        assert_eq!(networks(&committed, true), [first]);
     }
 }

@@ -90,6 +90,11 @@ pub struct EpochCase {
 /// 3072-1024-512-10 took 4.2, 5.0, 5.2 and 6.3 s, and one of ours 0.65 and 0.75 s.
 pub const ROUNDS: usize = 5;
 
+/// The second network, Nerva's CIFAR-10 MLP (3072-1024-512-10 at 1%, batch 100, an
+/// epoch of 50,000 rows), which a full `--peers` run times beside the sections' 784-4000x3-10
+/// so that every peer target comes from one run: `(network, density, batch, rows)`.
+pub const CIFAR10_NETWORK: (&str, f64, usize, usize) = ("3072-1024-512-10", 0.01, 100, 50_000);
+
 /// Every peer.
 pub const ALL_PEERS: [&str; 3] = ["torch-dense", "sparseprop-static", "sparselab-set"];
 
