@@ -740,7 +740,8 @@ impl SparseMlp {
             let nnz = layer.nnz();
             let absent = ws.sparse_input.as_ref().filter(|_| l == 0);
             // An update within the pass folds each block of gradients into the momentum as
-            // it is made (the weights move after the input gradient has read them); the
+            // it is made (the weights move after the input gradient has read them: past the
+            // first layer in the sweep's blocks, in the first after its weight gradient); the
             // absent-input products, which choose their kernel, write a whole buffer.
             let folded = gradients == GradientUse::Applied && absent.is_none();
             if gradients == GradientUse::Applied {
@@ -781,8 +782,11 @@ impl SparseMlp {
             let layer = &mut self.layers[l];
             if folded {
                 let sgd = &self.sgd;
-                let step = |w: &mut [f32], v: &[f32]| sgd.step_by_momentum(w, v);
-                zip2(layer.weights.values_mut(), &layer.momentum, step);
+                // Past the first layer the sweep has stepped the weights too.
+                if l == 0 {
+                    let step = |w: &mut [f32], v: &[f32]| sgd.step_by_momentum(w, v);
+                    zip2(layer.weights.values_mut(), &layer.momentum, step);
+                }
                 sgd.update(&mut layer.bias, &layer.bias_grad, &mut layer.bias_momentum);
             } else if gradients == GradientUse::Applied {
                 update_layer(&self.sgd, layer, &self.ws.per_connection[..layer.nnz()]);
@@ -791,8 +795,9 @@ impl SparseMlp {
         flops
     }
 
-    /// Layer `l`'s weight gradient (`l > 0`), kept or folded into the momentum as
-    /// `gradients` says, and the delta of layer `l - 1` where `buffers` keeps it: `dA = dZ
+    /// Layer `l`'s weight gradient (`l > 0`), kept, or folded into the momentum and the
+    /// weights stepped (`kernels::input_and_weight_grad_step`) as `gradients` says, and the
+    /// delta of layer `l - 1` where `buffers` keeps it: `dA = dZ
     /// Wᵀ` through dropout and the activation of layer `l - 1`. Both products in one sweep
     /// over the rows of `W` (`kernels::input_and_weight_grad`), which reads each row of the
     /// delta once for both, and with ReLU sums the rows of the delta it writes into the bias
@@ -828,8 +833,11 @@ impl SparseMlp {
         } = layer;
         match gradients {
             GradientUse::Applied => {
-                let fold = into_momentum(&sgd, weights.values());
-                kernels::input_and_weight_grad(
+                // The whole SGD step within the sweep's blocks: the momentum, then the
+                // weights once the block's input gradient has read them.
+                let fold = |w: &[f32], g: &[f32], v: &mut [f32]| sgd.fold_momentum(w, g, v);
+                let step = |w: &mut [f32], v: &[f32]| sgd.step_by_momentum(w, v);
+                kernels::input_and_weight_grad_step(
                     delta,
                     rows,
                     weights,
@@ -839,6 +847,7 @@ impl SparseMlp {
                     bias_grad_below,
                     momentum,
                     fold,
+                    step,
                 );
             }
             GradientUse::Kept => {

@@ -179,6 +179,12 @@ impl Csr {
         &mut self.values
     }
 
+    /// [`Csr::row_ptr`] and [`Csr::col_idx`] beside [`Csr::values_mut`], for a kernel that
+    /// walks the pattern while it changes the values (the backward sweep's weight step).
+    pub fn pattern_and_values_mut(&mut self) -> (&[usize], &[u32], &mut [f32]) {
+        (&self.row_ptr, &self.col_idx, &mut self.values)
+    }
+
     /// Range of entry offsets of row `i`.
     #[inline]
     pub fn row_range(&self, i: usize) -> std::ops::Range<usize> {

@@ -35,7 +35,10 @@ mod backward;
 mod sparse_input;
 mod transpose;
 use crate::simd::{self, SimdLevel};
-pub use backward::{input_and_weight_grad, input_and_weight_grad_at, LayerInput};
+pub use backward::{
+    input_and_weight_grad, input_and_weight_grad_at, input_and_weight_grad_step,
+    input_and_weight_grad_step_at, LayerInput,
+};
 use rayon::prelude::*;
 pub use sparse_input::{
     forward_absent, forward_sparse_input, sparse_input_work, weight_grad_absent,
@@ -969,13 +972,22 @@ fn row_blocks<'a>(
     out: &'a mut [f32],
     entries: usize,
 ) -> Vec<(std::ops::Range<usize>, &'a mut [f32])> {
-    let ptr = w.row_ptr();
+    row_blocks_by(w.row_ptr(), out, entries)
+}
+
+/// [`row_blocks`] of the rows `row_ptr` delimits.
+fn row_blocks_by<'a>(
+    ptr: &[usize],
+    out: &'a mut [f32],
+    entries: usize,
+) -> Vec<(std::ops::Range<usize>, &'a mut [f32])> {
+    let n_rows = ptr.len() - 1;
     let mut blocks = Vec::new();
     let mut rest = out;
     let mut start = 0;
-    while start < w.n_rows() {
+    while start < n_rows {
         let mut end = start + 1;
-        while end < w.n_rows() && ptr[end] - ptr[start] < entries {
+        while end < n_rows && ptr[end] - ptr[start] < entries {
             end += 1;
         }
         let (head, tail) = rest.split_at_mut(ptr[end] - ptr[start]);
