@@ -185,10 +185,9 @@ fn check_operands(
 
 /// Whether the fused kernel runs: AVX-512 and a batch whose input row and sums fit in
 /// registers.
+#[cfg(target_arch = "x86_64")]
 fn fuses(level: SimdLevel, batch: usize) -> bool {
-    cfg!(target_arch = "x86_64")
-        && simd::supported(level) == SimdLevel::Avx512
-        && (1..=16 * FUSED_BLOCKS).contains(&batch)
+    simd::supported(level) == SimdLevel::Avx512 && (1..=16 * FUSED_BLOCKS).contains(&batch)
 }
 
 /// The two products one after the other: the weight gradient first (an input in place is
@@ -220,11 +219,13 @@ fn in_turn(
 }
 
 /// A block's weights as the fused kernel hands them to its fold: to read, or to step.
+#[cfg(target_arch = "x86_64")]
 trait BlockWeights: Sized + Send {
     fn read(&self) -> &[f32];
     fn split(self, mid: usize) -> (Self, Self);
 }
 
+#[cfg(target_arch = "x86_64")]
 impl BlockWeights for &[f32] {
     fn read(&self) -> &[f32] {
         self
@@ -234,6 +235,7 @@ impl BlockWeights for &[f32] {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
 impl BlockWeights for &mut [f32] {
     fn read(&self) -> &[f32] {
         self
