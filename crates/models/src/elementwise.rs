@@ -27,18 +27,6 @@ pub fn for_rows<T: Send>(out: &mut [T], row_len: usize, f: impl Fn(usize, &mut [
         .for_each(|(c, chunk)| vectorized(|| f(c * per, chunk)));
 }
 
-/// Runs `f(a, b)` over aligned chunks of two buffers of one length, in parallel when they
-/// hold more than [`TASK_VALUES`].
-pub fn zip2(a: &mut [f32], b: &[f32], f: impl Fn(&mut [f32], &[f32]) + Sync + Send) {
-    assert_eq!(a.len(), b.len(), "aligned buffers");
-    if a.len() <= TASK_VALUES {
-        return vectorized(|| f(a, b));
-    }
-    a.par_chunks_mut(TASK_VALUES)
-        .zip(b.par_chunks(TASK_VALUES))
-        .for_each(|(a, b)| vectorized(|| f(a, b)));
-}
-
 /// Runs `f(a, b, c)` over aligned chunks of three buffers of one length, in parallel when
 /// they hold more than [`TASK_VALUES`].
 pub fn zip3(

@@ -13,7 +13,7 @@ use crate::batch::{
     apply_dropout_transposed, argmax_rows, cross_entropy, dropout_scale,
     fill_dropout_kept_transposed, Batch, DropoutDraw, GrowthBatch, Inputs,
 };
-use crate::elementwise::{for_rows, zip2, zip3};
+use crate::elementwise::{for_rows, zip3};
 use crate::error::ModelError;
 use crate::optim::SgdParams;
 use rand::RngCore;
@@ -72,8 +72,8 @@ struct Workspace {
     /// a group of columns of the layer being multiplied, in column-view order (scratch of
     /// [`kernels::forward_with`], at most [`kernels::BY_COLUMN_GROUP`]); in a backward pass
     /// that updates each layer at once ([`GradientUse::Applied`]), the first layer's
-    /// gradient when its inputs are absent (the other layers fold theirs into the momentum
-    /// block by block, [`kernels::weight_grad_fold`]).
+    /// gradient when its inputs are absent (otherwise each layer folds its own into the
+    /// momentum block by block, [`kernels::weight_grad_step`] and the backward sweep).
     per_connection: Vec<f32>,
     /// `deltas[l]`: loss gradient w.r.t. `pre[l]`, `n_out x rows`. A hidden layer's is kept
     /// here only by a backward pass in [`DeltaBuffers::Separate`] mode (allocated then);
@@ -184,15 +184,6 @@ fn delta_and_input_delta<'a>(
             (&hi[0], &mut lo[l], None)
         }
     }
-}
-
-/// How an update within the backward pass takes a block of gradients (entries `at` of the
-/// layer, `values` its weights): into the momentum, the first half of the SGD step.
-fn into_momentum<'a>(
-    sgd: &'a SgdParams,
-    values: &'a [f32],
-) -> impl Fn(Range<usize>, &[f32], &mut [f32]) + Sync + Send + 'a {
-    move |at, g, v| sgd.fold_momentum(&values[at], g, v)
 }
 
 /// A truly sparse multi-layer perceptron with its training state.
@@ -740,9 +731,9 @@ impl SparseMlp {
             let nnz = layer.nnz();
             let absent = ws.sparse_input.as_ref().filter(|_| l == 0);
             // An update within the pass folds each block of gradients into the momentum as
-            // it is made (the weights move after the input gradient has read them: past the
-            // first layer in the sweep's blocks, in the first after its weight gradient); the
-            // absent-input products, which choose their kernel, write a whole buffer.
+            // it is made and steps the block's weights (past the first layer once the
+            // sweep's input gradient has read them); the absent-input products, which
+            // choose their kernel, write a whole buffer.
             let folded = gradients == GradientUse::Applied && absent.is_none();
             if gradients == GradientUse::Applied {
                 layer.grad = Vec::new();
@@ -766,9 +757,11 @@ impl SparseMlp {
                         let SparseLayer {
                             weights, momentum, ..
                         } = layer;
-                        let fold = into_momentum(&self.sgd, weights.values());
+                        let sgd = &self.sgd;
+                        let fold = |w: &[f32], g: &[f32], v: &mut [f32]| sgd.fold_momentum(w, g, v);
+                        let step = |w: &mut [f32], v: &[f32]| sgd.step_by_momentum(w, v);
                         let x = &ws.acts[0];
-                        kernels::weight_grad_fold(x, delta, rows, weights, momentum, fold);
+                        kernels::weight_grad_step(x, delta, rows, weights, momentum, fold, step);
                         flops += (rows * nnz) as u64;
                     }
                     None => {
@@ -781,12 +774,9 @@ impl SparseMlp {
             }
             let layer = &mut self.layers[l];
             if folded {
+                // The weights are stepped: in the first layer's weight gradient, past it in
+                // the sweep.
                 let sgd = &self.sgd;
-                // Past the first layer the sweep has stepped the weights too.
-                if l == 0 {
-                    let step = |w: &mut [f32], v: &[f32]| sgd.step_by_momentum(w, v);
-                    zip2(layer.weights.values_mut(), &layer.momentum, step);
-                }
                 sgd.update(&mut layer.bias, &layer.bias_grad, &mut layer.bias_momentum);
             } else if gradients == GradientUse::Applied {
                 update_layer(&self.sgd, layer, &self.ws.per_connection[..layer.nnz()]);

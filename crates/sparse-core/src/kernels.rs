@@ -885,7 +885,7 @@ pub fn weight_grad_at(
         w.nnz(),
         "grad must be aligned with the non-zeros"
     );
-    let block = weight_grad_block(level, xt, dzt, batch, w);
+    let block = weight_grad_block(level, xt, dzt, batch, (w.row_ptr(), w.col_idx()));
     if batch * w.nnz() < PAR_THRESHOLD {
         block((0..n_in, grad));
     } else {
@@ -896,16 +896,15 @@ pub fn weight_grad_at(
     }
 }
 
-/// The SDDMM of [`weight_grad_at`] for one block of whole rows of `w`, into the block's
-/// slice of the gradient.
+/// The SDDMM of [`weight_grad_at`] for one block of whole rows of the layer whose row
+/// pointers and column indices are `pattern`, into the block's slice of the gradient.
 fn weight_grad_block<'a>(
     level: SimdLevel,
     xt: &'a [f32],
     dzt: &'a [f32],
     batch: usize,
-    w: &'a Csr,
+    (row_ptr, col_idx): (&'a [usize], &'a [u32]),
 ) -> impl Fn((std::ops::Range<usize>, &mut [f32])) + Sync + Send + 'a {
-    let (row_ptr, col_idx) = (w.row_ptr(), w.col_idx());
     #[cfg(target_arch = "x86_64")]
     let avx512 = simd::supported(level) == SimdLevel::Avx512;
     move |(rows, g)| {
@@ -944,20 +943,76 @@ fn weight_grad_fold_at(
     out: &mut [f32],
     fold: impl Fn(std::ops::Range<usize>, &[f32], &mut [f32]) + Sync + Send,
 ) {
+    check_weight_grad_operands(xt, dzt, batch, w, out);
+    let per_block = (TASK_WORK / batch.max(1)).max(1);
+    let blocks = row_blocks(w, out, per_block).into_iter();
+    let blocks = blocks.map(|(rows, o)| (rows, o, ())).collect();
+    let pattern = (w.row_ptr(), w.col_idx());
+    let fold = |entries, _: (), g: &[f32], o: &mut [f32]| fold(entries, g, o);
+    weight_grad_blocks(level, xt, dzt, batch, pattern, blocks, fold);
+}
+
+/// [`weight_grad_fold`] with the layer's update inside its blocks: each block's gradients
+/// go into `out` (the momentum) through `fold(weights, grads, out)`, then `step(weights,
+/// out)` moves the block's weights while both are in cache, where the weights' half of the
+/// SGD step was a pass of its own over the layer. For a layer whose weights nothing reads
+/// after its weight gradient (the first layer, which has no input delta to make). The same
+/// bits as [`weight_grad_fold`] with `fold` followed by `step` over the layer.
+pub fn weight_grad_step(
+    xt: &[f32],
+    dzt: &[f32],
+    batch: usize,
+    w: &mut Csr,
+    out: &mut [f32],
+    fold: impl Fn(&[f32], &[f32], &mut [f32]) + Sync + Send,
+    step: impl Fn(&mut [f32], &[f32]) + Sync + Send,
+) {
+    check_weight_grad_operands(xt, dzt, batch, w, out);
+    let per_block = (TASK_WORK / batch.max(1)).max(1);
+    let (row_ptr, col_idx, mut weights_rest) = w.pattern_and_values_mut();
+    let mut blocks = Vec::new();
+    for (rows, o) in row_blocks_by(row_ptr, out, per_block) {
+        let (weights, tail) = std::mem::take(&mut weights_rest).split_at_mut(o.len());
+        blocks.push((rows, o, weights));
+        weights_rest = tail;
+    }
+    let update = |_, weights: &mut [f32], g: &[f32], o: &mut [f32]| {
+        fold(weights, g, o);
+        step(weights, o);
+    };
+    let level = simd::level();
+    weight_grad_blocks(level, xt, dzt, batch, (row_ptr, col_idx), blocks, update);
+}
+
+/// Checks the operands of a folded weight gradient against `w` and `batch`.
+fn check_weight_grad_operands(xt: &[f32], dzt: &[f32], batch: usize, w: &Csr, out: &[f32]) {
     check_dense("xt", xt, w.n_rows(), batch);
     check_dense("dzt", dzt, w.n_cols(), batch);
     assert_eq!(out.len(), w.nnz(), "out must be aligned with the non-zeros");
-    let grad_block = weight_grad_block(level, xt, dzt, batch, w);
-    let row_ptr = w.row_ptr();
-    let block = |scratch: &mut Vec<f32>, (rows, o): (std::ops::Range<usize>, &mut [f32])| {
+}
+
+/// The SDDMM of [`weight_grad`] over `blocks` of whole rows (each its rows, its entries of
+/// `out` and what else `fold` needs of it), each block's gradients made in a scratch buffer
+/// of the block's size and handed to `fold(entries, extra, grads, out_block)`, in parallel
+/// when the layer's work is large.
+fn weight_grad_blocks<B: Send>(
+    level: SimdLevel,
+    xt: &[f32],
+    dzt: &[f32],
+    batch: usize,
+    pattern: (&[usize], &[u32]),
+    blocks: Vec<(std::ops::Range<usize>, &mut [f32], B)>,
+    fold: impl Fn(std::ops::Range<usize>, B, &[f32], &mut [f32]) + Sync + Send,
+) {
+    let row_ptr = pattern.0;
+    let grad_block = weight_grad_block(level, xt, dzt, batch, pattern);
+    let block = |scratch: &mut Vec<f32>, (rows, o, extra): (std::ops::Range<usize>, _, B)| {
         let entries = row_ptr[rows.start]..row_ptr[rows.end];
         scratch.resize(entries.len(), 0.0);
         grad_block((rows, &mut scratch[..]));
-        simd::vectorized(|| fold(entries, scratch, o));
+        simd::vectorized(|| fold(entries, extra, scratch, o));
     };
-    let per_block = (TASK_WORK / batch.max(1)).max(1);
-    let blocks = row_blocks(w, out, per_block);
-    if batch * w.nnz() < PAR_THRESHOLD {
+    if batch * row_ptr[row_ptr.len() - 1] < PAR_THRESHOLD {
         let mut scratch = Vec::new();
         blocks.into_iter().for_each(|b| block(&mut scratch, b));
     } else {
@@ -1424,6 +1479,10 @@ mod tests {
             }
             prop_assert_eq!(bits(&folded_twice_plus(&xt, &dzt, batch, &w)),
                             bits(&twice_plus(&xt, &dzt, batch, &w)));
+            let ((momentum, weights), (by_hand_momentum, by_hand_weights)) =
+                (stepped(&xt, &dzt, batch, &w), stepped_by_hand(&xt, &dzt, batch, &w));
+            prop_assert_eq!(bits(&momentum), bits(&by_hand_momentum));
+            prop_assert_eq!(bits(&weights), bits(&by_hand_weights));
         }
     }
 
@@ -1464,6 +1523,36 @@ mod tests {
             .enumerate()
             .map(|(k, &g)| 2.0 * (k as f32 + 1.0) + g)
             .collect()
+    }
+
+    /// Through [`weight_grad_step`]: the momentum `2 (k + 1) + grad[k] + w[k]`, then the
+    /// weights `w[k] - momentum[k] / 4`, for every entry.
+    fn stepped(xt: &[f32], dzt: &[f32], batch: usize, w: &Csr) -> (Vec<f32>, Vec<f32>) {
+        let mut w = w.clone();
+        let mut out: Vec<f32> = (0..w.nnz()).map(|k| k as f32 + 1.0).collect();
+        let fold = |w: &[f32], g: &[f32], o: &mut [f32]| {
+            assert!(w.len() == g.len() && g.len() == o.len(), "aligned blocks");
+            for ((o, &g), &w) in o.iter_mut().zip(g).zip(w) {
+                *o = 2.0 * *o + g + w;
+            }
+        };
+        let step = |w: &mut [f32], o: &[f32]| {
+            assert_eq!(w.len(), o.len(), "aligned blocks");
+            for (w, &o) in w.iter_mut().zip(o) {
+                *w -= o / 4.0;
+            }
+        };
+        weight_grad_step(xt, dzt, batch, &mut w, &mut out, fold, step);
+        (out, w.values().to_vec())
+    }
+
+    /// The same from [`weight_grad`], then the step over the layer.
+    fn stepped_by_hand(xt: &[f32], dzt: &[f32], batch: usize, w: &Csr) -> (Vec<f32>, Vec<f32>) {
+        let twice = twice_plus(xt, dzt, batch, w);
+        let momentum: Vec<f32> = twice.iter().zip(w.values()).map(|(o, w)| o + w).collect();
+        let weights = w.values().iter().zip(&momentum).map(|(w, o)| w - o / 4.0);
+        let weights = weights.collect();
+        (momentum, weights)
     }
 
     /// The same on a layer large enough for parallel blocks and several column groups of
@@ -1515,6 +1604,10 @@ mod tests {
             bits(&folded_twice_plus(&xt, &dzt, batch, &w)),
             bits(&twice_plus(&xt, &dzt, batch, &w))
         );
+        let (momentum, weights) = stepped(&xt, &dzt, batch, &w);
+        let (by_hand_momentum, by_hand_weights) = stepped_by_hand(&xt, &dzt, batch, &w);
+        assert_eq!(bits(&momentum), bits(&by_hand_momentum));
+        assert_eq!(bits(&weights), bits(&by_hand_weights));
     }
 
     /// A layer of more than 2^16 inputs (32-bit column view rows) multiplies like a narrow one:
