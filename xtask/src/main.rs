@@ -139,9 +139,9 @@ enum Command {
         method: String,
         /// Also time PyTorch dense, SparseProp and SparseLab on the same networks in the same
         /// run (with the sections: the epochs' 784-4000-4000-4000-10 and, but with --quick,
-        /// 3072-1024-512-10 at batch 100, 50,000 rows), from a Python environment built once from PyPI in ~/.cache/dst-sparse-data/
-        /// (about 5 GB; `DST_PEERS_VENV` moves it). Skipped, saying why, without Python or
-        /// the registry. Not for CI.
+        /// 3072-1024-512-10 at batch 100, 50,000 rows), from a Python environment built once
+        /// from PyPI in ~/.cache/dst-sparse-data/ (about 5 GB; `DST_PEERS_VENV` moves it).
+        /// Skipped, saying why, without Python or the registry. Not for CI.
         #[arg(long)]
         peers: bool,
         /// Also run this earlier commit's own kernels section in 3 rounds with ours, built once

@@ -334,8 +334,8 @@ mod avx512 {
     use std::arch::x86_64::*;
 
     /// Rows `first..` of `W` (as many as `dx` holds), their weights in `weights` and their
-    /// gradients into `grad` (both from the first row's first entry on): the batch in `B` register blocks of 16, the last one
-    /// masked unless the batch fills it.
+    /// gradients into `grad` (both from the first row's first entry on): the batch in `B`
+    /// register blocks of 16, the last one masked unless the batch fills it.
     ///
     /// # Safety
     /// The CPU must have AVX-512F.
