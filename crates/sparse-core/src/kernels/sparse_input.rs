@@ -15,26 +15,28 @@
 //!   (lane `b mod 16` in increasing `b`, then the lanes pairwise), sixteen entries of a row at
 //!   a time: one gather of `dZᵀ` per observed example.
 //!
-//! The scalar and gather loops do about one multiply-add per cycle where the dense kernels do
+//! The scatter and gather loops do about one multiply-add per cycle where the dense kernels do
 //! several, so the sparse paths pay only when few inputs are observed: about below
 //! [`FORWARD_SPARSE_BELOW`] and [`WEIGHT_GRAD_SPARSE_BELOW`] of the dense work, a point that
 //! moves with the layer, the batch and the processor, so a [`PathChooser`] times both paths
 //! near it (`cargo xtask bench --only sparse-input` shows the result).
 
+use super::transpose::transpose_band_at;
 use super::{check_dense, row_blocks, PAR_THRESHOLD, TASK_WORK};
 use super::{forward_with, weight_grad, DOT_LANES};
 use crate::csr::Csr;
 use crate::multiversion;
 use crate::simd::{self, SimdLevel};
 use rayon::prelude::*;
+use std::ops::Range;
 use std::time::Instant;
 
 /// Entries of a row of `W` handled together by the weight gradient (one 512-bit vector).
 const ENTRY_LANES: usize = 16;
 
 /// Share of observed input cells below which the sparse forward product is taken before it
-/// has been timed: its scatter costs about 15 dense multiply-adds per useful one (Intel Xeon,
-/// 784 x 4000 at 5%, batch 128).
+/// has been timed: its gathers and scatters cost about 10 dense multiply-adds per useful one
+/// (Intel Xeon, 784 x 4000 at 5%, batch 128).
 pub const FORWARD_SPARSE_BELOW: f64 = 1.0 / 16.0;
 
 /// The same for the weight gradient, whose gathers cost about 7 dense multiply-adds each.
@@ -290,8 +292,11 @@ fn check_shapes(x: &Csr, w: &Csr) {
 /// Example by example, each observed input `x_bi` adds `x_bi · w_ij` to the outputs `j` of
 /// row `i` of `W`, so every output element sums its terms in increasing input order: the
 /// order of [`super::forward`] on the zero-filled batch, minus the zero terms. Threads own
-/// ranges of outputs (whole rows of `zt`); each walks the whole batch, starting every row of
-/// `W` at its first output in range.
+/// ranges of outputs (whole rows of `zt`); each first finds every row's entries in its range
+/// (two binary searches a row, no test per entry), then walks the batch [`EXAMPLE_BLOCK`]
+/// examples at a time: their outputs accumulate example-major, one example's outputs in range
+/// in the L1 cache while its inputs scatter into them ([`add_rows`]), then go into `zt` in
+/// 16 x 16 tiles.
 pub fn forward_sparse_input(x: &Csr, w: &Csr, zt: &mut [f32]) {
     check_shapes(x, w);
     let (batch, n_in, n_out) = (x.n_rows(), w.n_rows(), w.n_cols());
@@ -299,41 +304,31 @@ pub fn forward_sparse_input(x: &Csr, w: &Csr, zt: &mut [f32]) {
     if batch == 0 || n_out == 0 {
         return;
     }
+    let level = simd::level();
     let (x_ptr, x_cols, x_vals) = (x.row_ptr(), x.col_idx(), x.values());
-    let (w_ptr, w_cols, w_vals) = (w.row_ptr(), w.col_idx(), w.values());
+    let (w_ptr, w_cols) = (w.row_ptr(), w.col_idx());
     let outputs = |j0: usize, chunk: &mut [f32]| {
         let width = chunk.len() / batch;
         let j1 = j0 + width;
-        // The first entry of each row of `W` at or after output `j0`.
-        let start: Vec<usize> = (0..n_in)
+        // Where each row of `W` enters and leaves the range of outputs.
+        let spans: Vec<Range<usize>> = (0..n_in)
             .map(|i| {
                 let row = &w_cols[w_ptr[i]..w_ptr[i + 1]];
-                w_ptr[i] + row.partition_point(|&c| (c as usize) < j0)
+                let at = |j: usize| w_ptr[i] + row.partition_point(|&c| (c as usize) < j);
+                at(j0)..at(j1)
             })
             .collect();
-        // A block of examples accumulates example-major (contiguous outputs per example),
-        // then goes into `zt` a short run of examples per output row.
         let mut block = vec![0.0f32; EXAMPLE_BLOCK * width];
         for b0 in (0..batch).step_by(EXAMPLE_BLOCK) {
             let b1 = (b0 + EXAMPLE_BLOCK).min(batch);
             block.fill(0.0);
             for (b, z) in (b0..b1).zip(block.chunks_exact_mut(width)) {
-                for q in x_ptr[b]..x_ptr[b + 1] {
-                    let (i, v) = (x_cols[q] as usize, x_vals[q]);
-                    for k in start[i]..w_ptr[i + 1] {
-                        let j = w_cols[k] as usize;
-                        if j >= j1 {
-                            break;
-                        }
-                        z[j - j0] += v * w_vals[k];
-                    }
-                }
+                let q = x_ptr[b]..x_ptr[b + 1];
+                let inputs = (&x_cols[q.clone()], &x_vals[q]);
+                add_rows_dispatch(level, (z, j0), inputs, &spans, w);
             }
-            for (r, zrow) in chunk.chunks_exact_mut(batch).enumerate() {
-                for (b, o) in (b0..b1).zip(&mut zrow[b0..b1]) {
-                    *o = block[(b - b0) * width + r];
-                }
-            }
+            let band = [b1 - b0, width];
+            transpose_band_at(level, (&block, width), band, (&mut chunk[b0..], batch));
         }
     };
     let work = sparse_input_work(x, w);
@@ -348,6 +343,48 @@ pub fn forward_sparse_input(x: &Csr, w: &Csr, zt: &mut [f32]) {
             .enumerate()
             .for_each(|(r, chunk)| outputs(r * per, chunk));
     }
+}
+
+/// `z[c - j0] += v · w` for each observed input `(i, v)` of one example (`inputs`, in
+/// increasing input order) and each entry `(c, w)` of row `i` of `W` in `spans[i]`: the
+/// example's outputs `j0..j0 + z.len()` get their terms in increasing input order. Every
+/// span's columns lie in that range (they increase along a row, so its first and last bound
+/// them, which is checked).
+#[inline(always)]
+fn add_rows(
+    (z, j0): (&mut [f32], usize),
+    (inputs, values): (&[u32], &[f32]),
+    spans: &[Range<usize>],
+    (w_cols, w_vals): (&[u32], &[f32]),
+) {
+    for (&i, &v) in inputs.iter().zip(values) {
+        let span = spans[i as usize].clone();
+        for (&c, &w) in w_cols[span.clone()].iter().zip(&w_vals[span]) {
+            z[c as usize - j0] += v * w;
+        }
+    }
+}
+multiversion!(add_rows_at => add_rows(
+    out: (&mut [f32], usize), inputs: (&[u32], &[f32]), spans: &[Range<usize>],
+    w: (&[u32], &[f32])
+));
+
+/// [`add_rows`] with AVX-512 gathers and scatters where the CPU has them.
+fn add_rows_dispatch(
+    level: SimdLevel,
+    out: (&mut [f32], usize),
+    inputs: (&[u32], &[f32]),
+    spans: &[Range<usize>],
+    w: &Csr,
+) {
+    let entries = (w.col_idx(), w.values());
+    #[cfg(target_arch = "x86_64")]
+    if simd::supported(level) == SimdLevel::Avx512 && out.0.len() <= i32::MAX as usize {
+        // SAFETY: the CPU supports AVX-512 (`supported` checked it).
+        unsafe { avx512::add_rows(out, inputs, spans, entries) };
+        return;
+    }
+    add_rows_at(level, out, inputs, spans, entries);
 }
 
 /// Weight gradient at the stored entries of `w` when the input `x` (`batch x n_in`) is
@@ -442,8 +479,61 @@ multiversion!(entry_sums_at => entry_sums(
 /// same order (separate multiply and add), so the same bits.
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::{DOT_LANES, ENTRY_LANES};
+    use super::{Range, DOT_LANES, ENTRY_LANES};
     use std::arch::x86_64::*;
+
+    /// [`super::add_rows`] sixteen entries of a row at a time: gather the outputs at their
+    /// columns, add the products (separate multiply and add, as the scalar loop, so the same
+    /// bits), scatter them back. The columns of a row are distinct, so no two lanes of a
+    /// scatter write one output. Needs `z.len() <= i32::MAX` (32-bit offsets).
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn add_rows(
+        (z, j0): (&mut [f32], usize),
+        (inputs, values): (&[u32], &[f32]),
+        spans: &[Range<usize>],
+        (w_cols, w_vals): (&[u32], &[f32]),
+    ) {
+        assert!(z.len() <= i32::MAX as usize, "scatter offsets are 32-bit");
+        assert_eq!(inputs.len(), values.len(), "one value per input");
+        // `c - j0` in 32-bit lanes: exact, as both are below 2^32 and the difference is an
+        // offset into `z`.
+        let first = _mm512_set1_epi32(j0 as u32 as i32);
+        for (&i, &v) in inputs.iter().zip(values) {
+            let span = spans[i as usize].clone();
+            let (cols, ws) = (&w_cols[span.clone()], &w_vals[span]);
+            let (Some(&lo), Some(&hi)) = (cols.first(), cols.last()) else {
+                continue;
+            };
+            assert!(
+                lo as usize >= j0 && (hi as usize) < j0 + z.len(),
+                "the span's columns lie in the range of outputs"
+            );
+            let v = _mm512_set1_ps(v);
+            for (c, w) in cols.chunks(ENTRY_LANES).zip(ws.chunks(ENTRY_LANES)) {
+                let m: __mmask16 = if c.len() == ENTRY_LANES {
+                    u16::MAX
+                } else {
+                    ((1u32 << c.len()) - 1) as u16
+                };
+                // SAFETY: the masked loads read only the `c.len()` lanes of `c` and `w`.
+                let (c, w) = unsafe {
+                    (
+                        _mm512_maskz_loadu_epi32(m, c.as_ptr() as *const i32),
+                        _mm512_maskz_loadu_ps(m, w.as_ptr()),
+                    )
+                };
+                let at = _mm512_sub_epi32(c, first);
+                // SAFETY: every unmasked lane is `c - j0` for a column `c` of the span, which
+                // lies in `j0..j0 + z.len()` (asserted: the columns of a row increase), so
+                // within `z`; the lanes' offsets are distinct; masked lanes are not touched.
+                unsafe {
+                    let old = _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), m, at, z.as_ptr());
+                    let new = _mm512_add_ps(old, _mm512_mul_ps(v, w));
+                    _mm512_mask_i32scatter_ps::<4>(z.as_mut_ptr(), m, at, new);
+                }
+            }
+        }
+    }
 
     /// Needs `dzt.len() <= i32::MAX` (gather offsets are 32-bit) and every `cols[l] <
     /// dzt.len() / batch`, `examples[e] < batch`.
@@ -571,6 +661,19 @@ mod tests {
             prop_assert_eq!(&za, &zd);
             prop_assert_eq!(&gs, &gd);
             prop_assert_eq!(&ga, &gd);
+            // Every vector level's forward row kernel, example by example over all outputs.
+            let n_out = w.n_cols();
+            let spans: Vec<Range<usize>> = (0..w.n_rows()).map(|i| w.row_range(i)).collect();
+            for level in SimdLevel::available().into_iter().filter(|_| n_out > 0) {
+                let mut z = vec![f32::NAN; batch * n_out];
+                for (b, z) in z.chunks_exact_mut(n_out).enumerate() {
+                    z.fill(0.0);
+                    let q = xs.row_range(b);
+                    let inputs = (&xs.col_idx()[q.clone()], &xs.values()[q]);
+                    add_rows_dispatch(level, (z, 0), inputs, &spans, &w);
+                }
+                prop_assert_eq!(&bits(&t(&z, batch, n_out)), &zd, "level {}", level.name());
+            }
             // Every vector level's row kernel, row by row as the parallel blocks call it.
             let xc = xs.csc_index();
             for level in SimdLevel::available() {

@@ -119,6 +119,53 @@ fn transpose_by(
     }
 }
 
+/// `dst[c * dst_stride + r] = src[r * src_stride + c]` for `r < rows`, `c < cols` (`shape =
+/// [rows, cols]`, `rows` 1 to 16): a band of rows transposed into a destination whose rows
+/// are longer than the band. The sparse-input forward product makes its outputs 16 examples
+/// at a time, example-major, and writes them into outputs of the whole batch this way.
+///
+/// # Panics
+/// If `rows` is not 1 to 16, or the band reaches beyond `src` or `dst`.
+pub(crate) fn transpose_band_at(
+    level: SimdLevel,
+    (src, src_stride): (&[f32], usize),
+    [rows, cols]: [usize; 2],
+    (dst, dst_stride): (&mut [f32], usize),
+) {
+    assert!(
+        (1..=TILE).contains(&rows),
+        "a band of 1 to 16 rows, not {rows}"
+    );
+    if cols == 0 {
+        return;
+    }
+    assert!(
+        src.len() >= (rows - 1) * src_stride + cols,
+        "the band's rows reach beyond the source"
+    );
+    assert!(
+        dst.len() >= (cols - 1) * dst_stride + rows,
+        "the band's columns reach beyond the destination"
+    );
+    #[cfg(target_arch = "x86_64")]
+    if simd::supported(level) == SimdLevel::Avx512 {
+        let starts: [usize; TILE] = std::array::from_fn(|r| r.min(rows - 1) * src_stride);
+        for c0 in (0..cols).step_by(TILE) {
+            let shape = [rows, TILE.min(cols - c0)];
+            let to = &mut dst[c0 * dst_stride..];
+            // SAFETY: the CPU has AVX-512 (`supported` checked it).
+            unsafe { avx512::tile(src, (&starts, c0), to, dst_stride, shape) };
+        }
+        return;
+    }
+    let _ = level;
+    for r in 0..rows {
+        for (c, &v) in src[r * src_stride..][..cols].iter().enumerate() {
+            dst[c * dst_stride + r] = v;
+        }
+    }
+}
+
 /// `out[c][r] = src[r * stride + c]` for `r, c < 16`: one tile of [`transpose`], for callers
 /// that consume a tile at a time (the dropout mask turns its random words into flags tile by
 /// tile, without a transposed copy of the words).
@@ -270,6 +317,40 @@ mod avx512 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Bands of every height, ending inside a tile or not, into longer destination rows,
+    /// at every vector level; what lies outside the band is not written.
+    #[test]
+    fn a_band_is_the_naive_transpose() {
+        let (src_stride, dst_stride) = (45, 37);
+        for (level, rows, cols) in SimdLevel::available()
+            .into_iter()
+            .flat_map(|l| [(1, 1), (16, 45), (5, 33), (16, 16), (3, 0)].map(|(r, c)| (l, r, c)))
+        {
+            let src: Vec<f32> = (0..rows * src_stride).map(|v| v as f32).collect();
+            let mut dst = vec![-1.0f32; cols.max(1) * dst_stride];
+            transpose_band_at(
+                level,
+                (&src, src_stride),
+                [rows, cols],
+                (&mut dst, dst_stride),
+            );
+            for (k, &v) in dst.iter().enumerate() {
+                let (c, r) = (k / dst_stride, k % dst_stride);
+                let want = if r < rows && c < cols {
+                    src[r * src_stride + c]
+                } else {
+                    -1.0
+                };
+                assert_eq!(
+                    v,
+                    want,
+                    "{} {rows} x {cols}: row {r}, column {c}",
+                    level.name()
+                );
+            }
+        }
+    }
 
     #[test]
     fn a_word_tile_is_the_naive_transpose() {
