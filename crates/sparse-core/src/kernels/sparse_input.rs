@@ -296,10 +296,10 @@ fn check_shapes(x: &Csr, w: &Csr) {
 /// row `i` of `W`, so every output element sums its terms in increasing input order: the
 /// order of [`super::forward`] on the zero-filled batch, minus the zero terms. Threads own
 /// ranges of outputs (whole rows of `zt`); each first finds every row's entries in its range
-/// (two binary searches a row, no test per entry), then walks the batch [`EXAMPLE_BLOCK`]
-/// examples at a time: their outputs accumulate example-major, one example's outputs in range
-/// in the L1 cache while its inputs scatter into them ([`add_rows`]), then go into `zt` in
-/// 16 x 16 tiles.
+/// (two binary searches a row, no test per entry), then walks the batch 16 examples at a
+/// time: their outputs accumulate example-major, one example's outputs in range in the L1
+/// cache while its inputs scatter into them (with AVX-512, gathers and scatters of 16 entries
+/// of a row), then go into `zt` in 16 x 16 tiles.
 pub fn forward_sparse_input(x: &Csr, w: &Csr, zt: &mut [f32]) {
     check_shapes(x, w);
     let (batch, n_in, n_out) = (x.n_rows(), w.n_rows(), w.n_cols());
@@ -349,10 +349,9 @@ pub fn forward_sparse_input(x: &Csr, w: &Csr, zt: &mut [f32]) {
 }
 
 /// `z[c - j0] += v · w` for each observed input `(i, v)` of one example (`inputs`, in
-/// increasing input order) and each entry `(c, w)` of row `i` of `W` in `spans[i]`: the
-/// example's outputs `j0..j0 + z.len()` get their terms in increasing input order. Every
-/// span's columns lie in that range (they increase along a row, so its first and last bound
-/// them, which is checked).
+/// increasing input order) and each entry `(c, w)` of row `i` of `W` in `spans[i]`, whose
+/// columns must lie in `j0..j0 + z.len()`: the example's outputs in that range get their
+/// terms in increasing input order.
 #[inline(always)]
 fn add_rows(
     (z, j0): (&mut [f32], usize),
@@ -495,8 +494,10 @@ mod avx512 {
 
     /// [`super::add_rows`] sixteen entries of a row a vector, [`ROW_GROUP`] vectors at a time:
     /// gather the outputs at their columns, add the products (separate multiply and add, as
-    /// the scalar loop, so the same bits), then scatter them back. The columns of a row are distinct, so no two lanes of a
-    /// scatter write one output. Needs `z.len() <= i32::MAX` (32-bit offsets).
+    /// the portable loop, so the same bits), then scatter them back. The columns of a row are
+    /// distinct, so no two lanes of a scatter write one output. Each span's first and last
+    /// columns are checked to lie in the range of outputs; they bound the rest, since a row's
+    /// columns increase. Needs `z.len() <= i32::MAX` (32-bit offsets).
     #[target_feature(enable = "avx512f")]
     pub(super) fn add_rows(
         (z, j0): (&mut [f32], usize),
