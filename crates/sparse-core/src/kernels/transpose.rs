@@ -72,36 +72,13 @@ fn transpose_by(
     if rows == 0 || cols == 0 {
         return;
     }
-    let avx512 = cfg!(target_arch = "x86_64") && simd::supported(level) == SimdLevel::Avx512;
     // `out` holds output rows `first..`: columns `first..` of `src`.
     let block = |first: usize, out: &mut [f32]| {
         let n = out.len() / rows;
         for r0 in (0..rows).step_by(TILE) {
             let starts: [usize; TILE] = std::array::from_fn(|k| start((r0 + k).min(rows - 1)));
-            let tile_rows = TILE.min(rows - r0);
-            for c0 in (0..n).step_by(TILE) {
-                let to = c0 * rows + r0;
-                let tile_cols = TILE.min(n - c0);
-                if avx512 {
-                    #[cfg(target_arch = "x86_64")]
-                    // SAFETY: the CPU has AVX-512 (`supported` checked it).
-                    unsafe {
-                        avx512::tile(
-                            src,
-                            (&starts, first + c0),
-                            &mut out[to..],
-                            rows,
-                            [tile_rows, tile_cols],
-                        )
-                    };
-                    continue;
-                }
-                for (r, s) in starts.iter().enumerate().take(tile_rows) {
-                    for c in 0..tile_cols {
-                        out[to + c * rows + r] = src[s + first + c0 + c];
-                    }
-                }
-            }
+            let shape = [TILE.min(rows - r0), n];
+            band(level, (src, &starts, first), shape, (&mut out[r0..], rows));
         }
     };
     if rows * cols <= TASK_WORK {
@@ -147,21 +124,35 @@ pub(crate) fn transpose_band_at(
         dst.len() >= (cols - 1) * dst_stride + rows,
         "the band's columns reach beyond the destination"
     );
-    #[cfg(target_arch = "x86_64")]
-    if simd::supported(level) == SimdLevel::Avx512 {
-        let starts: [usize; TILE] = std::array::from_fn(|r| r.min(rows - 1) * src_stride);
-        for c0 in (0..cols).step_by(TILE) {
-            let shape = [rows, TILE.min(cols - c0)];
-            let to = &mut dst[c0 * dst_stride..];
+    let starts: [usize; TILE] = std::array::from_fn(|r| r.min(rows - 1) * src_stride);
+    band(level, (src, &starts, 0), [rows, cols], (dst, dst_stride));
+}
+
+/// `dst[c * dst_stride + r] = src[starts[r] + first + c]` for `r < rows` (1 to 16), `c <
+/// cols`: one band of rows, a 16 x 16 tile at a time, with AVX-512 where the CPU has it. The
+/// whole transposes and [`transpose_band_at`] are runs of bands.
+fn band(
+    level: SimdLevel,
+    (src, starts, first): (&[f32], &[usize; TILE], usize),
+    [rows, cols]: [usize; 2],
+    (dst, dst_stride): (&mut [f32], usize),
+) {
+    let avx512 = cfg!(target_arch = "x86_64") && simd::supported(level) == SimdLevel::Avx512;
+    for c0 in (0..cols).step_by(TILE) {
+        let tile_cols = TILE.min(cols - c0);
+        let to = &mut dst[c0 * dst_stride..];
+        if avx512 {
+            #[cfg(target_arch = "x86_64")]
             // SAFETY: the CPU has AVX-512 (`supported` checked it).
-            unsafe { avx512::tile(src, (&starts, c0), to, dst_stride, shape) };
+            unsafe {
+                avx512::tile(src, (starts, first + c0), to, dst_stride, [rows, tile_cols])
+            };
+            continue;
         }
-        return;
-    }
-    let _ = level;
-    for r in 0..rows {
-        for (c, &v) in src[r * src_stride..][..cols].iter().enumerate() {
-            dst[c * dst_stride + r] = v;
+        for (r, s) in starts.iter().enumerate().take(rows) {
+            for c in 0..tile_cols {
+                to[c * dst_stride + r] = src[s + first + c0 + c];
+            }
         }
     }
 }
